@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { Timestamp, Uuid } from './fields.js';
+import { VmStatus } from './status.js';
+
+export const EVENT_TYPES = [
+  'vm.created',
+  'vm.updated',
+  'vm.status_changed',
+  'vm.drift',
+  'operation.queued',
+  'operation.started',
+  'operation.succeeded',
+  'operation.failed',
+  'operation.cancelled',
+  'operation.retried',
+] as const;
+export const EventType = z.enum(EVENT_TYPES);
+export type EventType = z.infer<typeof EventType>;
+
+export const VmEvent = z.object({
+  id: z.int(),
+  vm_id: Uuid,
+  project_id: Uuid,
+  operation_id: Uuid.nullable(),
+  type: EventType,
+  message: z.string(),
+  from_status: VmStatus.nullable(),
+  to_status: VmStatus.nullable(),
+  data: z.record(z.string(), z.unknown()),
+  created_at: Timestamp,
+});
+export type VmEvent = z.infer<typeof VmEvent>;
+
+export const ListEventsQuery = z.strictObject({
+  /** Only events after this id (what the last page ended with). */
+  after: z.int().min(0).optional(),
+  limit: z.int().min(1).max(500).default(100),
+});
+export type ListEventsQuery = z.input<typeof ListEventsQuery>;

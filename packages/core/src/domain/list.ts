@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { LabelKey, LabelValue, OsType, Uuid } from './fields.js';
+import { VmStatus } from './status.js';
+import { Vm } from './vm.js';
+
+const oneOrMany = <T extends z.ZodType>(item: T) =>
+  z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(item).max(20));
+
+/** `key=value`, or a bare `key` meaning "has this label". */
+export const LabelSelector = z.string().transform((s, ctx) => {
+  const eq = s.indexOf('=');
+  const key = eq < 0 ? s : s.slice(0, eq);
+  const value = eq < 0 ? undefined : s.slice(eq + 1);
+  const k = LabelKey.safeParse(key);
+  const v = value === undefined ? { success: true as const } : LabelValue.safeParse(value);
+  if (!k.success || !v.success) {
+    ctx.addIssue({ code: 'custom', message: `'${s}' is not a label selector (key=value or key)` });
+    return z.NEVER;
+  }
+  return { key, value };
+});
+
+export const ListVmsQuery = z.strictObject({
+  page: z.int().min(1).max(1_000_000).default(1),
+  per_page: z.int().min(1).max(100).default(20),
+  /** Opaque keyset cursor from a previous page's `next_cursor`; when given, `page` is ignored. */
+  cursor: z.string().max(200).optional(),
+  status: oneOrMany(VmStatus).optional(),
+  host_id: Uuid.optional(),
+  os_type: OsType.optional(),
+  label: oneOrMany(LabelSelector).optional(),
+  /** Case-insensitive substring of the name. */
+  search: z.string().min(1).max(63).optional(),
+  include_deleted: z.boolean().default(false),
+});
+export type ListVmsQuery = z.input<typeof ListVmsQuery>;
+
+export const VmPage = z.object({
+  vms: z.array(Vm),
+  total: z.int(),
+  /** The page number in page mode; null when paging by cursor. */
+  page: z.int().nullable(),
+  per_page: z.int(),
+  total_pages: z.int(),
+  next_cursor: z.string().nullable(),
+});
+export type VmPage = z.infer<typeof VmPage>;

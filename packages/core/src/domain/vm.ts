@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import {
+  BridgeName,
+  CpuCores,
+  DiskGb,
+  IpAddress,
+  Labels,
+  MacAddress,
+  MemoryMb,
+  NetworkType,
+  OsType,
+  OsVersion,
+  Timestamp,
+  Uuid,
+  VmName,
+} from './fields.js';
+import { VmAction } from './state-machine.js';
+import { VmStatus } from './status.js';
+
+export const Network = z.object({
+  type: NetworkType,
+  bridge_name: BridgeName.nullable(),
+  mac_address: MacAddress.nullable(),
+  ip_address: IpAddress.nullable(),
+});
+export type Network = z.infer<typeof Network>;
+
+/** What a caller may say about the network; the platform fills in the rest (a MAC, for one). */
+export const NetworkInput = z
+  .strictObject({
+    type: NetworkType.default('nat'),
+    bridge_name: BridgeName.nullish(),
+    mac_address: MacAddress.nullish(),
+    ip_address: IpAddress.nullish(),
+  })
+  .refine((n) => n.type !== 'bridge' || !!n.bridge_name, {
+    message: 'bridge_name is required when type is bridge',
+    path: ['bridge_name'],
+  });
+export type NetworkInput = z.infer<typeof NetworkInput>;
+
+export const Vm = z.object({
+  id: Uuid,
+  name: VmName,
+  project_id: Uuid,
+  host_id: Uuid.nullable(),
+  status: VmStatus,
+  cpu_cores: CpuCores,
+  memory_mb: MemoryMb,
+  disk_gb: DiskGb,
+  os_type: OsType,
+  os_version: OsVersion.nullable(),
+  labels: z.record(z.string(), z.string()),
+  public_ip: IpAddress.nullable(),
+  network: Network,
+  vnc_enabled: z.boolean(),
+  vnc_port: z.int().nullable(),
+  allowed_actions: z.array(VmAction),
+  /** The operation in flight on this VM, if any. */
+  current_operation_id: Uuid.nullable(),
+  last_error: z.string().nullable(),
+  version: z.int(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  deleted_at: Timestamp.nullable(),
+});
+export type Vm = z.infer<typeof Vm>;
+
+export const CreateVmInput = z.strictObject({
+  name: VmName,
+  cpu_cores: CpuCores.default(2),
+  memory_mb: MemoryMb.default(4096),
+  disk_gb: DiskGb.default(30),
+  os_type: OsType.default('linux'),
+  os_version: OsVersion.nullish(),
+  labels: Labels.default({}),
+  public_ip: IpAddress.nullish(),
+  network: NetworkInput.default({ type: 'nat' }),
+  vnc_enabled: z.boolean().default(true),
+  /** Place the VM on this host; otherwise the scheduler picks one. */
+  host_id: Uuid.nullish(),
+  /** Start the VM once it is provisioned. */
+  start: z.boolean().default(false),
+});
+export type CreateVmInput = z.input<typeof CreateVmInput>;
+export type CreateVm = z.output<typeof CreateVmInput>;
+
+/** Fields that change what the hypervisor runs: only while the VM is stopped. */
+export const HARDWARE_FIELDS = ['cpu_cores', 'memory_mb', 'disk_gb', 'network', 'vnc_enabled'] as const;
+/** Fields that describe the VM to people: changeable in any state but deleted. */
+export const METADATA_FIELDS = ['name', 'labels', 'public_ip', 'os_type', 'os_version'] as const;
+
+export const UpdateVmInput = z
+  .strictObject({
+    name: VmName.optional(),
+    labels: Labels.optional(),
+    public_ip: IpAddress.nullable().optional(),
+    os_type: OsType.optional(),
+    os_version: OsVersion.nullable().optional(),
+    cpu_cores: CpuCores.optional(),
+    memory_mb: MemoryMb.optional(),
+    disk_gb: DiskGb.optional(),
+    network: NetworkInput.optional(),
+    vnc_enabled: z.boolean().optional(),
+  })
+  .refine((u) => Object.values(u).some((v) => v !== undefined), { message: 'nothing to update' });
+export type UpdateVmInput = z.input<typeof UpdateVmInput>;
+export type UpdateVm = z.output<typeof UpdateVmInput>;
+
+export type HardwareChanges = Partial<Pick<Vm, 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled'>> & {
+  network?: Network;
+};

@@ -1,0 +1,88 @@
+import type { GpuDevice, Capacity } from '../domain/host.js';
+import type { HardwareChanges, Network } from '../domain/vm.js';
+import type { OsType } from '../domain/fields.js';
+
+/** What the hypervisor reports for a domain. `missing`: it has no such domain. */
+export type DomainState = 'running' | 'paused' | 'stopped' | 'crashed' | 'missing';
+
+export interface DomainSpec {
+  vm_id: string;
+  name: string;
+  cpu_cores: number;
+  memory_mb: number;
+  disk_gb: number;
+  os_type: OsType;
+  network: Network;
+  vnc_enabled: boolean;
+}
+
+export interface DefinedDomain {
+  /** The driver's handle for the domain; stored with the VM. */
+  ref: string;
+  vnc_port: number | null;
+  mac_address: string | null;
+}
+
+export interface DomainInfo {
+  ref: string;
+  vm_id: string | null;
+  state: DomainState;
+}
+
+export interface HostInventory {
+  capacity: Capacity;
+  gpus: GpuDevice[];
+}
+
+export interface CallOptions {
+  /** Aborted when the operation's deadline passes or it is cancelled. */
+  signal?: AbortSignal;
+}
+
+/** A state change the hypervisor noticed on its own (a guest powering itself off, a crash). */
+export interface DomainStateChange {
+  ref: string;
+  state: DomainState;
+  reason: string;
+}
+
+/**
+ * What every hypervisor backend does. Calls are idempotent: starting a running domain,
+ * killing a stopped one or undefining a missing one succeeds, so a retried operation is safe.
+ * Drivers know nothing of the database.
+ */
+export interface HypervisorDriver {
+  readonly kind: string;
+  inventory(opts?: CallOptions): Promise<HostInventory>;
+  define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain>;
+  undefine(ref: string, params: { delete_disks: boolean }, opts?: CallOptions): Promise<void>;
+  start(ref: string, opts?: CallOptions): Promise<void>;
+  /** ACPI power-off, forced off once `timeout_ms` passes. */
+  shutdown(ref: string, params: { timeout_ms: number }, opts?: CallOptions): Promise<{ forced: boolean }>;
+  kill(ref: string, opts?: CallOptions): Promise<void>;
+  /** Graceful restart: shutdown (forced at `timeout_ms`) then start. */
+  reboot(ref: string, params: { timeout_ms: number }, opts?: CallOptions): Promise<{ forced: boolean }>;
+  reset(ref: string, opts?: CallOptions): Promise<void>;
+  pause(ref: string, opts?: CallOptions): Promise<void>;
+  resume(ref: string, opts?: CallOptions): Promise<void>;
+  /** Offline changes: the domain is stopped. Returns what changed on the driver's side (a new VNC port). */
+  reconfigure(ref: string, changes: HardwareChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>>;
+  state(ref: string, opts?: CallOptions): Promise<DomainState>;
+  list(opts?: CallOptions): Promise<DomainInfo[]>;
+  /** Subscribe to state changes the hypervisor reports by itself; returns the unsubscribe. */
+  watch?(listener: (change: DomainStateChange) => void): () => void;
+  close?(): Promise<void>;
+}
+
+export type DriverErrorKind = 'unavailable' | 'no_resources' | 'not_found' | 'aborted' | 'failed';
+
+/** A driver call that did not do what it was asked; `kind` says whether retrying elsewhere could help. */
+export class DriverError extends Error {
+  override readonly name = 'DriverError';
+  constructor(
+    readonly kind: DriverErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}

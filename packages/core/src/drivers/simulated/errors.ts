@@ -1,0 +1,21 @@
+/** Errors of the hypervisor Client, named as the original SDK names them. */
+export class HypervisorError extends Error {
+  override name = 'HypervisorError';
+}
+export class AuthenticationError extends HypervisorError {
+  override name = 'AuthenticationError';
+}
+/** The hypervisor cannot place or run the domain right now (the original's capacity error). */
+export class NoResourcesAvailableError extends HypervisorError {
+  override name = 'NoResourcesAvailableError';
+}
+export class VmNotFoundError extends HypervisorError {
+  override name = 'VmNotFoundError';
+}
+export class InvalidVmStateError extends HypervisorError {
+  override name = 'InvalidVmStateError';
+}
+/** The call was abandoned: its deadline passed or the domain was killed under it. */
+export class CallAbortedError extends HypervisorError {
+  override name = 'CallAbortedError';
+}

@@ -1,0 +1,357 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Capacity, GpuDevice } from '../../domain/host.js';
+import type { Network } from '../../domain/vm.js';
+import type { OsType } from '../../domain/fields.js';
+import {
+  AuthenticationError,
+  CallAbortedError,
+  InvalidVmStateError,
+  NoResourcesAvailableError,
+  VmNotFoundError,
+} from './errors.js';
+import { FaultPlan, type FaultConfig, type HypervisorMethod, type InjectedFault } from './faults.js';
+
+export type SimDomainState = 'shutoff' | 'running' | 'paused' | 'crashed';
+
+export interface SimVmSpec {
+  name: string;
+  /** The control plane's id for the VM, kept so `list` can be matched back. */
+  vm_id?: string | null;
+  cpu_cores: number;
+  memory_mb: number;
+  disk_gb: number;
+  os_type: OsType;
+  network: Network;
+  vnc_enabled: boolean;
+}
+
+export interface SimDomain {
+  id: string;
+  vm_id: string | null;
+  state: SimDomainState;
+  spec: SimVmSpec;
+  vnc_port: number | null;
+  mac_address: string;
+  disks: { name: string; size_gb: number }[];
+  /** A guest that ignores ACPI power-off is forced off at the caller's deadline. */
+  ignores_acpi: boolean;
+  created_at: string;
+}
+
+export interface SimulatorConfig {
+  /** The API key the hypervisor accepts; defaults to HYPERVISOR_API_KEY, else `simulated`. */
+  api_key?: string;
+  /** Seed of every random choice (faults, jitter, MACs). */
+  seed?: number;
+  /** Per-call latency: a fixed number of ms, or a [min, max] range. */
+  latency_ms?: number | [number, number];
+  faults?: FaultConfig;
+  /** How long a guest takes to power off after ACPI power-off. */
+  guest_shutdown_ms?: number;
+  capacity?: Capacity;
+  gpus?: GpuDevice[];
+  /** Keep domains in this JSON file so they outlive the process, as real VMs outlive the control plane. */
+  state_file?: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export type StateListener = (domain: SimDomain, reason: string) => void;
+
+const DEFAULT_CAPACITY: Capacity = { cpus: 512, memory_mb: 4 * 1024 * 1024, disk_gb: 1024 * 1024 };
+
+export function defaultApiKey(): string {
+  return process.env.HYPERVISOR_API_KEY ?? 'simulated';
+}
+
+/**
+ * The hypervisor behind the simulated `Client`: domains in memory, with latency and seeded
+ * faults, so the control plane and its users can exercise slow, stuck, failing and crashing
+ * domains without a real host.
+ */
+export class SimulatedHypervisor {
+  readonly domains = new Map<string, SimDomain>();
+  readonly faults: FaultPlan;
+  private readonly pending = new Map<string, Set<AbortController>>();
+  private readonly listeners = new Set<StateListener>();
+  private saveTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly config: SimulatorConfig = {}) {
+    this.faults = new FaultPlan(config.seed ?? 1, config.faults);
+    if (config.state_file) this.load(config.state_file);
+  }
+
+  get apiKey(): string {
+    return this.config.api_key ?? defaultApiKey();
+  }
+
+  inject(fault: InjectedFault): void {
+    this.faults.inject(fault);
+  }
+
+  configureFaults(faults: FaultConfig): void {
+    this.faults.configure(faults);
+  }
+
+  setLatency(latency: SimulatorConfig['latency_ms']): void {
+    this.config.latency_ms = latency;
+  }
+
+  /** A running domain dies as if its process was killed. */
+  crash(id: string, reason = 'domain crashed'): void {
+    const d = this.domains.get(id);
+    if (!d || (d.state !== 'running' && d.state !== 'paused')) return;
+    this.setState(d, 'crashed', reason);
+  }
+
+  /** The guest powers itself off, as `poweroff` inside it would. */
+  guestPoweroff(id: string): void {
+    const d = this.domains.get(id);
+    if (d?.state === 'running') this.setState(d, 'shutoff', 'guest powered off');
+  }
+
+  setIgnoresAcpi(id: string, ignores: boolean): void {
+    const d = this.mustGet(id);
+    d.ignores_acpi = ignores;
+  }
+
+  onStateChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs one hypervisor call: authentication, latency, faults, then the work itself. */
+  async call<T>(
+    method: HypervisorMethod,
+    apiKey: string | undefined,
+    domain: string | null,
+    opts: CallOptions,
+    work: (signal: AbortSignal) => T | Promise<T>,
+  ): Promise<T> {
+    if (!apiKey || apiKey !== this.apiKey) throw new AuthenticationError('invalid or missing hypervisor API key');
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) ctl.abort(opts.signal.reason);
+    const track = domain ?? '*';
+    let set = this.pending.get(track);
+    if (!set) this.pending.set(track, (set = new Set()));
+    set.add(ctl);
+    try {
+      if (this.faults.crashNow()) this.crashRandomDomain();
+      const latency = this.latency();
+      if (latency > 0) await abortableSleep(latency, ctl.signal);
+      const verdict = this.faults.verdict(method, domain);
+      if (verdict.kind === 'hang') await abortableSleep(Number.POSITIVE_INFINITY, ctl.signal);
+      if (verdict.kind === 'fail') throw new NoResourcesAvailableError(verdict.message);
+      if (ctl.signal.aborted) throw new CallAbortedError(`${method} aborted`);
+      return await work(ctl.signal);
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      set.delete(ctl);
+    }
+  }
+
+  /** Aborts calls still waiting on a domain (a kill or delete preempts them, as on a real host). */
+  abortPending(id: string, reason: string): void {
+    for (const ctl of this.pending.get(id) ?? []) ctl.abort(new CallAbortedError(reason));
+  }
+
+  // The operations below are the hypervisor's side of the Client's calls.
+
+  createDomain(spec: SimVmSpec): SimDomain {
+    const capacity = this.capacity();
+    const usedDisk = [...this.domains.values()].reduce((n, d) => n + d.spec.disk_gb, 0);
+    if (usedDisk + spec.disk_gb > capacity.disk_gb) {
+      throw new NoResourcesAvailableError(`not enough disk: ${capacity.disk_gb - usedDisk} GB free`);
+    }
+    const id = randomUUID();
+    const d: SimDomain = {
+      id,
+      vm_id: spec.vm_id ?? null,
+      state: 'shutoff',
+      spec: { ...spec },
+      vnc_port: spec.vnc_enabled ? this.freeVncPort() : null,
+      mac_address: spec.network.mac_address ?? this.randomMac(),
+      disks: [{ name: 'disk0.qcow2', size_gb: spec.disk_gb }],
+      ignores_acpi: false,
+      created_at: new Date().toISOString(),
+    };
+    this.domains.set(id, d);
+    this.save();
+    return d;
+  }
+
+  deleteDomain(id: string): void {
+    const d = this.domains.get(id);
+    if (!d) return;
+    this.abortPending(id, 'domain deleted');
+    this.domains.delete(id);
+    this.save();
+  }
+
+  startDomain(id: string): void {
+    const d = this.mustGet(id);
+    if (d.state === 'running') return;
+    if (d.state === 'paused') throw new InvalidVmStateError('domain is paused; resume it instead');
+    const capacity = this.capacity();
+    const used = [...this.domains.values()]
+      .filter((x) => x.state === 'running' || x.state === 'paused')
+      .reduce((n, x) => n + x.spec.memory_mb, 0);
+    if (used + d.spec.memory_mb > capacity.memory_mb) {
+      throw new NoResourcesAvailableError(`not enough memory: ${capacity.memory_mb - used} MB free`);
+    }
+    this.setState(d, 'running', 'started');
+  }
+
+  async shutdownDomain(id: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<{ forced: boolean }> {
+    const d = this.mustGet(id);
+    if (d.state === 'shutoff' || d.state === 'crashed') {
+      if (d.state === 'crashed') this.setState(d, 'shutoff', 'cleaned up after crash');
+      return { forced: false };
+    }
+    const guestMs = this.config.guest_shutdown_ms ?? 0;
+    const obeys = d.state === 'running' && !d.ignores_acpi && guestMs <= timeoutMs;
+    await abortableSleep(obeys ? guestMs : timeoutMs, signal);
+    if (this.domains.get(id) !== d) throw new VmNotFoundError(`domain ${id} not found`);
+    if ((d.state as SimDomainState) !== 'shutoff') this.setState(d, 'shutoff', obeys ? 'guest shut down (ACPI)' : 'forced off at deadline');
+    return { forced: !obeys };
+  }
+
+  killDomain(id: string): void {
+    const d = this.mustGet(id);
+    this.abortPending(id, 'domain killed');
+    if (d.state !== 'shutoff') this.setState(d, 'shutoff', 'killed');
+  }
+
+  resetDomain(id: string): void {
+    const d = this.mustGet(id);
+    if (d.state !== 'running' && d.state !== 'paused') throw new InvalidVmStateError(`domain is ${d.state}`);
+    this.setState(d, 'running', 'reset');
+  }
+
+  pauseDomain(id: string): void {
+    const d = this.mustGet(id);
+    if (d.state === 'paused') return;
+    if (d.state !== 'running') throw new InvalidVmStateError(`domain is ${d.state}`);
+    this.setState(d, 'paused', 'paused');
+  }
+
+  resumeDomain(id: string): void {
+    const d = this.mustGet(id);
+    if (d.state === 'running') return;
+    if (d.state !== 'paused') throw new InvalidVmStateError(`domain is ${d.state}`);
+    this.setState(d, 'running', 'resumed');
+  }
+
+  reconfigureDomain(id: string, changes: Partial<SimVmSpec>): SimDomain {
+    const d = this.mustGet(id);
+    if (d.state !== 'shutoff') throw new InvalidVmStateError('domain must be shut off to reconfigure');
+    if (changes.disk_gb !== undefined && changes.disk_gb < d.spec.disk_gb) {
+      throw new InvalidVmStateError('disks can only grow');
+    }
+    d.spec = { ...d.spec, ...changes };
+    if (changes.disk_gb !== undefined) d.disks[0] = { name: 'disk0.qcow2', size_gb: changes.disk_gb };
+    if (changes.vnc_enabled !== undefined) d.vnc_port = changes.vnc_enabled ? (d.vnc_port ?? this.freeVncPort()) : null;
+    if (changes.network?.mac_address) d.mac_address = changes.network.mac_address;
+    this.save();
+    return d;
+  }
+
+  mustGet(id: string): SimDomain {
+    const d = this.domains.get(id);
+    if (!d) throw new VmNotFoundError(`domain ${id} not found`);
+    return d;
+  }
+
+  capacity(): Capacity {
+    return this.config.capacity ?? DEFAULT_CAPACITY;
+  }
+
+  private setState(d: SimDomain, state: SimDomainState, reason: string): void {
+    d.state = state;
+    this.save();
+    for (const l of this.listeners) l(d, reason);
+  }
+
+  private crashRandomDomain(): void {
+    const live = [...this.domains.values()].filter((d) => d.state === 'running');
+    if (live.length === 0) return;
+    const victim = live[Math.floor(this.faults.next() * live.length)]!;
+    this.crash(victim.id, 'simulated crash');
+  }
+
+  private latency(): number {
+    const l = this.config.latency_ms ?? 0;
+    if (typeof l === 'number') return l;
+    return l[0] + this.faults.next() * (l[1] - l[0]);
+  }
+
+  private freeVncPort(): number {
+    const used = new Set([...this.domains.values()].map((d) => d.vnc_port));
+    let port = 5900;
+    while (used.has(port)) port++;
+    return port;
+  }
+
+  private randomMac(): string {
+    const byte = () =>
+      Math.floor(this.faults.next() * 256)
+        .toString(16)
+        .padStart(2, '0');
+    return `52:54:00:${byte()}:${byte()}:${byte()}`;
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    for (const d of JSON.parse(text) as SimDomain[]) this.domains.set(d.id, d);
+  }
+
+  private save(): void {
+    const file = this.config.state_file;
+    if (!file || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => this.flush(), 50);
+    this.saveTimer.unref();
+  }
+
+  /** Writes the domains now (on close, so nothing waits on the debounce). */
+  flush(): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    const file = this.config.state_file;
+    if (!file) return;
+    writeFileSync(`${file}.tmp`, JSON.stringify([...this.domains.values()]));
+    renameSync(`${file}.tmp`, file);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void>;
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void>;
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CallAbortedError(reasonOf(signal)));
+    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : null;
+    function done() {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }
+    function onAbort() {
+      if (timer) clearTimeout(timer);
+      reject(new CallAbortedError(reasonOf(signal!)));
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r.message : typeof r === 'string' ? r : 'aborted';
+}

@@ -1,0 +1,6 @@
+export * from './domain/index.js';
+export * from './store/index.js';
+export * from './drivers/index.js';
+export * from './services/index.js';
+export * from './worker/index.js';
+export * from './control-plane.js';

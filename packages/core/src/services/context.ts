@@ -1,0 +1,8 @@
+import type { Db } from '../store/database.js';
+import type { Notifier } from '../store/notifier.js';
+
+export interface ServiceDeps {
+  db: Db;
+  /** Needed by the wait functions; the rest work without it. */
+  notifier?: Notifier;
+}

@@ -1,0 +1,110 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import { errors, HangarError } from '../domain/errors.js';
+import type { Host, HostStatus } from '../domain/host.js';
+import type { HostInventory } from '../drivers/driver.js';
+import type { Db, Tx } from '../store/database.js';
+import { toHost } from '../store/mappers.js';
+import { hosts } from '../store/schema.js';
+import { parseId } from './validate.js';
+
+export interface Resources {
+  cpus: number;
+  memory_mb: number;
+  disk_gb: number;
+}
+
+/** Records (or refreshes) a hypervisor host and what it has; it is online from now. */
+export async function registerHost(
+  db: Db,
+  host: { name: string; driver: string; inventory: HostInventory; cpu_allocation_ratio?: number },
+): Promise<Host> {
+  const values = {
+    name: host.name,
+    driver: host.driver,
+    status: 'online',
+    cpus: host.inventory.capacity.cpus,
+    memory_mb: host.inventory.capacity.memory_mb,
+    disk_gb: host.inventory.capacity.disk_gb,
+    gpus: host.inventory.gpus,
+    last_seen_at: new Date(),
+    ...(host.cpu_allocation_ratio ? { cpu_allocation_ratio: host.cpu_allocation_ratio } : {}),
+  };
+  const [row] = await db
+    .insert(hosts)
+    .values(values)
+    .onConflictDoUpdate({ target: hosts.name, set: { ...values, updated_at: new Date() } })
+    .returning();
+  return toHost(row!);
+}
+
+export async function setHostStatus(db: Db, id: string, status: HostStatus): Promise<void> {
+  await db
+    .update(hosts)
+    .set({ status, updated_at: new Date(), ...(status === 'online' ? { last_seen_at: new Date() } : {}) })
+    .where(eq(hosts.id, id));
+}
+
+export async function listHosts(db: Db): Promise<Host[]> {
+  return (await db.select().from(hosts).orderBy(asc(hosts.name))).map(toHost);
+}
+
+export async function getHost(db: Db, id: string): Promise<Host> {
+  const [row] = await db.select().from(hosts).where(eq(hosts.id, parseId(id, 'host id')));
+  if (!row) throw errors.notFound('Host', id);
+  return toHost(row);
+}
+
+const fits = (r: Resources) => sql`
+  ${hosts.status} = 'online'
+  AND ${hosts.allocated_cpus} + ${r.cpus} <= ${hosts.cpus} * ${hosts.cpu_allocation_ratio}
+  AND ${hosts.allocated_memory_mb} + ${r.memory_mb} <= ${hosts.memory_mb}
+  AND ${hosts.allocated_disk_gb} + ${r.disk_gb} <= ${hosts.disk_gb}`;
+
+/**
+ * Places resources on a host: the one asked for, or the online host with the most free
+ * memory. The reservation is part of the caller's transaction.
+ */
+export async function reserve(tx: Tx, r: Resources, hostId?: string | null): Promise<string> {
+  const target = hostId
+    ? sql`${hosts.id} = ${hostId}`
+    : sql`${hosts.id} = (SELECT id FROM ${hosts} WHERE ${fits(r)}
+          ORDER BY ${hosts.memory_mb} - ${hosts.allocated_memory_mb} DESC LIMIT 1 FOR UPDATE)`;
+  const [row] = await tx
+    .update(hosts)
+    .set({
+      allocated_cpus: sql`${hosts.allocated_cpus} + ${r.cpus}`,
+      allocated_memory_mb: sql`${hosts.allocated_memory_mb} + ${r.memory_mb}`,
+      allocated_disk_gb: sql`${hosts.allocated_disk_gb} + ${r.disk_gb}`,
+    })
+    .where(sql`${target} AND ${fits(r)}`)
+    .returning({ id: hosts.id });
+  if (row) return row.id;
+  return explainNoPlacement(tx, r, hostId);
+}
+
+async function explainNoPlacement(tx: Tx, r: Resources, hostId?: string | null): Promise<never> {
+  const all = await tx.select().from(hosts);
+  if (hostId) {
+    const h = all.find((x) => x.id === hostId);
+    if (!h) throw errors.validation(`Host ${hostId} does not exist`, [{ path: 'host_id', message: 'unknown host' }]);
+    if (h.status !== 'online') throw errors.hostUnavailable(`Host ${h.name} is ${h.status}`);
+  }
+  if (!all.some((h) => h.status === 'online')) throw errors.hostUnavailable('No hypervisor host is online');
+  throw new HangarError(
+    'INSUFFICIENT_CAPACITY',
+    `No host has room for ${r.cpus} vCPUs, ${r.memory_mb} MB of memory and ${r.disk_gb} GB of disk`,
+    { retryable: true },
+  );
+}
+
+export async function release(tx: Tx, hostId: string | null, r: Resources): Promise<void> {
+  if (!hostId) return;
+  await tx
+    .update(hosts)
+    .set({
+      allocated_cpus: sql`GREATEST(0, ${hosts.allocated_cpus} - ${r.cpus})`,
+      allocated_memory_mb: sql`GREATEST(0, ${hosts.allocated_memory_mb} - ${r.memory_mb})`,
+      allocated_disk_gb: sql`GREATEST(0, ${hosts.allocated_disk_gb} - ${r.disk_gb})`,
+    })
+    .where(eq(hosts.id, hostId));
+}

@@ -1,0 +1,73 @@
+import type { Scope } from '../domain/project.js';
+import type { ServiceDeps } from './context.js';
+import { listEvents } from './events.js';
+import { getHost, listHosts, registerHost, setHostStatus } from './hosts.js';
+import { getOperation, listOperations } from './operations.js';
+import { createProject, ensureProject, getProject, listProjects } from './projects.js';
+import {
+  createVm,
+  deleteVm,
+  forceStopVm,
+  pauseVm,
+  resetVm,
+  restartVm,
+  resumeVm,
+  startVm,
+  stopVm,
+  updateVm,
+} from './vm-commands.js';
+import { getVm, listVms } from './vm-queries.js';
+import { waitForOperation, waitForVm } from './waits.js';
+
+type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
+
+/** Binds the first argument (the database) of each function. */
+function bind<T extends Record<string, (db: never, ...args: never[]) => unknown>>(
+  first: unknown,
+  fns: T,
+): { [K in keyof T]: Tail<T[K]> } {
+  return Object.fromEntries(
+    Object.entries(fns).map(([k, f]) => [k, (...args: unknown[]) => (f as (...a: unknown[]) => unknown)(first, ...args)]),
+  ) as never;
+}
+
+/** Every use case, bound to one database: what the transport calls. */
+export function createServices(deps: ServiceDeps) {
+  const { db } = deps;
+  return {
+    vms: {
+      ...bind(db, {
+        create: createVm,
+        get: getVm,
+        list: listVms,
+        update: updateVm,
+        delete: deleteVm,
+        start: startVm,
+        stop: stopVm,
+        force_stop: forceStopVm,
+        restart: restartVm,
+        reset: resetVm,
+        pause: pauseVm,
+        resume: resumeVm,
+        events: listEvents,
+      }),
+      wait: (scope: Scope, id: string, status: Parameters<typeof waitForVm>[3], opts?: Parameters<typeof waitForVm>[4]) =>
+        waitForVm(deps, scope, id, status, opts),
+    },
+    operations: {
+      ...bind(db, { get: getOperation, list: listOperations }),
+      wait: (scope: Scope, id: string, opts?: Parameters<typeof waitForOperation>[3]) =>
+        waitForOperation(deps, scope, id, opts),
+    },
+    hosts: bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),
+    projects: bind(db, { create: createProject, ensure: ensureProject, get: getProject, list: listProjects }),
+  };
+}
+export type Services = ReturnType<typeof createServices>;
+
+export type { ServiceDeps } from './context.js';
+export type { VmActionResult } from './vm-actions.js';
+export type { OperationPage } from './operations.js';
+export { WaitOptions } from './waits.js';
+export { parse, parseId } from './validate.js';
+export { canonicalJson } from './idempotency.js';

@@ -1,0 +1,46 @@
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { errors } from '../domain/errors.js';
+import { ListOperationsQuery, type Operation } from '../domain/operation.js';
+import type { Scope } from '../domain/project.js';
+import type { Db } from '../store/database.js';
+import { toOperation } from '../store/mappers.js';
+import { operations } from '../store/schema.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { parse, parseId } from './validate.js';
+
+export async function getOperation(db: Db, scope: Scope, id: string): Promise<Operation> {
+  const opId = parseId(id, 'operation id');
+  const [row] = await db
+    .select()
+    .from(operations)
+    .where(and(eq(operations.id, opId), eq(operations.project_id, scope.project_id)));
+  if (!row) throw errors.operationNotFound(opId);
+  return toOperation(row);
+}
+
+export interface OperationPage {
+  operations: Operation[];
+  next_cursor: string | null;
+}
+
+/** Newest first. */
+export async function listOperations(db: Db, scope: Scope, query: ListOperationsQuery = {}): Promise<OperationPage> {
+  const q = parse(ListOperationsQuery, query, 'operation query');
+  const filters: SQL[] = [eq(operations.project_id, scope.project_id)];
+  if (q.vm_id) filters.push(eq(operations.vm_id, q.vm_id));
+  if (q.status) filters.push(eq(operations.status, q.status));
+  if (q.cursor) {
+    const p = decodeCursor(q.cursor);
+    filters.push(sql`(${operations.created_at}, ${operations.id}) < (${p.created_at.toISOString()}::timestamptz, ${p.id}::uuid)`);
+  }
+  const rows = await db
+    .select()
+    .from(operations)
+    .where(and(...filters))
+    .orderBy(desc(operations.created_at), desc(operations.id))
+    .limit(q.limit + 1);
+  const more = rows.length > q.limit;
+  const page = more ? rows.slice(0, q.limit) : rows;
+  const last = page[page.length - 1];
+  return { operations: page.map(toOperation), next_cursor: more && last ? encodeCursor(last) : null };
+}

@@ -1,0 +1,170 @@
+import { eq, sql } from 'drizzle-orm';
+import { errors, HangarError } from '../domain/errors.js';
+import type { Operation } from '../domain/operation.js';
+import type { Scope } from '../domain/project.js';
+import { allowedActions, decide, rule, type OperationAction } from '../domain/state-machine.js';
+import type { VmStatus } from '../domain/status.js';
+import type { Vm } from '../domain/vm.js';
+import type { Tx } from '../store/database.js';
+import { toOperation, toVm } from '../store/mappers.js';
+import { notifyChange, notifyWork } from '../store/notifier.js';
+import { operations, vms, type OperationRow, type VmRow } from '../store/schema.js';
+import { appendEvents } from './events.js';
+
+export interface VmActionResult {
+  vm: Vm;
+  /** The operation that carries the action out; null when there was nothing to do. */
+  operation: Operation | null;
+}
+
+export interface BeginOptions {
+  force?: boolean;
+  expected_version?: number;
+  /** Stored on the operation for the worker (timeouts, hardware changes). */
+  input?: Record<string, unknown>;
+  /** Seconds added to the action's deadline (a graceful stop's own timeout). */
+  extra_deadline_s?: number;
+  actor?: string;
+}
+
+export function checkVersion(vm: VmRow, expected: number | undefined): void {
+  if (expected !== undefined && vm.version !== expected) throw errors.versionConflict(expected, vm.version);
+}
+
+export async function inFlightOperation(tx: Tx, vm: VmRow): Promise<OperationRow | null> {
+  if (!vm.current_operation_id) return null;
+  const [op] = await tx.select().from(operations).where(eq(operations.id, vm.current_operation_id)).for('update');
+  return op ?? null;
+}
+
+const VERBS: Record<OperationAction, string> = {
+  create: 'create',
+  start: 'start',
+  stop: 'stop',
+  force_stop: 'force-stop',
+  restart: 'restart',
+  reset: 'reset',
+  pause: 'pause',
+  resume: 'resume',
+  update_hardware: 'change the hardware of',
+  export: 'export',
+  delete: 'delete',
+};
+
+export function conflictError(action: OperationAction, vm: VmRow, inFlight: OperationRow | null, retryable: boolean) {
+  const status = vm.status as VmStatus;
+  const details = {
+    status,
+    allowed_actions: allowedActions(status),
+    operation_id: inFlight?.id ?? null,
+    retryable,
+  };
+  if (retryable && inFlight) {
+    const hint = rule(action).forcedFrom?.includes(status) ? '; pass force=true to cancel it' : '';
+    return new HangarError(
+      'OPERATION_IN_PROGRESS',
+      `Cannot ${VERBS[action]} VM ${vm.id}: it is ${status} while operation ${inFlight.id} (${inFlight.action}) runs${hint}`,
+      details,
+    );
+  }
+  const allowed = details.allowed_actions.length ? details.allowed_actions.join(', ') : 'nothing';
+  return new HangarError(
+    'INVALID_STATE',
+    `Cannot ${VERBS[action]} VM ${vm.id} while it is ${status} (allowed: ${allowed})`,
+    details,
+  );
+}
+
+/**
+ * The heart of every VM action, inside the caller's transaction with the VM row locked:
+ * asks the state machine, then either hands back the operation already doing this, does
+ * nothing, refuses, or records a new operation (cancelling a preempted one) with its events.
+ */
+export async function beginAction(
+  tx: Tx,
+  scope: Scope,
+  vm: VmRow,
+  action: OperationAction,
+  opts: BeginOptions = {},
+): Promise<VmActionResult> {
+  checkVersion(vm, opts.expected_version);
+  const inFlight = await inFlightOperation(tx, vm);
+  const decision = decide(action, vm.status as VmStatus, (inFlight?.action as OperationAction) ?? null, opts.force);
+  switch (decision.kind) {
+    case 'in_flight':
+      return { vm: toVm(vm), operation: toOperation(inFlight!) };
+    case 'noop':
+      return { vm: toVm(vm), operation: null };
+    case 'conflict':
+      throw conflictError(action, vm, inFlight, decision.retryable);
+  }
+
+  const now = new Date();
+  const r = rule(action);
+  if (decision.preempt && inFlight) {
+    await tx
+      .update(operations)
+      .set({
+        status: 'cancelled',
+        error: `cancelled: preempted by ${action}`,
+        finished_at: now,
+        updated_at: now,
+        lease_owner: null,
+        lease_expires_at: null,
+      })
+      .where(eq(operations.id, inFlight.id));
+  }
+  const deadline = new Date(now.getTime() + (r.deadline_s + (opts.extra_deadline_s ?? 0)) * 1000);
+  const [op] = await tx
+    .insert(operations)
+    .values({
+      vm_id: vm.id,
+      project_id: vm.project_id,
+      host_id: vm.host_id,
+      action,
+      input: opts.input ?? {},
+      deadline_at: deadline,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning();
+  const during = r.during!;
+  const [updated] = await tx
+    .update(vms)
+    .set({ status: during, current_operation_id: op!.id, version: sql`${vms.version} + 1`, updated_at: now })
+    .where(eq(vms.id, vm.id))
+    .returning();
+  const base = { vm_id: vm.id, project_id: vm.project_id };
+  await appendEvents(tx, [
+    ...(decision.preempt && inFlight
+      ? [
+          {
+            ...base,
+            operation_id: inFlight.id,
+            type: 'operation.cancelled' as const,
+            message: `${inFlight.action} cancelled: preempted by ${action}`,
+            data: { preempted_by: op!.id },
+          },
+        ]
+      : []),
+    {
+      ...base,
+      operation_id: op!.id,
+      type: 'operation.queued',
+      message: `${action} requested${opts.actor ? ` by ${opts.actor}` : ''}`,
+      data: opts.input ?? {},
+    },
+    {
+      ...base,
+      operation_id: op!.id,
+      type: 'vm.status_changed',
+      message: `${vm.status} -> ${during}`,
+      from_status: vm.status as VmStatus,
+      to_status: during,
+    },
+  ]);
+  await notifyChange(tx, { vm_id: vm.id, operation_id: op!.id, status: during });
+  if (inFlight && decision.preempt) await notifyChange(tx, { vm_id: vm.id, operation_id: inFlight.id, status: 'cancelled' });
+  await notifyWork(tx, vm.host_id);
+  return { vm: toVm(updated!), operation: toOperation(op!) };
+}

@@ -1,0 +1,73 @@
+import { and, count, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { errors } from '../domain/errors.js';
+import { ListVmsQuery, type VmPage } from '../domain/list.js';
+import type { Scope } from '../domain/project.js';
+import type { Vm } from '../domain/vm.js';
+import type { Db, Tx } from '../store/database.js';
+import { toVm } from '../store/mappers.js';
+import { vms, type VmRow } from '../store/schema.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { parse, parseId } from './validate.js';
+
+/** The VM row in the caller's project (deleted ones included), or VM_NOT_FOUND. */
+export async function requireVm(tx: Tx, scope: Scope, id: string, lock = false): Promise<VmRow> {
+  const q = tx
+    .select()
+    .from(vms)
+    .where(and(eq(vms.id, id), eq(vms.project_id, scope.project_id)));
+  const [row] = lock ? await q.for('update') : await q;
+  if (!row) throw errors.vmNotFound(id);
+  return row;
+}
+
+/** Deleted VMs stay readable by id. */
+export async function getVm(db: Db, scope: Scope, id: string): Promise<Vm> {
+  return toVm(await requireVm(db, scope, parseId(id, 'vm id')));
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): Promise<VmPage> {
+  const q = parse(ListVmsQuery, query, 'list query');
+  const filters: SQL[] = [eq(vms.project_id, scope.project_id)];
+  if (!q.include_deleted) filters.push(isNull(vms.deleted_at));
+  if (q.status?.length) filters.push(q.status.length === 1 ? eq(vms.status, q.status[0]!) : inArray(vms.status, q.status));
+  if (q.host_id) filters.push(eq(vms.host_id, q.host_id));
+  if (q.os_type) filters.push(eq(vms.os_type, q.os_type));
+  const exact: Record<string, string> = {};
+  for (const sel of q.label ?? []) {
+    if (sel.value === undefined) filters.push(sql`${vms.labels} ? ${sel.key}`);
+    else exact[sel.key] = sel.value;
+  }
+  if (Object.keys(exact).length) filters.push(sql`${vms.labels} @> ${JSON.stringify(exact)}::jsonb`);
+  if (q.search) filters.push(sql`${vms.name} ILIKE ${`%${likeEscape(q.search.toLowerCase())}%`}`);
+
+  const where = and(...filters);
+  const position = q.cursor ? decodeCursor(q.cursor) : null;
+  const pageWhere = position
+    ? and(where, sql`(${vms.created_at}, ${vms.id}) < (${position.created_at.toISOString()}::timestamptz, ${position.id}::uuid)`)
+    : where;
+
+  const [rows, [totalRow]] = await Promise.all([
+    db
+      .select()
+      .from(vms)
+      .where(pageWhere)
+      .orderBy(desc(vms.created_at), desc(vms.id))
+      .limit(q.per_page + 1)
+      .offset(position ? 0 : (q.page - 1) * q.per_page),
+    db.select({ n: count() }).from(vms).where(where),
+  ]);
+  const more = rows.length > q.per_page;
+  const page = more ? rows.slice(0, q.per_page) : rows;
+  const last = page[page.length - 1];
+  const total = totalRow?.n ?? 0;
+  return {
+    vms: page.map(toVm),
+    total,
+    page: position ? null : q.page,
+    per_page: q.per_page,
+    total_pages: Math.ceil(total / q.per_page),
+    next_cursor: more && last ? encodeCursor(last) : null,
+  };
+}

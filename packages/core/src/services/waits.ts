@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { isFinished, type Operation } from '../domain/operation.js';
+import type { Scope } from '../domain/project.js';
+import { VmStatus } from '../domain/status.js';
+import type { Vm } from '../domain/vm.js';
+import type { ServiceDeps } from './context.js';
+import { getOperation } from './operations.js';
+import { parse, parseId } from './validate.js';
+import { getVm } from './vm-queries.js';
+
+export const WaitOptions = z.strictObject({
+  /** How long to wait; the caller decides, up to a day. */
+  timeout_ms: z.int().min(0).max(86_400_000).default(60_000),
+});
+export type WaitOptions = z.input<typeof WaitOptions> & { signal?: AbortSignal };
+
+/** A re-check now and then, in case a notification was lost while the listener reconnected. */
+const FALLBACK_POLL_MS = 2_000;
+
+/**
+ * Re-reads with `check` each time `id` changes (LISTEN/NOTIFY), until it reports done, the
+ * timeout passes or the signal aborts. Returns the last value read.
+ */
+async function waitUntil<T>(
+  deps: ServiceDeps,
+  id: string,
+  check: () => Promise<{ value: T; done: boolean }>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ value: T; timed_out: boolean }> {
+  if (!deps.notifier) throw new Error('waiting needs a Notifier in the service dependencies');
+  let wake: () => void = () => {};
+  let changed = false;
+  const unsubscribe = deps.notifier.subscribe(id, () => {
+    changed = true;
+    wake();
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      changed = false;
+      const r = await check();
+      if (r.done) return { value: r.value, timed_out: false };
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return { value: r.value, timed_out: true };
+      if (changed) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, FALLBACK_POLL_MS));
+        function done() {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          wake = () => {};
+          resolve();
+        }
+        wake = done;
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+/** Resolves once the operation has finished (succeeded, failed or cancelled), or at the timeout. */
+export async function waitForOperation(
+  deps: ServiceDeps,
+  scope: Scope,
+  id: string,
+  opts: WaitOptions = {},
+): Promise<{ operation: Operation; timed_out: boolean }> {
+  const opId = parseId(id, 'operation id');
+  const { timeout_ms } = parse(WaitOptions, { timeout_ms: opts.timeout_ms }, 'wait options');
+  const r = await waitUntil(
+    deps,
+    opId,
+    async () => {
+      const op = await getOperation(deps.db, scope, opId);
+      return { value: op, done: isFinished(op.status) };
+    },
+    timeout_ms,
+    opts.signal,
+  );
+  return { operation: r.value, timed_out: r.timed_out };
+}
+
+const TargetStatus = z.union([VmStatus, z.array(VmStatus).min(1)]);
+
+/**
+ * Resolves once the VM is in `status` (or one of several), or at the timeout. A deleted VM
+ * can reach nothing else, so waiting ends there too: the caller sees `deleted`, not the target.
+ */
+export async function waitForVm(
+  deps: ServiceDeps,
+  scope: Scope,
+  id: string,
+  status: VmStatus | VmStatus[],
+  opts: WaitOptions = {},
+): Promise<{ vm: Vm; timed_out: boolean }> {
+  const vmId = parseId(id, 'vm id');
+  const targets = [parse(TargetStatus, status, 'status')].flat();
+  const { timeout_ms } = parse(WaitOptions, { timeout_ms: opts.timeout_ms }, 'wait options');
+  const r = await waitUntil(
+    deps,
+    vmId,
+    async () => {
+      const vm = await getVm(deps.db, scope, vmId);
+      return { value: vm, done: targets.includes(vm.status) || vm.status === 'deleted' };
+    },
+    timeout_ms,
+    opts.signal,
+  );
+  return { vm: r.value, timed_out: r.timed_out };
+}

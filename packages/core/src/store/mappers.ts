@@ -1,0 +1,94 @@
+import { allowedActions } from '../domain/state-machine.js';
+import type { Vm } from '../domain/vm.js';
+import type { Operation } from '../domain/operation.js';
+import type { VmEvent } from '../domain/event.js';
+import type { Host } from '../domain/host.js';
+import type { Project } from '../domain/project.js';
+import type { VmStatus } from '../domain/status.js';
+import type { OperationAction } from '../domain/state-machine.js';
+import type { EventRow, HostRow, OperationRow, ProjectRow, VmRow } from './schema.js';
+
+/** Rows to wire shapes: timestamps become ISO strings, `allowed_actions` is derived, internals stay behind. */
+
+const iso = (d: Date) => d.toISOString();
+const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toVm(row: VmRow): Vm {
+  const status = row.status as VmStatus;
+  return {
+    id: row.id,
+    name: row.name,
+    project_id: row.project_id,
+    host_id: row.host_id,
+    status,
+    cpu_cores: row.cpu_cores,
+    memory_mb: row.memory_mb,
+    disk_gb: row.disk_gb,
+    os_type: row.os_type as Vm['os_type'],
+    os_version: row.os_version,
+    labels: row.labels,
+    public_ip: row.public_ip,
+    network: row.network,
+    vnc_enabled: row.vnc_enabled,
+    vnc_port: row.vnc_port,
+    allowed_actions: allowedActions(status),
+    current_operation_id: row.current_operation_id,
+    last_error: row.last_error,
+    version: row.version,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    deleted_at: isoOrNull(row.deleted_at),
+  };
+}
+
+export function toOperation(row: OperationRow): Operation {
+  return {
+    id: row.id,
+    vm_id: row.vm_id,
+    project_id: row.project_id,
+    action: row.action as OperationAction,
+    status: row.status as Operation['status'],
+    input: row.input,
+    error: row.error,
+    attempts: row.attempts,
+    deadline_at: iso(row.deadline_at),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    started_at: isoOrNull(row.started_at),
+    finished_at: isoOrNull(row.finished_at),
+  };
+}
+
+export function toEvent(row: EventRow): VmEvent {
+  return {
+    id: row.id,
+    vm_id: row.vm_id,
+    project_id: row.project_id,
+    operation_id: row.operation_id,
+    type: row.type as VmEvent['type'],
+    message: row.message,
+    from_status: row.from_status as VmStatus | null,
+    to_status: row.to_status as VmStatus | null,
+    data: row.data,
+    created_at: iso(row.created_at),
+  };
+}
+
+export function toHost(row: HostRow): Host {
+  return {
+    id: row.id,
+    name: row.name,
+    driver: row.driver,
+    status: row.status as Host['status'],
+    capacity: { cpus: row.cpus, memory_mb: row.memory_mb, disk_gb: row.disk_gb },
+    allocated: { cpus: row.allocated_cpus, memory_mb: row.allocated_memory_mb, disk_gb: row.allocated_disk_gb },
+    gpus: row.gpus,
+    last_seen_at: isoOrNull(row.last_seen_at),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+  };
+}
+
+export function toProject(row: ProjectRow): Project {
+  return { id: row.id, name: row.name, created_at: iso(row.created_at), updated_at: iso(row.updated_at) };
+}

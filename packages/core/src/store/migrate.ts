@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import type { Db } from './database.js';
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+/** Applies pending migrations; an advisory lock keeps several processes from racing at start. */
+export async function runMigrations(db: Db): Promise<void> {
+  const lockConn = await db.$client.reserve();
+  try {
+    await lockConn`SELECT pg_advisory_lock(727274001)`;
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  } finally {
+    await lockConn`SELECT pg_advisory_unlock(727274001)`;
+    lockConn.release();
+  }
+}

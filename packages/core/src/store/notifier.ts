@@ -1,0 +1,82 @@
+import type postgres from 'postgres';
+import type { Tx } from './database.js';
+import { sql as dsql } from 'drizzle-orm';
+
+/** Channel on which every committed VM or operation change is announced. */
+export const CHANGES_CHANNEL = 'hangar_changes';
+/** Channel that wakes workers when an operation is queued. */
+export const WORK_CHANNEL = 'hangar_work';
+
+export interface ChangeNotice {
+  vm_id: string;
+  operation_id: string | null;
+  status: string;
+}
+
+/** Queues a notification that PostgreSQL delivers when (and only if) the transaction commits. */
+export async function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
+  await tx.execute(dsql`SELECT pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify(notice)})`);
+}
+
+export async function notifyWork(tx: Tx, hostId: string | null): Promise<void> {
+  await tx.execute(dsql`SELECT pg_notify(${WORK_CHANNEL}, ${hostId ?? ''})`);
+}
+
+type Listener = (notice: ChangeNotice) => void;
+
+/**
+ * One LISTEN connection per process, fanned out to in-process subscribers by VM and
+ * operation id, so waiting callers wake on commit instead of polling.
+ */
+export class Notifier {
+  private readonly byKey = new Map<string, Set<Listener>>();
+  private readonly work = new Set<(hostId: string) => void>();
+  private readonly subscriptions: { unlisten(): Promise<void> }[] = [];
+
+  private constructor(private readonly sql: postgres.Sql) {}
+
+  static async start(sql: postgres.Sql): Promise<Notifier> {
+    const n = new Notifier(sql);
+    n.subscriptions.push(await sql.listen(CHANGES_CHANNEL, (payload) => n.dispatch(payload)));
+    n.subscriptions.push(
+      await sql.listen(WORK_CHANNEL, (payload) => {
+        for (const l of n.work) l(payload);
+      }),
+    );
+    return n;
+  }
+
+  /** Calls `listener` for each change to the VM or operation with this id; returns the unsubscribe. */
+  subscribe(id: string, listener: Listener): () => void {
+    let set = this.byKey.get(id);
+    if (!set) this.byKey.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.byKey.delete(id);
+    };
+  }
+
+  onWork(listener: (hostId: string) => void): () => void {
+    this.work.add(listener);
+    return () => this.work.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.subscriptions.map((s) => s.unlisten()));
+    this.subscriptions.length = 0;
+  }
+
+  private dispatch(payload: string): void {
+    let notice: ChangeNotice;
+    try {
+      notice = JSON.parse(payload) as ChangeNotice;
+    } catch {
+      return;
+    }
+    for (const id of [notice.vm_id, notice.operation_id]) {
+      if (!id) continue;
+      for (const l of this.byKey.get(id) ?? []) l(notice);
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import type { GpuDevice } from '../domain/host.js';
+import type { Network } from '../domain/vm.js';
+
+/** Millisecond precision, so a timestamp survives the round trip through a JS Date (keyset cursors rely on it). */
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
+const created = () => ts('created_at').notNull().defaultNow();
+const updated = () => ts('updated_at').notNull().defaultNow();
+
+export const projects = pgTable('projects', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  created_at: created(),
+  updated_at: updated(),
+});
+
+export const hosts = pgTable('hosts', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  driver: text('driver').notNull(),
+  status: text('status').notNull().default('online'),
+  cpus: integer('cpus').notNull().default(0),
+  memory_mb: integer('memory_mb').notNull().default(0),
+  disk_gb: integer('disk_gb').notNull().default(0),
+  allocated_cpus: integer('allocated_cpus').notNull().default(0),
+  allocated_memory_mb: integer('allocated_memory_mb').notNull().default(0),
+  allocated_disk_gb: integer('allocated_disk_gb').notNull().default(0),
+  /** vCPUs per physical CPU the scheduler may hand out. */
+  cpu_allocation_ratio: real('cpu_allocation_ratio').notNull().default(4),
+  gpus: jsonb('gpus').$type<GpuDevice[]>().notNull().default([]),
+  last_seen_at: ts('last_seen_at'),
+  created_at: created(),
+  updated_at: updated(),
+});
+
+export const vms = pgTable(
+  'vms',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    project_id: uuid('project_id')
+      .notNull()
+      .references(() => projects.id),
+    host_id: uuid('host_id').references(() => hosts.id),
+    name: text('name').notNull(),
+    status: text('status').notNull(),
+    cpu_cores: integer('cpu_cores').notNull(),
+    memory_mb: integer('memory_mb').notNull(),
+    disk_gb: integer('disk_gb').notNull(),
+    os_type: text('os_type').notNull(),
+    os_version: text('os_version'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    public_ip: text('public_ip'),
+    network: jsonb('network').$type<Network>().notNull(),
+    vnc_enabled: boolean('vnc_enabled').notNull().default(true),
+    vnc_port: integer('vnc_port'),
+    /** The hypervisor's handle for the domain, once defined. */
+    domain_ref: text('domain_ref'),
+    current_operation_id: uuid('current_operation_id'),
+    last_error: text('last_error'),
+    version: integer('version').notNull().default(1),
+    created_at: created(),
+    updated_at: updated(),
+    deleted_at: ts('deleted_at'),
+  },
+  (t) => [
+    uniqueIndex('vms_project_name_live_uq')
+      .on(t.project_id, t.name)
+      .where(sql`${t.deleted_at} IS NULL`),
+    index('vms_project_created_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
+    index('vms_project_status_created_idx').on(t.project_id, t.status, t.created_at.desc(), t.id.desc()),
+    index('vms_host_idx').on(t.host_id),
+    index('vms_domain_ref_idx').on(t.domain_ref),
+    index('vms_labels_gin').using('gin', sql`${t.labels} jsonb_path_ops`),
+  ],
+);
+
+export const operations = pgTable(
+  'operations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    vm_id: uuid('vm_id')
+      .notNull()
+      .references(() => vms.id),
+    project_id: uuid('project_id')
+      .notNull()
+      .references(() => projects.id),
+    host_id: uuid('host_id').references(() => hosts.id),
+    action: text('action').notNull(),
+    status: text('status').notNull().default('pending'),
+    input: jsonb('input').$type<Record<string, unknown>>().notNull().default({}),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    lease_owner: text('lease_owner'),
+    lease_expires_at: ts('lease_expires_at'),
+    deadline_at: ts('deadline_at').notNull(),
+    created_at: created(),
+    updated_at: updated(),
+    started_at: ts('started_at'),
+    finished_at: ts('finished_at'),
+  },
+  (t) => [
+    index('operations_open_idx')
+      .on(t.created_at)
+      .where(sql`${t.status} IN ('pending', 'running')`),
+    index('operations_vm_idx').on(t.vm_id, t.created_at.desc()),
+    index('operations_project_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
+  ],
+);
+
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    vm_id: uuid('vm_id')
+      .notNull()
+      .references(() => vms.id),
+    project_id: uuid('project_id').notNull(),
+    operation_id: uuid('operation_id'),
+    type: text('type').notNull(),
+    message: text('message').notNull(),
+    from_status: text('from_status'),
+    to_status: text('to_status'),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    created_at: created(),
+  },
+  (t) => [index('events_vm_idx').on(t.vm_id, t.id)],
+);
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    project_id: uuid('project_id').notNull(),
+    key: text('key').notNull(),
+    request_hash: text('request_hash').notNull(),
+    response: jsonb('response').notNull(),
+    created_at: created(),
+  },
+  (t) => [primaryKey({ columns: [t.project_id, t.key] }), index('idempotency_keys_created_idx').on(t.created_at)],
+);
+
+export type VmRow = typeof vms.$inferSelect;
+export type OperationRow = typeof operations.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type HostRow = typeof hosts.$inferSelect;
+export type ProjectRow = typeof projects.$inferSelect;

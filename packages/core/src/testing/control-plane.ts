@@ -1,0 +1,50 @@
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../control-plane.js';
+import type { Scope } from '../domain/project.js';
+import { SimulatedDriver } from '../drivers/simulated/driver.js';
+import { SimulatedHypervisor, type SimulatorConfig } from '../drivers/simulated/hypervisor.js';
+import { ensureProject } from '../services/projects.js';
+import type { Database } from '../store/database.js';
+import { silentLogger } from '../worker/logger.js';
+import { createTestDatabase } from './database.js';
+
+export interface TestControlPlane extends ControlPlane {
+  database: Database;
+  hypervisor: SimulatedHypervisor;
+  driver: SimulatedDriver;
+  scope: Scope;
+  /** Stops everything and drops the database. */
+  shutdown(): Promise<void>;
+}
+
+/** A control plane on a fresh database with one simulated host, as tests need it. */
+export async function startTestControlPlane(
+  opts: {
+    simulator?: SimulatorConfig;
+    worker?: ControlPlaneOptions['worker'];
+    reconciler?: ControlPlaneOptions['reconciler'];
+    database?: Database;
+  } = {},
+): Promise<TestControlPlane> {
+  const database = opts.database ?? (await createTestDatabase());
+  const hypervisor = new SimulatedHypervisor({ seed: 7, ...opts.simulator });
+  const driver = new SimulatedDriver({ hypervisor });
+  const cp = await startControlPlane({
+    database,
+    hosts: [{ name: 'sim-1', driver }],
+    worker: opts.worker === false ? false : { poll_ms: 200, ...opts.worker },
+    reconciler: opts.reconciler === false ? false : { interval_ms: 60_000, ...opts.reconciler },
+    logger: silentLogger,
+  });
+  const project = await ensureProject(database.db, 'test');
+  return {
+    ...cp,
+    database,
+    hypervisor,
+    driver,
+    scope: { project_id: project.id, actor: 'test' },
+    async shutdown() {
+      await cp.close();
+      if (!opts.database) await database.close();
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { openDatabase, type Database } from '../store/database.js';
+
+/** A fresh, migrated database of its own for one test file, dropped on close. */
+export async function createTestDatabase(opts: { max?: number } = {}): Promise<Database> {
+  const adminUrl = inject('pgAdminUrl');
+  const name = `hangar_test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ url: url.toString(), max: opts.max ?? 20 });
+  return {
+    ...database,
+    async close() {
+      await database.close();
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}

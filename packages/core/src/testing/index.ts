@@ -1,0 +1,2 @@
+export { createTestDatabase } from './database.js';
+export { startTestControlPlane, type TestControlPlane } from './control-plane.js';

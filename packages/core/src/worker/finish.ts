@@ -1,0 +1,106 @@
+import { eq, sql } from 'drizzle-orm';
+import type { StableStatus, VmStatus } from '../domain/status.js';
+import type { Db } from '../store/database.js';
+import { notifyChange } from '../store/notifier.js';
+import { operations, vms, type OperationRow, type VmRow } from '../store/schema.js';
+import { appendEvents, type NewEvent } from '../services/events.js';
+import { release, type Resources } from '../services/hosts.js';
+import type { Outcome } from './perform.js';
+
+export interface Ending {
+  result: 'succeeded' | 'failed';
+  outcome: Outcome;
+  /** Why it failed. */
+  error?: string;
+}
+
+/** Host resources an ending gives back: a deleted VM's, or what a hardware change reserved but did not keep. */
+function released(op: OperationRow, vm: VmRow, ending: Ending): Resources | null {
+  if (ending.outcome.status === 'deleted') {
+    return { cpus: vm.cpu_cores, memory_mb: vm.memory_mb, disk_gb: vm.disk_gb };
+  }
+  if (op.action !== 'update_hardware') return null;
+  const reserved = (op.input.reserved ?? { cpus: 0, memory_mb: 0, disk_gb: 0 }) as Resources;
+  if (ending.result === 'failed') return reserved;
+  // Success: the reservation covered growth; shrinking frees the difference.
+  const next = ending.outcome.vm ?? {};
+  return {
+    cpus: Math.max(0, vm.cpu_cores - (next.cpu_cores ?? vm.cpu_cores)),
+    memory_mb: Math.max(0, vm.memory_mb - (next.memory_mb ?? vm.memory_mb)),
+    disk_gb: 0,
+  };
+}
+
+/**
+ * Ends an operation and moves its VM, in one transaction, if the operation is still this
+ * worker's to end (not cancelled, expired or taken over). Returns false when it was not.
+ * `owner` null: the reconciler ends an operation no matter who holds it.
+ */
+export async function finishOperation(db: Db, opId: string, owner: string | null, ending: Ending): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    // Lock order everywhere: VM first, then its operation.
+    const [{ vm_id } = { vm_id: null }] = await tx
+      .select({ vm_id: operations.vm_id })
+      .from(operations)
+      .where(eq(operations.id, opId));
+    if (!vm_id) return false;
+    const [vm] = await tx.select().from(vms).where(eq(vms.id, vm_id)).for('update');
+    const [op] = await tx.select().from(operations).where(eq(operations.id, opId)).for('update');
+    if (!vm || !op) return false;
+    const open = op.status === 'running' || (owner === null && op.status === 'pending');
+    if (!open || (owner !== null && op.lease_owner !== owner)) return false;
+
+    const now = new Date();
+    const status: StableStatus = ending.outcome.status;
+    await tx
+      .update(operations)
+      .set({
+        status: ending.result,
+        error: ending.error ?? null,
+        finished_at: now,
+        updated_at: now,
+        lease_owner: null,
+        lease_expires_at: null,
+      })
+      .where(eq(operations.id, op.id));
+    const ownsVm = vm.current_operation_id === op.id;
+    if (ownsVm) {
+      await tx
+        .update(vms)
+        .set({
+          ...(ending.outcome.vm ?? {}),
+          status,
+          current_operation_id: null,
+          last_error: ending.result === 'failed' ? (ending.error ?? 'operation failed') : null,
+          version: sql`${vms.version} + 1`,
+          updated_at: now,
+        })
+        .where(eq(vms.id, vm.id));
+      const free = released(op, vm, ending);
+      if (free) await release(tx, vm.host_id, free);
+    }
+    const base = { vm_id: vm.id, project_id: vm.project_id, operation_id: op.id };
+    const list: NewEvent[] = [
+      ending.result === 'succeeded'
+        ? {
+            ...base,
+            type: 'operation.succeeded',
+            message: `${op.action} succeeded${ending.outcome.message ? `: ${ending.outcome.message}` : ''}`,
+            data: ending.outcome.data ?? {},
+          }
+        : { ...base, type: 'operation.failed', message: `${op.action} failed: ${ending.error}`, data: ending.outcome.data ?? {} },
+    ];
+    if (ownsVm && status !== vm.status) {
+      list.push({
+        ...base,
+        type: 'vm.status_changed',
+        message: `${vm.status} -> ${status}`,
+        from_status: vm.status as VmStatus,
+        to_status: status,
+      });
+    }
+    await appendEvents(tx, list);
+    await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: ownsVm ? status : vm.status });
+    return true;
+  });
+}

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import { rule, type OperationAction } from '../domain/state-machine.js';
+import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
+import type { Db } from '../store/database.js';
+import type { Notifier } from '../store/notifier.js';
+import { operations, vms, type OperationRow } from '../store/schema.js';
+import { appendEvents } from '../services/events.js';
+import { finishOperation, type Ending } from './finish.js';
+import { observe } from './observe.js';
+import { perform } from './perform.js';
+import { consoleLogger, type Logger } from './logger.js';
+
+export interface WorkerOptions {
+  db: Db;
+  /** Hypervisor drivers by host id: the hosts this worker serves. */
+  drivers: Map<string, HypervisorDriver>;
+  /** Wakes the worker when work is queued; without it the worker polls. */
+  notifier?: Notifier;
+  id?: string;
+  /** Operations run at once. */
+  concurrency?: number;
+  /** How long a claim holds before another worker may take the operation over. */
+  lease_ms?: number;
+  /** Fallback poll interval, for notifications lost during a reconnect. */
+  poll_ms?: number;
+  /** Claims of one operation before it is failed (a takeover is a claim). */
+  max_attempts?: number;
+  logger?: Logger;
+}
+
+/**
+ * Claims queued operations (FOR UPDATE SKIP LOCKED, with a lease it renews), runs them on the
+ * host's driver and ends them with their VM in one transaction. An operation whose lease
+ * expires, because its worker died, is claimed again by any worker.
+ */
+export class Worker {
+  readonly id: string;
+  private readonly db: Db;
+  private readonly drivers: Map<string, HypervisorDriver>;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly maxAttempts: number;
+  private readonly log: Logger;
+  private readonly active = new Map<string, { ctl: AbortController; done: Promise<void> }>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: () => void = () => {};
+  private kicked = false;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.id = opts.id ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.db = opts.db;
+    this.drivers = opts.drivers;
+    this.concurrency = opts.concurrency ?? 16;
+    this.leaseMs = opts.lease_ms ?? 30_000;
+    this.pollMs = opts.poll_ms ?? 1_000;
+    this.maxAttempts = opts.max_attempts ?? 3;
+    this.log = opts.logger ?? consoleLogger;
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.opts.notifier?.onWork(() => this.kick()) ?? null;
+    this.loop = this.run();
+  }
+
+  /**
+   * Stops claiming and lets running operations finish for up to `grace_ms`; those still
+   * running then are released (lease expired now) so another worker takes them over at once.
+   */
+  async stop(grace_ms = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.kick();
+    await this.loop;
+    const all = Promise.all([...this.active.values()].map((a) => a.done));
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), grace_ms).unref());
+    if ((await Promise.race([all, timer])) === 'timeout') {
+      for (const a of this.active.values()) a.ctl.abort(new Error('worker shutting down'));
+      await all;
+    }
+    await this.db
+      .update(operations)
+      .set({ lease_expires_at: new Date(0), lease_owner: null })
+      .where(and(eq(operations.lease_owner, this.id), eq(operations.status, 'running')));
+  }
+
+  /** Claims and runs operations until none is left; for tests and scripts. Returns how many ran. */
+  async drain(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const op = await this.claim();
+      if (!op) return n;
+      n++;
+      await this.execute(op);
+    }
+  }
+
+  private kick(): void {
+    this.kicked = true;
+    this.wake();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.kicked = false;
+      try {
+        while (this.running && this.active.size < this.concurrency) {
+          const op = await this.claim();
+          if (!op) break;
+          const ctl = new AbortController();
+          const done = this.execute(op, ctl).finally(() => {
+            this.active.delete(op.id);
+            this.kick();
+          });
+          this.active.set(op.id, { ctl, done });
+        }
+      } catch (err) {
+        this.log.error({ err, worker: this.id }, 'claiming operations failed');
+      }
+      if (!this.running) break;
+      if (this.kicked) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = () => {};
+    }
+  }
+
+  /** The oldest claimable operation on one of this worker's hosts: queued, or running with an expired lease. */
+  async claim(): Promise<OperationRow | null> {
+    const hostIds = [...this.drivers.keys()];
+    if (hostIds.length === 0) return null;
+    const rows = await this.db.execute<Record<string, unknown>>(sql`
+      UPDATE ${operations} SET
+        status = 'running',
+        lease_owner = ${this.id},
+        lease_expires_at = now() + ${`${this.leaseMs} milliseconds`}::interval,
+        attempts = ${operations.attempts} + 1,
+        started_at = COALESCE(${operations.started_at}, now()),
+        updated_at = now()
+      WHERE ${operations.id} = (
+        SELECT id FROM ${operations}
+        WHERE status IN ('pending', 'running')
+          AND (status = 'pending' OR lease_expires_at < now())
+          AND host_id IN ${hostIds}
+        ORDER BY created_at
+        FOR UPDATE SKIP LOCKED
+        LIMIT 1)
+      RETURNING id`);
+    const id = rows[0]?.id as string | undefined;
+    if (!id) return null;
+    const [op] = await this.db.select().from(operations).where(eq(operations.id, id));
+    return op ?? null;
+  }
+
+  private async execute(op: OperationRow, ctl = new AbortController()): Promise<void> {
+    const deadlineMs = op.deadline_at.getTime() - Date.now();
+    const deadline = setTimeout(
+      () => ctl.abort(new Error(`deadline exceeded (${op.deadline_at.toISOString()})`)),
+      Math.max(0, deadlineMs),
+    );
+    let leaseLost = false;
+    const renew = setInterval(() => {
+      this.renew(op.id).then(
+        (held) => {
+          if (!held) {
+            leaseLost = true;
+            ctl.abort(new Error('lease lost'));
+          }
+        },
+        (err: unknown) => this.log.warn({ err, operation: op.id }, 'lease renewal failed'),
+      );
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    let definedRef: string | null = null;
+    const driver = op.host_id ? this.drivers.get(op.host_id) : undefined;
+    try {
+      const [vm] = await this.db.select().from(vms).where(eq(vms.id, op.vm_id));
+      if (!vm) return;
+      await appendEvents(this.db, [
+        {
+          vm_id: vm.id,
+          project_id: vm.project_id,
+          operation_id: op.id,
+          type: op.attempts > 1 ? 'operation.retried' : 'operation.started',
+          message: `${op.action} ${op.attempts > 1 ? `taken over (attempt ${op.attempts})` : 'started'} by ${this.id}`,
+        },
+      ]);
+      let ending: Ending;
+      if (op.attempts > this.maxAttempts) {
+        ending = await this.failure(op, vm.domain_ref, driver, `gave up after ${this.maxAttempts} attempts`);
+      } else if (!driver) {
+        ending = await this.failure(op, vm.domain_ref, driver, 'no driver for this host');
+      } else {
+        try {
+          const outcome = await perform({
+            db: this.db,
+            op,
+            vm,
+            driver,
+            signal: ctl.signal,
+            defined: (ref) => (definedRef = ref),
+          });
+          ending = { result: 'succeeded', outcome };
+        } catch (err) {
+          if (leaseLost) return;
+          const reason = ctl.signal.aborted ? describe(ctl.signal.reason) : describe(err);
+          ending = await this.failure(op, vm.domain_ref ?? definedRef, driver, reason);
+        }
+      }
+      if (leaseLost) return;
+      const ended = await finishOperation(this.db, op.id, this.id, ending);
+      if (!ended && op.action === 'create' && definedRef && driver) {
+        // Cancelled while defining: nobody else knows this domain, so remove it.
+        await driver.undefine(definedRef, { delete_disks: true }).catch(() => {});
+      }
+    } catch (err) {
+      this.log.error({ err, operation: op.id }, 'operation could not be ended; its lease will expire and it will be retried');
+    } finally {
+      clearTimeout(deadline);
+      clearInterval(renew);
+    }
+  }
+
+  private async failure(
+    op: OperationRow,
+    ref: string | null,
+    driver: HypervisorDriver | undefined,
+    error: string,
+  ): Promise<Ending> {
+    const onFailure = rule(op.action as OperationAction).onFailure;
+    if (onFailure === 'observed') {
+      const seen = await observe(driver, ref);
+      return { result: 'failed', error, outcome: { status: seen.status, data: { observed: seen.state } } };
+    }
+    return { result: 'failed', error, outcome: { status: onFailure === 'same' ? 'error' : onFailure } };
+  }
+
+  private async renew(opId: string): Promise<boolean> {
+    const rows = await this.db
+      .update(operations)
+      .set({ lease_expires_at: sql`now() + ${`${this.leaseMs} milliseconds`}::interval` })
+      .where(and(eq(operations.id, opId), eq(operations.lease_owner, this.id), eq(operations.status, 'running')))
+      .returning({ id: operations.id });
+    return rows.length > 0;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof DriverError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
