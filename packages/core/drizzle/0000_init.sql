@@ -101,6 +101,7 @@ CREATE INDEX "events_vm_idx" ON "events" USING btree ("vm_id","id");--> statemen
 CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "operations_open_idx" ON "operations" USING btree ("created_at") WHERE "operations"."status" IN ('pending', 'running');--> statement-breakpoint
 CREATE INDEX "operations_vm_idx" ON "operations" USING btree ("vm_id","created_at" DESC NULLS LAST);--> statement-breakpoint
+CREATE UNIQUE INDEX "operations_one_open_per_vm_uq" ON "operations" USING btree ("vm_id") WHERE "operations"."status" IN ('pending', 'running');--> statement-breakpoint
 CREATE INDEX "operations_project_idx" ON "operations" USING btree ("project_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE UNIQUE INDEX "vms_project_name_live_uq" ON "vms" USING btree ("project_id","name") WHERE "vms"."deleted_at" IS NULL;--> statement-breakpoint
 CREATE INDEX "vms_project_created_idx" ON "vms" USING btree ("project_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint

@@ -68,7 +68,7 @@ export async function reserve(tx: Tx, r: Resources, hostId?: string | null): Pro
   const target = hostId
     ? sql`${hosts.id} = ${hostId}`
     : sql`${hosts.id} = (SELECT id FROM ${hosts} WHERE ${fits(r)}
-          ORDER BY ${hosts.memory_mb} - ${hosts.allocated_memory_mb} DESC LIMIT 1 FOR UPDATE)`;
+          ORDER BY ${hosts.memory_mb} - ${hosts.allocated_memory_mb} DESC LIMIT 1 FOR NO KEY UPDATE)`;
   const [row] = await tx
     .update(hosts)
     .set({

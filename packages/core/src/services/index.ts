@@ -71,3 +71,5 @@ export type { OperationPage } from './operations.js';
 export { WaitOptions } from './waits.js';
 export { parse, parseId } from './validate.js';
 export { canonicalJson } from './idempotency.js';
+export { registerHost, setHostStatus, reserve, release } from './hosts.js';
+export { ensureProject, createProject } from './projects.js';

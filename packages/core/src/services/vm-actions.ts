@@ -33,7 +33,7 @@ export function checkVersion(vm: VmRow, expected: number | undefined): void {
 
 export async function inFlightOperation(tx: Tx, vm: VmRow): Promise<OperationRow | null> {
   if (!vm.current_operation_id) return null;
-  const [op] = await tx.select().from(operations).where(eq(operations.id, vm.current_operation_id)).for('update');
+  const [op] = await tx.select().from(operations).where(eq(operations.id, vm.current_operation_id)).for('no key update');
   return op ?? null;
 }
 

@@ -15,7 +15,7 @@ export async function requireVm(tx: Tx, scope: Scope, id: string, lock = false):
     .select()
     .from(vms)
     .where(and(eq(vms.id, id), eq(vms.project_id, scope.project_id)));
-  const [row] = lock ? await q.for('update') : await q;
+  const [row] = lock ? await q.for('no key update') : await q;
   if (!row) throw errors.vmNotFound(id);
   return row;
 }

@@ -14,8 +14,8 @@ export const WaitOptions = z.strictObject({
 });
 export type WaitOptions = z.input<typeof WaitOptions> & { signal?: AbortSignal };
 
-/** A re-check now and then, in case a notification was lost while the listener reconnected. */
-const FALLBACK_POLL_MS = 2_000;
+/** A re-check now and then: a safety net only, as the Notifier re-announces after reconnecting. */
+const FALLBACK_POLL_MS = 15_000;
 
 /**
  * Re-reads with `check` each time `id` changes (LISTEN/NOTIFY), until it reports done, the

@@ -37,7 +37,17 @@ export class Notifier {
 
   static async start(sql: postgres.Sql): Promise<Notifier> {
     const n = new Notifier(sql);
-    n.subscriptions.push(await sql.listen(CHANGES_CHANNEL, (payload) => n.dispatch(payload)));
+    let connections = 0;
+    n.subscriptions.push(
+      await sql.listen(
+        CHANGES_CHANNEL,
+        (payload) => n.dispatch(payload),
+        // After a reconnect, notifications sent meanwhile are lost: every waiter re-checks.
+        () => {
+          if (connections++ > 0) n.resync();
+        },
+      ),
+    );
     n.subscriptions.push(
       await sql.listen(WORK_CHANNEL, (payload) => {
         for (const l of n.work) l(payload);
@@ -65,6 +75,10 @@ export class Notifier {
   async close(): Promise<void> {
     await Promise.allSettled(this.subscriptions.map((s) => s.unlisten()));
     this.subscriptions.length = 0;
+  }
+
+  private resync(): void {
+    for (const [id, set] of this.byKey) for (const l of set) l({ vm_id: id, operation_id: null, status: 'resync' });
   }
 
   private dispatch(payload: string): void {

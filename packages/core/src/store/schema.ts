@@ -117,6 +117,10 @@ export const operations = pgTable(
       .on(t.created_at)
       .where(sql`${t.status} IN ('pending', 'running')`),
     index('operations_vm_idx').on(t.vm_id, t.created_at.desc()),
+    // The database itself guarantees one operation in flight per VM.
+    uniqueIndex('operations_one_open_per_vm_uq')
+      .on(t.vm_id)
+      .where(sql`${t.status} IN ('pending', 'running')`),
     index('operations_project_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
   ],
 );

@@ -36,16 +36,16 @@ function released(op: OperationRow, vm: VmRow, ending: Ending): Resources | null
  * worker's to end (not cancelled, expired or taken over). Returns false when it was not.
  * `owner` null: the reconciler ends an operation no matter who holds it.
  */
-export async function finishOperation(db: Db, opId: string, owner: string | null, ending: Ending): Promise<boolean> {
+export async function finishOperation(
+  db: Db,
+  which: { id: string; vm_id: string },
+  owner: string | null,
+  ending: Ending,
+): Promise<boolean> {
   return db.transaction(async (tx) => {
     // Lock order everywhere: VM first, then its operation.
-    const [{ vm_id } = { vm_id: null }] = await tx
-      .select({ vm_id: operations.vm_id })
-      .from(operations)
-      .where(eq(operations.id, opId));
-    if (!vm_id) return false;
-    const [vm] = await tx.select().from(vms).where(eq(vms.id, vm_id)).for('update');
-    const [op] = await tx.select().from(operations).where(eq(operations.id, opId)).for('update');
+    const [vm] = await tx.select().from(vms).where(eq(vms.id, which.vm_id)).for('no key update');
+    const [op] = await tx.select().from(operations).where(eq(operations.id, which.id)).for('no key update');
     if (!vm || !op) return false;
     const open = op.status === 'running' || (owner === null && op.status === 'pending');
     if (!open || (owner !== null && op.lease_owner !== owner)) return false;

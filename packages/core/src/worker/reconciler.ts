@@ -100,7 +100,7 @@ export class Reconciler {
       const [vm] = await this.db.select({ domain_ref: vms.domain_ref }).from(vms).where(eq(vms.id, op.vm_id));
       const seen = await observe(op.host_id ? this.drivers.get(op.host_id) : undefined, vm?.domain_ref ?? null);
       const shows = seen.state ?? `unreachable (${seen.error ?? 'no domain'})`;
-      const ended = await finishOperation(this.db, op.id, null, {
+      const ended = await finishOperation(this.db, op, null, {
         result: 'failed',
         error: `deadline exceeded: ${op.action} did not finish by ${op.deadline_at.toISOString()}; the hypervisor shows ${shows}`,
         outcome: { status: seen.status, data: { observed: seen.state, reconciler: true } },
@@ -169,7 +169,7 @@ export class Reconciler {
   private async applyDrift(vm: Watched, status: StableStatus, state: DomainState | null, reason: string): Promise<boolean> {
     if (status === vm.status) return false;
     return this.db.transaction(async (tx) => {
-      const [now] = await tx.select().from(vms).where(eq(vms.id, vm.id)).for('update');
+      const [now] = await tx.select().from(vms).where(eq(vms.id, vm.id)).for('no key update');
       if (!now || now.version !== vm.version || now.current_operation_id || now.status !== vm.status) return false;
       const lastError =
         state === 'crashed' ? 'the domain crashed' : state === 'missing' ? 'the domain vanished from its host' : status === 'unknown' ? reason : null;

@@ -4,8 +4,8 @@ import { rule, type OperationAction } from '../domain/state-machine.js';
 import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
-import { operations, vms, type OperationRow } from '../store/schema.js';
-import { appendEvents } from '../services/events.js';
+import { fromRaw } from '../store/raw-rows.js';
+import { events, operations, vms, type OperationRow } from '../store/schema.js';
 import { finishOperation, type Ending } from './finish.js';
 import { observe } from './observe.js';
 import { perform } from './perform.js';
@@ -26,6 +26,8 @@ export interface WorkerOptions {
   poll_ms?: number;
   /** Claims of one operation before it is failed (a takeover is a claim). */
   max_attempts?: number;
+  /** Abandon a driver call after this long even if the operation's deadline is later. */
+  max_operation_ms?: number;
   logger?: Logger;
 }
 
@@ -85,7 +87,7 @@ export class Worker {
     const all = Promise.all([...this.active.values()].map((a) => a.done));
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), grace_ms).unref());
     if ((await Promise.race([all, timer])) === 'timeout') {
-      for (const a of this.active.values()) a.ctl.abort(new Error('worker shutting down'));
+      for (const a of this.active.values()) a.ctl.abort(new Abandoned('worker shutting down'));
       await all;
     }
     await this.db
@@ -140,46 +142,55 @@ export class Worker {
     }
   }
 
-  /** The oldest claimable operation on one of this worker's hosts: queued, or running with an expired lease. */
+  /**
+   * The oldest claimable operation on one of this worker's hosts (queued, or running with an
+   * expired lease), claimed and announced with its started event in one statement.
+   */
   async claim(): Promise<OperationRow | null> {
     const hostIds = [...this.drivers.keys()];
     if (hostIds.length === 0) return null;
     const rows = await this.db.execute<Record<string, unknown>>(sql`
-      UPDATE ${operations} SET
-        status = 'running',
-        lease_owner = ${this.id},
-        lease_expires_at = now() + ${`${this.leaseMs} milliseconds`}::interval,
-        attempts = ${operations.attempts} + 1,
-        started_at = COALESCE(${operations.started_at}, now()),
-        updated_at = now()
-      WHERE ${operations.id} = (
-        SELECT id FROM ${operations}
-        WHERE status IN ('pending', 'running')
-          AND (status = 'pending' OR lease_expires_at < now())
-          AND host_id IN ${hostIds}
-        ORDER BY created_at
-        FOR UPDATE SKIP LOCKED
-        LIMIT 1)
-      RETURNING id`);
-    const id = rows[0]?.id as string | undefined;
-    if (!id) return null;
-    const [op] = await this.db.select().from(operations).where(eq(operations.id, id));
-    return op ?? null;
+      WITH claimed AS (
+        UPDATE ${operations} SET
+          status = 'running',
+          lease_owner = ${this.id},
+          lease_expires_at = now() + ${`${this.leaseMs} milliseconds`}::interval,
+          attempts = ${operations.attempts} + 1,
+          started_at = COALESCE(${operations.started_at}, now()),
+          updated_at = now()
+        WHERE ${operations.id} = (
+          SELECT id FROM ${operations}
+          WHERE status IN ('pending', 'running')
+            AND (status = 'pending' OR lease_expires_at < now())
+            AND host_id IN ${hostIds}
+          ORDER BY created_at
+          FOR UPDATE SKIP LOCKED
+          LIMIT 1)
+        RETURNING *),
+      announced AS (
+        INSERT INTO ${events} (vm_id, project_id, operation_id, type, message)
+        SELECT vm_id, project_id, id,
+          CASE WHEN attempts > 1 THEN 'operation.retried' ELSE 'operation.started' END,
+          action || CASE WHEN attempts > 1 THEN ' taken over (attempt ' || attempts || ')' ELSE ' started' END
+            || ' by ' || ${this.id}
+        FROM claimed)
+      SELECT * FROM claimed`);
+    return rows[0] ? fromRaw(operations, rows[0]) : null;
   }
 
   private async execute(op: OperationRow, ctl = new AbortController()): Promise<void> {
-    const deadlineMs = op.deadline_at.getTime() - Date.now();
+    const deadlineMs = Math.min(op.deadline_at.getTime() - Date.now(), this.opts.max_operation_ms ?? Infinity);
     const deadline = setTimeout(
       () => ctl.abort(new Error(`deadline exceeded (${op.deadline_at.toISOString()})`)),
       Math.max(0, deadlineMs),
     );
-    let leaseLost = false;
+    // Abandoned (lease lost, worker stopping): leave the operation for whoever claims it next.
+    const abandoned = () => ctl.signal.reason instanceof Abandoned;
     const renew = setInterval(() => {
       this.renew(op.id).then(
         (held) => {
           if (!held) {
-            leaseLost = true;
-            ctl.abort(new Error('lease lost'));
+            ctl.abort(new Abandoned('lease lost'));
           }
         },
         (err: unknown) => this.log.warn({ err, operation: op.id }, 'lease renewal failed'),
@@ -190,15 +201,6 @@ export class Worker {
     try {
       const [vm] = await this.db.select().from(vms).where(eq(vms.id, op.vm_id));
       if (!vm) return;
-      await appendEvents(this.db, [
-        {
-          vm_id: vm.id,
-          project_id: vm.project_id,
-          operation_id: op.id,
-          type: op.attempts > 1 ? 'operation.retried' : 'operation.started',
-          message: `${op.action} ${op.attempts > 1 ? `taken over (attempt ${op.attempts})` : 'started'} by ${this.id}`,
-        },
-      ]);
       let ending: Ending;
       if (op.attempts > this.maxAttempts) {
         ending = await this.failure(op, vm.domain_ref, driver, `gave up after ${this.maxAttempts} attempts`);
@@ -216,13 +218,13 @@ export class Worker {
           });
           ending = { result: 'succeeded', outcome };
         } catch (err) {
-          if (leaseLost) return;
+          if (abandoned()) return;
           const reason = ctl.signal.aborted ? describe(ctl.signal.reason) : describe(err);
           ending = await this.failure(op, vm.domain_ref ?? definedRef, driver, reason);
         }
       }
-      if (leaseLost) return;
-      const ended = await finishOperation(this.db, op.id, this.id, ending);
+      if (abandoned()) return;
+      const ended = await finishOperation(this.db, op, this.id, ending);
       if (!ended && op.action === 'create' && definedRef && driver) {
         // Cancelled while defining: nobody else knows this domain, so remove it.
         await driver.undefine(definedRef, { delete_disks: true }).catch(() => {});
@@ -258,6 +260,8 @@ export class Worker {
     return rows.length > 0;
   }
 }
+
+class Abandoned extends Error {}
 
 function describe(err: unknown): string {
   if (err instanceof DriverError) return err.message;

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import type { Scope } from '../src/index.js';
+
+let cp: TestControlPlane;
+let scope: Scope;
+beforeAll(async () => {
+  // No worker: these tests look at records and requests, not at the hypervisor.
+  cp = await startTestControlPlane({ worker: false, reconciler: false });
+  scope = cp.scope;
+  const { services } = cp;
+  for (let i = 0; i < 25; i++) {
+    await services.vms.create(scope, {
+      name: `node-${String(i).padStart(2, '0')}`,
+      os_type: i % 5 === 0 ? 'windows' : 'linux',
+      labels: { env: i % 2 ? 'prod' : 'dev', team: i < 10 ? 'a' : 'b' },
+      cpu_cores: 1,
+      memory_mb: 256,
+      disk_gb: 1,
+    });
+  }
+  await cp.database.sql`UPDATE vms SET status = 'running', current_operation_id = NULL WHERE name IN ('node-01', 'node-02', 'node-03')`;
+  await cp.database.sql`UPDATE vms SET status = 'stopped', current_operation_id = NULL WHERE status = 'provisioning'`;
+  await cp.database.sql`UPDATE operations SET status = 'succeeded', finished_at = now()`;
+});
+afterAll(() => cp?.shutdown());
+
+describe('listing VMs', () => {
+  it('pages by number, newest first, with totals', async () => {
+    const p1 = await cp.services.vms.list(scope, { per_page: 10 });
+    expect(p1).toMatchObject({ total: 25, page: 1, per_page: 10, total_pages: 3 });
+    expect(p1.vms.map((v) => v.name).slice(0, 3)).toEqual(['node-24', 'node-23', 'node-22']);
+    const p3 = await cp.services.vms.list(scope, { per_page: 10, page: 3 });
+    expect(p3.vms).toHaveLength(5);
+    expect(p3.next_cursor).toBeNull();
+    expect(p3.vms.at(-1)?.name).toBe('node-00');
+  });
+
+  it('walks every VM exactly once by cursor', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await cp.services.vms.list(scope, { per_page: 7, cursor });
+      expect(page.page).toBe(cursor ? null : 1);
+      seen.push(...page.vms.map((v) => v.name));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toHaveLength(25);
+    expect(new Set(seen).size).toBe(25);
+  });
+
+  it('filters by status, os, labels, name and host', async () => {
+    const running = await cp.services.vms.list(scope, { status: 'running' });
+    expect(running.vms.map((v) => v.name).sort()).toEqual(['node-01', 'node-02', 'node-03']);
+    const windows = await cp.services.vms.list(scope, { os_type: 'windows' });
+    expect(windows.total).toBe(5);
+    const prodA = await cp.services.vms.list(scope, { label: ['env=prod', 'team=a'] });
+    expect(prodA.vms.map((v) => v.name).sort()).toEqual(['node-01', 'node-03', 'node-05', 'node-07', 'node-09']);
+    const hasTeam = await cp.services.vms.list(scope, { label: 'team' });
+    expect(hasTeam.total).toBe(25);
+    const search = await cp.services.vms.list(scope, { search: 'DE-1' });
+    expect(search.total).toBe(10);
+    const host = await cp.services.vms.list(scope, { host_id: cp.hosts[0]!.id, per_page: 1 });
+    expect(host.total).toBe(25);
+    const both = await cp.services.vms.list(scope, { status: ['running', 'stopped'], search: 'node-0' });
+    expect(both.total).toBe(10);
+  });
+
+  it('treats % and _ in a search as plain characters', async () => {
+    expect((await cp.services.vms.list(scope, { search: '%' })).total).toBe(0);
+    expect((await cp.services.vms.list(scope, { search: '_' })).total).toBe(0);
+  });
+
+  it('rejects a forged cursor', async () => {
+    await expect(cp.services.vms.list(scope, { cursor: 'bm9wZQ' })).rejects.toMatchObject({ code: 'VALIDATION' });
+  });
+
+  it('never shows another project’s VMs', async () => {
+    const other = await cp.services.projects.create({ name: 'other-team' });
+    const theirs: Scope = { project_id: other.id };
+    expect((await cp.services.vms.list(theirs)).total).toBe(0);
+    const mine = (await cp.services.vms.list(scope, { per_page: 1 })).vms[0]!;
+    await expect(cp.services.vms.get(theirs, mine.id)).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+    await expect(cp.services.vms.start(theirs, mine.id)).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+    await expect(cp.services.vms.events(theirs, mine.id)).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+    // The same name is free in another project.
+    const r = await cp.services.vms.create(theirs, { name: mine.name, memory_mb: 128, disk_gb: 1, cpu_cores: 1 });
+    expect(r.vm.project_id).toBe(other.id);
+  });
+});
+
+describe('names, versions and idempotency', () => {
+  it('keeps names unique among live VMs, and frees a deleted VM’s name', async () => {
+    const small = { memory_mb: 128, disk_gb: 1, cpu_cores: 1 };
+    const a = await cp.services.vms.create(scope, { name: 'unique-1', ...small });
+    await expect(cp.services.vms.create(scope, { name: 'unique-1', ...small })).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+    const b = await cp.services.vms.create(scope, { name: 'unique-2', ...small });
+    await expect(cp.services.vms.update(scope, b.vm.id, { name: 'unique-1' })).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+    await cp.database.sql`UPDATE vms SET status = 'deleted', deleted_at = now(), current_operation_id = NULL WHERE id = ${a.vm.id}`;
+    const c = await cp.services.vms.create(scope, { name: 'unique-1', ...small });
+    expect(c.vm.id).not.toBe(a.vm.id);
+    const listed = await cp.services.vms.list(scope, { search: 'unique-1', include_deleted: true });
+    expect(listed.vms.map((v) => v.status).sort()).toEqual(['deleted', 'provisioning']);
+    expect((await cp.services.vms.list(scope, { search: 'unique-1' })).total).toBe(1);
+  });
+
+  it('refuses a stale expected_version', async () => {
+    const vm = (await cp.services.vms.list(scope, { search: 'node-05' })).vms[0]!;
+    await expect(
+      cp.services.vms.update(scope, vm.id, { labels: { x: 'y' } }, { expected_version: vm.version + 1 }),
+    ).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
+    const ok = await cp.services.vms.update(scope, vm.id, { labels: { x: 'y' } }, { expected_version: vm.version });
+    expect(ok.vm.version).toBe(vm.version + 1);
+    await expect(cp.services.vms.start(scope, vm.id, { expected_version: vm.version })).rejects.toMatchObject({
+      code: 'VERSION_CONFLICT',
+    });
+  });
+
+  it('replays a create with the same idempotency key, and refuses the key with another request', async () => {
+    const input = { name: 'idem-1', memory_mb: 128, disk_gb: 1, cpu_cores: 1 };
+    const first = await cp.services.vms.create(scope, input, { idempotency_key: 'create-idem-1' });
+    const again = await cp.services.vms.create(scope, { ...input }, { idempotency_key: 'create-idem-1' });
+    expect(again).toEqual(first);
+    await expect(
+      cp.services.vms.create(scope, { ...input, cpu_cores: 2 }, { idempotency_key: 'create-idem-1' }),
+    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
+    expect((await cp.services.vms.list(scope, { search: 'idem-1' })).total).toBe(1);
+  });
+
+  it('makes one VM out of concurrent retries with one key', async () => {
+    const input = { name: 'idem-race', memory_mb: 128, disk_gb: 1, cpu_cores: 1 };
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => cp.services.vms.create(scope, input, { idempotency_key: 'race-key' })),
+    );
+    expect(new Set(results.map((r) => r.vm.id)).size).toBe(1);
+    expect((await cp.services.vms.list(scope, { search: 'idem-race' })).total).toBe(1);
+  });
+
+  it('does not store an answer for a request that failed', async () => {
+    const input = { name: 'unique-2', memory_mb: 128, disk_gb: 1, cpu_cores: 1 };
+    await expect(cp.services.vms.create(scope, input, { idempotency_key: 'failed-once' })).rejects.toMatchObject({
+      code: 'NAME_TAKEN',
+    });
+    const fixed = await cp.services.vms.create(scope, { ...input, name: 'unique-3' }, { idempotency_key: 'failed-once' });
+    expect(fixed.vm.name).toBe('unique-3');
+  });
+
+  it('says why a conflicting action is refused', async () => {
+    const vm = (await cp.services.vms.list(scope, { search: 'node-10' })).vms[0]!;
+    const err = await cp.services.vms.pause(scope, vm.id).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'INVALID_STATE',
+      httpStatus: 409,
+      details: { status: 'stopped', allowed_actions: expect.arrayContaining(['start', 'delete']), retryable: false },
+    });
+    const started = await cp.services.vms.start(scope, vm.id);
+    const busy = await cp.services.vms.pause(scope, vm.id).catch((e: unknown) => e);
+    expect(busy).toMatchObject({
+      code: 'OPERATION_IN_PROGRESS',
+      details: { status: 'starting', operation_id: started.operation!.id, retryable: true },
+    });
+    const del = await cp.services.vms.delete(scope, vm.id).catch((e: unknown) => e);
+    expect((del as Error).message).toContain('force=true');
+  });
+
+  it('preempts a queued operation with force_stop and forced delete', async () => {
+    const vm = (await cp.services.vms.list(scope, { search: 'node-11' })).vms[0]!;
+    const start = await cp.services.vms.start(scope, vm.id);
+    const forced = await cp.services.vms.force_stop(scope, vm.id);
+    expect(forced.vm.status).toBe('stopping');
+    expect((await cp.services.operations.get(scope, start.operation!.id)).status).toBe('cancelled');
+    const del = await cp.services.vms.delete(scope, vm.id, { force: true });
+    expect((await cp.services.operations.get(scope, forced.operation!.id)).status).toBe('cancelled');
+    expect(del.vm.status).toBe('deleting');
+    const events = await cp.services.vms.events(scope, vm.id);
+    expect(events.filter((e) => e.type === 'operation.cancelled')).toHaveLength(2);
+  });
+});

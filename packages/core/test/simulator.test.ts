@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AuthenticationError,
+  CallAbortedError,
+  Client,
+  NoResourcesAvailableError,
+  SimulatedDriver,
+  SimulatedHypervisor,
+  VmNotFoundError,
+  type SimVmSpec,
+} from '../src/index.js';
+
+const spec = (name: string, over: Partial<SimVmSpec> = {}): SimVmSpec => ({
+  name,
+  cpu_cores: 1,
+  memory_mb: 512,
+  disk_gb: 10,
+  os_type: 'linux',
+  network: { type: 'nat', bridge_name: null, mac_address: null, ip_address: null },
+  vnc_enabled: true,
+  ...over,
+});
+
+const savedKey = process.env.HYPERVISOR_API_KEY;
+afterEach(() => {
+  if (savedKey === undefined) delete process.env.HYPERVISOR_API_KEY;
+  else process.env.HYPERVISOR_API_KEY = savedKey;
+});
+
+describe('simulated hypervisor Client', () => {
+  it('takes its API key from the environment, like the original SDK', async () => {
+    const hypervisor = new SimulatedHypervisor({ api_key: 'k-123' });
+    process.env.HYPERVISOR_API_KEY = 'k-123';
+    await expect(new Client({ hypervisor }).authenticate()).resolves.toEqual({ authenticated: true });
+    process.env.HYPERVISOR_API_KEY = 'wrong';
+    const client = new Client({ hypervisor });
+    await expect(client.authenticate()).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(client.create_vm(spec('x'))).rejects.toBeInstanceOf(AuthenticationError);
+    expect(hypervisor.domains.size).toBe(0);
+  });
+
+  it('creates, runs and deletes VMs with the original method names', async () => {
+    const client = new Client({ hypervisor: new SimulatedHypervisor() });
+    const vm = await client.create_vm(spec('one'));
+    expect(vm).toMatchObject({ name: 'one', state: 'shutoff', vnc_port: 5900 });
+    expect(vm.mac_address).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    const two = await client.createVm(spec('two'));
+    expect(two.vnc_port).toBe(5901);
+    await client.start_vm(vm.id);
+    await client.startVm(vm.id); // idempotent
+    expect((await client.get_vm(vm.id)).state).toBe('running');
+    await client.pause_vm(vm.id);
+    await client.resume_vm(vm.id);
+    await client.reset_vm(vm.id);
+    expect(await client.stop_vm(vm.id, { timeout_ms: 1000 })).toEqual({ forced: false });
+    await client.reconfigure_vm(vm.id, { cpu_cores: 4, disk_gb: 20 });
+    expect((await client.get_vm(vm.id)).disks).toEqual([{ name: 'disk0.qcow2', size_gb: 20 }]);
+    await client.delete_vm(vm.id);
+    await client.deleteVm(vm.id); // deleting what is gone succeeds
+    await expect(client.get_vm(vm.id)).rejects.toBeInstanceOf(VmNotFoundError);
+    expect((await client.list_vms()).map((v) => v.name)).toEqual(['two']);
+  });
+
+  it('forces off a guest that ignores ACPI at the deadline', async () => {
+    const client = new Client({ hypervisor: new SimulatedHypervisor() });
+    const vm = await client.createVm(spec('stubborn'));
+    await client.startVm(vm.id);
+    client.hypervisor.setIgnoresAcpi(vm.id, true);
+    const t0 = Date.now();
+    expect(await client.stopVm(vm.id, { timeout_ms: 100 })).toEqual({ forced: true });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(95);
+    expect((await client.getVm(vm.id)).state).toBe('shutoff');
+  });
+
+  it('refuses to start what does not fit, as NoResourcesAvailableError', async () => {
+    const client = new Client({
+      hypervisor: new SimulatedHypervisor({ capacity: { cpus: 4, memory_mb: 1024, disk_gb: 100 } }),
+    });
+    const a = await client.createVm(spec('a', { memory_mb: 768 }));
+    const b = await client.createVm(spec('b', { memory_mb: 512 }));
+    await client.startVm(a.id);
+    await expect(client.startVm(b.id)).rejects.toBeInstanceOf(NoResourcesAvailableError);
+    await expect(client.createVm(spec('c', { disk_gb: 90 }))).rejects.toBeInstanceOf(NoResourcesAvailableError);
+  });
+
+  it('hangs a call until its caller gives up, and a kill frees a stuck call', async () => {
+    const hypervisor = new SimulatedHypervisor();
+    const client = new Client({ hypervisor });
+    const vm = await client.createVm(spec('hung'));
+    hypervisor.inject({ method: 'start_vm', kind: 'hang' });
+    await expect(client.startVm(vm.id, { signal: AbortSignal.timeout(50) })).rejects.toBeInstanceOf(CallAbortedError);
+    hypervisor.inject({ method: 'start_vm', kind: 'hang', domain: vm.id });
+    const stuck = client.startVm(vm.id);
+    await new Promise((r) => setTimeout(r, 20));
+    await client.killVm(vm.id);
+    await expect(stuck).rejects.toBeInstanceOf(CallAbortedError);
+  });
+
+  it('adds the configured latency to each call', async () => {
+    const client = new Client({ hypervisor: new SimulatedHypervisor({ latency_ms: 40 }) });
+    await client.authenticate();
+    const t0 = Date.now();
+    await client.listVms();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(35);
+  });
+
+  it('keeps its domains in a state file, so they outlive the process', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
+    try {
+      const file = join(dir, 'sim.json');
+      const first = new SimulatedDriver({ config: { state_file: file } });
+      const d = await first.define({ ...spec('kept'), vm_id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd' });
+      await first.start(d.ref);
+      await first.close();
+      const second = new SimulatedDriver({ config: { state_file: file } });
+      expect(await second.list()).toEqual([{ ref: d.ref, vm_id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd', state: 'running' }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports driver errors by kind', async () => {
+    const driver = new SimulatedDriver();
+    await expect(driver.start('nope')).rejects.toMatchObject({ name: 'DriverError', kind: 'not_found' });
+    expect(await driver.state('nope')).toBe('missing');
+    driver.hypervisor.inject({ method: 'inventory', kind: 'fail' });
+    await expect(driver.inventory()).rejects.toMatchObject({ kind: 'no_resources' });
+  });
+});
