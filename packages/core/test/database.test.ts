@@ -45,7 +45,9 @@ describe('openDatabase', () => {
       const [a, b] = await Promise.all([openDatabase(), openDatabase()]);
       expect(a.embedded).toBe(false);
       const tables = await a.sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`;
-      expect(tables.map((t) => t.tablename)).toEqual(['events', 'hosts', 'idempotency_keys', 'operations', 'projects', 'vms']);
+      expect(tables.map((t) => t.tablename)).toEqual([
+        'api_keys', 'events', 'hosts', 'idempotency_keys', 'operations', 'projects', 'settings', 'users', 'vms',
+      ]);
       await Promise.all([a.close(), b.close()]);
     } finally {
       if (saved === undefined) delete process.env.DATABASE_URL;

@@ -29,7 +29,9 @@ const huge = 'a'.repeat(1024 * 1024);
 
 describe('bad input', () => {
   it('is refused with a VALIDATION error naming the field, and changes nothing', async () => {
-    const { services, scope } = cp;
+    // Untyped on purpose: these inputs are what JSON callers can send, not what TypeScript allows.
+    const services = cp.services as any;
+    const { scope } = cp;
     const good = { name: 'fine-name' };
     const cases: [string, () => Promise<unknown>][] = [
       ['create: nothing', () => services.vms.create(scope, {})],
@@ -120,7 +122,7 @@ describe('bad input', () => {
   });
 
   it('accepts the older label shape, a list of keys', async () => {
-    const r = await cp.services.vms.create(cp.scope, { name: 'labels-list', labels: ['test'], memory_mb: 128, disk_gb: 1, cpu_cores: 1 });
+    const r = await cp.services.vms.create(cp.scope, { name: 'labels-list', labels: ['test'] as never, memory_mb: 128, disk_gb: 1, cpu_cores: 1 });
     expect(r.vm.labels).toEqual({ test: '' });
   });
 });

@@ -8,3 +8,5 @@ export * from './event.js';
 export * from './host.js';
 export * from './project.js';
 export * from './list.js';
+export * from './auth.js';
+export * from './requests.js';

@@ -7,18 +7,19 @@ const oneOrMany = <T extends z.ZodType>(item: T) =>
   z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(item).max(20));
 
 /** `key=value`, or a bare `key` meaning "has this label". */
-export const LabelSelector = z.string().transform((s, ctx) => {
+export function parseLabelSelector(s: string): { key: string; value: string | undefined } | null {
   const eq = s.indexOf('=');
   const key = eq < 0 ? s : s.slice(0, eq);
   const value = eq < 0 ? undefined : s.slice(eq + 1);
-  const k = LabelKey.safeParse(key);
-  const v = value === undefined ? { success: true as const } : LabelValue.safeParse(value);
-  if (!k.success || !v.success) {
-    ctx.addIssue({ code: 'custom', message: `'${s}' is not a label selector (key=value or key)` });
-    return z.NEVER;
-  }
+  if (!LabelKey.safeParse(key).success) return null;
+  if (value !== undefined && !LabelValue.safeParse(value).success) return null;
   return { key, value };
-});
+}
+
+export const LabelSelector = z
+  .string()
+  .max(320)
+  .refine((s) => parseLabelSelector(s) !== null, { message: 'not a label selector (key=value or key)' });
 
 export const ListVmsQuery = z.strictObject({
   page: z.int().min(1).max(1_000_000).default(1),

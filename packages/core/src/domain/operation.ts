@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Timestamp, Uuid } from './fields.js';
 import { OperationAction } from './state-machine.js';
+import { Vm } from './vm.js';
 
 export const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export const OperationStatus = z.enum(OPERATION_STATUSES);
@@ -70,3 +71,7 @@ export const ListOperationsQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 export type ListOperationsQuery = z.input<typeof ListOperationsQuery>;
+
+/** What every VM action answers: the VM as it now is, and the operation carrying the action out (null when there was nothing to do). */
+export const VmActionResult = z.object({ vm: Vm, operation: Operation.nullable() });
+export type VmActionResult = z.infer<typeof VmActionResult>;

@@ -90,8 +90,7 @@ export const HARDWARE_FIELDS = ['cpu_cores', 'memory_mb', 'disk_gb', 'network', 
 /** Fields that describe the VM to people: changeable in any state but deleted. */
 export const METADATA_FIELDS = ['name', 'labels', 'public_ip', 'os_type', 'os_version'] as const;
 
-export const UpdateVmInput = z
-  .strictObject({
+export const UpdateVmFields = z.strictObject({
     name: VmName.optional(),
     labels: Labels.optional(),
     public_ip: IpAddress.nullable().optional(),
@@ -102,8 +101,14 @@ export const UpdateVmInput = z
     disk_gb: DiskGb.optional(),
     network: NetworkInput.optional(),
     vnc_enabled: z.boolean().optional(),
-  })
-  .refine((u) => Object.values(u).some((v) => v !== undefined), { message: 'nothing to update' });
+});
+
+const somethingToUpdate = (u: Record<string, unknown>) =>
+  [...HARDWARE_FIELDS, ...METADATA_FIELDS].some((f) => u[f] !== undefined);
+export const NOTHING_TO_UPDATE = { message: 'nothing to update: give at least one field to change' };
+
+export const UpdateVmInput = UpdateVmFields.refine(somethingToUpdate, NOTHING_TO_UPDATE);
+export { somethingToUpdate };
 export type UpdateVmInput = z.input<typeof UpdateVmInput>;
 export type UpdateVm = z.output<typeof UpdateVmInput>;
 

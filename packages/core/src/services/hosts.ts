@@ -54,8 +54,12 @@ export async function getHost(db: Db, id: string): Promise<Host> {
   return toHost(row);
 }
 
+/** A host whose worker has not checked in for this long is not given new VMs. */
+export const HOST_HEARTBEAT_TIMEOUT_S = 120;
+
 const fits = (r: Resources) => sql`
   ${hosts.status} = 'online'
+  AND ${hosts.last_seen_at} > now() - ${`${HOST_HEARTBEAT_TIMEOUT_S} seconds`}::interval
   AND ${hosts.allocated_cpus} + ${r.cpus} <= ${hosts.cpus} * ${hosts.cpu_allocation_ratio}
   AND ${hosts.allocated_memory_mb} + ${r.memory_mb} <= ${hosts.memory_mb}
   AND ${hosts.allocated_disk_gb} + ${r.disk_gb} <= ${hosts.disk_gb}`;
@@ -89,7 +93,13 @@ async function explainNoPlacement(tx: Tx, r: Resources, hostId?: string | null):
     if (!h) throw errors.validation(`Host ${hostId} does not exist`, [{ path: 'host_id', message: 'unknown host' }]);
     if (h.status !== 'online') throw errors.hostUnavailable(`Host ${h.name} is ${h.status}`);
   }
-  if (!all.some((h) => h.status === 'online')) throw errors.hostUnavailable('No hypervisor host is online');
+  const fresh = (h: (typeof all)[number]) =>
+    h.status === 'online' && !!h.last_seen_at && Date.now() - h.last_seen_at.getTime() < HOST_HEARTBEAT_TIMEOUT_S * 1000;
+  if (hostId) {
+    const h = all.find((x) => x.id === hostId)!;
+    if (!fresh(h)) throw errors.hostUnavailable(`Host ${h.name} has no running worker`);
+  }
+  if (!all.some(fresh)) throw errors.hostUnavailable('No hypervisor host is online');
   throw new HangarError(
     'INSUFFICIENT_CAPACITY',
     `No host has room for ${r.cpus} vCPUs, ${r.memory_mb} MB of memory and ${r.disk_gb} GB of disk`,

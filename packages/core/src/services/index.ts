@@ -1,5 +1,5 @@
-import type { Scope } from '../domain/project.js';
 import type { ServiceDeps } from './context.js';
+import type { Services } from './api.js';
 import { listEvents } from './events.js';
 import { getHost, listHosts, registerHost, setHostStatus } from './hosts.js';
 import { getOperation, listOperations } from './operations.js';
@@ -17,6 +17,10 @@ import {
   updateVm,
 } from './vm-commands.js';
 import { getVm, listVms } from './vm-queries.js';
+import { createUser, listUsers } from './users.js';
+import { createApiKey, listApiKeys, revokeApiKey, principalFromApiKey } from './api-keys.js';
+import { authenticatePassword, getOrCreateSetting, principalForUser } from './sessions.js';
+import { bootstrap } from './bootstrap.js';
 import { waitForOperation, waitForVm } from './waits.js';
 
 type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
@@ -32,7 +36,7 @@ function bind<T extends Record<string, (db: never, ...args: never[]) => unknown>
 }
 
 /** Every use case, bound to one database: what the transport calls. */
-export function createServices(deps: ServiceDeps) {
+export function createServices(deps: ServiceDeps): Services {
   const { db } = deps;
   return {
     vms: {
@@ -51,25 +55,36 @@ export function createServices(deps: ServiceDeps) {
         resume: resumeVm,
         events: listEvents,
       }),
-      wait: (scope: Scope, id: string, status: Parameters<typeof waitForVm>[3], opts?: Parameters<typeof waitForVm>[4]) =>
-        waitForVm(deps, scope, id, status, opts),
+      wait: (scope, id, status, opts) => waitForVm(deps, scope, id, status, opts),
     },
     operations: {
       ...bind(db, { get: getOperation, list: listOperations }),
-      wait: (scope: Scope, id: string, opts?: Parameters<typeof waitForOperation>[3]) =>
-        waitForOperation(deps, scope, id, opts),
+      wait: (scope, id, opts) => waitForOperation(deps, scope, id, opts),
     },
     hosts: bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),
     projects: bind(db, { create: createProject, ensure: ensureProject, get: getProject, list: listProjects }),
+    users: bind(db, { create: createUser, list: listUsers }),
+    api_keys: bind(db, { create: createApiKey, list: listApiKeys, revoke: revokeApiKey }),
+    auth: bind(db, {
+      password: authenticatePassword,
+      apiKey: principalFromApiKey,
+      user: principalForUser,
+      setting: getOrCreateSetting,
+      bootstrap,
+    }),
   };
 }
-export type Services = ReturnType<typeof createServices>;
+export type { Services, WaitCallOptions } from './api.js';
 
 export type { ServiceDeps } from './context.js';
-export type { VmActionResult } from './vm-actions.js';
-export type { OperationPage } from './operations.js';
 export { WaitOptions } from './waits.js';
 export { parse, parseId } from './validate.js';
 export { canonicalJson } from './idempotency.js';
 export { registerHost, setHostStatus, reserve, release } from './hosts.js';
 export { ensureProject, createProject } from './projects.js';
+export { createUser, listUsers, toUser } from './users.js';
+export { createApiKey, listApiKeys, revokeApiKey, principalFromApiKey, insertApiKey, hashApiKey, generateApiKey, API_KEY_PREFIX } from './api-keys.js';
+export { authenticatePassword, principalForUser, getOrCreateSetting } from './sessions.js';
+export { hashPassword, verifyPassword } from './passwords.js';
+export { bootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
+export { listProjects, getProject } from './projects.js';

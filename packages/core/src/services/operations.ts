@@ -1,6 +1,8 @@
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
 import { ListOperationsQuery, type Operation } from '../domain/operation.js';
+import type { OperationPage } from '../domain/requests.js';
+import type { z } from 'zod';
 import type { Scope } from '../domain/project.js';
 import type { Db } from '../store/database.js';
 import { toOperation } from '../store/mappers.js';
@@ -18,13 +20,9 @@ export async function getOperation(db: Db, scope: Scope, id: string): Promise<Op
   return toOperation(row);
 }
 
-export interface OperationPage {
-  operations: Operation[];
-  next_cursor: string | null;
-}
 
 /** Newest first. */
-export async function listOperations(db: Db, scope: Scope, query: ListOperationsQuery = {}): Promise<OperationPage> {
+export async function listOperations(db: Db, scope: Scope, query: ListOperationsQuery = {}): Promise<z.infer<typeof OperationPage>> {
   const q = parse(ListOperationsQuery, query, 'operation query');
   const filters: SQL[] = [eq(operations.project_id, scope.project_id)];
   if (q.vm_id) filters.push(eq(operations.vm_id, q.vm_id));

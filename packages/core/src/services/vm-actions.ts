@@ -1,21 +1,15 @@
 import { eq, sql } from 'drizzle-orm';
 import { errors, HangarError } from '../domain/errors.js';
-import type { Operation } from '../domain/operation.js';
+import type { VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { allowedActions, decide, rule, type OperationAction } from '../domain/state-machine.js';
 import type { VmStatus } from '../domain/status.js';
-import type { Vm } from '../domain/vm.js';
 import type { Tx } from '../store/database.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
 import { operations, vms, type OperationRow, type VmRow } from '../store/schema.js';
 import { appendEvents } from './events.js';
 
-export interface VmActionResult {
-  vm: Vm;
-  /** The operation that carries the action out; null when there was nothing to do. */
-  operation: Operation | null;
-}
 
 export interface BeginOptions {
   force?: boolean;

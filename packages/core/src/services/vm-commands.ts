@@ -29,7 +29,8 @@ import { canonicalJson, idempotent } from './idempotency.js';
 import { reserve } from './hosts.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { parse, parseId } from './validate.js';
-import { beginAction, checkVersion, conflictError, inFlightOperation, type VmActionResult } from './vm-actions.js';
+import { beginAction, checkVersion, conflictError, inFlightOperation } from './vm-actions.js';
+import type { VmActionResult } from '../domain/operation.js';
 import { requireVm } from './vm-queries.js';
 
 const NAME_INDEX = 'vms_project_name_live_uq';

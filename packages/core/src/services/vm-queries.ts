@@ -1,6 +1,6 @@
 import { and, count, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
-import { ListVmsQuery, type VmPage } from '../domain/list.js';
+import { ListVmsQuery, parseLabelSelector, type VmPage } from '../domain/list.js';
 import type { Scope } from '../domain/project.js';
 import type { Vm } from '../domain/vm.js';
 import type { Db, Tx } from '../store/database.js';
@@ -35,7 +35,7 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
   if (q.host_id) filters.push(eq(vms.host_id, q.host_id));
   if (q.os_type) filters.push(eq(vms.os_type, q.os_type));
   const exact: Record<string, string> = {};
-  for (const sel of q.label ?? []) {
+  for (const sel of (q.label ?? []).map((l) => parseLabelSelector(l)!)) {
     if (sel.value === undefined) filters.push(sql`${vms.labels} ? ${sel.key}`);
     else exact[sel.key] = sel.value;
   }

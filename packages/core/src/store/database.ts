@@ -71,3 +71,13 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
       })()),
   };
 }
+
+/** Whether the database answers (readiness checks). */
+export async function pingDatabase(db: Db): Promise<boolean> {
+  try {
+    await db.$client`SELECT 1`;
+    return true;
+  } catch {
+    return false;
+  }
+}

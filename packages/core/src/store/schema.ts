@@ -156,8 +156,54 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.project_id, t.key] }), index('idempotency_keys_created_idx').on(t.created_at)],
 );
 
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  username: text('username').notNull().unique(),
+  /** scrypt; null for users who sign in with API keys only. */
+  password_hash: text('password_hash'),
+  project_id: uuid('project_id')
+    .notNull()
+    .references(() => projects.id),
+  role: text('role').notNull(),
+  global_admin: boolean('global_admin').notNull().default(false),
+  created_at: created(),
+  updated_at: updated(),
+});
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    user_id: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    project_id: uuid('project_id')
+      .notNull()
+      .references(() => projects.id),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    /** sha256 of the key: keys are random and long, so a fast hash is enough and lookups stay cheap. */
+    key_hash: text('key_hash').notNull().unique(),
+    role: text('role').notNull(),
+    created_at: created(),
+    last_used_at: ts('last_used_at'),
+    expires_at: ts('expires_at'),
+    revoked_at: ts('revoked_at'),
+  },
+  (t) => [index('api_keys_user_idx').on(t.user_id)],
+);
+
+/** Values the platform generates once and keeps (the JWT signing secret). */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  created_at: created(),
+});
+
 export type VmRow = typeof vms.$inferSelect;
 export type OperationRow = typeof operations.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type HostRow = typeof hosts.$inferSelect;
 export type ProjectRow = typeof projects.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { openDatabase, type Database } from '../store/database.js';
+import './provided.js';
 
 /** A fresh, migrated database of its own for one test file, dropped on close. */
 export async function createTestDatabase(opts: { max?: number } = {}): Promise<Database> {

@@ -3,15 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** A PostgreSQL URL with the right to create databases: one per test file. */
-    pgAdminUrl: string;
-    /** 'external' when DATABASE_URL was given, else 'embedded'. */
-    pgMode: 'embedded' | 'external';
-  }
-}
+import './provided.js';
 
 /**
  * One PostgreSQL for the whole run: the one DATABASE_URL names, or an embedded cluster in a

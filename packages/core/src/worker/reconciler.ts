@@ -3,7 +3,7 @@ import type { StableStatus, VmStatus } from '../domain/status.js';
 import type { DomainState, HypervisorDriver } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
 import { notifyChange } from '../store/notifier.js';
-import { hosts, idempotencyKeys, operations, vms, type VmRow } from '../store/schema.js';
+import { idempotencyKeys, operations, vms, type VmRow } from '../store/schema.js';
 import { appendEvents } from '../services/events.js';
 import { setHostStatus } from '../services/hosts.js';
 import { finishOperation } from './finish.js';
@@ -126,8 +126,8 @@ export class Reconciler {
     } catch (err) {
       return this.hostUnreachable(hostId, settled, err);
     }
-    const [host] = await this.db.select({ status: hosts.status }).from(hosts).where(eq(hosts.id, hostId));
-    if (host?.status !== 'online') await setHostStatus(this.db, hostId, 'online');
+    // Also the heartbeat that tells the scheduler this host is served.
+    await setHostStatus(this.db, hostId, 'online');
     const rows = await this.db
       .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref })
       .from(vms)

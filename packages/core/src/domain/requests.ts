@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { Password, Username } from './auth.js';
+import { Uuid } from './fields.js';
+import { ListEventsQuery } from './event.js';
+import { DeleteOptions, ListOperationsQuery, MutationOptions, Operation, RestartOptions, StopOptions } from './operation.js';
+import { VmStatus } from './status.js';
+import { CreateVmInput, NOTHING_TO_UPDATE, UpdateVmFields, Vm, somethingToUpdate } from './vm.js';
+
+/**
+ * The inputs and outputs of the API's procedures: the service inputs plus the target id and
+ * the request options (idempotency, versions, waiting). tRPC, REST and the SDK share them.
+ */
+
+const WaitFlag = {
+  /** Answer only once the operation has finished (or `wait_timeout_ms` passed). */
+  wait: z.boolean().default(false),
+  wait_timeout_ms: z.int().min(0).max(86_400_000).default(600_000),
+};
+
+export const IdRequest = z.strictObject({ id: Uuid });
+
+export const CreateVmRequest = CreateVmInput.extend({
+  idempotency_key: MutationOptions.shape.idempotency_key,
+  ...WaitFlag,
+});
+export type CreateVmRequest = z.input<typeof CreateVmRequest>;
+
+export const UpdateVmRequest = UpdateVmFields.extend({ id: Uuid, ...MutationOptions.shape, ...WaitFlag }).refine(
+  somethingToUpdate,
+  NOTHING_TO_UPDATE,
+);
+export type UpdateVmRequest = z.input<typeof UpdateVmRequest>;
+
+export const VmActionRequest = MutationOptions.extend({ id: Uuid, ...WaitFlag });
+export type VmActionRequest = z.input<typeof VmActionRequest>;
+export const StopVmRequest = StopOptions.extend({ id: Uuid, ...WaitFlag });
+export type StopVmRequest = z.input<typeof StopVmRequest>;
+export const RestartVmRequest = RestartOptions.extend({ id: Uuid, ...WaitFlag });
+export type RestartVmRequest = z.input<typeof RestartVmRequest>;
+export const DeleteVmRequest = DeleteOptions.extend({ id: Uuid, ...WaitFlag });
+export type DeleteVmRequest = z.input<typeof DeleteVmRequest>;
+
+export const ListEventsRequest = ListEventsQuery.extend({ id: Uuid });
+export type ListEventsRequest = z.input<typeof ListEventsRequest>;
+
+export const WaitVmRequest = z.strictObject({
+  id: Uuid,
+  /** The status, or any of several, to wait for. */
+  status: z.union([VmStatus, z.array(VmStatus).min(1)]),
+  /** How long the server holds the request; the caller decides, up to a day. */
+  timeout_ms: z.int().min(0).max(86_400_000).default(60_000),
+});
+export type WaitVmRequest = z.input<typeof WaitVmRequest>;
+export const WaitVmResult = z.object({ vm: Vm, timed_out: z.boolean() });
+
+export const WaitOperationRequest = z.strictObject({
+  id: Uuid,
+  timeout_ms: z.int().min(0).max(86_400_000).default(60_000),
+});
+export type WaitOperationRequest = z.input<typeof WaitOperationRequest>;
+export const WaitOperationResult = z.object({ operation: Operation, timed_out: z.boolean() });
+
+export const OperationPage = z.object({ operations: z.array(Operation), next_cursor: z.string().nullable() });
+export { ListOperationsQuery };
+
+export const TokenRequest = z.strictObject({ username: Username, password: Password.or(z.string().min(1).max(1024)) });
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal('bearer'),
+  expires_in: z.int(),
+});

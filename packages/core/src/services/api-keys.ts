@@ -1,0 +1,129 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import {
+  CreateApiKeyInput,
+  roleAtLeast,
+  type ApiKey,
+  type CreatedApiKey,
+  type Principal,
+  type Role,
+} from '../domain/auth.js';
+import { errors, HangarError } from '../domain/errors.js';
+import type { Db } from '../store/database.js';
+import { apiKeys, users, type ApiKeyRow } from '../store/schema.js';
+import { forbidden } from './users.js';
+import { parse, parseId } from './validate.js';
+
+export const API_KEY_PREFIX = 'hgr_';
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function generateApiKey(): string {
+  return `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
+function toApiKey(row: ApiKeyRow): ApiKey {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    user_id: row.user_id,
+    project_id: row.project_id,
+    role: row.role as Role,
+    created_at: row.created_at.toISOString(),
+    last_used_at: iso(row.last_used_at),
+    expires_at: iso(row.expires_at),
+    revoked_at: iso(row.revoked_at),
+  };
+}
+
+/** Stores a key (given, or generated) for a user; the plain key is returned only here. */
+export async function insertApiKey(
+  db: Db,
+  owner: { id: string; project_id: string },
+  opts: { name: string; role: Role; key?: string; expires_at?: Date | null },
+): Promise<CreatedApiKey> {
+  const key = opts.key ?? generateApiKey();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({
+      user_id: owner.id,
+      project_id: owner.project_id,
+      name: opts.name,
+      prefix: key.slice(0, 12),
+      key_hash: hashApiKey(key),
+      role: opts.role,
+      expires_at: opts.expires_at ?? null,
+    })
+    .returning();
+  return { api_key: toApiKey(row!), key };
+}
+
+export async function createApiKey(db: Db, actor: Principal, raw: CreateApiKeyInput): Promise<CreatedApiKey> {
+  const input = parse(CreateApiKeyInput, raw, 'API key');
+  const ownerId = input.user_id ?? actor.user_id;
+  const [owner] = await db.select().from(users).where(eq(users.id, ownerId));
+  const sameProject = owner?.project_id === actor.project_id;
+  if (!owner || (!sameProject && !actor.global_admin)) throw errors.notFound('User', ownerId);
+  if (ownerId !== actor.user_id && !actor.global_admin && !roleAtLeast(actor.role, 'admin')) {
+    throw forbidden("Only admins can create keys for other users");
+  }
+  const ownerRole = owner.role as Role;
+  const role = input.role ?? ownerRole;
+  if (!roleAtLeast(ownerRole, role)) throw forbidden(`A key cannot have more than its owner's role (${ownerRole})`);
+  if (!actor.global_admin && !roleAtLeast(actor.role, role)) throw forbidden(`You cannot grant more than your own role (${actor.role})`);
+  const expires = input.expires_in_days ? new Date(Date.now() + input.expires_in_days * 86_400_000) : null;
+  return insertApiKey(db, owner, { name: input.name, role, expires_at: expires });
+}
+
+/** Your own keys; an admin sees every key in the project. */
+export async function listApiKeys(db: Db, actor: Principal): Promise<ApiKey[]> {
+  const where = roleAtLeast(actor.role, 'admin')
+    ? eq(apiKeys.project_id, actor.project_id)
+    : eq(apiKeys.user_id, actor.user_id);
+  return (await db.select().from(apiKeys).where(where).orderBy(desc(apiKeys.created_at))).map(toApiKey);
+}
+
+export async function revokeApiKey(db: Db, actor: Principal, id: string): Promise<ApiKey> {
+  const keyId = parseId(id, 'API key id');
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, keyId));
+  const visible =
+    row && (row.user_id === actor.user_id || (row.project_id === actor.project_id && roleAtLeast(actor.role, 'admin')));
+  if (!row || !visible) throw errors.notFound('API key', keyId);
+  const [revoked] = await db
+    .update(apiKeys)
+    .set({ revoked_at: sql`COALESCE(${apiKeys.revoked_at}, now())` })
+    .where(eq(apiKeys.id, keyId))
+    .returning();
+  return toApiKey(revoked!);
+}
+
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+/** The principal behind an API key, or UNAUTHENTICATED (unknown, revoked or expired). */
+export async function principalFromApiKey(db: Db, key: string): Promise<Principal> {
+  const invalid = new HangarError('UNAUTHENTICATED', 'Invalid, revoked or expired API key');
+  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid;
+  const [found] = await db
+    .select({ key: apiKeys, user: users })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.user_id))
+    .where(eq(apiKeys.key_hash, hashApiKey(key)));
+  if (!found || found.key.revoked_at || (found.key.expires_at && found.key.expires_at.getTime() <= Date.now())) throw invalid;
+  const last = found.key.last_used_at?.getTime() ?? 0;
+  if (Date.now() - last > LAST_USED_GRANULARITY_MS) {
+    await db.update(apiKeys).set({ last_used_at: new Date() }).where(and(eq(apiKeys.id, found.key.id)));
+  }
+  return {
+    user_id: found.user.id,
+    username: found.user.username,
+    project_id: found.key.project_id,
+    role: found.key.role as Role,
+    global_admin: found.user.global_admin && found.key.role === 'admin',
+    via: 'api_key',
+    api_key_id: found.key.id,
+  };
+}

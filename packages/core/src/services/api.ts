@@ -1,0 +1,85 @@
+import type { CreateApiKeyInput, CreatedApiKey, ApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
+import type { Host, HostStatus } from '../domain/host.js';
+import type { ListEventsQuery, VmEvent } from '../domain/event.js';
+import type { ListVmsQuery, VmPage } from '../domain/list.js';
+import type {
+  DeleteOptions,
+  ListOperationsQuery,
+  MutationOptions,
+  Operation,
+  RestartOptions,
+  StopOptions,
+  VmActionResult,
+} from '../domain/operation.js';
+import type { Project, Scope } from '../domain/project.js';
+import type { OperationPage } from '../domain/requests.js';
+import type { VmStatus } from '../domain/status.js';
+import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
+import type { HostInventory } from '../drivers/driver.js';
+import type { z } from 'zod';
+
+export interface WaitCallOptions {
+  timeout_ms?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The use cases the transport calls, written out as a contract: only domain types cross it,
+ * so the API's types (and the SDK's) never depend on how storage is done.
+ */
+export interface Services {
+  vms: {
+    create(scope: Scope, input: CreateVmInput, opts?: MutationOptions): Promise<VmActionResult>;
+    get(scope: Scope, id: string): Promise<Vm>;
+    list(scope: Scope, query?: ListVmsQuery): Promise<VmPage>;
+    update(scope: Scope, id: string, patch: UpdateVmInput, opts?: MutationOptions): Promise<VmActionResult>;
+    delete(scope: Scope, id: string, opts?: DeleteOptions): Promise<VmActionResult>;
+    start(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
+    stop(scope: Scope, id: string, opts?: StopOptions): Promise<VmActionResult>;
+    force_stop(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
+    restart(scope: Scope, id: string, opts?: RestartOptions): Promise<VmActionResult>;
+    reset(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
+    pause(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
+    resume(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
+    events(scope: Scope, id: string, query?: ListEventsQuery): Promise<VmEvent[]>;
+    wait(scope: Scope, id: string, status: VmStatus | VmStatus[], opts?: WaitCallOptions): Promise<{ vm: Vm; timed_out: boolean }>;
+  };
+  operations: {
+    get(scope: Scope, id: string): Promise<Operation>;
+    list(scope: Scope, query?: ListOperationsQuery): Promise<z.infer<typeof OperationPage>>;
+    wait(scope: Scope, id: string, opts?: WaitCallOptions): Promise<{ operation: Operation; timed_out: boolean }>;
+  };
+  hosts: {
+    register(host: { name: string; driver: string; inventory: HostInventory; cpu_allocation_ratio?: number }): Promise<Host>;
+    list(): Promise<Host[]>;
+    get(id: string): Promise<Host>;
+    setStatus(id: string, status: HostStatus): Promise<void>;
+  };
+  projects: {
+    create(input: { name: string }): Promise<Project>;
+    ensure(name: string): Promise<Project>;
+    get(id: string): Promise<Project>;
+    list(): Promise<Project[]>;
+  };
+  users: {
+    create(actor: Principal, input: CreateUserInput): Promise<User>;
+    list(actor: Principal): Promise<User[]>;
+  };
+  api_keys: {
+    create(actor: Principal, input: CreateApiKeyInput): Promise<CreatedApiKey>;
+    list(actor: Principal): Promise<ApiKey[]>;
+    revoke(actor: Principal, id: string): Promise<ApiKey>;
+  };
+  auth: {
+    password(username: string, password: string): Promise<Principal>;
+    apiKey(key: string): Promise<Principal>;
+    user(userId: string): Promise<Principal>;
+    setting(key: string): Promise<string>;
+    bootstrap(opts?: { api_key?: string; password?: string }): Promise<{
+      project: Project;
+      admin: User;
+      api_key: string | null;
+      generated_password: string | null;
+    }>;
+  };
+}

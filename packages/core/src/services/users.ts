@@ -1,0 +1,62 @@
+import { asc, eq } from 'drizzle-orm';
+import { CreateUserInput, roleAtLeast, type Principal, type Role, type User } from '../domain/auth.js';
+import { errors, HangarError } from '../domain/errors.js';
+import type { Db } from '../store/database.js';
+import { projects, users, type UserRow } from '../store/schema.js';
+import { hashPassword } from './passwords.js';
+import { isUniqueViolation } from './pg-errors.js';
+import { parse } from './validate.js';
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    project_id: row.project_id,
+    role: row.role as Role,
+    global_admin: row.global_admin,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function forbidden(message: string) {
+  return new HangarError('FORBIDDEN', message);
+}
+
+/** Project admins manage their project's users; global admins manage everyone. */
+export async function createUser(db: Db, actor: Principal, raw: CreateUserInput): Promise<User> {
+  const input = parse(CreateUserInput, raw, 'user');
+  const projectId = input.project_id ?? actor.project_id;
+  if (!actor.global_admin) {
+    if (!roleAtLeast(actor.role, 'admin')) throw forbidden('Only admins can create users');
+    if (projectId !== actor.project_id) throw forbidden('Only a global admin can create users in another project');
+    if (input.global_admin) throw forbidden('Only a global admin can create global admins');
+  }
+  const [project] = await db.select({ id: projects.id }).from(projects).where(eq(projects.id, projectId));
+  if (!project) throw errors.notFound('Project', projectId);
+  try {
+    const [row] = await db
+      .insert(users)
+      .values({
+        username: input.username,
+        password_hash: input.password ? await hashPassword(input.password) : null,
+        project_id: projectId,
+        role: input.role,
+        global_admin: input.global_admin,
+      })
+      .returning();
+    return toUser(row!);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new HangarError('NAME_TAKEN', `A user named '${input.username}' already exists`);
+    throw err;
+  }
+}
+
+export async function listUsers(db: Db, actor: Principal): Promise<User[]> {
+  if (!actor.global_admin && !roleAtLeast(actor.role, 'admin')) throw forbidden('Only admins can list users');
+  const q = db.select().from(users);
+  const rows = actor.global_admin
+    ? await q.orderBy(asc(users.username))
+    : await q.where(eq(users.project_id, actor.project_id)).orderBy(asc(users.username));
+  return rows.map(toUser);
+}

@@ -1,0 +1,373 @@
+import { createTRPCClient, httpBatchLink, httpLink, splitLink, type TRPCClient } from '@trpc/client';
+import {
+  AuthenticationError,
+  ConflictError,
+  ConnectionError,
+  HangarError,
+  OperationFailedError,
+  RateLimitError,
+  ServerError,
+  TimeoutError,
+  toSdkError,
+} from './errors.js';
+import { VmList } from './pagination.js';
+import type {
+  AppRouter,
+  CreateApiKeyInput,
+  CreateUserInput,
+  CreateVmSpec,
+  ListEventsQuery,
+  ListOperationsQuery,
+  ListVmsQuery,
+  Operation,
+  Principal,
+  UpdateVmPatch,
+  Vm,
+  VmActionResult,
+  VmStatus,
+} from './types.js';
+
+export interface ClientOptions {
+  /** Defaults to HANGAR_URL, else http://127.0.0.1:8080. */
+  base_url?: string;
+  /** Defaults to HANGAR_API_KEY. */
+  api_key?: string;
+  /** Sign in with a password instead of a key (`authenticate()` exchanges it for a token). */
+  username?: string;
+  password?: string;
+  /** Per-call timeout (default 60 s). */
+  timeout_ms?: number;
+  /** Retries after connection errors, 429 and 5xx (default 2), with exponential backoff and jitter. */
+  max_retries?: number;
+  fetch?: typeof fetch;
+}
+
+export interface CallOptions {
+  timeout_ms?: number;
+  signal?: AbortSignal;
+}
+
+export interface MutationOptions extends CallOptions {
+  /** Sent with every try, so a retried call acts once; generated when omitted. */
+  idempotency_key?: string;
+  /** Refuse (409) unless the VM is at this version. */
+  expected_version?: number;
+  /** Return once the operation has finished; throws OperationFailedError if it did not succeed. */
+  wait?: boolean;
+  /** How long `wait` waits (default 10 minutes). */
+  wait_timeout_ms?: number;
+}
+
+export interface WaitOptions extends CallOptions {
+  /** How long to wait in all (default 10 minutes). */
+  timeout_ms?: number;
+}
+
+type Retry = 'always' | 'if-not-processed';
+
+const DEFAULT_WAIT_MS = 600_000;
+/** Long-polls are cut in slices the HTTP stack keeps open without trouble; the server itself has no cap. */
+const LONG_POLL_SLICE_MS = 240_000;
+
+function env(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * The Hangar client. Like the hypervisor SDK's `Client`, it takes its API key from the
+ * environment: `new Client()` reads HANGAR_URL and HANGAR_API_KEY.
+ */
+export class Client {
+  /** The raw typed tRPC client, for calling procedures directly. */
+  readonly trpc: TRPCClient<AppRouter>;
+  readonly baseUrl: string;
+  private token: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+
+  constructor(private readonly opts: ClientOptions = {}) {
+    this.baseUrl = (opts.base_url ?? env('HANGAR_URL') ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+    this.token = opts.api_key ?? (opts.username ? undefined : env('HANGAR_API_KEY'));
+    this.timeoutMs = opts.timeout_ms ?? 60_000;
+    this.maxRetries = opts.max_retries ?? 2;
+    const url = `${this.baseUrl}/trpc`;
+    const headers = () => (this.token ? { authorization: `Bearer ${this.token}` } : {});
+    const fetchImpl = opts.fetch;
+    this.trpc = createTRPCClient<AppRouter>({
+      links: [
+        splitLink({
+          // Long-polls travel alone, so they never hold up a batch.
+          condition: (op) => op.path.endsWith('.wait'),
+          true: httpLink({ url, headers, fetch: fetchImpl }),
+          false: httpBatchLink({ url, headers, fetch: fetchImpl, maxURLLength: 4000 }),
+        }),
+      ],
+    });
+  }
+
+  /**
+   * Checks the credentials and says who they belong to. With a username and password, first
+   * exchanges them for an access token.
+   */
+  async authenticate(opts: CallOptions = {}): Promise<Principal> {
+    if (this.opts.username && this.opts.password && !this.token) {
+      const { username, password } = this.opts;
+      const { access_token } = await this.call(
+        (signal) => this.trpc.auth.token.mutate({ username, password }, { signal }),
+        opts,
+        'if-not-processed',
+      );
+      this.token = access_token;
+    }
+    if (!this.token) {
+      throw new AuthenticationError('No credentials: set HANGAR_API_KEY or pass api_key (or username and password)', {
+        status: null,
+        code: 'UNAUTHENTICATED',
+      });
+    }
+    return this.whoami(opts);
+  }
+
+  whoami(opts: CallOptions = {}): Promise<Principal> {
+    return this.call((signal) => this.trpc.auth.whoami.query(undefined, { signal }), opts);
+  }
+
+  // VMs
+
+  async createVm(spec: CreateVmSpec, opts: MutationOptions = {}): Promise<VmActionResult> {
+    const idempotency_key = opts.idempotency_key ?? newKey();
+    const result = await this.call(
+      (signal) => this.trpc.vms.create.mutate({ ...spec, idempotency_key }, { signal }),
+      opts,
+    );
+    return this.settle(result, opts);
+  }
+
+  getVm(id: string, opts: CallOptions = {}): Promise<Vm> {
+    return this.call((signal) => this.trpc.vms.get.query({ id }, { signal }), opts);
+  }
+
+  /** `for await (const vm of client.listVms({ status: 'running' }))`, or `.page()` for one page. */
+  listVms(query: ListVmsQuery = {}, opts: CallOptions = {}): VmList {
+    return new VmList((q) => this.call((signal) => this.trpc.vms.list.query(q, { signal }), opts), query);
+  }
+
+  async updateVm(id: string, patch: UpdateVmPatch, opts: MutationOptions = {}): Promise<VmActionResult> {
+    const result = await this.call(
+      (signal) =>
+        this.trpc.vms.update.mutate(
+          { ...patch, id, idempotency_key: opts.idempotency_key ?? newKey(), expected_version: opts.expected_version },
+          { signal },
+        ),
+      opts,
+    );
+    return this.settle(result, opts);
+  }
+
+  deleteVm(id: string, opts: MutationOptions & { delete_disks?: boolean; force?: boolean } = {}): Promise<VmActionResult> {
+    const { delete_disks, force } = opts;
+    return this.action((input, signal) => this.trpc.vms.delete.mutate({ ...input, delete_disks, force }, { signal }), id, opts);
+  }
+
+  startVm(id: string, opts: MutationOptions = {}): Promise<VmActionResult> {
+    return this.action((input, signal) => this.trpc.vms.start.mutate(input, { signal }), id, opts);
+  }
+
+  /** Graceful: ACPI power-off, forced off after `timeout_s` (default 30). */
+  stopVm(id: string, opts: MutationOptions & { timeout_s?: number } = {}): Promise<VmActionResult> {
+    return this.action((input, signal) => this.trpc.vms.stop.mutate({ ...input, timeout_s: opts.timeout_s }, { signal }), id, opts);
+  }
+
+  forceStopVm(id: string, opts: MutationOptions = {}): Promise<VmActionResult> {
+    return this.action((input, signal) => this.trpc.vms.force_stop.mutate(input, { signal }), id, opts);
+  }
+
+  restartVm(id: string, opts: MutationOptions & { force?: boolean; timeout_s?: number } = {}): Promise<VmActionResult> {
+    const { force, timeout_s } = opts;
+    return this.action((input, signal) => this.trpc.vms.restart.mutate({ ...input, force, timeout_s }, { signal }), id, opts);
+  }
+
+  resetVm(id: string, opts: MutationOptions = {}): Promise<VmActionResult> {
+    return this.action((input, signal) => this.trpc.vms.reset.mutate(input, { signal }), id, opts);
+  }
+
+  pauseVm(id: string, opts: MutationOptions = {}): Promise<VmActionResult> {
+    return this.action((input, signal) => this.trpc.vms.pause.mutate(input, { signal }), id, opts);
+  }
+
+  resumeVm(id: string, opts: MutationOptions = {}): Promise<VmActionResult> {
+    return this.action((input, signal) => this.trpc.vms.resume.mutate(input, { signal }), id, opts);
+  }
+
+  listEvents(id: string, query: ListEventsQuery = {}, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.vms.events.query({ ...query, id }, { signal }), opts);
+  }
+
+  /**
+   * Resolves with the VM once it is in `status` (or one of several); TimeoutError after
+   * `timeout_ms`. Wakes when the server sees the change, not on a polling interval.
+   */
+  async waitForVm(id: string, status: VmStatus | VmStatus[], opts: WaitOptions = {}): Promise<Vm> {
+    const targets = Array.isArray(status) ? status : [status];
+    const deadline = Date.now() + (opts.timeout_ms ?? DEFAULT_WAIT_MS);
+    for (;;) {
+      const slice = Math.max(0, Math.min(deadline - Date.now(), LONG_POLL_SLICE_MS));
+      const { vm, timed_out } = await this.call(
+        (signal) => this.trpc.vms.wait.query({ id, status: targets, timeout_ms: slice }, { signal }),
+        { signal: opts.signal, timeout_ms: slice + 30_000 },
+      );
+      if (targets.includes(vm.status)) return vm;
+      if (vm.status === 'deleted') {
+        throw new ConflictError(`VM ${id} was deleted while waiting for ${targets.join(' or ')}`, {
+          status: null,
+          code: 'INVALID_STATE',
+          details: { status: 'deleted', allowed_actions: [], operation_id: null, retryable: false },
+        });
+      }
+      if (timed_out && Date.now() >= deadline) {
+        throw new TimeoutError(`VM ${id} did not reach ${targets.join(' or ')} in time (it is ${vm.status})`, {
+          status: null,
+          code: 'TIMEOUT',
+          details: { vm },
+        });
+      }
+    }
+  }
+
+  // Operations
+
+  getOperation(id: string, opts: CallOptions = {}): Promise<Operation> {
+    return this.call((signal) => this.trpc.operations.get.query({ id }, { signal }), opts);
+  }
+
+  listOperations(query: ListOperationsQuery = {}, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.operations.list.query(query, { signal }), opts);
+  }
+
+  /** Resolves once the operation has finished (succeeded, failed or cancelled); TimeoutError after `timeout_ms`. */
+  async waitForOperation(id: string, opts: WaitOptions = {}): Promise<Operation> {
+    const deadline = Date.now() + (opts.timeout_ms ?? DEFAULT_WAIT_MS);
+    for (;;) {
+      const slice = Math.max(0, Math.min(deadline - Date.now(), LONG_POLL_SLICE_MS));
+      const { operation, timed_out } = await this.call(
+        (signal) => this.trpc.operations.wait.query({ id, timeout_ms: slice }, { signal }),
+        { signal: opts.signal, timeout_ms: slice + 30_000 },
+      );
+      if (!timed_out) return operation;
+      if (Date.now() >= deadline) {
+        throw new TimeoutError(`Operation ${id} (${operation.action}) did not finish in time`, {
+          status: null,
+          code: 'TIMEOUT',
+          details: { operation },
+        });
+      }
+    }
+  }
+
+  // Access
+
+  createApiKey(input: CreateApiKeyInput, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.api_keys.create.mutate(input, { signal }), opts, 'if-not-processed');
+  }
+  listApiKeys(opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.api_keys.list.query(undefined, { signal }), opts);
+  }
+  revokeApiKey(id: string, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.api_keys.revoke.mutate({ id }, { signal }), opts);
+  }
+  createUser(input: CreateUserInput, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.users.create.mutate(input, { signal }), opts, 'if-not-processed');
+  }
+  listUsers(opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.users.list.query(undefined, { signal }), opts);
+  }
+  listProjects(opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.projects.list.query(undefined, { signal }), opts);
+  }
+  createProject(name: string, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.projects.create.mutate({ name }, { signal }), opts, 'if-not-processed');
+  }
+
+  // Plumbing
+
+  private async action(
+    send: (input: { id: string; idempotency_key: string; expected_version?: number }, signal: AbortSignal) => Promise<VmActionResult>,
+    id: string,
+    opts: MutationOptions,
+  ): Promise<VmActionResult> {
+    const input = { id, idempotency_key: opts.idempotency_key ?? newKey(), expected_version: opts.expected_version };
+    const result = await this.call((signal) => send(input, signal), opts);
+    return this.settle(result, opts);
+  }
+
+  /** For `wait: true`: follows the operation to its end. */
+  private async settle(result: VmActionResult, opts: MutationOptions): Promise<VmActionResult> {
+    if (!opts.wait || !result.operation) return result;
+    const operation = await this.waitForOperation(result.operation.id, {
+      timeout_ms: opts.wait_timeout_ms,
+      signal: opts.signal,
+    });
+    const vm = await this.getVm(result.vm.id, opts);
+    if (operation.status !== 'succeeded') {
+      throw new OperationFailedError(
+        `${operation.action} of VM ${vm.id} ${operation.status}: ${operation.error ?? 'no reason given'}`,
+        operation,
+        vm,
+      );
+    }
+    return { vm, operation };
+  }
+
+  /**
+   * One call with a timeout and retries. `always`: the call is safe to repeat (a query, or a
+   * mutation carrying an idempotency key). `if-not-processed`: only when the server said it
+   * did not act (429, 503).
+   */
+  private async call<T>(fn: (signal: AbortSignal) => Promise<T>, opts: CallOptions, retry: Retry = 'always'): Promise<T> {
+    const timeoutMs = opts.timeout_ms ?? this.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+      try {
+        return await fn(signal);
+      } catch (raw) {
+        if (opts.signal?.aborted) throw opts.signal.reason;
+        const err = timeout.aborted
+          ? new TimeoutError(`No answer within ${timeoutMs} ms`, { status: null, code: 'TIMEOUT', cause: raw })
+          : toSdkError(raw);
+        if (attempt >= this.maxRetries || !shouldRetry(err, retry)) throw err;
+        await sleep(backoff(attempt, err), opts.signal);
+      }
+    }
+  }
+}
+
+function shouldRetry(err: HangarError, retry: Retry): boolean {
+  if (retry === 'if-not-processed') return err instanceof RateLimitError || err.status === 503;
+  if (err instanceof ConnectionError || err instanceof RateLimitError) return true;
+  return err instanceof ServerError && err.status !== 501;
+}
+
+/** Exponential backoff with full jitter, or what a 429 asked for. */
+function backoff(attempt: number, err: HangarError): number {
+  if (err instanceof RateLimitError && err.retryAfterSeconds) return Math.min(err.retryAfterSeconds * 1000, 60_000);
+  const cap = Math.min(8_000, 250 * 2 ** attempt);
+  return Math.round(cap / 2 + (Math.random() * cap) / 2);
+}
+
+function newKey(): string {
+  return globalThis.crypto.randomUUID();
+}

@@ -1,0 +1,138 @@
+import { TRPCClientError } from '@trpc/client';
+
+export interface ErrorInit {
+  status: number | null;
+  code: string;
+  request_id?: string | null;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** Every error the SDK throws. `code` is Hangar's stable code (VM_NOT_FOUND, INVALID_STATE, …). */
+export class HangarError extends Error {
+  override name = 'HangarError';
+  readonly status: number | null;
+  readonly code: string;
+  readonly request_id: string | null;
+  /** Everything else the server said: for conflicts `status`, `allowed_actions`, `operation_id`. */
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, init: ErrorInit) {
+    super(message, { cause: init.cause });
+    this.status = init.status;
+    this.code = init.code;
+    this.request_id = init.request_id ?? null;
+    this.details = init.details ?? {};
+  }
+}
+
+/** 400 (and 422): the request itself is wrong; `fields` says where. */
+export class ValidationError extends HangarError {
+  override name = 'ValidationError';
+  get fields(): { path: string; message: string }[] {
+    return (this.details.fields as { path: string; message: string }[] | undefined) ?? [];
+  }
+}
+/** 401: missing, wrong, expired or revoked credentials. */
+export class AuthenticationError extends HangarError {
+  override name = 'AuthenticationError';
+}
+/** 403: authenticated, but the role is too weak. */
+export class PermissionDeniedError extends HangarError {
+  override name = 'PermissionDeniedError';
+}
+/** 404: no such VM (or not in your project), operation, key… */
+export class NotFoundError extends HangarError {
+  override name = 'NotFoundError';
+}
+/** 409: the VM's state does not allow this now. */
+export class ConflictError extends HangarError {
+  override name = 'ConflictError';
+  /** The VM's status when the request was refused. */
+  get vmStatus(): string | undefined {
+    return this.details.status as string | undefined;
+  }
+  get allowedActions(): string[] {
+    return (this.details.allowed_actions as string[] | undefined) ?? [];
+  }
+  /** The operation in the way, if one is in flight. */
+  get operationId(): string | null {
+    return (this.details.operation_id as string | null | undefined) ?? null;
+  }
+  /** Whether the same request may succeed later (once the operation in flight is done). */
+  get retryable(): boolean {
+    return this.details.retryable === true;
+  }
+}
+/** 429: slow down; `retryAfterSeconds` says how long. */
+export class RateLimitError extends HangarError {
+  override name = 'RateLimitError';
+  get retryAfterSeconds(): number | null {
+    return (this.details.retry_after_s as number | undefined) ?? null;
+  }
+}
+/** 5xx: the server (or the hypervisor or database behind it) failed. */
+export class ServerError extends HangarError {
+  override name = 'ServerError';
+}
+/** The server could not be reached. */
+export class ConnectionError extends HangarError {
+  override name = 'ConnectionError';
+}
+/** A call, or a wait, ran past its timeout. */
+export class TimeoutError extends HangarError {
+  override name = 'TimeoutError';
+}
+/** With `wait: true`: the operation ended, but not in success. `operation` says why. */
+export class OperationFailedError extends HangarError {
+  override name = 'OperationFailedError';
+  constructor(
+    message: string,
+    readonly operation: { id: string; action: string; status: string; error: string | null },
+    readonly vm: unknown,
+  ) {
+    super(message, { status: null, code: 'OPERATION_FAILED', details: { operation_id: operation.id } });
+  }
+}
+
+const BY_STATUS: Record<number, new (m: string, i: ErrorInit) => HangarError> = {
+  400: ValidationError,
+  401: AuthenticationError,
+  403: PermissionDeniedError,
+  404: NotFoundError,
+  409: ConflictError,
+  413: ValidationError,
+  422: ValidationError,
+  429: RateLimitError,
+};
+
+interface ServerErrorData {
+  code?: string;
+  httpStatus?: number;
+  request_id?: string | null;
+  [key: string]: unknown;
+}
+
+/** Any failure of a call to the typed error for it. */
+export function toSdkError(err: unknown): HangarError {
+  if (err instanceof HangarError) return err;
+  if (err instanceof TRPCClientError) {
+    const data = (err.data ?? null) as ServerErrorData | null;
+    const response = (err.meta as { response?: Response } | undefined)?.response;
+    const status = data?.httpStatus ?? response?.status ?? null;
+    if (status === null) {
+      return new ConnectionError(`Cannot reach the Hangar server: ${err.message}`, { status: null, code: 'CONNECTION', cause: err });
+    }
+    const { code, httpStatus: _status, request_id, path: _path, ...details } = data ?? {};
+    const Kind = BY_STATUS[status] ?? (status >= 500 ? ServerError : HangarError);
+    return new Kind(err.message, {
+      status,
+      code: code ?? `HTTP_${status}`,
+      request_id: request_id ?? response?.headers.get('x-request-id') ?? null,
+      details,
+      cause: err,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ConnectionError(`Cannot reach the Hangar server: ${message}`, { status: null, code: 'CONNECTION', cause: err });
+}

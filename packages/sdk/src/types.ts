@@ -1,0 +1,29 @@
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from '@hangar/server';
+
+export type { AppRouter };
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+
+export type Vm = RouterOutputs['vms']['get'];
+export type VmStatus = Vm['status'];
+export type Operation = RouterOutputs['operations']['get'];
+export type VmEvent = RouterOutputs['vms']['events'][number];
+export type VmPage = RouterOutputs['vms']['list'];
+export type OperationPage = RouterOutputs['operations']['list'];
+export type Principal = RouterOutputs['auth']['whoami'];
+export type ApiKey = RouterOutputs['api_keys']['list'][number];
+export type CreatedApiKey = RouterOutputs['api_keys']['create'];
+export type User = RouterOutputs['users']['list'][number];
+export type Project = RouterOutputs['projects']['list'][number];
+/** What every VM action answers: the VM and the operation carrying the action out (null when nothing was needed). */
+export type VmActionResult = RouterOutputs['vms']['start'];
+
+type RequestOptions = 'id' | 'idempotency_key' | 'expected_version' | 'wait' | 'wait_timeout_ms';
+export type CreateVmSpec = Omit<RouterInputs['vms']['create'], RequestOptions>;
+export type UpdateVmPatch = Omit<RouterInputs['vms']['update'], RequestOptions>;
+export type ListVmsQuery = NonNullable<RouterInputs['vms']['list']>;
+export type ListOperationsQuery = NonNullable<RouterInputs['operations']['list']>;
+export type ListEventsQuery = Omit<RouterInputs['vms']['events'], 'id'>;
+export type CreateApiKeyInput = RouterInputs['api_keys']['create'];
+export type CreateUserInput = RouterInputs['users']['create'];

@@ -1,0 +1,62 @@
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { pingDatabase, type Db, type Services } from '@hangar/core';
+import type { Authenticator } from './auth/authenticator.js';
+import { requestContext, type AppEnv } from './http/request-context.js';
+import type { Log } from './logger.js';
+import { appRouter } from './router.js';
+
+export interface AppDeps {
+  services: Services;
+  auth: Authenticator;
+  db: Db;
+  log: Log;
+  /** Aborted at shutdown, so long-polls answer instead of holding the server open. */
+  shutdown: AbortSignal;
+}
+
+/** Request bodies above this are refused; VM specs are small. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestContext(deps.log));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    if (await pingDatabase(deps.db)) return c.json({ status: 'ready' });
+    return c.json({ status: 'unavailable', detail: 'The database is unreachable', code: 'DATABASE_UNAVAILABLE' }, 503);
+  });
+
+  app.use(
+    '/trpc/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
+    }),
+  );
+  app.all('/trpc/*', (c) =>
+    fetchRequestHandler({
+      endpoint: '/trpc',
+      req: c.req.raw,
+      router: appRouter,
+      allowBatching: true,
+      createContext: () => ({
+        services: deps.services,
+        auth: deps.auth,
+        log: deps.log,
+        info: c.get('info'),
+        authorization: c.req.header('authorization'),
+        shutdown: deps.shutdown,
+      }),
+    }),
+  );
+
+  app.notFound((c) => c.json({ detail: `No route for ${c.req.method} ${c.req.path}`, code: 'NOT_FOUND' }, 404));
+  app.onError((err, c) => {
+    deps.log.error({ err, request_id: c.get('info')?.requestId }, 'unhandled error');
+    return c.json({ detail: 'Internal server error', code: 'INTERNAL' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,69 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { API_KEY_PREFIX, HangarError, type Principal, type Services } from '@hangar/core';
+import { LoginLimiter } from './login-limiter.js';
+import type { AuthPort } from '../trpc/context.js';
+
+export interface AuthenticatorOptions {
+  services: Services;
+  /** HMAC secret for access tokens. */
+  secret: string;
+  ttlSeconds: number;
+  limiter?: LoginLimiter;
+}
+
+const ISSUER = 'hangar';
+
+/** Bearer tokens to principals: API keys (`hgr_…`) or access tokens issued by `auth.token`. */
+export class Authenticator implements AuthPort {
+  private readonly key: Uint8Array;
+  readonly limiter: LoginLimiter;
+
+  constructor(private readonly opts: AuthenticatorOptions) {
+    this.key = new TextEncoder().encode(opts.secret);
+    this.limiter = opts.limiter ?? new LoginLimiter();
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!match) {
+      throw new HangarError('UNAUTHENTICATED', 'Missing credentials: send Authorization: Bearer <API key or access token>');
+    }
+    const token = match[1]!;
+    if (token.startsWith(API_KEY_PREFIX)) return this.opts.services.auth.apiKey(token);
+    return this.verifyAccessToken(token);
+  }
+
+  /** Username and password to a short-lived access token, with failed attempts rate-limited. */
+  async login(username: string, password: string, address: string) {
+    this.limiter.check(username, address);
+    let principal: Principal;
+    try {
+      principal = await this.opts.services.auth.password(username, password);
+    } catch (err) {
+      this.limiter.fail(username, address);
+      throw err;
+    }
+    this.limiter.succeed(username);
+    const access_token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(principal.user_id)
+      .setIssuer(ISSUER)
+      .setIssuedAt()
+      .setExpirationTime(`${this.opts.ttlSeconds}s`)
+      .sign(this.key);
+    return { access_token, token_type: 'bearer' as const, expires_in: this.opts.ttlSeconds };
+  }
+
+  private async verifyAccessToken(token: string): Promise<Principal> {
+    let sub: string | undefined;
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER });
+      sub = payload.sub;
+    } catch (err) {
+      const expired = err instanceof joseErrors.JWTExpired;
+      throw new HangarError('UNAUTHENTICATED', expired ? 'Access token expired; sign in again' : 'Invalid access token');
+    }
+    if (!sub) throw new HangarError('UNAUTHENTICATED', 'Invalid access token');
+    return this.opts.services.auth.user(sub);
+  }
+}

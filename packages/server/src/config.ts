@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+const Env = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATABASE_URL: z.string().optional(),
+  HANGAR_DATA_DIR: z.string().optional(),
+  HANGAR_DRIVER: z.enum(['simulated']).default('simulated'),
+  HANGAR_HOST_NAME: z.string().min(1).default('local'),
+  HANGAR_JWT_SECRET: z.string().min(32, 'HANGAR_JWT_SECRET must be at least 32 characters').optional(),
+  HANGAR_JWT_TTL_S: z.coerce.number().int().min(60).max(86_400 * 30).default(3600),
+  HANGAR_BOOTSTRAP_API_KEY: z.string().optional(),
+  HANGAR_ADMIN_PASSWORD: z.string().min(8, 'HANGAR_ADMIN_PASSWORD must be at least 8 characters').optional(),
+  HANGAR_WORKER: z.enum(['on', 'off']).default('on'),
+  /** Simulated hypervisor only: latency of each call, `ms` or `min-max`, and the fault seed. */
+  HANGAR_SIM_LATENCY_MS: z
+    .string()
+    .regex(/^\d+(-\d+)?$/, 'HANGAR_SIM_LATENCY_MS must be a number of ms or a range like 10-50')
+    .optional(),
+  HANGAR_SIM_SEED: z.coerce.number().int().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof Env>;
+
+/** Settings come from the environment; a bad value stops the start with a sentence saying which. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const r = Env.safeParse(env);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,82 @@
+import { TRPCError } from '@trpc/server';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import { ZodError } from 'zod';
+import { ERROR_HTTP_STATUS, HangarError, isHangarError, type ErrorCode } from '@hangar/core';
+
+const TRPC_CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  422: 'UNPROCESSABLE_CONTENT',
+  429: 'TOO_MANY_REQUESTS',
+  500: 'INTERNAL_SERVER_ERROR',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/** postgres.js and socket errors that mean the database cannot be reached. */
+const DATABASE_DOWN = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P03',
+]);
+
+function databaseDown(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && DATABASE_DOWN.has(code)) return true;
+  }
+  return false;
+}
+
+/** Any error to the HangarError a client sees: typed ones pass, validation is collected, the rest is hidden. */
+export function toHangarError(err: unknown): HangarError {
+  if (isHangarError(err)) return err;
+  if (err instanceof TRPCError && err.cause && err.cause !== err) {
+    if (err.cause instanceof ZodError) return fromZod(err.cause);
+    if (isHangarError(err.cause)) return err.cause;
+    return toHangarError(err.cause);
+  }
+  if (err instanceof ZodError) return fromZod(err);
+  if (err instanceof TRPCError) return fromTrpc(err);
+  if (databaseDown(err)) return new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true });
+  return new HangarError('INTERNAL', 'Internal server error');
+}
+
+function fromZod(err: ZodError): HangarError {
+  const fields = err.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+  const summary = fields.slice(0, 5).map((f) => `${f.path}: ${f.message}`).join('; ');
+  return new HangarError('VALIDATION', `Invalid input: ${summary}`, { fields });
+}
+
+function fromTrpc(err: TRPCError): HangarError {
+  const byTrpc: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
+    BAD_REQUEST: 'VALIDATION',
+    PARSE_ERROR: 'VALIDATION',
+    UNAUTHORIZED: 'UNAUTHENTICATED',
+    FORBIDDEN: 'FORBIDDEN',
+    NOT_FOUND: 'NOT_FOUND',
+    METHOD_NOT_SUPPORTED: 'VALIDATION',
+    PAYLOAD_TOO_LARGE: 'VALIDATION',
+    TOO_MANY_REQUESTS: 'RATE_LIMITED',
+  };
+  const code = byTrpc[err.code];
+  return code ? new HangarError(code, err.message, code === 'VALIDATION' ? { fields: [{ path: '(request)', message: err.message }] } : {}) : new HangarError('INTERNAL', 'Internal server error');
+}
+
+export function trpcCodeOf(err: HangarError): TRPC_ERROR_CODE_KEY {
+  return TRPC_CODE_BY_STATUS[ERROR_HTTP_STATUS[err.code]] ?? 'INTERNAL_SERVER_ERROR';
+}
+
+/** Whether repeating the request unchanged can succeed (clients' retry hint). */
+export function shouldRetry(err: HangarError): boolean {
+  if (typeof err.details.retryable === 'boolean') return err.details.retryable;
+  return err.httpStatus === 429 || err.httpStatus >= 500;
+}

@@ -1,0 +1,17 @@
+import { router } from './trpc/init.js';
+import { apiKeysRouter, projectsRouter, usersRouter } from './routers/access.js';
+import { authRouter } from './routers/auth.js';
+import { operationsRouter } from './routers/operations.js';
+import { vmsRouter } from './routers/vms.js';
+
+export const appRouter = router({
+  auth: authRouter,
+  api_keys: apiKeysRouter,
+  projects: projectsRouter,
+  users: usersRouter,
+  vms: vmsRouter,
+  operations: operationsRouter,
+});
+
+/** The API's type: what the SDK and any tRPC client are typed against. */
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,25 @@
+import type { VmActionResult } from '@hangar/core';
+import type { Context } from '../trpc/context.js';
+import type { AuthedContext } from '../trpc/procedures.js';
+
+/** The request's own signal joined with the server's shutdown, so long waits end with either. */
+export function waitSignal(ctx: Context, request: AbortSignal | undefined): AbortSignal {
+  return request ? AbortSignal.any([request, ctx.shutdown]) : ctx.shutdown;
+}
+
+/** For `wait: true`: holds the answer until the operation has finished, then answers with the VM as it ended. */
+export async function settle(
+  ctx: Context & AuthedContext,
+  result: VmActionResult,
+  wait: boolean,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<VmActionResult> {
+  if (!wait || !result.operation) return result;
+  const { operation } = await ctx.services.operations.wait(ctx.scope, result.operation.id, {
+    timeout_ms: timeoutMs,
+    signal: waitSignal(ctx, signal),
+  });
+  const vm = await ctx.services.vms.get(ctx.scope, result.vm.id);
+  return { vm, operation };
+}

@@ -1,0 +1,140 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import {
+  SimulatedDriver,
+  dataDirectory,
+  openDatabase,
+  startControlPlane,
+  type BootstrapResult,
+  type ControlPlane,
+  type Database,
+  type HypervisorDriver,
+  type SimulatorConfig,
+} from '@hangar/core';
+import { createApp } from './app.js';
+import { Authenticator } from './auth/authenticator.js';
+import { LoginLimiter, type LimiterOptions } from './auth/login-limiter.js';
+import type { Config } from './config.js';
+import { createLogger, type Log } from './logger.js';
+
+export interface ServerOptions {
+  config: Config;
+  /** An open database; otherwise one is opened from the config (embedded when no DATABASE_URL). */
+  database?: Database;
+  /** The hypervisor; otherwise the one the config names. */
+  driver?: HypervisorDriver;
+  simulator?: SimulatorConfig;
+  log?: Log;
+  limiter?: LimiterOptions;
+  worker?: { lease_ms?: number; poll_ms?: number; max_operation_ms?: number };
+  reconciler?: { interval_ms?: number };
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  controlPlane: ControlPlane;
+  database: Database;
+  bootstrap: BootstrapResult;
+  log: Log;
+  /** Stops taking requests, lets in-flight ones finish, releases leases, closes the database. */
+  close(): Promise<void>;
+}
+
+function defaultDriver(config: Config, simulator: SimulatorConfig | undefined): HypervisorDriver {
+  const latency = config.HANGAR_SIM_LATENCY_MS?.split('-').map(Number);
+  // Simulated domains are kept in the data directory so they outlive restarts, like real VMs.
+  return new SimulatedDriver({
+    config: {
+      state_file: join(dataDirectory(config.HANGAR_DATA_DIR), 'simulator.json'),
+      ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),
+      ...(config.HANGAR_SIM_SEED !== undefined ? { seed: config.HANGAR_SIM_SEED } : {}),
+      ...simulator,
+    },
+  });
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const ownsDatabase = !opts.database;
+  const dataDir = dataDirectory(config.HANGAR_DATA_DIR);
+  await mkdir(dataDir, { recursive: true });
+  const database = opts.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir }));
+  let controlPlane: ControlPlane | undefined;
+  try {
+    controlPlane = await startControlPlane({
+      database,
+      hosts: [{ name: config.HANGAR_HOST_NAME, driver: opts.driver ?? defaultDriver(config, opts.simulator) }],
+      worker: config.HANGAR_WORKER === 'off' ? false : { ...opts.worker },
+      reconciler: config.HANGAR_WORKER === 'off' ? false : { ...opts.reconciler },
+      logger: log,
+    });
+    const { services } = controlPlane;
+    const bootstrap = await services.auth.bootstrap({
+      api_key: config.HANGAR_BOOTSTRAP_API_KEY,
+      password: config.HANGAR_ADMIN_PASSWORD,
+    });
+    await announceBootstrap(bootstrap, dataDir, log);
+    const secret = config.HANGAR_JWT_SECRET ?? (await services.auth.setting('jwt_secret'));
+    const auth = new Authenticator({
+      services,
+      secret,
+      ttlSeconds: config.HANGAR_JWT_TTL_S,
+      limiter: new LoginLimiter(opts.limiter),
+    });
+    const shutdown = new AbortController();
+    const app = createApp({ services, auth, db: database.db, log, shutdown: shutdown.signal });
+
+    const server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+    log.info({ url, database: database.embedded ? 'embedded' : 'external', driver: controlPlane.hosts[0]?.driver }, 'hangar is serving');
+
+    const cp = controlPlane;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      controlPlane: cp,
+      database,
+      bootstrap,
+      log,
+      close: () =>
+        (closing ??= (async () => {
+          log.info('shutting down: no new requests, finishing those in flight');
+          const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+          if ('closeIdleConnections' in server) server.closeIdleConnections();
+          shutdown.abort();
+          await drained;
+          await cp.close();
+          if (ownsDatabase) await database.close();
+          log.info('stopped');
+        })()),
+    };
+  } catch (err) {
+    await controlPlane?.close();
+    if (ownsDatabase) await database.close();
+    throw err;
+  }
+}
+
+/** A generated admin key or password is printed once and kept, readable only by its owner, in the data directory. */
+async function announceBootstrap(b: BootstrapResult, dataDir: string, log: Log): Promise<void> {
+  if (b.api_key) {
+    const file = join(dataDir, 'admin-api-key');
+    await writeFile(file, `${b.api_key}\n`, { mode: 0o600 });
+    log.info({ file }, 'created the admin API key (saved to the file named here)');
+    process.stdout.write(`\nAdmin API key (shown once, also saved to ${file}):\n  ${b.api_key}\n\n`);
+  }
+  if (b.generated_password) {
+    const file = join(dataDir, 'admin-password');
+    await writeFile(file, `${b.generated_password}\n`, { mode: 0o600 });
+    process.stdout.write(`Admin password for user 'admin' (shown once, also saved to ${file}):\n  ${b.generated_password}\n\n`);
+  }
+}

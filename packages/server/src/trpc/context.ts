@@ -1,0 +1,33 @@
+import type { Logger, Principal, Services } from '@hangar/core';
+
+/** Facts about one request that the HTTP layer and the procedures share (the access log reads them). */
+export interface RequestInfo {
+  requestId: string;
+  ip: string;
+  principal: Principal | null;
+  procedure: string | null;
+}
+
+/** What procedures need of authentication (the Authenticator provides it). */
+export interface AuthPort {
+  authenticate(authorization: string | undefined): Promise<Principal>;
+  login(
+    username: string,
+    password: string,
+    address: string,
+  ): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }>;
+}
+
+/**
+ * Everything a procedure gets. Only interfaces appear here, so the router's type (which
+ * carries this) stays free of storage and logging libraries: the SDK's types are built from it.
+ */
+export interface Context {
+  services: Services;
+  auth: AuthPort;
+  log: Logger;
+  info: RequestInfo;
+  authorization: string | undefined;
+  /** Aborted when the server is shutting down: long waits answer early. */
+  shutdown: AbortSignal;
+}

@@ -1,0 +1,49 @@
+import { TRPCError } from '@trpc/server';
+import { HangarError, roleAtLeast, type Principal, type Role, type Scope } from '@hangar/core';
+import { t } from './init.js';
+import { toHangarError, trpcCodeOf } from '../errors.js';
+
+/** Every procedure: typed core errors become tRPC errors with the right HTTP status; the rest are logged and hidden. */
+const errors = t.middleware(async ({ ctx, next, path }) => {
+  ctx.info.procedure = path;
+  const result = await next();
+  if (!result.ok) {
+    const err = toHangarError(result.error);
+    if (err.code === 'INTERNAL') ctx.log.error({ err: result.error, request_id: ctx.info.requestId, procedure: path }, 'unhandled error');
+    throw new TRPCError({ code: trpcCodeOf(err), message: err.message, cause: err });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(errors);
+
+const authenticated = publicProcedure.use(async ({ ctx, next }) => {
+  const principal = await ctx.auth.authenticate(ctx.authorization);
+  ctx.info.principal = principal;
+  const scope: Scope = { project_id: principal.project_id, actor: principal.username };
+  return next({ ctx: { principal, scope } });
+});
+
+function atLeast(role: Role) {
+  return authenticated.use(({ ctx, next }) => {
+    if (!roleAtLeast(ctx.principal.role, role)) {
+      throw new HangarError('FORBIDDEN', `This needs the ${role} role; your ${ctx.principal.via === 'api_key' ? 'key' : 'account'} has ${ctx.principal.role}`);
+    }
+    return next();
+  });
+}
+
+/** Read access. */
+export const viewerProcedure = atLeast('viewer');
+/** Read and change VMs. */
+export const operatorProcedure = atLeast('operator');
+/** Everything in the project. */
+export const adminProcedure = atLeast('admin');
+
+/** Projects and users everywhere. */
+export const globalAdminProcedure = authenticated.use(({ ctx, next }) => {
+  if (!ctx.principal.global_admin) throw new HangarError('FORBIDDEN', 'This needs a global admin');
+  return next();
+});
+
+export type AuthedContext = { principal: Principal; scope: Scope };
