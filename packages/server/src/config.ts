@@ -12,6 +12,8 @@ const Env = z.object({
   HANGAR_BOOTSTRAP_API_KEY: z.string().optional(),
   HANGAR_ADMIN_PASSWORD: z.string().min(8, 'HANGAR_ADMIN_PASSWORD must be at least 8 characters').optional(),
   HANGAR_WORKER: z.enum(['on', 'off']).default('on'),
+  /** At shutdown, how long running operations get to finish before they are handed to the next worker. */
+  HANGAR_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Simulated hypervisor only: latency of each call, `ms` or `min-max`, and the fault seed. */
   HANGAR_SIM_LATENCY_MS: z
     .string()

@@ -39,16 +39,20 @@ function databaseDown(err: unknown): boolean {
 /** Any error to the HangarError a client sees: typed ones pass, validation is collected, the rest is hidden. */
 export function toHangarError(err: unknown): HangarError {
   if (isHangarError(err)) return err;
-  if (err instanceof TRPCError && err.cause && err.cause !== err) {
-    if (err.cause instanceof ZodError) return fromZod(err.cause);
-    if (isHangarError(err.cause)) return err.cause;
-    return toHangarError(err.cause);
+  if (err instanceof TRPCError) {
+    const cause = err.cause;
+    if (cause instanceof ZodError) return fromZod(cause);
+    if (isHangarError(cause)) return cause;
+    // tRPC wraps whatever a procedure threw as an internal error; look at what it was.
+    if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : internal();
+    return fromTrpc(err);
   }
   if (err instanceof ZodError) return fromZod(err);
-  if (err instanceof TRPCError) return fromTrpc(err);
   if (databaseDown(err)) return new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true });
-  return new HangarError('INTERNAL', 'Internal server error');
+  return internal();
 }
+
+const internal = () => new HangarError('INTERNAL', 'Internal server error');
 
 function fromZod(err: ZodError): HangarError {
   const fields = err.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));

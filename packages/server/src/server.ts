@@ -112,7 +112,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           if ('closeIdleConnections' in server) server.closeIdleConnections();
           shutdown.abort();
           await drained;
-          await cp.close();
+          await cp.close(config.HANGAR_SHUTDOWN_GRACE_MS);
           if (ownsDatabase) await database.close();
           log.info('stopped');
         })()),

@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '@hangar/server/testing';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = createRequire(import.meta.url).resolve('tsx/cli');
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server?.stop());
+
+/** `pnpm example <name>`, as a user runs it, against a live server. */
+async function example(name: string): Promise<string> {
+  const { stdout } = await run(process.execPath, [TSX, 'examples/run.ts', name], {
+    cwd: ROOT,
+    env: { ...process.env, HANGAR_URL: server.url, HANGAR_API_KEY: server.apiKey },
+  });
+  return stdout;
+}
+
+describe('examples', () => {
+  it('quickstart', async () => {
+    const out = await example('quickstart');
+    expect(out).toMatch(/Signed in as admin/);
+    expect(out).toMatch(/is running; VNC on port \d+/);
+    expect(out).toMatch(/Stopped: stopped/);
+    expect(out).toMatch(/Deleted: deleted at \d{4}-/);
+  });
+
+  it('list-and-filter', async () => {
+    const out = await example('list-and-filter');
+    expect(out).toMatch(/Page 1 of 2: .* \(3 in all\)/);
+    expect(out).toMatch(/role=web: web-\S+, web-\S+\n/);
+    expect(out).toMatch(/running: web-/);
+    expect(out).toMatch(/walked 3 VMs/);
+  });
+
+  it('trpc-direct', async () => {
+    const out = await example('trpc-direct');
+    expect(out).toMatch(/operations.wait -> succeeded/);
+    expect(out).toMatch(/vms.start \(wait\) -> running/);
+    expect(out).toMatch(/vms.delete -> deleted/);
+  });
+
+  it('concurrency', async () => {
+    const out = await example('concurrency');
+    expect(out).toMatch(/OPERATION_IN_PROGRESS \(409\) while starting/);
+    expect(out).toMatch(/both starts share one operation: true/);
+    expect(out).toMatch(/idempotent replay returns the same operation: true/);
+  });
+
+  it('names the examples when given none', async () => {
+    const err = await run(process.execPath, [TSX, 'examples/run.ts'], { cwd: ROOT }).catch((e: { stderr: string; code: number }) => e);
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as { stderr: string }).stderr).toMatch(/quickstart/);
+  });
+});

@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '@hangar/core/testing';
+import type { Database } from '@hangar/core';
+import { Client } from '@hangar/sdk';
+import { TEST_ADMIN_KEY } from '../src/testing.js';
+
+const BIN = fileURLToPath(new URL('../bin/hangar.mjs', import.meta.url));
+
+let database: Database;
+let dataDir: string;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  dataDir = await mkdtemp(join(tmpdir(), 'hangar-sigterm-'));
+});
+afterAll(async () => {
+  await database?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** `hangar serve` as its own process, as a user runs it. */
+async function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      HANGAR_DATA_DIR: dataDir,
+      HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+      HANGAR_ADMIN_PASSWORD: 'not used here',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = /serving on (http:\/\/\S+)/.exec(output);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(() => reject(new Error(`hangar exited before serving:\n${output}`)));
+  });
+  return { child, url, exited };
+}
+
+describe('SIGTERM with operations in flight', () => {
+  it('exits cleanly and loses no operation: the next server finishes them', async () => {
+    // Hypervisor calls take 1.5 s and shutdown allows 200 ms: operations are cut off mid-call.
+    const first = await serve({ HANGAR_SIM_LATENCY_MS: '1500', HANGAR_SHUTDOWN_GRACE_MS: '200' });
+    const client = new Client({ base_url: first.url, api_key: TEST_ADMIN_KEY });
+    const created = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => client.createVm({ name: `sigterm-${i}`, start: true, cpu_cores: 1, memory_mb: 128, disk_gb: 1 })),
+    );
+    const ids = created.map((c) => c.operation!.id);
+    await expect
+      .poll(async () => (await database.sql`SELECT count(*)::int AS n FROM operations WHERE status = 'running'`)[0]!.n, { timeout: 10_000 })
+      .toBeGreaterThan(0);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const open = await database.sql`SELECT status, lease_owner FROM operations WHERE id = ANY(${ids}) AND status IN ('pending', 'running')`;
+    expect(open.length).toBeGreaterThan(0); // cut off, not finished...
+    expect(open.every((o) => o.lease_owner === null)).toBe(true); // ...and released
+
+    const second = await serve({ HANGAR_SIM_LATENCY_MS: '10' });
+    try {
+      const next = new Client({ base_url: second.url, api_key: TEST_ADMIN_KEY });
+      for (const id of ids) {
+        const op = await next.waitForOperation(id, { timeout_ms: 20_000 });
+        expect(op.status, op.error ?? '').toBe('succeeded');
+      }
+      for (const c of created) expect((await next.getVm(c.vm.id)).status).toBe('running');
+      // Exactly one domain per VM on the (simulated, persisted) hypervisor.
+      const refs = await database.sql`SELECT domain_ref FROM vms WHERE id = ANY(${created.map((c) => c.vm.id)})`;
+      expect(new Set(refs.map((r) => r.domain_ref)).size).toBe(6);
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    }
+  }, 90_000);
+});
