@@ -77,7 +77,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       api_key: config.HANGAR_BOOTSTRAP_API_KEY,
       password: config.HANGAR_ADMIN_PASSWORD,
     });
-    await announceBootstrap(bootstrap, dataDir, log);
+    // A key or password the operator chose is theirs already: only generated ones are announced.
+    await announceBootstrap(
+      { ...bootstrap, api_key: config.HANGAR_BOOTSTRAP_API_KEY ? null : bootstrap.api_key },
+      dataDir,
+      log,
+    );
     const secret = config.HANGAR_JWT_SECRET ?? (await services.auth.setting('jwt_secret'));
     const auth = new Authenticator({
       services,
