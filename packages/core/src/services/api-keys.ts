@@ -10,7 +10,8 @@ import {
 } from '../domain/auth.js';
 import { errors, HangarError } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { apiKeys, users, type ApiKeyRow } from '../store/schema.js';
+import { apiKeys, users } from '../store/schema.js';
+import { toApiKey } from '../store/mappers.js';
 import { forbidden } from './users.js';
 import { parse, parseId } from './validate.js';
 
@@ -24,21 +25,6 @@ export function generateApiKey(): string {
   return `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
 
-function toApiKey(row: ApiKeyRow): ApiKey {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  return {
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    user_id: row.user_id,
-    project_id: row.project_id,
-    role: row.role as Role,
-    created_at: row.created_at.toISOString(),
-    last_used_at: iso(row.last_used_at),
-    expires_at: iso(row.expires_at),
-    revoked_at: iso(row.revoked_at),
-  };
-}
 
 /** Stores a key (given, or generated) for a user; the plain key is returned only here. */
 export async function insertApiKey(

@@ -7,7 +7,7 @@ import { apiKeys, users } from '../store/schema.js';
 import { hashApiKey, insertApiKey, API_KEY_PREFIX } from './api-keys.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { ensureProject } from './projects.js';
-import { toUser } from './users.js';
+import { toUser } from '../store/mappers.js';
 import { errors } from '../domain/errors.js';
 
 export interface BootstrapOptions {

@@ -82,7 +82,7 @@ export { parse, parseId } from './validate.js';
 export { canonicalJson } from './idempotency.js';
 export { registerHost, setHostStatus, reserve, release } from './hosts.js';
 export { ensureProject, createProject } from './projects.js';
-export { createUser, listUsers, toUser } from './users.js';
+export { createUser, listUsers } from './users.js';
 export { createApiKey, listApiKeys, revokeApiKey, principalFromApiKey, insertApiKey, hashApiKey, generateApiKey, API_KEY_PREFIX } from './api-keys.js';
 export { authenticatePassword, principalForUser, getOrCreateSetting } from './sessions.js';
 export { hashPassword, verifyPassword } from './passwords.js';

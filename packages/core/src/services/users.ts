@@ -1,23 +1,13 @@
 import { asc, eq } from 'drizzle-orm';
-import { CreateUserInput, roleAtLeast, type Principal, type Role, type User } from '../domain/auth.js';
+import { CreateUserInput, roleAtLeast, type Principal, type User } from '../domain/auth.js';
 import { errors, HangarError } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { projects, users, type UserRow } from '../store/schema.js';
+import { projects, users } from '../store/schema.js';
+import { toUser } from '../store/mappers.js';
 import { hashPassword } from './passwords.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { parse } from './validate.js';
 
-export function toUser(row: UserRow): User {
-  return {
-    id: row.id,
-    username: row.username,
-    project_id: row.project_id,
-    role: row.role as Role,
-    global_admin: row.global_admin,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
-}
 
 export function forbidden(message: string) {
   return new HangarError('FORBIDDEN', message);

@@ -6,7 +6,8 @@ import type { Host } from '../domain/host.js';
 import type { Project } from '../domain/project.js';
 import type { VmStatus } from '../domain/status.js';
 import type { OperationAction } from '../domain/state-machine.js';
-import type { EventRow, HostRow, OperationRow, ProjectRow, VmRow } from './schema.js';
+import type { ApiKey, Role, User } from '../domain/auth.js';
+import type { ApiKeyRow, EventRow, HostRow, OperationRow, ProjectRow, UserRow, VmRow } from './schema.js';
 
 /** Rows to wire shapes: timestamps become ISO strings, `allowed_actions` is derived, internals stay behind. */
 
@@ -91,4 +92,31 @@ export function toHost(row: HostRow): Host {
 
 export function toProject(row: ProjectRow): Project {
   return { id: row.id, name: row.name, created_at: iso(row.created_at), updated_at: iso(row.updated_at) };
+}
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    project_id: row.project_id,
+    role: row.role as Role,
+    global_admin: row.global_admin,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+  };
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    user_id: row.user_id,
+    project_id: row.project_id,
+    role: row.role as Role,
+    created_at: row.created_at.toISOString(),
+    last_used_at: isoOrNull(row.last_used_at),
+    expires_at: isoOrNull(row.expires_at),
+    revoked_at: isoOrNull(row.revoked_at),
+  };
 }
