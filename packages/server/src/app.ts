@@ -1,11 +1,15 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { Hono } from 'hono';
+import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { pingDatabase, type Db, type Services } from '@hangar/core';
 import type { Authenticator } from './auth/authenticator.js';
 import { requestContext, type AppEnv } from './http/request-context.js';
 import type { Log } from './logger.js';
 import { appRouter } from './router.js';
+import type { Context } from './trpc/context.js';
+import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
+import { restHandler } from './http/rest.js';
+import { mountDocs } from './http/docs-page.js';
 
 export interface AppDeps {
   services: Services;
@@ -36,22 +40,36 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
     }),
   );
+  const context = (c: HonoContext<AppEnv>): Context => ({
+    services: deps.services,
+    auth: deps.auth,
+    log: deps.log,
+    info: c.get('info'),
+    authorization: c.req.header('authorization'),
+    shutdown: deps.shutdown,
+  });
   app.all('/trpc/*', (c) =>
     fetchRequestHandler({
       endpoint: '/trpc',
       req: c.req.raw,
       router: appRouter,
       allowBatching: true,
-      createContext: () => ({
-        services: deps.services,
-        auth: deps.auth,
-        log: deps.log,
-        info: c.get('info'),
-        authorization: c.req.header('authorization'),
-        shutdown: deps.shutdown,
-      }),
+      createContext: () => context(c),
     }),
   );
+
+  // REST: the same procedures, routed by their OpenAPI metadata.
+  app.use(
+    `${API_BASE}/*`,
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
+    }),
+  );
+  app.all(`${API_BASE}/*`, restHandler(context));
+  const document = JSON.stringify(buildOpenApiDocument());
+  app.get('/openapi.json', (c) => c.body(document, 200, { 'content-type': 'application/json' }));
+  mountDocs(app);
 
   app.notFound((c) => c.json({ detail: `No route for ${c.req.method} ${c.req.path}`, code: 'NOT_FOUND' }, 404));
   app.onError((err, c) => {

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@hangar/core/testing';
 import type { Database } from '@hangar/core';
-import { Client } from '@hangar/sdk';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import type { AppRouter } from '../src/router.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
 
 const BIN = fileURLToPath(new URL('../bin/hangar.mjs', import.meta.url));
@@ -21,6 +22,11 @@ afterAll(async () => {
   await database?.close();
   await rm(dataDir, { recursive: true, force: true });
 });
+
+const trpcClient = (url: string) =>
+  createTRPCClient<AppRouter>({
+    links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })],
+  });
 
 /** `hangar serve` as its own process, as a user runs it. */
 async function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
@@ -56,9 +62,11 @@ describe('SIGTERM with operations in flight', () => {
   it('exits cleanly and loses no operation: the next server finishes them', async () => {
     // Hypervisor calls take 1.5 s and shutdown allows 200 ms: operations are cut off mid-call.
     const first = await serve({ HANGAR_SIM_LATENCY_MS: '1500', HANGAR_SHUTDOWN_GRACE_MS: '200' });
-    const client = new Client({ base_url: first.url, api_key: TEST_ADMIN_KEY });
+    const client = trpcClient(first.url);
     const created = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => client.createVm({ name: `sigterm-${i}`, start: true, cpu_cores: 1, memory_mb: 128, disk_gb: 1 })),
+      Array.from({ length: 6 }, (_, i) =>
+        client.vms.create.mutate({ name: `sigterm-${i}`, start: true, cpu_cores: 1, memory_mb: 128, disk_gb: 1 }),
+      ),
     );
     const ids = created.map((c) => c.operation!.id);
     await expect
@@ -73,12 +81,12 @@ describe('SIGTERM with operations in flight', () => {
 
     const second = await serve({ HANGAR_SIM_LATENCY_MS: '10' });
     try {
-      const next = new Client({ base_url: second.url, api_key: TEST_ADMIN_KEY });
+      const next = trpcClient(second.url);
       for (const id of ids) {
-        const op = await next.waitForOperation(id, { timeout_ms: 20_000 });
+        const { operation: op } = await next.operations.wait.query({ id, timeout_ms: 20_000 });
         expect(op.status, op.error ?? '').toBe('succeeded');
       }
-      for (const c of created) expect((await next.getVm(c.vm.id)).status).toBe('running');
+      for (const c of created) expect((await next.vms.get.query({ id: c.vm.id })).status).toBe('running');
       // Exactly one domain per VM on the (simulated, persisted) hypervisor.
       const refs = await database.sql`SELECT domain_ref FROM vms WHERE id = ANY(${created.map((c) => c.vm.id)})`;
       expect(new Set(refs.map((r) => r.domain_ref)).size).toBe(6);

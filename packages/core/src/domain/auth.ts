@@ -27,7 +27,7 @@ export const User = z.object({
   global_admin: z.boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}).meta({ id: 'User' });
 export type User = z.infer<typeof User>;
 
 export const CreateUserInput = z.strictObject({
@@ -53,7 +53,7 @@ export const ApiKey = z.object({
   last_used_at: Timestamp.nullable(),
   expires_at: Timestamp.nullable(),
   revoked_at: Timestamp.nullable(),
-});
+}).meta({ id: 'ApiKey' });
 export type ApiKey = z.infer<typeof ApiKey>;
 
 export const CreateApiKeyInput = z.strictObject({
@@ -70,7 +70,7 @@ export const CreatedApiKey = z.object({
   api_key: ApiKey,
   /** The secret, shown this once. */
   key: z.string(),
-});
+}).meta({ id: 'CreatedApiKey' });
 export type CreatedApiKey = z.infer<typeof CreatedApiKey>;
 
 /** Who is calling, once their token checked out. */
@@ -83,5 +83,5 @@ export const Principal = z.object({
   /** How they proved it. */
   via: z.enum(['api_key', 'password', 'jwt']),
   api_key_id: Uuid.nullable(),
-});
+}).meta({ id: 'Principal' });
 export type Principal = z.infer<typeof Principal>;

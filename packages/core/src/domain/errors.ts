@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { VmStatus } from './status.js';
 import type { VmAction } from './state-machine.js';
 
@@ -84,3 +85,16 @@ export const errors = {
   validation: (message: string, fields: { path: string; message: string }[] = []) =>
     new HangarError('VALIDATION', message, { fields }),
 };
+
+/** How the REST routes answer an error (tRPC carries the same facts in its own envelope). */
+export const ErrorBody = z.looseObject({
+  detail: z.string().meta({ description: 'What went wrong, in a sentence', example: 'VM with ID 6c7e3b27-7159-4e0a-9e30-3d44284574cd not found' }),
+  code: z.enum(Object.keys(ERROR_HTTP_STATUS) as [ErrorCode, ...ErrorCode[]]),
+  request_id: z.string().nullable(),
+  fields: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  status: z.string().optional().meta({ description: 'For conflicts: the VM status' }),
+  allowed_actions: z.array(z.string()).optional(),
+  operation_id: z.string().nullable().optional().meta({ description: 'For conflicts: the operation in the way' }),
+  retryable: z.boolean().optional(),
+  retry_after_s: z.number().optional(),
+});

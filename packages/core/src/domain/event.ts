@@ -28,7 +28,7 @@ export const VmEvent = z.object({
   to_status: VmStatus.nullable(),
   data: z.record(z.string(), z.unknown()),
   created_at: Timestamp,
-});
+}).meta({ id: 'VmEvent' });
 export type VmEvent = z.infer<typeof VmEvent>;
 
 export const ListEventsQuery = z.strictObject({

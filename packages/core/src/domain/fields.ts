@@ -33,18 +33,21 @@ const LabelMap = z
   .record(LabelKey, LabelValue)
   .refine((m) => Object.keys(m).length <= 64, { message: 'at most 64 labels' });
 
-/** Labels are a string map; a bare list of keys (the older shape) is accepted as keys with empty values. */
-export const Labels = z.preprocess(
-  (v) => (Array.isArray(v) && v.every((k) => typeof k === 'string') ? Object.fromEntries(v.map((k) => [k, ''])) : v),
+/** Labels are a string map; a bare list of keys (the older shape) is taken as keys with empty values. */
+export const Labels = z.union([
   LabelMap,
-) as unknown as typeof LabelMap;
+  z
+    .array(LabelKey)
+    .max(64)
+    .transform((keys) => Object.fromEntries(keys.map((k) => [k, ''])) as Record<string, string>),
+]);
 
 export const IpAddress = z.union([z.ipv4(), z.ipv6()]);
 
 export const MacAddress = z
   .string()
   .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, { message: 'must be a MAC address like 52:54:00:12:34:56' })
-  .transform((m) => m.toLowerCase());
+  .overwrite((m) => m.toLowerCase());
 
 export const OsType = z.enum(['linux', 'windows', 'other']);
 export type OsType = z.infer<typeof OsType>;

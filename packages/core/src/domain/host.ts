@@ -34,5 +34,5 @@ export const Host = z.object({
   last_seen_at: Timestamp.nullable(),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}).meta({ id: 'Host' });
 export type Host = z.infer<typeof Host>;

@@ -44,5 +44,5 @@ export const VmPage = z.object({
   per_page: z.int(),
   total_pages: z.int(),
   next_cursor: z.string().nullable(),
-});
+}).meta({ id: 'VmPage' });
 export type VmPage = z.infer<typeof VmPage>;

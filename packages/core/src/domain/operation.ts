@@ -29,7 +29,7 @@ export const Operation = z.object({
   updated_at: Timestamp,
   started_at: Timestamp.nullable(),
   finished_at: Timestamp.nullable(),
-});
+}).meta({ id: 'Operation' });
 export type Operation = z.infer<typeof Operation>;
 
 const IdempotencyKey = z
@@ -73,5 +73,5 @@ export const ListOperationsQuery = z.strictObject({
 export type ListOperationsQuery = z.input<typeof ListOperationsQuery>;
 
 /** What every VM action answers: the VM as it now is, and the operation carrying the action out (null when there was nothing to do). */
-export const VmActionResult = z.object({ vm: Vm, operation: Operation.nullable() });
+export const VmActionResult = z.object({ vm: Vm, operation: Operation.nullable() }).meta({ id: 'VmActionResult' });
 export type VmActionResult = z.infer<typeof VmActionResult>;

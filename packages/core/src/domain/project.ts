@@ -12,7 +12,7 @@ export const Project = z.object({
   name: ProjectName,
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}).meta({ id: 'Project' });
 export type Project = z.infer<typeof Project>;
 
 export const CreateProjectInput = z.strictObject({ name: ProjectName });

@@ -51,21 +51,56 @@ export const WaitVmRequest = z.strictObject({
   timeout_ms: z.int().min(0).max(86_400_000).default(60_000),
 });
 export type WaitVmRequest = z.input<typeof WaitVmRequest>;
-export const WaitVmResult = z.object({ vm: Vm, timed_out: z.boolean() });
+export const WaitVmResult = z.object({ vm: Vm, timed_out: z.boolean() }).meta({ id: 'WaitVmResult' });
 
 export const WaitOperationRequest = z.strictObject({
   id: Uuid,
   timeout_ms: z.int().min(0).max(86_400_000).default(60_000),
 });
 export type WaitOperationRequest = z.input<typeof WaitOperationRequest>;
-export const WaitOperationResult = z.object({ operation: Operation, timed_out: z.boolean() });
+export const WaitOperationResult = z.object({ operation: Operation, timed_out: z.boolean() }).meta({ id: 'WaitOperationResult' });
 
-export const OperationPage = z.object({ operations: z.array(Operation), next_cursor: z.string().nullable() });
+export const OperationPage = z.object({ operations: z.array(Operation), next_cursor: z.string().nullable() }).meta({ id: 'OperationPage' });
 export { ListOperationsQuery };
 
-export const TokenRequest = z.strictObject({ username: Username, password: Password.or(z.string().min(1).max(1024)) });
+/** Also the OAuth2 password grant's form: `grant_type=password&username=…&password=…`. */
+export const TokenRequest = z.strictObject({
+  username: Username,
+  password: Password.or(z.string().min(1).max(1024)),
+  grant_type: z.literal('password').optional(),
+  scope: z.string().max(1024).optional(),
+  client_id: z.string().max(256).optional(),
+});
 export const TokenResponse = z.object({
   access_token: z.string(),
   token_type: z.literal('bearer'),
   expires_in: z.int(),
-});
+}).meta({ id: 'TokenResponse' });
+
+/** A VM's hardware configuration, as the config routes show it. */
+export const VmConfig = Vm.pick({
+  id: true,
+  name: true,
+  status: true,
+  cpu_cores: true,
+  memory_mb: true,
+  disk_gb: true,
+  os_type: true,
+  os_version: true,
+  vnc_enabled: true,
+  vnc_port: true,
+  network: true,
+  version: true,
+}).meta({ id: 'VmConfig' });
+export type VmConfig = z.infer<typeof VmConfig>;
+
+const HardwareFields = UpdateVmFields.pick({ cpu_cores: true, memory_mb: true, disk_gb: true, vnc_enabled: true, network: true });
+
+/** Hardware only (the VM must be stopped). */
+export const ConfigureVmRequest = HardwareFields.extend({ id: Uuid, ...MutationOptions.shape, ...WaitFlag }).refine(
+  somethingToUpdate,
+  NOTHING_TO_UPDATE,
+);
+export const ResizeVmRequest = HardwareFields.pick({ cpu_cores: true, memory_mb: true, disk_gb: true })
+  .extend({ id: Uuid, ...MutationOptions.shape, ...WaitFlag })
+  .refine(somethingToUpdate, NOTHING_TO_UPDATE);

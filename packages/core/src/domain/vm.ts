@@ -22,7 +22,7 @@ export const Network = z.object({
   bridge_name: BridgeName.nullable(),
   mac_address: MacAddress.nullable(),
   ip_address: IpAddress.nullable(),
-});
+}).meta({ id: 'Network' });
 export type Network = z.infer<typeof Network>;
 
 /** What a caller may say about the network; the platform fills in the rest (a MAC, for one). */
@@ -63,7 +63,7 @@ export const Vm = z.object({
   created_at: Timestamp,
   updated_at: Timestamp,
   deleted_at: Timestamp.nullable(),
-});
+}).meta({ id: 'Vm' });
 export type Vm = z.infer<typeof Vm>;
 
 export const CreateVmInput = z.strictObject({

@@ -1,10 +1,34 @@
 import { initTRPC } from '@trpc/server';
+import type { z } from 'zod';
 import type { Context } from './context.js';
 import { shouldRetry, toHangarError } from '../errors.js';
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * A procedure's REST route: `openapi` is what trpc-to-openapi reads to generate the document;
+ * `rest` adds what the REST adapter and the document's finishing need.
+ */
 export interface Meta {
-  /** Filled in for the REST mapping (OpenAPI), when routes are generated from procedures. */
-  openapi?: Record<string, unknown>;
+  openapi?: {
+    method: HttpMethod;
+    path: `/${string}`;
+    summary?: string;
+    description?: string;
+    tags?: string[];
+    protect?: boolean;
+    contentTypes?: string[];
+    requestHeaders?: z.ZodObject;
+    successDescription?: string;
+  };
+  rest?: {
+    /** 201: a resource was created (with a Location header). 'accepted': 202 while its operation runs, 200 once done. */
+    status?: 201 | 'accepted';
+    /** More routes served by the same procedure (PUT beside PATCH). */
+    also?: { method: HttpMethod; path: `/${string}` }[];
+    /** Query parameters accepted under another name (`server_id` for `host_id`). */
+    query_aliases?: Record<string, string>;
+  };
 }
 
 export const t = initTRPC

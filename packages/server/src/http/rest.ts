@@ -1,0 +1,116 @@
+import type { Context as HonoContext } from 'hono';
+import { HangarError, errors } from '@hangar/core';
+import { shouldRetry, toHangarError } from '../errors.js';
+import { appRouter } from '../router.js';
+import type { Context } from '../trpc/context.js';
+import { t } from '../trpc/init.js';
+import type { AppEnv } from './request-context.js';
+import { API_BASE } from './openapi.js';
+import { restRoutes, type RestRoute } from './rest-routes.js';
+import { queryInput } from './query-input.js';
+
+const createCaller = t.createCallerFactory(appRouter);
+
+/** Headers that stand for body fields of mutations. */
+const HEADER_FIELDS: [header: string, field: string, parse: (v: string) => unknown][] = [
+  ['idempotency-key', 'idempotency_key', (v) => v],
+  // If-Match: 3, "3" or W/"3".
+  ['if-match', 'expected_version', (v) => Number(v.replace(/^W\//, '').replace(/"/g, '').trim()) || v],
+];
+
+/**
+ * The REST routes under /api/v1: each one is a tRPC procedure (found from its `openapi` meta),
+ * called through a server-side caller with the same context, so REST and tRPC cannot drift
+ * apart. This adapter only moves values between HTTP and the procedure's input and answer.
+ */
+export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
+  const routes = restRoutes();
+  return async (c: HonoContext<AppEnv>): Promise<Response> => {
+    const info = c.get('info');
+    try {
+      const path = c.req.path.slice(API_BASE.length) || '/';
+      const matches = routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
+      const hit = matches.find((x) => x.r.method === c.req.method);
+      if (!hit) {
+        if (matches.length) {
+          throw new HangarError('VALIDATION', `${c.req.method} is not allowed on ${API_BASE}${path}; use ${[...new Set(matches.map((x) => x.r.method))].join(', ')}`, {
+            fields: [{ path: '(method)', message: 'method not allowed' }],
+          });
+        }
+        throw errors.notFound('Route', `${c.req.method} ${API_BASE}${path}`);
+      }
+      const { r: route, m } = hit;
+      const procedure = route.procedure;
+      info.procedure = procedure.name;
+      const input = procedure.input ? await buildInput(c, route, m!) : undefined;
+      const caller = createCaller(makeContext(c), { signal: c.req.raw.signal }) as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>;
+      const [ns, fn] = procedure.name.split('.') as [string, string];
+      const data = (await caller[ns]![fn]!(input)) as Record<string, any> | undefined;
+      return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));
+    } catch (err) {
+      const e = toHangarError(err);
+      return c.json(
+        { detail: e.message, code: e.code, request_id: info.requestId, ...e.details },
+        e.httpStatus as 400,
+        {
+          'x-should-retry': String(shouldRetry(e)),
+          ...(typeof e.details.retry_after_s === 'number' ? { 'retry-after': String(e.details.retry_after_s) } : {}),
+        },
+      );
+    }
+  };
+}
+
+function successStatus(route: RestRoute, data: Record<string, any> | undefined): 200 | 201 | 202 {
+  const status = route.procedure.rest.status;
+  if (status === 201) return 201;
+  if (status === 'accepted') {
+    const op = data?.operation as { status?: string } | null | undefined;
+    return op && (op.status === 'pending' || op.status === 'running') ? 202 : 200;
+  }
+  return 200;
+}
+
+function successHeaders(route: RestRoute, data: Record<string, any> | undefined): Record<string, string> {
+  const vmId = data?.vm?.id as string | undefined;
+  return route.procedure.rest.status === 201 && vmId ? { location: `${API_BASE}/vms/${vmId}` } : {};
+}
+
+/** The procedure's input from the body (JSON or form), the query, the path and the headers that stand for fields. */
+async function buildInput(c: HonoContext<AppEnv>, route: RestRoute, m: RegExpExecArray): Promise<Record<string, unknown>> {
+  const schema = route.procedure.input!;
+  const input: Record<string, unknown> = {
+    ...(['POST', 'PUT', 'PATCH'].includes(route.method) ? await readBody(c) : {}),
+    ...queryInput(schema, new URL(c.req.url).searchParams, route.procedure.rest.query_aliases),
+  };
+  route.params.forEach((name, i) => (input[name] = decodeURIComponent(m[i + 1]!)));
+  if (route.method !== 'GET') {
+    for (const [header, field, parse] of HEADER_FIELDS) {
+      const value = c.req.header(header);
+      if (value !== undefined && input[field] === undefined) input[field] = parse(value);
+    }
+  }
+  return input;
+}
+
+async function readBody(c: HonoContext<AppEnv>): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (!text.trim()) return {};
+  const type = c.req.header('content-type') ?? '';
+  if (type.includes('application/x-www-form-urlencoded')) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  if (type && !type.includes('json')) {
+    throw errors.validation(`Unsupported content type ${type}: send application/json`, [{ path: '(body)', message: 'unsupported content type' }]);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw errors.validation('The request body is not valid JSON', [{ path: '(body)', message: 'malformed JSON' }]);
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw errors.validation('The request body must be a JSON object', [{ path: '(body)', message: 'expected an object' }]);
+  }
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../src/testing.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`docs page test skipped: no ${CHROMIUM} (apt-get install chromium; .ci/run does)`);
+
+let server: TestServer;
+let browser: Browser;
+beforeAll(async () => {
+  if (!haveChromium) return;
+  server = await startTestServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe.runIf(haveChromium)('GET /docs in a real browser', () => {
+  it('renders the VM routes, with nothing loaded from outside the server', async () => {
+    const page = await browser.newPage();
+    const outside: string[] = [];
+    page.on('request', (req) => {
+      if (!req.url().startsWith(server.url)) outside.push(req.url());
+    });
+    await page.goto(`${server.url}/docs`);
+    await page.waitForSelector('.opblock', { timeout: 20_000 });
+    const text = await page.locator('#swagger-ui').innerText();
+    expect(text).toContain('Hangar');
+    for (const route of ['/vms', '/vms/{id}', '/vms/{id}/start', '/vms/{id}/stop', '/operations/{id}']) {
+      expect(text, route).toContain(route);
+    }
+    expect(outside).toEqual([]);
+    await page.close();
+  });
+});
