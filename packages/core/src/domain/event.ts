@@ -7,6 +7,8 @@ export const EVENT_TYPES = [
   'vm.updated',
   'vm.status_changed',
   'vm.drift',
+  /** Something the hypervisor reported that left the status as it was (a guest reset, a power-button press). */
+  'vm.hypervisor_event',
   'operation.queued',
   'operation.started',
   'operation.succeeded',

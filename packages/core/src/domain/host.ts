@@ -28,6 +28,8 @@ export const Host = z.object({
   name: z.string(),
   driver: z.string(),
   status: HostStatus,
+  /** Why the host is offline (the hypervisor's binary is missing, it does not answer…). */
+  status_reason: z.string().nullable(),
   capacity: Capacity,
   allocated: Capacity,
   gpus: z.array(GpuDevice),

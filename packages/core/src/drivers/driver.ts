@@ -32,6 +32,8 @@ export interface DomainInfo {
 export interface HostInventory {
   capacity: Capacity;
   gpus: GpuDevice[];
+  /** Why the hypervisor cannot run VMs right now (its binary is missing, say); the host is then offline. */
+  unavailable?: string;
 }
 
 export interface CallOptions {
@@ -44,7 +46,12 @@ export interface DomainStateChange {
   ref: string;
   state: DomainState;
   reason: string;
+  /** The hypervisor's own name for what happened (a QMP event), worth recording even when the state is unchanged. */
+  event?: string;
 }
+
+/** Offline changes a driver applies: the VM's hardware, and the ISO in its CD-ROM drive. */
+export type DomainChanges = HardwareChanges & { iso_path?: string | null };
 
 /**
  * What every hypervisor backend does. Calls are idempotent: starting a running domain,
@@ -66,7 +73,7 @@ export interface HypervisorDriver {
   pause(ref: string, opts?: CallOptions): Promise<void>;
   resume(ref: string, opts?: CallOptions): Promise<void>;
   /** Offline changes: the domain is stopped. Returns what changed on the driver's side (a new VNC port). */
-  reconfigure(ref: string, changes: HardwareChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>>;
+  reconfigure(ref: string, changes: DomainChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>>;
   state(ref: string, opts?: CallOptions): Promise<DomainState>;
   list(opts?: CallOptions): Promise<DomainInfo[]>;
   /** Subscribe to state changes the hypervisor reports by itself; returns the unsubscribe. */

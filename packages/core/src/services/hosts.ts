@@ -21,7 +21,8 @@ export async function registerHost(
   const values = {
     name: host.name,
     driver: host.driver,
-    status: 'online',
+    status: host.inventory.unavailable ? 'offline' : 'online',
+    status_reason: host.inventory.unavailable ?? null,
     cpus: host.inventory.capacity.cpus,
     memory_mb: host.inventory.capacity.memory_mb,
     disk_gb: host.inventory.capacity.disk_gb,
@@ -37,10 +38,15 @@ export async function registerHost(
   return toHost(row!);
 }
 
-export async function setHostStatus(db: Db, id: string, status: HostStatus): Promise<void> {
+export async function setHostStatus(db: Db, id: string, status: HostStatus, reason: string | null = null): Promise<void> {
   await db
     .update(hosts)
-    .set({ status, updated_at: new Date(), ...(status === 'online' ? { last_seen_at: new Date() } : {}) })
+    .set({
+      status,
+      status_reason: status === 'online' ? null : reason,
+      updated_at: new Date(),
+      ...(status === 'online' ? { last_seen_at: new Date() } : {}),
+    })
     .where(eq(hosts.id, id));
 }
 
@@ -91,7 +97,7 @@ async function explainNoPlacement(tx: Tx, r: Resources, hostId?: string | null):
   if (hostId) {
     const h = all.find((x) => x.id === hostId);
     if (!h) throw errors.validation(`Host ${hostId} does not exist`, [{ path: 'host_id', message: 'unknown host' }]);
-    if (h.status !== 'online') throw errors.hostUnavailable(`Host ${h.name} is ${h.status}`);
+    if (h.status !== 'online') throw errors.hostUnavailable(`Host ${h.name} is ${h.status}${because(h)}`);
   }
   const fresh = (h: (typeof all)[number]) =>
     h.status === 'online' && !!h.last_seen_at && Date.now() - h.last_seen_at.getTime() < HOST_HEARTBEAT_TIMEOUT_S * 1000;
@@ -99,13 +105,18 @@ async function explainNoPlacement(tx: Tx, r: Resources, hostId?: string | null):
     const h = all.find((x) => x.id === hostId)!;
     if (!fresh(h)) throw errors.hostUnavailable(`Host ${h.name} has no running worker`);
   }
-  if (!all.some(fresh)) throw errors.hostUnavailable('No hypervisor host is online');
+  if (!all.some(fresh)) {
+    const why = all.filter((h) => h.status_reason).map((h) => `${h.name}: ${h.status_reason}`);
+    throw errors.hostUnavailable(`No hypervisor host is online${why.length ? ` (${why.join('; ')})` : ''}`);
+  }
   throw new HangarError(
     'INSUFFICIENT_CAPACITY',
     `No host has room for ${r.cpus} vCPUs, ${r.memory_mb} MB of memory and ${r.disk_gb} GB of disk`,
     { retryable: true },
   );
 }
+
+const because = (h: { status_reason: string | null }) => (h.status_reason ? `: ${h.status_reason}` : '');
 
 export async function release(tx: Tx, hostId: string | null, r: Resources): Promise<void> {
   if (!hostId) return;

@@ -81,6 +81,7 @@ export function toHost(row: HostRow): Host {
     name: row.name,
     driver: row.driver,
     status: row.status as Host['status'],
+    status_reason: row.status_reason,
     capacity: { cpus: row.cpus, memory_mb: row.memory_mb, disk_gb: row.disk_gb },
     allocated: { cpus: row.allocated_cpus, memory_mb: row.allocated_memory_mb, disk_gb: row.allocated_disk_gb },
     gpus: row.gpus,

@@ -33,6 +33,8 @@ export const hosts = pgTable('hosts', {
   name: text('name').notNull().unique(),
   driver: text('driver').notNull(),
   status: text('status').notNull().default('online'),
+  /** Why the host is offline, when its driver said. */
+  status_reason: text('status_reason'),
   cpus: integer('cpus').notNull().default(0),
   memory_mb: integer('memory_mb').notNull().default(0),
   disk_gb: integer('disk_gb').notNull().default(0),

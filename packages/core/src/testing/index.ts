@@ -1,2 +1,3 @@
 export { createTestDatabase } from './database.js';
 export { startTestControlPlane, type TestControlPlane } from './control-plane.js';
+export { qemuSkipReason, testGuest, qemuProcessesUnder, waitForText } from './qemu.js';

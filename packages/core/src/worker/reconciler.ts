@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { StableStatus, VmStatus } from '../domain/status.js';
-import type { DomainState, HypervisorDriver } from '../drivers/driver.js';
+import type { DomainState, DomainStateChange, HypervisorDriver } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
 import { notifyChange } from '../store/notifier.js';
 import { idempotencyKeys, operations, vms, type VmRow } from '../store/schema.js';
@@ -47,7 +47,7 @@ export class Reconciler {
     if (this.timer) return;
     for (const [hostId, driver] of this.drivers) {
       const off = driver.watch?.((change) => {
-        void this.onDomainChange(hostId, change.ref, change.state, change.reason).catch((err: unknown) =>
+        void this.onDomainChange(hostId, change).catch((err: unknown) =>
           this.log.warn({ err, host: hostId }, 'reconciling a domain event failed'),
         );
       });
@@ -143,7 +143,7 @@ export class Reconciler {
   private async hostUnreachable(hostId: string, settled: ReturnType<typeof and>, err: unknown): Promise<number> {
     const reason = err instanceof Error ? err.message : String(err);
     this.log.warn({ host: hostId, err: reason }, 'hypervisor unreachable');
-    await setHostStatus(this.db, hostId, 'offline');
+    await setHostStatus(this.db, hostId, 'offline', reason);
     const rows = await this.db
       .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref })
       .from(vms)
@@ -153,13 +153,29 @@ export class Reconciler {
     return n;
   }
 
-  private async onDomainChange(hostId: string, ref: string, state: DomainState, reason: string): Promise<void> {
+  private async onDomainChange(hostId: string, change: DomainStateChange): Promise<void> {
     const [vm] = await this.db
       .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref, op: vms.current_operation_id })
       .from(vms)
-      .where(and(eq(vms.domain_ref, ref), eq(vms.host_id, hostId), isNull(vms.deleted_at)));
+      .where(and(eq(vms.domain_ref, change.ref), eq(vms.host_id, hostId), isNull(vms.deleted_at)));
+    // While an operation runs, what the hypervisor reports is that operation's doing.
     if (!vm || vm.op || !CHECKED.includes(vm.status as VmStatus)) return;
-    await this.applyDrift(vm, statusFromDomain(state), state, reason);
+    const status = statusFromDomain(change.state);
+    if (status !== vm.status) {
+      await this.applyDrift(vm, status, change.state, change.reason);
+    } else if (change.event) {
+      await appendEvents(this.db, [
+        {
+          vm_id: vm.id,
+          project_id: vm.project_id,
+          type: 'vm.hypervisor_event',
+          message: change.reason,
+          from_status: null,
+          to_status: null,
+          data: { event: change.event, observed: change.state },
+        },
+      ]);
+    }
   }
 
   /**

@@ -1,0 +1,1 @@
+ALTER TABLE "hosts" ADD COLUMN "status_reason" text;

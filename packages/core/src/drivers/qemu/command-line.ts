@@ -1,0 +1,53 @@
+import type { Accel } from './accel.js';
+import type { DomainRecord } from './domain-record.js';
+import type { VmLayout } from './layout.js';
+
+/** Boot every VM straight from this kernel (appliances, and the tests' tiny guest). */
+export interface DirectBoot {
+  kernel: string;
+  initrd?: string;
+  append?: string;
+}
+
+export const VNC_BASE_PORT = 5900;
+
+/** QEMU's arguments for a domain. QEMU stays up when the control plane exits. */
+export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: Accel; boot?: DirectBoot }): string[] {
+  const args = [
+    '-name', `${record.name.replace(/,/g, ',,')},process=qemu-${record.vm_id}`,
+    '-uuid', record.vm_id,
+    '-accel', opts.accel,
+    '-nodefaults', '-no-user-config',
+    '-display', 'none',
+    '-m', String(record.memory_mb),
+    '-smp', String(record.cpu_cores),
+    '-chardev', `socket,id=qmp,path=${files.qmp},server=on,wait=off`,
+    '-mon', 'chardev=qmp,mode=control',
+    '-chardev', `socket,id=serial0,path=${files.serial},server=on,wait=off,logfile=${files.console},logappend=on`,
+    '-serial', 'chardev:serial0',
+    '-pidfile', files.pidfile,
+    '-drive', `file=${files.disk},if=none,id=disk0,format=qcow2,cache=writeback`,
+    '-device', 'virtio-blk-pci,drive=disk0,bootindex=1',
+  ];
+  if (record.iso_path) {
+    args.push(
+      '-drive', `file=${record.iso_path},if=none,id=cd0,media=cdrom,readonly=on`,
+      // A direct kernel boot holds boot index 0 itself.
+      '-device', `ide-cd,drive=cd0${opts.boot ? '' : ',bootindex=0'}`,
+    );
+  }
+  const net = record.network;
+  args.push(
+    '-netdev', net.type === 'bridge' ? `bridge,id=net0,br=${net.bridge_name}` : 'user,id=net0',
+    '-device', `virtio-net-pci,netdev=net0,mac=${net.mac_address}`,
+  );
+  if (record.vnc_port !== null) {
+    args.push('-device', 'VGA', '-vnc', `127.0.0.1:${record.vnc_port - VNC_BASE_PORT}`);
+  }
+  if (opts.boot) {
+    args.push('-kernel', opts.boot.kernel);
+    if (opts.boot.initrd) args.push('-initrd', opts.boot.initrd);
+    if (opts.boot.append) args.push('-append', opts.boot.append);
+  }
+  return args;
+}

@@ -1,0 +1,32 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { Network } from '../../domain/vm.js';
+
+/** What the driver keeps about a domain, in `domain.json` next to its disk. */
+export interface DomainRecord {
+  vm_id: string;
+  name: string;
+  cpu_cores: number;
+  memory_mb: number;
+  disk_gb: number;
+  network: { type: Network['type']; bridge_name: string | null; mac_address: string };
+  vnc_port: number | null;
+  /** An ISO image attached as a CD-ROM. */
+  iso_path: string | null;
+  created_at: string;
+}
+
+export async function readRecord(file: string): Promise<DomainRecord | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as DomainRecord;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Written whole or not at all: a crash mid-write leaves the previous record. */
+export async function writeRecord(file: string, record: DomainRecord): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+  await rename(tmp, file);
+}

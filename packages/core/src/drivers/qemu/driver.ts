@@ -1,0 +1,462 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rm, statfs } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DriverError,
+  type CallOptions,
+  type DefinedDomain,
+  type DomainChanges,
+  type DomainInfo,
+  type DomainSpec,
+  type DomainState,
+  type DomainStateChange,
+  type HostInventory,
+  type HypervisorDriver,
+} from '../driver.js';
+import { chooseAccel, type AccelChoice, type AccelSetting } from './accel.js';
+import { qemuArgs, VNC_BASE_PORT, type DirectBoot } from './command-line.js';
+import { readRecord, writeRecord, type DomainRecord } from './domain-record.js';
+import { run } from './exec.js';
+import { scanGpus } from './gpus.js';
+import { MAX_SOCKET_PATH, vmLayout } from './layout.js';
+import { Monitor } from './monitor.js';
+import { isVmProcess, killHard, readPidfile, removeQuietly, waitForExit } from './process.js';
+import { QemuImg } from './qemu-img.js';
+import { QmpClient } from './qmp.js';
+import { allocateVncPort } from './vnc-ports.js';
+
+export interface QemuDriverOptions {
+  /** Where VM directories live (`<data dir>/vms`). */
+  root: string;
+  binary?: string;
+  qemuImg?: string;
+  accel?: AccelSetting;
+  /** Boot every VM from this kernel instead of its disk or CD-ROM. */
+  boot?: DirectBoot;
+  /** Where sysfs is mounted, for the GPU scan. */
+  sysfsRoot?: string;
+  vncBasePort?: number;
+  /** How long QEMU gets to open its QMP socket after it is spawned. */
+  startTimeoutMs?: number;
+}
+
+const POWERDOWN_REPEAT_MS = 2_000;
+
+/**
+ * Runs each VM as its own `qemu-system-x86_64` process, in its own session so it outlives
+ * the control plane. Everything about a VM is in its directory: `domain.json` (what to run),
+ * the disk, QMP and serial sockets, the console log and QEMU's pidfile. A new driver adopts
+ * the VMs it finds running and reports those that died while nobody watched.
+ */
+export class QemuDriver implements HypervisorDriver {
+  readonly kind = 'qemu';
+  readonly root: string;
+  readonly binary: string;
+  private readonly img: QemuImg;
+  private readonly monitors = new Map<string, Monitor>();
+  private readonly listeners = new Set<(c: DomainStateChange) => void>();
+  /** Changes found before anyone listened (VMs that died while the control plane was down). */
+  private backlog: DomainStateChange[] = [];
+  private readonly ready: Promise<void>;
+  private accelChoice: Promise<AccelChoice> | null = null;
+  private binaryCheck: { at: number; problem: Promise<string | null> } | null = null;
+  /** Serializes changes to records, so VNC ports are handed out one at a time. */
+  private recordLock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: QemuDriverOptions) {
+    this.root = opts.root;
+    this.binary = opts.binary ?? 'qemu-system-x86_64';
+    this.img = new QemuImg(opts.qemuImg ?? 'qemu-img');
+    this.ready = this.adopt();
+    this.ready.catch(() => {});
+  }
+
+  /** The accelerator VMs get, and why; decided once per driver. */
+  accel(): Promise<AccelChoice> {
+    return (this.accelChoice ??= chooseAccel(this.opts.accel ?? 'auto', this.binary));
+  }
+
+  async inventory(): Promise<HostInventory> {
+    await mkdir(this.root, { recursive: true });
+    const fs = await statfs(this.root);
+    const problem = await this.problem();
+    return {
+      capacity: {
+        cpus: availableParallelism(),
+        memory_mb: Math.floor(totalmem() / 2 ** 20),
+        disk_gb: Math.floor((fs.bavail * fs.bsize) / 2 ** 30),
+      },
+      gpus: await scanGpus(this.opts.sysfsRoot),
+      ...(problem ? { unavailable: problem } : {}),
+    };
+  }
+
+  async define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain> {
+    await this.ensureUsable();
+    return this.withRecordLock(async () => {
+      const files = vmLayout(this.root, spec.vm_id);
+      const existing = await readRecord(files.domain);
+      if (existing) return { ref: spec.vm_id, vnc_port: existing.vnc_port, mac_address: existing.network.mac_address };
+      if (files.serial.length > MAX_SOCKET_PATH) {
+        throw new DriverError('failed', `the data directory path is too long for QEMU's sockets (${files.serial.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter HANGAR_DATA_DIR`);
+      }
+      await mkdir(files.dir, { recursive: true });
+      await this.img.create(files.disk, spec.disk_gb, opts?.signal).catch(fail('creating the disk'));
+      const record: DomainRecord = {
+        vm_id: spec.vm_id,
+        name: spec.name,
+        cpu_cores: spec.cpu_cores,
+        memory_mb: spec.memory_mb,
+        disk_gb: spec.disk_gb,
+        network: {
+          type: spec.network.type,
+          bridge_name: spec.network.bridge_name,
+          mac_address: spec.network.mac_address ?? randomMac(),
+        },
+        vnc_port: spec.vnc_enabled ? await this.freeVncPort() : null,
+        iso_path: null,
+        created_at: new Date().toISOString(),
+      };
+      // The record is written last: a directory without one is an unfinished define, redone on retry.
+      await writeRecord(files.domain, record);
+      return { ref: spec.vm_id, vnc_port: record.vnc_port, mac_address: record.network.mac_address };
+    });
+  }
+
+  async undefine(ref: string, params: { delete_disks: boolean }, opts?: CallOptions): Promise<void> {
+    await this.ready;
+    const files = vmLayout(this.root, ref);
+    await this.kill(ref, opts);
+    if (params.delete_disks) {
+      await rm(files.dir, { recursive: true, force: true });
+    } else {
+      await removeQuietly(files.domain, files.qmp, files.serial, files.pidfile);
+    }
+  }
+
+  async start(ref: string, opts?: CallOptions): Promise<void> {
+    await this.ensureUsable();
+    const record = await this.record(ref);
+    if (await this.livePid(ref)) return;
+    const files = vmLayout(this.root, ref);
+    const { accel } = await this.accel();
+    await removeQuietly(files.pidfile, files.qmp, files.serial);
+    const log = await open(files.log, 'w');
+    const child = spawn(this.binary, qemuArgs(record, files, { accel, boot: this.opts.boot }), {
+      cwd: files.dir,
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    await log.close();
+    child.unref();
+    let exit: string | null = null;
+    child.once('exit', (code, signal) => (exit = signal ? `killed by ${signal}` : `exit code ${code}`));
+    child.once('error', (err) => (exit = err.message));
+    const until = Date.now() + (this.opts.startTimeoutMs ?? 30_000);
+    for (;;) {
+      if (exit) {
+        const out = (await readFile(files.log, 'utf8').catch(() => '')).trim();
+        throw new DriverError('failed', `QEMU did not start (${exit})${out ? `: ${out.split('\n').slice(-3).join(' ')}` : ''}`);
+      }
+      if (opts?.signal?.aborted || Date.now() > until) {
+        killHard(child.pid!);
+        throw new DriverError('aborted', opts?.signal?.aborted ? 'start was cancelled' : 'QEMU did not open its QMP socket in time');
+      }
+      const qmp = await QmpClient.connect(files.qmp, 1_000).catch(() => null);
+      if (qmp) {
+        this.track(new Monitor(ref, child.pid!, qmp, (c) => this.report(c)));
+        return;
+      }
+      await sleep(20);
+    }
+  }
+
+  async shutdown(ref: string, params: { timeout_ms: number }, opts?: CallOptions): Promise<{ forced: boolean }> {
+    await this.ready;
+    await this.record(ref);
+    const pid = await this.livePid(ref);
+    if (!pid) return { forced: false };
+    const monitor = await this.monitor(ref);
+    monitor.expectingExit = true;
+    // A paused guest cannot see the power button.
+    if ((await monitor.status().catch(() => 'running')) === 'paused') await monitor.execute('cont').catch(() => {});
+    const deadline = Date.now() + params.timeout_ms;
+    while (Date.now() < deadline) {
+      if (opts?.signal?.aborted) throw new DriverError('aborted', 'stop was cancelled');
+      // Pressed again while waiting: a guest still booting misses the first press.
+      await monitor.execute('system_powerdown').catch(() => {});
+      const wait = Math.min(POWERDOWN_REPEAT_MS, deadline - Date.now());
+      if (await waitForExit(pid, ref, wait, opts?.signal)) {
+        await this.forget(ref);
+        return { forced: false };
+      }
+    }
+    await this.kill(ref, opts);
+    return { forced: true };
+  }
+
+  async kill(ref: string, _opts?: CallOptions): Promise<void> {
+    await this.ready;
+    const files = vmLayout(this.root, ref);
+    const pid = await this.livePid(ref);
+    if (pid) {
+      const monitor = await this.monitor(ref).catch(() => null);
+      if (monitor) {
+        monitor.expectingExit = true;
+        await monitor.execute('quit', undefined, 2_000).catch(() => {});
+      }
+      if (!(await waitForExit(pid, ref, 3_000))) {
+        killHard(pid);
+        await waitForExit(pid, ref, 5_000);
+      }
+    }
+    await this.forget(ref);
+    await removeQuietly(files.pidfile, files.qmp, files.serial);
+  }
+
+  async reboot(ref: string, params: { timeout_ms: number }, opts?: CallOptions): Promise<{ forced: boolean }> {
+    const r = await this.shutdown(ref, params, opts);
+    await this.start(ref, opts);
+    return r;
+  }
+
+  async reset(ref: string): Promise<void> {
+    await (await this.runningMonitor(ref)).execute('system_reset');
+  }
+
+  async pause(ref: string): Promise<void> {
+    await (await this.runningMonitor(ref)).execute('stop');
+  }
+
+  async resume(ref: string): Promise<void> {
+    await (await this.runningMonitor(ref)).execute('cont');
+  }
+
+  async reconfigure(ref: string, changes: DomainChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>> {
+    await this.ready;
+    return this.withRecordLock(async () => {
+      const record = await this.record(ref);
+      if (await this.livePid(ref)) throw new DriverError('failed', 'the VM is running: hardware changes need it stopped');
+      const files = vmLayout(this.root, ref);
+      const next: DomainRecord = { ...record };
+      if (changes.cpu_cores !== undefined) next.cpu_cores = changes.cpu_cores;
+      if (changes.memory_mb !== undefined) next.memory_mb = changes.memory_mb;
+      if (changes.disk_gb !== undefined && changes.disk_gb !== record.disk_gb) {
+        if (changes.disk_gb < record.disk_gb) {
+          throw new DriverError('failed', `disks only grow: ${record.disk_gb} GB cannot become ${changes.disk_gb} GB`);
+        }
+        await this.img.resize(files.disk, changes.disk_gb, opts?.signal).catch(fail('resizing the disk'));
+        next.disk_gb = changes.disk_gb;
+      }
+      if (changes.network) {
+        next.network = {
+          type: changes.network.type,
+          bridge_name: changes.network.bridge_name,
+          mac_address: changes.network.mac_address ?? record.network.mac_address,
+        };
+      }
+      if (changes.vnc_enabled === false) next.vnc_port = null;
+      if (changes.vnc_enabled === true && record.vnc_port === null) next.vnc_port = await this.freeVncPort();
+      if (changes.iso_path !== undefined) next.iso_path = changes.iso_path;
+      await writeRecord(files.domain, next);
+      return { vnc_port: next.vnc_port, mac_address: next.network.mac_address };
+    });
+  }
+
+  async state(ref: string): Promise<DomainState> {
+    await this.ready;
+    const files = vmLayout(this.root, ref);
+    if (!(await readRecord(files.domain))) return 'missing';
+    const pid = await readPidfile(files.pidfile);
+    if (pid === null) return 'stopped';
+    if (!(await isVmProcess(pid, ref))) return 'crashed';
+    try {
+      return await (await this.monitor(ref)).status();
+    } catch (err) {
+      // The process may have exited between the two looks.
+      if (!(await isVmProcess(pid, ref))) return this.state(ref);
+      throw new DriverError('failed', `QEMU (pid ${pid}) does not answer on QMP: ${(err as Error).message}`);
+    }
+  }
+
+  async list(): Promise<DomainInfo[]> {
+    await this.ensureUsable();
+    const ids = await this.domainIds();
+    return Promise.all(ids.map(async (id) => ({ ref: id, vm_id: id, state: await this.state(id) })));
+  }
+
+  watch(listener: (change: DomainStateChange) => void): () => void {
+    this.listeners.add(listener);
+    void this.ready.then(() => {
+      const backlog = this.backlog;
+      this.backlog = [];
+      for (const c of backlog) listener(c);
+    });
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Lets go of the VMs without stopping them: they keep running for the next control plane. */
+  async close(): Promise<void> {
+    await this.ready.catch(() => {});
+    for (const m of this.monitors.values()) m.close();
+    this.monitors.clear();
+  }
+
+  /** The serial console's unix socket, for a console client (or a test typing into the guest). */
+  serialSocket(ref: string): string {
+    return vmLayout(this.root, ref).serial;
+  }
+
+  /** Runs a QMP command on a running VM. */
+  async qmp<T = unknown>(ref: string, command: string, args?: Record<string, unknown>): Promise<T> {
+    return (await this.runningMonitor(ref)).execute<T>(command, args);
+  }
+
+  /** The pid of the VM's QEMU, if it runs. */
+  async pid(ref: string): Promise<number | null> {
+    await this.ready;
+    return this.livePid(ref);
+  }
+
+  // ---- internals ----
+
+  private async adopt(): Promise<void> {
+    for (const id of await this.domainIds()) {
+      const files = vmLayout(this.root, id);
+      const pid = await readPidfile(files.pidfile);
+      if (pid === null) continue;
+      if (await isVmProcess(pid, id)) {
+        const m = await Monitor.attach(id, pid, files.qmp, (c) => this.report(c)).catch(() => null);
+        if (m) this.track(m);
+      } else {
+        this.backlog.push({
+          ref: id,
+          state: 'crashed',
+          reason: `the QEMU process (pid ${pid}) exited while Hangar was not running`,
+        });
+      }
+    }
+  }
+
+  private async domainIds(): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.root);
+    } catch {
+      return [];
+    }
+    const ids = await Promise.all(
+      entries.map(async (id) => ((await readRecord(vmLayout(this.root, id).domain).catch(() => null)) ? id : null)),
+    );
+    return ids.filter((id): id is string => id !== null);
+  }
+
+  private report(change: DomainStateChange): void {
+    if (this.listeners.size === 0) {
+      this.backlog.push(change);
+      return;
+    }
+    for (const l of this.listeners) l(change);
+  }
+
+  private track(m: Monitor): void {
+    this.monitors.get(m.vmId)?.close();
+    this.monitors.set(m.vmId, m);
+    m.qmp.once('close', () => {
+      if (this.monitors.get(m.vmId) === m) this.monitors.delete(m.vmId);
+    });
+  }
+
+  private async forget(ref: string): Promise<void> {
+    const m = this.monitors.get(ref);
+    if (m) {
+      m.expectingExit = true;
+      m.close();
+      this.monitors.delete(ref);
+    }
+  }
+
+  private async record(ref: string): Promise<DomainRecord> {
+    const record = await readRecord(vmLayout(this.root, ref).domain);
+    if (!record) throw new DriverError('not_found', `no QEMU domain ${ref} on this host`);
+    return record;
+  }
+
+  private async livePid(ref: string): Promise<number | null> {
+    const pid = await readPidfile(vmLayout(this.root, ref).pidfile);
+    return pid !== null && (await isVmProcess(pid, ref)) ? pid : null;
+  }
+
+  private async monitor(ref: string): Promise<Monitor> {
+    const current = this.monitors.get(ref);
+    if (current && !current.closed) return current;
+    const pid = await this.livePid(ref);
+    if (!pid) throw new DriverError('failed', `VM ${ref} is not running`);
+    const m = await Monitor.attach(ref, pid, vmLayout(this.root, ref).qmp, (c) => this.report(c)).catch((err: Error) => {
+      throw new DriverError('failed', `cannot reach QEMU's monitor for ${ref}: ${err.message}`);
+    });
+    this.track(m);
+    return m;
+  }
+
+  private async runningMonitor(ref: string): Promise<Monitor> {
+    await this.ready;
+    await this.record(ref);
+    return this.monitor(ref);
+  }
+
+  private async freeVncPort(): Promise<number> {
+    const taken = new Set<number>();
+    for (const id of await this.domainIds()) {
+      const r = await readRecord(vmLayout(this.root, id).domain);
+      if (r?.vnc_port) taken.add(r.vnc_port);
+    }
+    return allocateVncPort(taken, this.opts.vncBasePort ?? VNC_BASE_PORT);
+  }
+
+  private withRecordLock<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.recordLock.catch(() => {}).then(fn);
+    this.recordLock = next;
+    return next;
+  }
+
+  /** Why QEMU cannot be used, or null; checked at most every 10 s. */
+  private problem(): Promise<string | null> {
+    if (!this.binaryCheck || Date.now() - this.binaryCheck.at > 10_000) {
+      this.binaryCheck = { at: Date.now(), problem: checkBinaries(this.binary, this.opts.qemuImg ?? 'qemu-img') };
+    }
+    return this.binaryCheck.problem;
+  }
+
+  private async ensureUsable(): Promise<void> {
+    await this.ready;
+    const problem = await this.problem();
+    if (problem) throw new DriverError('unavailable', problem);
+  }
+}
+
+async function checkBinaries(qemu: string, qemuImg: string): Promise<string | null> {
+  for (const [bin, pkg] of [[qemu, 'qemu-system-x86'], [qemuImg, 'qemu-utils']] as const) {
+    try {
+      await run(bin, ['--version'], { timeout_ms: 10_000 });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') return `${bin} not found (install the ${pkg} package)`;
+      return `${bin} does not work: ${e.message}`;
+    }
+  }
+  return null;
+}
+
+function randomMac(): string {
+  // 52:54:00 is QEMU's locally administered prefix.
+  return ['52', '54', '00', ...[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+function fail(what: string) {
+  return (err: Error): never => {
+    throw new DriverError('failed', `${what}: ${err.message}`);
+  };
+}

@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  QemuDriver,
+  QemuImg,
+  ensureProject,
+  silentLogger,
+  startControlPlane,
+  type ControlPlane,
+  type Database,
+  type Scope,
+  type VmActionResult,
+} from '../src/index.js';
+import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '../src/testing/index.js';
+
+const skip = qemuSkipReason();
+const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
+const UP = 'hangar-test-guest: up';
+
+describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
+  let dir: string;
+  let database: Database;
+  let driver: QemuDriver;
+  let cp: ControlPlane;
+  let scope: Scope;
+
+  beforeAll(async () => {
+    const boot = testGuest();
+    // Short: QEMU's unix socket paths must fit in 107 bytes.
+    dir = await mkdtemp('/tmp/hq-core-');
+    database = await createTestDatabase();
+    driver = new QemuDriver({ root: `${dir}/vms`, accel: 'tcg', boot, vncBasePort: 5910 });
+    cp = await startControlPlane({
+      database,
+      hosts: [{ name: 'qemu-1', driver }],
+      worker: { poll_ms: 100 },
+      reconciler: { interval_ms: 60_000 },
+      logger: silentLogger,
+    });
+    scope = { project_id: (await ensureProject(database.db, 'qemu')).id, actor: 'test' };
+  }, 120_000);
+
+  afterAll(async () => {
+    if (!cp) return;
+    for (const id of await driver.list().then((l) => l.map((d) => d.ref)).catch(() => [])) await driver.kill(id);
+    await cp.close();
+    await database.close();
+    // No QEMU may outlive the suite.
+    expect(await qemuProcessesUnder(dir)).toEqual([]);
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  async function done(p: Promise<VmActionResult>) {
+    const r = await p;
+    const { operation } = await cp.services.operations.wait(scope, r.operation!.id, { timeout_ms: 60_000 });
+    expect(operation, operation.error ?? '').toMatchObject({ status: 'succeeded' });
+    return operation;
+  }
+  const qmpStatus = async (id: string) => (await driver.qmp<{ status: string }>(id, 'query-status')).status;
+  const files = (id: string) => ({ dir: `${dir}/vms/${id}`, console: `${dir}/vms/${id}/console.log`, disk: `${dir}/vms/${id}/disk0.qcow2` });
+
+  it('runs the whole lifecycle through the service layer', async () => {
+    const { services } = cp;
+    const created = await services.vms.create(scope, { name: 'lifecycle', ...small });
+    await done(Promise.resolve(created));
+    const id = created.vm.id;
+    const f = files(id);
+    expect((await new QemuImg().info(f.disk)).virtual_size).toBe(2 ** 30);
+    expect((await services.vms.get(scope, id)).vnc_port).toBeGreaterThanOrEqual(5910);
+
+    await done(services.vms.start(scope, id));
+    expect(await qmpStatus(id)).toBe('running');
+    await waitForText(f.console, UP);
+
+    await done(services.vms.pause(scope, id));
+    expect(await qmpStatus(id)).toBe('paused');
+    await done(services.vms.resume(scope, id));
+    expect(await qmpStatus(id)).toBe('running');
+
+    // Graceful: the guest's acpid powers it off on the ACPI button; nothing is forced.
+    const stop = await done(services.vms.stop(scope, id, { timeout_s: 30 }));
+    const stopped = (await services.vms.events(scope, id)).find((e) => e.operation_id === stop.id && e.type === 'operation.succeeded');
+    expect(stopped?.data).toMatchObject({ forced: false });
+    await waitForText(f.console, 'power button, powering off');
+    expect(await driver.pid(id)).toBeNull();
+    expect((await services.vms.get(scope, id)).status).toBe('stopped');
+
+    await done(services.vms.start(scope, id));
+    await waitForText(f.console, UP, { count: 2 });
+    await done(services.vms.reset(scope, id));
+    // The guest boots again after the reset.
+    await waitForText(f.console, UP, { count: 3 });
+    expect(await qmpStatus(id)).toBe('running');
+
+    const pid = (await driver.pid(id))!;
+    await done(services.vms.force_stop(scope, id));
+    expect(await qemuProcessesUnder(f.dir)).toEqual([]);
+    expect(pid).toBeGreaterThan(0);
+
+    await done(services.vms.update(scope, id, { disk_gb: 3 }));
+    expect((await new QemuImg().info(f.disk)).virtual_size).toBe(3 * 2 ** 30);
+    expect((await services.vms.get(scope, id)).disk_gb).toBe(3);
+
+    await done(services.vms.delete(scope, id, { delete_disks: true }));
+    expect(existsSync(f.dir)).toBe(false);
+  }, 180_000);
+
+  it('notices a guest that powers itself off from its serial console', async () => {
+    const { services } = cp;
+    const r = await services.vms.create(scope, { name: 'self-poweroff', start: true, ...small });
+    await done(Promise.resolve(r));
+    const id = r.vm.id;
+    await waitForText(files(id).console, UP);
+    const serial = connect(driver.serialSocket(id));
+    await new Promise((res) => serial.once('connect', res));
+    serial.write('\npoweroff -f\n');
+    const t0 = Date.now();
+    const seen = await services.vms.wait(scope, id, 'stopped', { timeout_ms: 15_000 });
+    serial.destroy();
+    expect(seen.timed_out).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    const events = await services.vms.events(scope, id);
+    expect(events.at(-1)).toMatchObject({ type: 'vm.drift', to_status: 'stopped' });
+    expect(events.at(-1)!.message).toContain('the guest powered off');
+    await done(services.vms.delete(scope, id));
+  }, 120_000);
+
+  it('notices a QEMU process killed with SIGKILL', async () => {
+    const { services } = cp;
+    const r = await services.vms.create(scope, { name: 'killed', start: true, ...small });
+    await done(Promise.resolve(r));
+    const id = r.vm.id;
+    const pid = (await driver.pid(id))!;
+    process.kill(pid, 'SIGKILL');
+    const seen = await services.vms.wait(scope, id, 'stopped', { timeout_ms: 10_000 });
+    expect(seen).toMatchObject({ timed_out: false, vm: { status: 'stopped', last_error: 'the domain crashed' } });
+    const events = await services.vms.events(scope, id);
+    expect(events.at(-1)!.message).toContain(`the QEMU process (pid ${pid}) exited unexpectedly`);
+    // It starts again from there.
+    await done(services.vms.start(scope, id));
+    expect(await qmpStatus(id)).toBe('running');
+    await done(services.vms.delete(scope, id));
+    expect(await qemuProcessesUnder(dir)).toEqual([]);
+  }, 120_000);
+
+  it('attaches an ISO as a CD-ROM while stopped, and ejects it', async () => {
+    const { services } = cp;
+    const r = await services.vms.create(scope, { name: 'with-iso', ...small });
+    await done(Promise.resolve(r));
+    const id = r.vm.id;
+    const iso = `${dir}/blank.iso`;
+    execFileSync('truncate', ['-s', '1M', iso]);
+    await driver.reconfigure(id, { iso_path: iso });
+    await done(services.vms.start(scope, id));
+    const blocks = await driver.qmp<{ device: string; inserted?: { file: string } }[]>(id, 'query-block');
+    expect(blocks.find((b) => b.inserted?.file === iso)).toBeDefined();
+    await expect(driver.reconfigure(id, { iso_path: null })).rejects.toThrow(/stopped/);
+    await done(services.vms.force_stop(scope, id));
+    await driver.reconfigure(id, { iso_path: null });
+    expect(JSON.parse(await readFile(`${files(id).dir}/domain.json`, 'utf8')).iso_path).toBeNull();
+    await done(services.vms.delete(scope, id));
+  }, 120_000);
+});
