@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   QemuDriver,
+  chooseAccel,
   QemuImg,
   ensureProject,
   silentLogger,
@@ -163,4 +164,23 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
     expect(JSON.parse(await readFile(`${files(id).dir}/domain.json`, 'utf8')).iso_path).toBeNull();
     await done(services.vms.delete(scope, id));
   }, 120_000);
+
+  it('picks KVM on auto only where a KVM guest really boots', async () => {
+    const choice = await chooseAccel('auto', 'qemu-system-x86_64');
+    if (choice.accel === 'tcg') {
+      // This machine's /dev/kvm (if any) was judged unable to run guests; the reason says why.
+      expect(choice.reason).toMatch(/kvm/i);
+      return;
+    }
+    const kvm = new QemuDriver({ root: `${dir}/kvm`, accel: 'auto', boot: testGuest(), vncBasePort: 5920 });
+    const id = '6f1f3c3e-0000-4000-8000-00000000c0de';
+    await kvm.define({ vm_id: id, name: 'kvm-probe', ...small, os_type: 'linux', network: { type: 'nat', bridge_name: null, mac_address: null, ip_address: null }, vnc_enabled: false });
+    await kvm.start(id);
+    try {
+      await waitForText(`${dir}/kvm/${id}/console.log`, UP, { timeout_ms: 20_000 });
+    } finally {
+      await kvm.undefine(id, { delete_disks: true });
+      await kvm.close();
+    }
+  }, 60_000);
 });

@@ -178,6 +178,28 @@ export class Client {
     return this.settle(result, opts);
   }
 
+  /** CPU, memory and disk (disks only grow); the VM must be stopped. */
+  async resizeVm(
+    id: string,
+    size: { cpu_cores?: number; memory_mb?: number; disk_gb?: number },
+    opts: MutationOptions = {},
+  ): Promise<VmActionResult> {
+    const result = await this.call(
+      (signal) =>
+        this.trpc.vms.resize.mutate(
+          { ...size, id, idempotency_key: opts.idempotency_key ?? newKey(), expected_version: opts.expected_version },
+          { signal },
+        ),
+      opts,
+    );
+    return this.settle(result, opts);
+  }
+
+  /** The VM's hardware: cpu, memory, disk, VNC and network. */
+  getVmConfig(id: string, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.vms.get_config.query({ id }, { signal }), opts);
+  }
+
   deleteVm(id: string, opts: MutationOptions & { delete_disks?: boolean; force?: boolean } = {}): Promise<VmActionResult> {
     const { delete_disks, force } = opts;
     return this.action((input, signal) => this.trpc.vms.delete.mutate({ ...input, delete_disks, force }, { signal }), id, opts);

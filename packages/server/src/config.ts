@@ -5,7 +5,7 @@ const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATABASE_URL: z.string().optional(),
   HANGAR_DATA_DIR: z.string().optional(),
-  HANGAR_DRIVER: z.enum(['simulated']).default('simulated'),
+  HANGAR_DRIVER: z.enum(['simulated', 'qemu']).default('simulated'),
   HANGAR_HOST_NAME: z.string().min(1).default('local'),
   HANGAR_JWT_SECRET: z.string().min(32, 'HANGAR_JWT_SECRET must be at least 32 characters').optional(),
   HANGAR_JWT_TTL_S: z.coerce.number().int().min(60).max(86_400 * 30).default(3600),
@@ -20,6 +20,16 @@ const Env = z.object({
     .regex(/^\d+(-\d+)?$/, 'HANGAR_SIM_LATENCY_MS must be a number of ms or a range like 10-50')
     .optional(),
   HANGAR_SIM_SEED: z.coerce.number().int().optional(),
+  /** QEMU driver: the binaries, the accelerator, and an optional kernel every VM boots from directly. */
+  HANGAR_QEMU_BINARY: z.string().min(1).default('qemu-system-x86_64'),
+  HANGAR_QEMU_IMG: z.string().min(1).default('qemu-img'),
+  HANGAR_QEMU_ACCEL: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+  HANGAR_QEMU_KERNEL: z.string().optional(),
+  HANGAR_QEMU_INITRD: z.string().optional(),
+  HANGAR_QEMU_APPEND: z.string().optional(),
+  HANGAR_VNC_BASE_PORT: z.coerce.number().int().min(5900).max(65000).default(5900),
+  /** Where sysfs is mounted, for the GPU scan (a fixture tree in tests). */
+  HANGAR_SYSFS_ROOT: z.string().default('/sys'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Env>;

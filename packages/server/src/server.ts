@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import {
+  QemuDriver,
   SimulatedDriver,
   dataDirectory,
   openDatabase,
@@ -44,6 +45,19 @@ export interface RunningServer {
 }
 
 function defaultDriver(config: Config, simulator: SimulatorConfig | undefined): HypervisorDriver {
+  if (config.HANGAR_DRIVER === 'qemu') {
+    return new QemuDriver({
+      root: join(dataDirectory(config.HANGAR_DATA_DIR), 'vms'),
+      binary: config.HANGAR_QEMU_BINARY,
+      qemuImg: config.HANGAR_QEMU_IMG,
+      accel: config.HANGAR_QEMU_ACCEL,
+      sysfsRoot: config.HANGAR_SYSFS_ROOT,
+      vncBasePort: config.HANGAR_VNC_BASE_PORT,
+      ...(config.HANGAR_QEMU_KERNEL
+        ? { boot: { kernel: config.HANGAR_QEMU_KERNEL, initrd: config.HANGAR_QEMU_INITRD, append: config.HANGAR_QEMU_APPEND } }
+        : {}),
+    });
+  }
   const latency = config.HANGAR_SIM_LATENCY_MS?.split('-').map(Number);
   // Simulated domains are kept in the data directory so they outlive restarts, like real VMs.
   return new SimulatedDriver({
@@ -65,9 +79,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const database = opts.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir }));
   let controlPlane: ControlPlane | undefined;
   try {
+    const driver = opts.driver ?? defaultDriver(config, opts.simulator);
+    if (driver instanceof QemuDriver) log.info({ ...(await driver.accel()), root: driver.root }, 'QEMU driver');
     controlPlane = await startControlPlane({
       database,
-      hosts: [{ name: config.HANGAR_HOST_NAME, driver: opts.driver ?? defaultDriver(config, opts.simulator) }],
+      hosts: [{ name: config.HANGAR_HOST_NAME, driver }],
       worker: config.HANGAR_WORKER === 'off' ? false : { ...opts.worker },
       reconciler: config.HANGAR_WORKER === 'off' ? false : { ...opts.reconciler },
       logger: log,

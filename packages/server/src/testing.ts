@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase } from '@hangar/core/testing';
-import { SimulatedDriver, type Database, type SimulatorConfig } from '@hangar/core';
+import { QemuDriver, SimulatedDriver, type Database, type DirectBoot, type SimulatorConfig } from '@hangar/core';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer, type RunningServer, type ServerOptions } from './server.js';
@@ -59,4 +59,45 @@ export async function startTestServer(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface QemuTestServer extends RunningServer {
+  apiKey: string;
+  driver: QemuDriver;
+}
+
+/**
+ * A real server on a random port running VMs in QEMU (TCG), booting each from `boot`. The
+ * database and data directory are the caller's, so a test can stop the server and start
+ * another one on the same VMs.
+ */
+export async function startQemuTestServer(opts: {
+  database: Database;
+  dataDir: string;
+  boot: DirectBoot;
+  env?: Record<string, string>;
+}): Promise<QemuTestServer> {
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HANGAR_DATA_DIR: opts.dataDir,
+    HANGAR_DRIVER: 'qemu',
+    HANGAR_QEMU_ACCEL: 'tcg',
+    HANGAR_QEMU_KERNEL: opts.boot.kernel,
+    ...(opts.boot.initrd ? { HANGAR_QEMU_INITRD: opts.boot.initrd } : {}),
+    ...(opts.boot.append ? { HANGAR_QEMU_APPEND: opts.boot.append } : {}),
+    HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+    HANGAR_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const server = await startServer({
+    config,
+    database: opts.database,
+    log: createLogger('silent'),
+    worker: { poll_ms: 200 },
+  });
+  const driver = [...server.controlPlane.drivers.values()][0];
+  if (!(driver instanceof QemuDriver)) throw new Error('the server did not start the QEMU driver');
+  return { ...server, apiKey: TEST_ADMIN_KEY, driver };
 }

@@ -169,7 +169,8 @@ export class QemuDriver implements HypervisorDriver {
         this.track(new Monitor(ref, child.pid!, qmp, (c) => this.report(c)));
         return;
       }
-      await sleep(20);
+      // QEMU opens the socket within ~50 ms of starting; poll finely, it is one stat and a connect.
+      await sleep(5);
     }
   }
 
