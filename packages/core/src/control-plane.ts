@@ -1,4 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VmArchives } from './archive/service.js';
 import type { Host } from './domain/host.js';
+import { ImageStore } from './images/store.js';
+import { ImageDownloader } from './worker/image-downloads.js';
 import type { HypervisorDriver } from './drivers/driver.js';
 import { createServices, type Services } from './services/index.js';
 import { registerHost } from './services/hosts.js';
@@ -20,6 +26,11 @@ export interface ControlPlaneOptions {
   worker?: Partial<Omit<WorkerOptions, 'db' | 'drivers' | 'notifier'>> | false;
   reconciler?: Partial<Omit<ReconcilerOptions, 'db' | 'drivers'>> | false;
   logger?: Logger;
+  /** Where the image store and imports in progress live. */
+  dataDir?: string;
+  /** Largest image (download or upload) and largest expanded import, in bytes. */
+  max_image_bytes?: number;
+  max_import_bytes?: number;
 }
 
 export interface ControlPlane {
@@ -29,6 +40,9 @@ export interface ControlPlane {
   drivers: Map<string, HypervisorDriver>;
   worker: Worker | null;
   reconciler: Reconciler | null;
+  images: ImageStore;
+  downloader: ImageDownloader | null;
+  archives: VmArchives;
   /**
    * Stops the reconciler and the worker: operations running get `grace_ms` to finish, the rest
    * are released for another worker. The database stays open.
@@ -51,13 +65,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     drivers.set(host.id, h.driver);
     hosts.push(host);
   }
-  const services = createServices({ db, notifier });
+  // Without a data directory, one of its own: init() clears leftovers, so it must not be shared.
+  const dataDir = opts.dataDir ?? join(tmpdir(), `hangar-cp-${process.pid}-${randomUUID().slice(0, 8)}`);
+  const images = new ImageStore(join(dataDir, 'images'), opts.max_image_bytes);
+  await images.init();
+  const archives = new VmArchives({
+    db,
+    drivers,
+    importDir: join(dataDir, 'imports'),
+    max_import_bytes: opts.max_import_bytes,
+    logger: opts.logger,
+  });
+  await archives.init();
+  const services = createServices({ db, notifier, images });
   const worker =
-    opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier });
+    opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images });
+  const downloader = opts.worker === false ? null : new ImageDownloader({ db, store: images, notifier, logger: opts.logger });
   const reconciler =
     opts.reconciler === false ? null : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers });
   worker?.start();
   reconciler?.start();
+  downloader?.start();
   return {
     services,
     notifier,
@@ -65,7 +93,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     drivers,
     worker,
     reconciler,
+    images,
+    downloader,
+    archives,
     async close(grace_ms?: number) {
+      await downloader?.stop();
       await reconciler?.stop();
       await worker?.stop(grace_ms);
       await notifier.close();

@@ -4,3 +4,5 @@ export * from './drivers/index.js';
 export * from './services/index.js';
 export * from './worker/index.js';
 export * from './control-plane.js';
+export * from './archive/index.js';
+export * from './images/index.js';

@@ -1,7 +1,7 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { pingDatabase, type Db, type Services } from '@hangar/core';
+import { pingDatabase, type Db, type Services, type VmArchives } from '@hangar/core';
 import type { Authenticator } from './auth/authenticator.js';
 import { requestContext, type AppEnv } from './http/request-context.js';
 import type { Log } from './logger.js';
@@ -10,6 +10,7 @@ import type { Context } from './trpc/context.js';
 import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
 import { restHandler } from './http/rest.js';
 import { mountDocs } from './http/docs-page.js';
+import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
 
 export interface AppDeps {
   services: Services;
@@ -18,6 +19,8 @@ export interface AppDeps {
   log: Log;
   /** Aborted at shutdown, so long-polls answer instead of holding the server open. */
   shutdown: AbortSignal;
+  /** VM export and import; null where this process runs no worker. */
+  archives: VmArchives | null;
 }
 
 /** Request bodies above this are refused; VM specs are small. */
@@ -58,14 +61,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
+  // Streams (export, import, upload) are not size-limited here: their handlers limit them.
+  mountStreamRoutes(app, { services: deps.services, auth: deps.auth, archives: deps.archives });
   // REST: the same procedures, routed by their OpenAPI metadata.
-  app.use(
-    `${API_BASE}/*`,
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
+  });
+  app.use(`${API_BASE}/*`, (c, next) => (STREAM_PATHS.some((p) => p.test(c.req.path)) ? next() : limit(c, next)));
   app.all(`${API_BASE}/*`, restHandler(context));
   const document = JSON.stringify(buildOpenApiDocument());
   app.get('/openapi.json', (c) => c.body(document, 200, { 'content-type': 'application/json' }));

@@ -30,6 +30,9 @@ const Env = z.object({
   HANGAR_VNC_BASE_PORT: z.coerce.number().int().min(5900).max(65000).default(5900),
   /** Where sysfs is mounted, for the GPU scan (a fixture tree in tests). */
   HANGAR_SYSFS_ROOT: z.string().default('/sys'),
+  /** Largest image a download or upload may store, and largest expanded VM import, in bytes. */
+  HANGAR_IMAGE_MAX_BYTES: z.coerce.number().int().min(1).default(64 * 2 ** 30),
+  HANGAR_IMPORT_MAX_BYTES: z.coerce.number().int().min(1).default(1024 * 2 ** 30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Env>;

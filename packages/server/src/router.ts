@@ -3,6 +3,7 @@ import { apiKeysRouter, projectsRouter, usersRouter } from './routers/access.js'
 import { authRouter } from './routers/auth.js';
 import { operationsRouter } from './routers/operations.js';
 import { vmsRouter } from './routers/vms.js';
+import { imagesRouter } from './routers/images.js';
 
 export const appRouter = router({
   auth: authRouter,
@@ -11,6 +12,7 @@ export const appRouter = router({
   users: usersRouter,
   vms: vmsRouter,
   operations: operationsRouter,
+  images: imagesRouter,
 });
 
 /** The API's type: what the SDK and any tRPC client are typed against. */

@@ -61,6 +61,7 @@ function defaultDriver(config: Config, simulator: SimulatorConfig | undefined): 
   const latency = config.HANGAR_SIM_LATENCY_MS?.split('-').map(Number);
   // Simulated domains are kept in the data directory so they outlive restarts, like real VMs.
   return new SimulatedDriver({
+    disk_dir: join(dataDirectory(config.HANGAR_DATA_DIR), 'sim-disks'),
     config: {
       state_file: join(dataDirectory(config.HANGAR_DATA_DIR), 'simulator.json'),
       ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),
@@ -87,6 +88,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       worker: config.HANGAR_WORKER === 'off' ? false : { ...opts.worker },
       reconciler: config.HANGAR_WORKER === 'off' ? false : { ...opts.reconciler },
       logger: log,
+      dataDir,
+      max_image_bytes: config.HANGAR_IMAGE_MAX_BYTES,
+      max_import_bytes: config.HANGAR_IMPORT_MAX_BYTES,
     });
     const { services } = controlPlane;
     const bootstrap = await services.auth.bootstrap({
@@ -107,7 +111,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       limiter: new LoginLimiter(opts.limiter),
     });
     const shutdown = new AbortController();
-    const app = createApp({ services, auth, db: database.db, log, shutdown: shutdown.signal });
+    const app = createApp({
+      services,
+      auth,
+      db: database.db,
+      log,
+      shutdown: shutdown.signal,
+      archives: config.HANGAR_WORKER === 'off' ? null : controlPlane.archives,
+    });
 
     const server = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));

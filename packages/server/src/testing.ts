@@ -30,7 +30,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const database = opts.database ?? (await createTestDatabase());
   const dataDir = await mkdtemp(join(tmpdir(), 'hangar-server-'));
-  const driver = new SimulatedDriver({ config: { seed: 3, ...opts.simulator } });
+  const driver = new SimulatedDriver({ config: { seed: 3, ...opts.simulator }, disk_dir: join(dataDir, 'sim-disks') });
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',

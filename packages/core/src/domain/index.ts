@@ -10,3 +10,5 @@ export * from './project.js';
 export * from './list.js';
 export * from './auth.js';
 export * from './requests.js';
+export * from './image.js';
+export * from './archive.js';

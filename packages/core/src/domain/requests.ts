@@ -5,6 +5,7 @@ import { ListEventsQuery } from './event.js';
 import { DeleteOptions, ListOperationsQuery, MutationOptions, Operation, RestartOptions, StopOptions } from './operation.js';
 import { VmStatus } from './status.js';
 import { CreateVmInput, NOTHING_TO_UPDATE, UpdateVmFields, Vm, somethingToUpdate } from './vm.js';
+import { ImageUrl } from './image.js';
 
 /**
  * The inputs and outputs of the API's procedures: the service inputs plus the target id and
@@ -104,3 +105,17 @@ export const ConfigureVmRequest = HardwareFields.extend({ id: Uuid, ...MutationO
 export const ResizeVmRequest = HardwareFields.pick({ cpu_cores: true, memory_mb: true, disk_gb: true })
   .extend({ id: Uuid, ...MutationOptions.shape, ...WaitFlag })
   .refine(somethingToUpdate, NOTHING_TO_UPDATE);
+
+// Images and the CD-ROM
+
+export const AttachIsoRequest = z
+  .strictObject({
+    id: Uuid,
+    /** An ISO image of the project. */
+    image_id: Uuid.optional(),
+    /** Or a URL to download (once per URL) and attach when it is in. */
+    iso_url: ImageUrl.optional(),
+    ...MutationOptions.shape,
+    ...WaitFlag,
+  })
+  .refine((i) => (i.image_id === undefined) !== (i.iso_url === undefined), { message: 'give exactly one of image_id and iso_url' });

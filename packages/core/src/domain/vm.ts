@@ -16,6 +16,7 @@ import {
 } from './fields.js';
 import { VmAction } from './state-machine.js';
 import { VmStatus } from './status.js';
+import { ImageUrl } from './image.js';
 
 export const Network = z.object({
   type: NetworkType,
@@ -55,6 +56,10 @@ export const Vm = z.object({
   network: Network,
   vnc_enabled: z.boolean(),
   vnc_port: z.int().nullable(),
+  /** The image the VM's disk was made from (or its boot ISO), if any. */
+  image_id: Uuid.nullable(),
+  /** The ISO image in the VM's CD-ROM drive, if any. */
+  iso_image_id: Uuid.nullable(),
   allowed_actions: z.array(VmAction),
   /** The operation in flight on this VM, if any. */
   current_operation_id: Uuid.nullable(),
@@ -79,6 +84,10 @@ export const CreateVmInput = z.strictObject({
   vnc_enabled: z.boolean().default(true),
   /** Place the VM on this host; otherwise the scheduler picks one. */
   host_id: Uuid.nullish(),
+  /** Boot from this ISO: it is downloaded into the image store (once per URL) and attached as a CD-ROM. */
+  iso_url: ImageUrl.optional(),
+  /** An image from the store: an ISO is attached as a CD-ROM, a disk image becomes the VM's disk. */
+  image_id: Uuid.optional(),
   /** Start the VM once it is provisioned. */
   start: z.boolean().default(false),
 });

@@ -14,6 +14,18 @@ export interface DomainSpec {
   os_type: OsType;
   network: Network;
   vnc_enabled: boolean;
+  /** An ISO in the image store to attach as a CD-ROM. */
+  iso_path?: string | null;
+  /** A disk image in the image store the VM's disk starts as a copy of. */
+  base_image?: { path: string; format: 'raw' | 'qcow2' } | null;
+}
+
+/** A disk file of a domain, as exported or handed over for import. */
+export interface DiskFile {
+  name: string;
+  path: string;
+  format: 'raw' | 'qcow2';
+  size: number;
 }
 
 export interface DefinedDomain {
@@ -75,6 +87,10 @@ export interface HypervisorDriver {
   /** Offline changes: the domain is stopped. Returns what changed on the driver's side (a new VNC port). */
   reconfigure(ref: string, changes: DomainChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>>;
   state(ref: string, opts?: CallOptions): Promise<DomainState>;
+  /** The disk files of a stopped domain, to be read for an export. */
+  exportDisks(ref: string, opts?: CallOptions): Promise<DiskFile[]>;
+  /** Defines a domain whose disks are these files; the driver takes them over (moves them). */
+  importDomain(spec: DomainSpec, disks: DiskFile[], opts?: CallOptions): Promise<DefinedDomain>;
   list(opts?: CallOptions): Promise<DomainInfo[]>;
   /** Subscribe to state changes the hypervisor reports by itself; returns the unsubscribe. */
   watch?(listener: (change: DomainStateChange) => void): () => void;

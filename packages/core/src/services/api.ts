@@ -17,6 +17,8 @@ import type { VmStatus } from '../domain/status.js';
 import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
 import type { HostInventory } from '../drivers/driver.js';
 import type { z } from 'zod';
+import type { Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
+import type { AttachIsoInput } from './vm-media.js';
 
 export interface WaitCallOptions {
   timeout_ms?: number;
@@ -43,6 +45,16 @@ export interface Services {
     resume(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
     events(scope: Scope, id: string, query?: ListEventsQuery): Promise<VmEvent[]>;
     wait(scope: Scope, id: string, status: VmStatus | VmStatus[], opts?: WaitCallOptions): Promise<{ vm: Vm; timed_out: boolean }>;
+    attach_iso(scope: Scope, id: string, input: AttachIsoInput, opts?: MutationOptions): Promise<VmActionResult>;
+    eject_iso(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
+  };
+  images: {
+    register(scope: Scope, input: RegisterImageInput): Promise<{ image: Image; created: boolean }>;
+    /** `body`: the image's bytes (a Node Readable is one). */
+    upload(scope: Scope, input: UploadImageInput, body: AsyncIterable<Uint8Array>): Promise<Image>;
+    get(scope: Scope, id: string): Promise<Image>;
+    list(scope: Scope, query?: ListImagesQuery): Promise<{ images: Image[] }>;
+    delete(scope: Scope, id: string): Promise<Image>;
   };
   operations: {
     get(scope: Scope, id: string): Promise<Operation>;

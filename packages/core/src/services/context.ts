@@ -1,8 +1,11 @@
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
+import type { ImageStore } from '../images/store.js';
 
 export interface ServiceDeps {
   db: Db;
   /** Needed by the wait functions; the rest work without it. */
   notifier?: Notifier;
+  /** Where images live; uploads need it. */
+  images?: ImageStore;
 }

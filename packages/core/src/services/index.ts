@@ -22,6 +22,8 @@ import { createApiKey, listApiKeys, revokeApiKey, principalFromApiKey } from './
 import { authenticatePassword, getOrCreateSetting, principalForUser } from './sessions.js';
 import { bootstrap } from './bootstrap.js';
 import { waitForOperation, waitForVm } from './waits.js';
+import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
+import { attachIso, ejectIso } from './vm-media.js';
 
 type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
 
@@ -56,6 +58,12 @@ export function createServices(deps: ServiceDeps): Services {
         events: listEvents,
       }),
       wait: (scope, id, status, opts) => waitForVm(deps, scope, id, status, opts),
+      ...bind(db, { attach_iso: attachIso, eject_iso: ejectIso }),
+    },
+    images: {
+      ...bind(db, { register: registerImage, get: getImage, list: listImages }),
+      upload: (scope, input, body) => uploadImage(db, deps.images, scope, input, body),
+      delete: (scope, id) => deleteImage(db, deps.images, scope, id),
     },
     operations: {
       ...bind(db, { get: getOperation, list: listOperations }),
@@ -88,3 +96,4 @@ export { authenticatePassword, principalForUser, getOrCreateSetting } from './se
 export { hashPassword, verifyPassword } from './passwords.js';
 export { bootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 export { listProjects, getProject } from './projects.js';
+export { AttachIsoInput } from './vm-media.js';

@@ -19,6 +19,12 @@ export interface BeginOptions {
   /** Seconds added to the action's deadline (a graceful stop's own timeout). */
   extra_deadline_s?: number;
   actor?: string;
+  /**
+   * The caller runs the operation itself (an export streaming to its HTTP client): it starts
+   * `running` under this lease instead of being queued for a worker. Should the caller die,
+   * the lease expires and a worker ends it.
+   */
+  claim?: { owner: string; lease_ms: number };
 }
 
 export function checkVersion(vm: VmRow, expected: number | undefined): void {
@@ -120,6 +126,15 @@ export async function beginAction(
       deadline_at: deadline,
       created_at: now,
       updated_at: now,
+      ...(opts.claim
+        ? {
+            status: 'running',
+            lease_owner: opts.claim.owner,
+            lease_expires_at: new Date(now.getTime() + opts.claim.lease_ms),
+            attempts: 1,
+            started_at: now,
+          }
+        : {}),
     })
     .returning();
   const during = r.during!;
@@ -156,9 +171,12 @@ export async function beginAction(
       from_status: vm.status as VmStatus,
       to_status: during,
     },
+    ...(opts.claim
+      ? [{ ...base, operation_id: op!.id, type: 'operation.started' as const, message: `${action} started by ${opts.claim.owner}` }]
+      : []),
   ]);
   await notifyChange(tx, { vm_id: vm.id, operation_id: op!.id, status: during });
   if (inFlight && decision.preempt) await notifyChange(tx, { vm_id: vm.id, operation_id: inFlight.id, status: 'cancelled' });
-  await notifyWork(tx, vm.host_id);
+  if (!opts.claim) await notifyWork(tx, vm.host_id);
   return { vm: toVm(updated!), operation: toOperation(op!) };
 }

@@ -32,6 +32,7 @@ import { parse, parseId } from './validate.js';
 import { beginAction, checkVersion, conflictError, inFlightOperation } from './vm-actions.js';
 import type { VmActionResult } from '../domain/operation.js';
 import { requireVm } from './vm-queries.js';
+import { IMAGE_WAIT_S, vmMedia } from './vm-media.js';
 
 const NAME_INDEX = 'vms_project_name_live_uq';
 
@@ -70,6 +71,7 @@ export async function createVm(
           { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb },
           input.host_id,
         );
+        const media = await vmMedia(tx, scope, input);
         const now = new Date();
         const vmId = randomUUID();
         const opId = randomUUID();
@@ -90,6 +92,8 @@ export async function createVm(
             public_ip: input.public_ip ?? null,
             network: normalizeNetwork(input.network),
             vnc_enabled: input.vnc_enabled,
+            image_id: media.image_id,
+            iso_image_id: media.iso_image_id,
             current_operation_id: opId,
             created_at: now,
             updated_at: now,
@@ -104,7 +108,8 @@ export async function createVm(
             host_id: hostId,
             action: 'create',
             input: { start: input.start },
-            deadline_at: new Date(now.getTime() + rule('create').deadline_s * 1000),
+            // An image still downloading gets its download's time on top.
+            deadline_at: new Date(now.getTime() + (rule('create').deadline_s + (media.waits ? IMAGE_WAIT_S : 0)) * 1000),
             created_at: now,
             updated_at: now,
           })

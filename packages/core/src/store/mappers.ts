@@ -7,7 +7,8 @@ import type { Project } from '../domain/project.js';
 import type { VmStatus } from '../domain/status.js';
 import type { OperationAction } from '../domain/state-machine.js';
 import type { ApiKey, Role, User } from '../domain/auth.js';
-import type { ApiKeyRow, EventRow, HostRow, OperationRow, ProjectRow, UserRow, VmRow } from './schema.js';
+import type { Image } from '../domain/image.js';
+import type { ApiKeyRow, EventRow, HostRow, ImageRow, OperationRow, ProjectRow, UserRow, VmRow } from './schema.js';
 
 /** Rows to wire shapes: timestamps become ISO strings, `allowed_actions` is derived, internals stay behind. */
 
@@ -32,6 +33,8 @@ export function toVm(row: VmRow): Vm {
     network: row.network,
     vnc_enabled: row.vnc_enabled,
     vnc_port: row.vnc_port,
+    image_id: row.image_id,
+    iso_image_id: row.iso_image_id,
     allowed_actions: allowedActions(status),
     current_operation_id: row.current_operation_id,
     last_error: row.last_error,
@@ -119,5 +122,24 @@ export function toApiKey(row: ApiKeyRow): ApiKey {
     last_used_at: isoOrNull(row.last_used_at),
     expires_at: isoOrNull(row.expires_at),
     revoked_at: isoOrNull(row.revoked_at),
+  };
+}
+
+export function toImage(row: ImageRow): Image {
+  return {
+    id: row.id,
+    project_id: row.project_id,
+    name: row.name,
+    kind: row.kind as Image['kind'],
+    format: row.format as Image['format'],
+    status: row.status as Image['status'],
+    source_url: row.source_url,
+    expected_sha256: row.expected_sha256,
+    sha256: row.sha256,
+    size_bytes: row.size_bytes,
+    progress: { bytes_done: row.bytes_done, bytes_total: row.bytes_total },
+    error: row.error,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
   };
 }

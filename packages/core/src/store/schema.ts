@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -49,6 +50,44 @@ export const hosts = pgTable('hosts', {
   updated_at: updated(),
 });
 
+/** ISO and disk images in this server's image store, downloaded by the worker or uploaded. */
+export const images = pgTable(
+  'images',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    project_id: uuid('project_id')
+      .notNull()
+      .references(() => projects.id),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    /** iso, raw or qcow2, once the bytes are in. */
+    format: text('format'),
+    status: text('status').notNull().default('pending'),
+    source_url: text('source_url'),
+    expected_sha256: text('expected_sha256'),
+    sha256: text('sha256'),
+    size_bytes: bigint('size_bytes', { mode: 'number' }),
+    bytes_done: bigint('bytes_done', { mode: 'number' }).notNull().default(0),
+    bytes_total: bigint('bytes_total', { mode: 'number' }),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    lease_owner: text('lease_owner'),
+    lease_expires_at: ts('lease_expires_at'),
+    created_at: created(),
+    updated_at: updated(),
+  },
+  (t) => [
+    index('images_project_created_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
+    index('images_open_idx')
+      .on(t.created_at)
+      .where(sql`${t.status} IN ('pending', 'downloading')`),
+    // The same URL and checksum is downloaded once per project (a failed download does not count).
+    uniqueIndex('images_source_once_uq')
+      .on(t.project_id, t.source_url, sql`coalesce(${t.expected_sha256}, '')`)
+      .where(sql`${t.source_url} IS NOT NULL AND ${t.status} <> 'error'`),
+  ],
+);
+
 export const vms = pgTable(
   'vms',
   {
@@ -69,6 +108,10 @@ export const vms = pgTable(
     network: jsonb('network').$type<Network>().notNull(),
     vnc_enabled: boolean('vnc_enabled').notNull().default(true),
     vnc_port: integer('vnc_port'),
+    /** The image the VM's disk was made from, if any. */
+    image_id: uuid('image_id').references(() => images.id, { onDelete: 'set null' }),
+    /** The ISO image in the VM's CD-ROM drive, if any. */
+    iso_image_id: uuid('iso_image_id').references(() => images.id, { onDelete: 'set null' }),
     /** The hypervisor's handle for the domain, once defined. */
     domain_ref: text('domain_ref'),
     current_operation_id: uuid('current_operation_id'),
@@ -206,6 +249,7 @@ export type VmRow = typeof vms.$inferSelect;
 export type OperationRow = typeof operations.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type HostRow = typeof hosts.$inferSelect;
+export type ImageRow = typeof images.$inferSelect;
 export type ProjectRow = typeof projects.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;

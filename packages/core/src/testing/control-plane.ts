@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../control-plane.js';
 import type { Scope } from '../domain/project.js';
 import { SimulatedDriver } from '../drivers/simulated/driver.js';
@@ -9,6 +12,7 @@ import { createTestDatabase } from './database.js';
 
 export interface TestControlPlane extends ControlPlane {
   database: Database;
+  dataDir: string;
   hypervisor: SimulatedHypervisor;
   driver: SimulatedDriver;
   scope: Scope;
@@ -23,28 +27,36 @@ export async function startTestControlPlane(
     worker?: ControlPlaneOptions['worker'];
     reconciler?: ControlPlaneOptions['reconciler'];
     database?: Database;
+    controlPlane?: Pick<ControlPlaneOptions, 'max_image_bytes' | 'max_import_bytes'>;
+    /** Where the simulated disks go (default: inside the control plane's data directory). */
+    disk_dir?: string;
   } = {},
 ): Promise<TestControlPlane> {
   const database = opts.database ?? (await createTestDatabase());
+  const dataDir = await mkdtemp(join(tmpdir(), 'hangar-test-cp-'));
   const hypervisor = new SimulatedHypervisor({ seed: 7, ...opts.simulator });
-  const driver = new SimulatedDriver({ hypervisor });
+  const driver = new SimulatedDriver({ hypervisor, disk_dir: opts.disk_dir ?? join(dataDir, 'sim-disks') });
   const cp = await startControlPlane({
     database,
     hosts: [{ name: 'sim-1', driver }],
     worker: opts.worker === false ? false : { poll_ms: 200, ...opts.worker },
     reconciler: opts.reconciler === false ? false : { interval_ms: 60_000, ...opts.reconciler },
     logger: silentLogger,
+    dataDir,
+    ...opts.controlPlane,
   });
   const project = await ensureProject(database.db, 'test');
   return {
     ...cp,
     database,
+    dataDir,
     hypervisor,
     driver,
     scope: { project_id: project.id, actor: 'test' },
     async shutdown() {
       await cp.close();
       if (!opts.database) await database.close();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

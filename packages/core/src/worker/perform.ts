@@ -2,13 +2,17 @@ import { and, eq } from 'drizzle-orm';
 import type { StableStatus } from '../domain/status.js';
 import type { HardwareChanges } from '../domain/vm.js';
 import { DriverError, type DomainSpec, type HypervisorDriver } from '../drivers/driver.js';
+import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
+import { mediaOf, readyImage } from './media.js';
 import { vms, type OperationRow, type VmRow } from '../store/schema.js';
 
 /** What an operation did: the status the VM reaches and the fields that changed with it. */
 export interface Outcome {
   status: StableStatus;
-  vm?: Partial<Pick<VmRow, 'domain_ref' | 'vnc_port' | 'network' | 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled' | 'deleted_at'>>;
+  vm?: Partial<
+    Pick<VmRow, 'domain_ref' | 'vnc_port' | 'network' | 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled' | 'deleted_at' | 'iso_image_id'>
+  >;
   data?: Record<string, unknown>;
   message?: string;
 }
@@ -18,6 +22,8 @@ export interface PerformContext {
   op: OperationRow;
   vm: VmRow;
   driver: HypervisorDriver;
+  /** The image store, for VMs made from or booting images. */
+  images?: ImageStore;
   signal: AbortSignal;
   /** Called with a domain the operation defined, so it can be cleaned up if the operation was cancelled meanwhile. */
   defined(ref: string): void;
@@ -63,7 +69,7 @@ export async function perform(ctx: PerformContext): Promise<Outcome> {
         if (earlier) {
           ref = earlier.ref;
         } else {
-          const d = await driver.define(specOf(vm), call);
+          const d = await driver.define({ ...specOf(vm), ...(await mediaOf(ctx.db, ctx.images, vm, signal)) }, call);
           ref = d.ref;
           ctx.defined(ref);
           patch = { vnc_port: d.vnc_port, network: { ...vm.network, mac_address: d.mac_address ?? vm.network.mac_address } };
@@ -108,7 +114,14 @@ export async function perform(ctx: PerformContext): Promise<Outcome> {
       return { status: 'running' };
     case 'update_hardware': {
       const changes = (input.changes ?? {}) as HardwareChanges;
-      const fromDriver = await driver.reconfigure(refOf(vm), changes, call);
+      // Attaching (an image id) or ejecting (null) the CD-ROM's ISO.
+      const iso = input.iso as { image_id: string | null } | undefined;
+      let isoPath: { iso_path?: string | null } = {};
+      if (iso) {
+        if (iso.image_id && !ctx.images) throw new DriverError('unavailable', 'this worker has no image store');
+        isoPath = { iso_path: iso.image_id ? ctx.images!.pathOf((await readyImage(ctx.db, iso.image_id, signal)).id) : null };
+      }
+      const fromDriver = await driver.reconfigure(refOf(vm), { ...changes, ...isoPath }, call);
       const network = changes.network
         ? { ...changes.network, mac_address: fromDriver.mac_address ?? changes.network.mac_address }
         : undefined;
@@ -116,6 +129,7 @@ export async function perform(ctx: PerformContext): Promise<Outcome> {
         status: 'stopped',
         vm: {
           ...changes,
+          ...(iso ? { iso_image_id: iso.image_id } : {}),
           ...(network ? { network } : {}),
           ...(fromDriver.vnc_port !== undefined ? { vnc_port: fromDriver.vnc_port } : {}),
         },
@@ -132,6 +146,9 @@ export async function perform(ctx: PerformContext): Promise<Outcome> {
         data: { delete_disks: input.delete_disks !== false },
       };
     }
+    case 'export':
+      // An export streams to its HTTP client; one found here outlived its server.
+      throw new DriverError('failed', 'the export ended with the server that was streaming it');
     default:
       throw new DriverError('failed', `${op.action} is not supported by this worker yet`);
   }

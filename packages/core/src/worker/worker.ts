@@ -4,11 +4,13 @@ import { rule, type OperationAction } from '../domain/state-machine.js';
 import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
+import type { ImageStore } from '../images/store.js';
 import { fromRaw } from '../store/raw-rows.js';
 import { events, operations, vms, type OperationRow } from '../store/schema.js';
 import { finishOperation, type Ending } from './finish.js';
 import { observe } from './observe.js';
 import { perform } from './perform.js';
+import { renewLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
 
 export interface WorkerOptions {
@@ -17,6 +19,8 @@ export interface WorkerOptions {
   drivers: Map<string, HypervisorDriver>;
   /** Wakes the worker when work is queued; without it the worker polls. */
   notifier?: Notifier;
+  /** The image store VMs are made from. */
+  images?: ImageStore;
   id?: string;
   /** Operations run at once. */
   concurrency?: number;
@@ -213,6 +217,7 @@ export class Worker {
             op,
             vm,
             driver,
+            images: this.opts.images,
             signal: ctl.signal,
             defined: (ref) => (definedRef = ref),
           });
@@ -251,13 +256,8 @@ export class Worker {
     return { result: 'failed', error, outcome: { status: onFailure === 'same' ? 'error' : onFailure } };
   }
 
-  private async renew(opId: string): Promise<boolean> {
-    const rows = await this.db
-      .update(operations)
-      .set({ lease_expires_at: sql`now() + ${`${this.leaseMs} milliseconds`}::interval` })
-      .where(and(eq(operations.id, opId), eq(operations.lease_owner, this.id), eq(operations.status, 'running')))
-      .returning({ id: operations.id });
-    return rows.length > 0;
+  private renew(opId: string): Promise<boolean> {
+    return renewLease(this.db, opId, this.id, this.leaseMs);
   }
 }
 

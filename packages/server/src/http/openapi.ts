@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ErrorBody } from '@hangar/core';
 import { appRouter } from '../router.js';
 import { restProcedures, type RestMeta } from './rest-routes.js';
+import { STREAM_ROUTES_OPENAPI } from './stream-openapi.js';
 
 type Json = Record<string, any>;
 
@@ -38,6 +39,8 @@ const VM_EXAMPLE = {
   network: { type: 'nat', bridge_name: null, mac_address: '52:54:00:a0:00:87', ip_address: null },
   vnc_enabled: true,
   vnc_port: 5900,
+  image_id: null,
+  iso_image_id: null,
   allowed_actions: ['stop', 'force_stop', 'restart', 'reset', 'pause', 'update_metadata', 'delete'],
   current_operation_id: null,
   last_error: null,
@@ -79,6 +82,7 @@ export function buildOpenApiDocument(): Json {
       (doc.paths[alias.path] ??= {})[alias.method.toLowerCase()] = copy;
     }
   }
+  for (const [path, ops] of Object.entries(STREAM_ROUTES_OPENAPI)) doc.paths[path] = { ...doc.paths[path], ...structuredClone(ops) };
   return sortKeys(doc) as Json;
 }
 

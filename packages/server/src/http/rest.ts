@@ -1,6 +1,6 @@
 import type { Context as HonoContext } from 'hono';
 import { HangarError, errors } from '@hangar/core';
-import { shouldRetry, toHangarError } from '../errors.js';
+import { restError } from './rest-error.js';
 import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
 import { t } from '../trpc/init.js';
@@ -48,15 +48,7 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const data = (await caller[ns]![fn]!(input)) as Record<string, any> | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));
     } catch (err) {
-      const e = toHangarError(err);
-      return c.json(
-        { detail: e.message, code: e.code, request_id: info.requestId, ...e.details },
-        e.httpStatus as 400,
-        {
-          'x-should-retry': String(shouldRetry(e)),
-          ...(typeof e.details.retry_after_s === 'number' ? { 'retry-after': String(e.details.retry_after_s) } : {}),
-        },
-      );
+      return restError(c, err);
     }
   };
 }
@@ -72,8 +64,10 @@ function successStatus(route: RestRoute, data: Record<string, any> | undefined):
 }
 
 function successHeaders(route: RestRoute, data: Record<string, any> | undefined): Record<string, string> {
+  if (route.procedure.rest.status !== 201) return {};
   const vmId = data?.vm?.id as string | undefined;
-  return route.procedure.rest.status === 201 && vmId ? { location: `${API_BASE}/vms/${vmId}` } : {};
+  if (vmId) return { location: `${API_BASE}/vms/${vmId}` };
+  return typeof data?.id === 'string' ? { location: `${API_BASE}${route.procedure.path}/${data.id}` } : {};
 }
 
 /** The procedure's input from the body (JSON or form), the query, the path and the headers that stand for fields. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  AttachIsoRequest,
   ConfigureVmRequest,
   ResizeVmRequest,
   VmConfig,
@@ -151,6 +152,31 @@ export const vmsRouter = router({
     .input(ResizeVmRequest)
     .output(VmActionResult)
     .mutation(({ ctx, input, signal }) => changeHardware(ctx, input, signal)),
+
+  attach_iso: operatorProcedure
+    .meta(route('POST', '/vms/{id}/iso', "Put an ISO in a stopped VM's CD-ROM drive", { status: 'accepted' }))
+    .input(AttachIsoRequest)
+    .output(VmActionResult)
+    .mutation(async ({ ctx, input, signal }) => {
+      const { id, wait, wait_timeout_ms, idempotency_key, expected_version, ...iso } = input;
+      const result = await ctx.services.vms.attach_iso(ctx.scope, id, iso, { idempotency_key, expected_version });
+      return settle(ctx, result, wait, wait_timeout_ms, signal);
+    }),
+
+  eject_iso: operatorProcedure
+    .meta(
+      route('DELETE', '/vms/{id}/iso', "Empty a stopped VM's CD-ROM drive (400 `No CDROM device found` when it is empty)", {
+        status: 'accepted',
+        also: [{ method: 'POST', path: '/vms/{id}/unmount_iso' }],
+      }),
+    )
+    .input(VmActionRequest)
+    .output(VmActionResult)
+    .mutation(async ({ ctx, input, signal }) => {
+      const { id, wait, wait_timeout_ms, ...opts } = input;
+      const result = await ctx.services.vms.eject_iso(ctx.scope, id, opts);
+      return settle(ctx, result, wait, wait_timeout_ms, signal);
+    }),
 
   /** Long-poll: held until the VM reaches the status or the caller's timeout passes. */
   wait: viewerProcedure

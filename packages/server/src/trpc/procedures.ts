@@ -24,11 +24,16 @@ const authenticated = publicProcedure.use(async ({ ctx, next }) => {
   return next({ ctx: { principal, scope } });
 });
 
+/** Refuses (403) a principal whose role is below `role`. */
+export function requireRole(principal: Principal, role: Role): void {
+  if (!roleAtLeast(principal.role, role)) {
+    throw new HangarError('FORBIDDEN', `This needs the ${role} role; your ${principal.via === 'api_key' ? 'key' : 'account'} has ${principal.role}`);
+  }
+}
+
 function atLeast(role: Role) {
   return authenticated.use(({ ctx, next }) => {
-    if (!roleAtLeast(ctx.principal.role, role)) {
-      throw new HangarError('FORBIDDEN', `This needs the ${role} role; your ${ctx.principal.via === 'api_key' ? 'key' : 'account'} has ${ctx.principal.role}`);
-    }
+    requireRole(ctx.principal, role);
     return next();
   });
 }

@@ -31,7 +31,7 @@ export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: A
   ];
   if (record.iso_path) {
     args.push(
-      '-drive', `file=${record.iso_path},if=none,id=cd0,media=cdrom,readonly=on`,
+      '-drive', `file=${record.iso_path},if=none,id=cd0,media=cdrom,readonly=on,format=raw`,
       // A direct kernel boot holds boot index 0 itself.
       '-device', `ide-cd,drive=cd0${opts.boot ? '' : ',bootindex=0'}`,
     );

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, statfs } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DriverError,
   type CallOptions,
   type DefinedDomain,
+  type DiskFile,
   type DomainChanges,
   type DomainInfo,
   type DomainSpec,
@@ -94,6 +95,40 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain> {
+    const base = spec.base_image;
+    return this.defineWith(spec, async (disk) => {
+      if (!base) return this.img.create(disk, spec.disk_gb, opts?.signal);
+      await this.img.convert(base.path, base.format, disk, opts?.signal);
+      await this.growTo(disk, spec.disk_gb, opts?.signal);
+    }).catch(fail('defining the domain'));
+  }
+
+  async importDomain(spec: DomainSpec, disks: DiskFile[], opts?: CallOptions): Promise<DefinedDomain> {
+    if (disks.length !== 1) throw new DriverError('failed', `the QEMU driver runs VMs with one disk; the archive has ${disks.length}`);
+    const [src] = disks as [DiskFile];
+    return this.defineWith(spec, async (disk) => {
+      if (src.format === 'qcow2') await moveFile(src.path, disk);
+      else await this.img.convert(src.path, 'raw', disk, opts?.signal);
+      await this.growTo(disk, spec.disk_gb, opts?.signal);
+    }).catch(fail('importing the domain'));
+  }
+
+  async exportDisks(ref: string): Promise<DiskFile[]> {
+    await this.ready;
+    await this.record(ref);
+    if (await this.livePid(ref)) throw new DriverError('failed', 'the VM is running: stop it before exporting');
+    const disk = vmLayout(this.root, ref).disk;
+    return [{ name: 'disk0.qcow2', path: disk, format: 'qcow2', size: (await stat(disk)).size }];
+  }
+
+  /** A disk smaller than the VM's size (an image, an import) grows to it; a larger one is an error. */
+  private async growTo(disk: string, size_gb: number, signal?: AbortSignal): Promise<void> {
+    const { virtual_size } = await this.img.info(disk);
+    if (virtual_size > size_gb * 2 ** 30) throw new Error(`the disk image is ${virtual_size} bytes, larger than disk_gb ${size_gb}`);
+    if (virtual_size < size_gb * 2 ** 30) await this.img.resize(disk, size_gb, signal);
+  }
+
+  private async defineWith(spec: DomainSpec, makeDisk: (path: string) => Promise<void>): Promise<DefinedDomain> {
     await this.ensureUsable();
     return this.withRecordLock(async () => {
       const files = vmLayout(this.root, spec.vm_id);
@@ -103,7 +138,12 @@ export class QemuDriver implements HypervisorDriver {
         throw new DriverError('failed', `the data directory path is too long for QEMU's sockets (${files.serial.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter HANGAR_DATA_DIR`);
       }
       await mkdir(files.dir, { recursive: true });
-      await this.img.create(files.disk, spec.disk_gb, opts?.signal).catch(fail('creating the disk'));
+      try {
+        await makeDisk(files.disk);
+      } catch (err) {
+        await rm(files.dir, { recursive: true, force: true });
+        throw err;
+      }
       const record: DomainRecord = {
         vm_id: spec.vm_id,
         name: spec.name,
@@ -116,7 +156,7 @@ export class QemuDriver implements HypervisorDriver {
           mac_address: spec.network.mac_address ?? randomMac(),
         },
         vnc_port: spec.vnc_enabled ? await this.freeVncPort() : null,
-        iso_path: null,
+        iso_path: spec.iso_path ?? null,
         created_at: new Date().toISOString(),
       };
       // The record is written last: a directory without one is an unfinished define, redone on retry.
@@ -451,6 +491,16 @@ async function checkBinaries(qemu: string, qemuImg: string): Promise<string | nu
   return null;
 }
 
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await copyFile(from, to);
+    await rm(from, { force: true });
+  }
+}
+
 function randomMac(): string {
   // 52:54:00 is QEMU's locally administered prefix.
   return ['52', '54', '00', ...[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
@@ -458,6 +508,7 @@ function randomMac(): string {
 
 function fail(what: string) {
   return (err: Error): never => {
+    if (err instanceof DriverError) throw err;
     throw new DriverError('failed', `${what}: ${err.message}`);
   };
 }

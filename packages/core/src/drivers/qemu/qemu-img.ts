@@ -8,6 +8,11 @@ export class QemuImg {
     await run(this.binary, ['create', '-q', '-f', 'qcow2', path, `${size_gb}G`], { signal });
   }
 
+  /** A new qcow2 at `to` with the contents of `from`. */
+  async convert(from: string, format: 'raw' | 'qcow2', to: string, signal?: AbortSignal): Promise<void> {
+    await run(this.binary, ['convert', '-q', '-f', format, '-O', 'qcow2', from, to], { signal, timeout_ms: 3_600_000 });
+  }
+
   async resize(path: string, size_gb: number, signal?: AbortSignal): Promise<void> {
     await run(this.binary, ['resize', '-q', '-f', 'qcow2', path, `${size_gb}G`], { signal });
   }

@@ -1,8 +1,13 @@
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { HardwareChanges } from '../../domain/vm.js';
+import { detectFormat } from '../../images/disk-format.js';
 import {
   DriverError,
   type CallOptions,
   type DefinedDomain,
+  type DiskFile,
   type DomainInfo,
   type DomainSpec,
   type DomainState,
@@ -31,8 +36,29 @@ export class SimulatedDriver implements HypervisorDriver {
   readonly kind = 'simulated';
   readonly client: Client;
 
-  constructor(opts: { client?: Client; hypervisor?: SimulatedHypervisor; config?: SimulatorConfig } = {}) {
+  /** Where the domains' disk files live: sparse files, made when first needed (an export). */
+  readonly diskDir: string;
+
+  constructor(opts: { client?: Client; hypervisor?: SimulatedHypervisor; config?: SimulatorConfig; disk_dir?: string } = {}) {
     this.client = opts.client ?? new Client({ hypervisor: opts.hypervisor ?? new SimulatedHypervisor(opts.config) });
+    this.diskDir = opts.disk_dir ?? join(tmpdir(), 'hangar-sim-disks');
+  }
+
+  private diskPath(ref: string): string {
+    return join(this.diskDir, `${ref}.disk`);
+  }
+
+  /** The domain's disk file, created sparse at its size if it does not exist yet. */
+  private async ensureDisk(ref: string, size_gb: number): Promise<string> {
+    const path = this.diskPath(ref);
+    await mkdir(this.diskDir, { recursive: true });
+    const fh = await open(path, 'a');
+    try {
+      if ((await fh.stat()).size === 0) await fh.truncate(size_gb * 2 ** 30);
+    } finally {
+      await fh.close();
+    }
+    return path;
   }
 
   get hypervisor(): SimulatedHypervisor {
@@ -45,13 +71,45 @@ export class SimulatedDriver implements HypervisorDriver {
 
   define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain> {
     return wrap(async () => {
-      const vm = await this.client.createVm({ ...spec, vm_id: spec.vm_id }, opts);
+      const { base_image, ...rest } = spec;
+      const vm = await this.client.createVm({ ...rest, vm_id: spec.vm_id }, opts);
+      if (base_image) {
+        await mkdir(this.diskDir, { recursive: true });
+        await copyFile(base_image.path, this.diskPath(vm.id));
+      }
       return { ref: vm.id, vnc_port: vm.vnc_port, mac_address: vm.mac_address };
     });
   }
 
-  undefine(ref: string, _params: { delete_disks: boolean }, opts?: CallOptions): Promise<void> {
-    return wrap(() => this.client.deleteVm(ref, opts));
+  importDomain(spec: DomainSpec, disks: DiskFile[], opts?: CallOptions): Promise<DefinedDomain> {
+    return wrap(async () => {
+      if (disks.length !== 1) throw new DriverError('failed', `simulated domains have one disk; the archive has ${disks.length}`);
+      const d = await this.define({ ...spec, base_image: null }, opts);
+      await mkdir(this.diskDir, { recursive: true });
+      await rename(disks[0]!.path, this.diskPath(d.ref)).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV') throw err;
+        await copyFile(disks[0]!.path, this.diskPath(d.ref));
+        await rm(disks[0]!.path, { force: true });
+      });
+      return d;
+    });
+  }
+
+  exportDisks(ref: string, opts?: CallOptions): Promise<DiskFile[]> {
+    return wrap(async () => {
+      const vm = await this.client.getVm(ref, opts);
+      if (vm.state !== 'shutoff') throw new DriverError('failed', `the domain is ${vm.state}: stop it before exporting`);
+      const path = await this.ensureDisk(ref, this.hypervisor.mustGet(ref).spec.disk_gb);
+      const format = (await detectFormat(path, 'disk')) as 'raw' | 'qcow2';
+      return [{ name: format === 'qcow2' ? 'disk0.qcow2' : 'disk0.img', path, format, size: (await stat(path)).size }];
+    });
+  }
+
+  undefine(ref: string, params: { delete_disks: boolean }, opts?: CallOptions): Promise<void> {
+    return wrap(async () => {
+      await this.client.deleteVm(ref, opts);
+      if (params.delete_disks) await rm(this.diskPath(ref), { force: true });
+    });
   }
 
   start(ref: string, opts?: CallOptions): Promise<void> {
@@ -82,9 +140,17 @@ export class SimulatedDriver implements HypervisorDriver {
     return wrap(() => this.client.resumeVm(ref, opts));
   }
 
-  reconfigure(ref: string, changes: HardwareChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>> {
+  reconfigure(ref: string, changes: HardwareChanges & { iso_path?: string | null }, opts?: CallOptions): Promise<Partial<DefinedDomain>> {
     return wrap(async () => {
       const vm = await this.client.reconfigureVm(ref, changes, opts);
+      if (changes.disk_gb !== undefined) {
+        // A raw disk that exists grows with the VM (sparse); one not made yet is made at its size.
+        const size = await stat(this.diskPath(ref)).then((s) => s.size, () => null);
+        if (size !== null && size < changes.disk_gb * 2 ** 30 && (await detectFormat(this.diskPath(ref), 'disk')) === 'raw') {
+          const fh = await open(this.diskPath(ref), 'r+');
+          await fh.truncate(changes.disk_gb * 2 ** 30).finally(() => fh.close());
+        }
+      }
       return { vnc_port: vm.vnc_port, mac_address: vm.mac_address };
     });
   }

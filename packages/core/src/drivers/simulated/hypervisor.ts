@@ -24,6 +24,8 @@ export interface SimVmSpec {
   os_type: OsType;
   network: Network;
   vnc_enabled: boolean;
+  /** An ISO in the CD-ROM drive. */
+  iso_path?: string | null;
 }
 
 export interface SimDomain {

@@ -1,0 +1,167 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { join, posix } from 'node:path';
+import { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from '../domain/archive.js';
+import { HangarError } from '../domain/errors.js';
+import type { DiskFile } from '../drivers/driver.js';
+import { detectFormat } from '../images/disk-format.js';
+
+export interface ReadArchiveOptions {
+  /** Where disk files are written while they arrive (the caller removes it). */
+  dir: string;
+  /** The most bytes the archive may expand to. */
+  max_bytes: number;
+  signal?: AbortSignal;
+}
+
+const MAX_MANIFEST = 1024 * 1024;
+/** Tar headers, padding and the end-of-archive blocks, on top of what the manifest declares. */
+const TAR_OVERHEAD = (entries: number) => (entries + 1) * 2048 + 20 * 1024;
+
+const invalid = (message: string) => new HangarError('INVALID_ARCHIVE', message);
+
+/** Counts expanded bytes; past the limit the archive is refused (a decompression bomb, or a lie). */
+class ExpansionLimit extends Transform {
+  bytes = 0;
+  constructor(public limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return cb(invalid(`The archive expands past ${this.limit} bytes, more than it declares`));
+    cb(null, chunk);
+  }
+}
+
+/** Yields the body, un-gzipped when its first bytes are a gzip header. */
+async function* maybeGunzip(body: Readable): AsyncGenerator<Buffer> {
+  const it = body[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) throw invalid('The archive is empty');
+  const head = first.value as Buffer;
+  const rest = Readable.from((async function* () {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
+  })());
+  if (head[0] === 0x1f && head[1] === 0x8b) yield* rest.pipe(createGunzip());
+  else yield* rest;
+}
+
+function checkEntryName(name: string): void {
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\')) throw invalid(`Refusing entry ${JSON.stringify(name)}: absolute path`);
+  if (name.split('/').includes('..')) throw invalid(`Refusing entry ${JSON.stringify(name)}: ".." in the path`);
+  if (posix.normalize(name) !== name) throw invalid(`Refusing entry ${JSON.stringify(name)}: not a normalized path`);
+}
+
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) throw invalid(`manifest.json is larger than ${limit} bytes`);
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Reads a VM archive as it streams in: `manifest.json` first, then exactly the disks it
+ * declares, each written to `dir` and checked against its size and sha256. Anything else is
+ * refused with INVALID_ARCHIVE: links, devices, directories, absolute or `..` paths, entries
+ * the manifest does not declare or larger than declared, missing disks, bad checksums,
+ * truncation, and archives that expand past what they declare.
+ */
+export async function readArchive(body: Readable, opts: ReadArchiveOptions): Promise<{ manifest: Manifest; disks: DiskFile[] }> {
+  let manifest: Manifest | null = null;
+  const disks = new Map<string, DiskFile>();
+  const limit = new ExpansionLimit(opts.max_bytes);
+  const extract = tar.extract();
+
+  let entries = 0;
+  const onEntry = async (header: tar.Header, stream: Readable): Promise<void> => {
+    entries++;
+    checkEntryName(header.name);
+    if (header.type !== 'file') throw invalid(`Refusing entry ${JSON.stringify(header.name)}: type ${header.type}; only regular files are accepted`);
+    if (!manifest) {
+      if (header.name !== 'manifest.json') throw invalid(`The first entry must be manifest.json, not ${JSON.stringify(header.name)}`);
+      const raw = await readAll(stream, MAX_MANIFEST);
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw invalid('manifest.json is not JSON');
+      }
+      const parsed = ArchiveManifest.safeParse(json);
+      if (!parsed.success) {
+        const why = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+        throw invalid(`manifest.json is invalid: ${why}`);
+      }
+      manifest = parsed.data;
+      const names = new Set(manifest.disks.map((d) => d.name));
+      if (names.size !== manifest.disks.length) throw invalid('manifest.json names a disk twice');
+      const declared = manifest.disks.reduce((n, d) => n + d.size, 0) + raw.length + TAR_OVERHEAD(manifest.disks.length);
+      limit.limit = Math.min(limit.limit, declared);
+      return;
+    }
+    const disk = manifest.disks.find((d) => diskEntryName(d.name) === header.name);
+    if (!disk) throw invalid(`Unexpected entry ${JSON.stringify(header.name)}: the manifest does not declare it`);
+    if (disks.has(disk.name)) throw invalid(`${header.name} appears twice`);
+    if ((header.size ?? 0) !== disk.size) throw invalid(`${header.name} is ${header.size} bytes; the manifest declares ${disk.size}`);
+    const path = join(opts.dir, `${randomBytes(6).toString('hex')}-${disk.name}`);
+    const hash = createHash('sha256');
+    await pipeline(
+      stream,
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      }),
+      createWriteStream(path),
+    );
+    const sha256 = hash.digest('hex');
+    if (sha256 !== disk.sha256) throw invalid(`Checksum mismatch for ${header.name}: the manifest says ${disk.sha256}, the data is ${sha256}`);
+    let format;
+    try {
+      format = await detectFormat(path, 'disk');
+    } catch (err) {
+      throw invalid(`${header.name}: ${(err as Error).message}`);
+    }
+    if (format !== disk.format) throw invalid(`${header.name} is ${format}; the manifest says ${disk.format}`);
+    disks.set(disk.name, { name: disk.name, path, format: disk.format, size: disk.size });
+  };
+
+  extract.on('entry', (header, stream, next) => {
+    onEntry(header, stream as unknown as Readable).then(
+      () => {
+        (stream as unknown as Readable).resume();
+        next();
+      },
+      (err: unknown) => {
+        (stream as unknown as Readable).resume();
+        extract.destroy(err as Error);
+      },
+    );
+  });
+
+  try {
+    await pipeline(Readable.from(maybeGunzip(body)), limit, extract as unknown as Writable, { signal: opts.signal });
+  } catch (err) {
+    if (err instanceof HangarError) throw err;
+    const msg = (err as Error).message ?? String(err);
+    if (entries === 0 && !/zlib|header check/i.test(msg)) throw invalid('Not a tar archive (no valid tar header)');
+    if (/unexpected end|premature close|truncated/i.test(msg)) throw invalid('The archive is truncated');
+    if (/incorrect header check|invalid (block type|distance|stored)|unexpected end of file|zlib/i.test(msg)) throw invalid(`The gzip stream is corrupt: ${msg}`);
+    if (/invalid tar header|header/i.test(msg)) throw invalid('Not a tar archive (no valid tar header)');
+    throw invalid(`The archive could not be read: ${msg}`);
+  }
+  if (!manifest) throw invalid('The archive has no manifest.json (not a Hangar VM export, or empty)');
+  const m: Manifest = manifest;
+  const missing = m.disks.filter((d) => !disks.has(d.name));
+  if (missing.length) throw invalid(`The archive is truncated: missing ${missing.map((d) => diskEntryName(d.name)).join(', ')}`);
+  return { manifest: m, disks: m.disks.map((d) => disks.get(d.name)!) };
+}

@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { and, eq, isNull } from 'drizzle-orm';
+import { ARCHIVE_FORMAT, ARCHIVE_VERSION, type ArchiveManifest } from '../domain/archive.js';
+import { errors, HangarError } from '../domain/errors.js';
+import { VmName } from '../domain/fields.js';
+import type { Operation } from '../domain/operation.js';
+import type { Scope } from '../domain/project.js';
+import type { Vm } from '../domain/vm.js';
+import { DriverError, type DomainSpec, type HypervisorDriver } from '../drivers/driver.js';
+import { appendEvents } from '../services/events.js';
+import { reserve } from '../services/hosts.js';
+import { parse, parseId } from '../services/validate.js';
+import { beginAction, conflictError, inFlightOperation } from '../services/vm-actions.js';
+import { requireVm } from '../services/vm-queries.js';
+import type { Db } from '../store/database.js';
+import { toVm } from '../store/mappers.js';
+import { notifyChange } from '../store/notifier.js';
+import { vms } from '../store/schema.js';
+import { finishOperation } from '../worker/finish.js';
+import { renewLease } from '../worker/lease.js';
+import { consoleLogger, type Logger } from '../worker/logger.js';
+import { archiveStream, describeDisks } from './export-stream.js';
+import { readArchive } from './import-stream.js';
+
+export interface VmArchivesOptions {
+  db: Db;
+  /** The hosts whose disks this process can read: exports and imports happen here. */
+  drivers: Map<string, HypervisorDriver>;
+  /** Where an import's disks wait while they are checked. */
+  importDir: string;
+  /** The most bytes an import may expand to. */
+  max_import_bytes?: number;
+  lease_ms?: number;
+  logger?: Logger;
+}
+
+export interface VmExport {
+  vm: Vm;
+  operation: Operation;
+  /** The archive; reading it to the end ends the export, dropping it returns the VM to `stopped`. */
+  stream: Readable;
+  filename: string;
+  content_type: string;
+}
+
+function driverFailure(err: unknown, what: string): HangarError {
+  if (err instanceof HangarError) return err;
+  if (err instanceof DriverError && err.kind === 'unavailable') return new HangarError('HOST_UNAVAILABLE', `${what}: ${err.message}`, { retryable: true });
+  return new HangarError('INTERNAL', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/**
+ * Export and import of VMs as tar streams. An export is an `export` operation this process
+ * runs itself while the client reads (the VM is `exporting` until the stream ends); an import
+ * is checked entirely before anything is created.
+ */
+export class VmArchives {
+  private readonly db: Db;
+  private readonly leaseMs: number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: VmArchivesOptions) {
+    this.db = opts.db;
+    this.leaseMs = opts.lease_ms ?? 30_000;
+    this.log = opts.logger ?? consoleLogger;
+  }
+
+  /** Removes imports a dead process left half-done. */
+  async init(): Promise<void> {
+    await mkdir(this.opts.importDir, { recursive: true });
+    for (const d of await readdir(this.opts.importDir)) await rm(join(this.opts.importDir, d), { recursive: true, force: true });
+  }
+
+  async exportVm(scope: Scope, id: unknown, opts: { gzip?: boolean; signal?: AbortSignal } = {}): Promise<VmExport> {
+    const vmId = parseId(id, 'vm id');
+    const owner = `export-${randomUUID().slice(0, 8)}`;
+    const begun = await this.db.transaction(async (tx) => {
+      const vm = await requireVm(tx, scope, vmId, true);
+      // Another client's export is streaming: this one cannot join it.
+      if (vm.status === 'exporting') throw conflictError('export', vm, await inFlightOperation(tx, vm), true);
+      const r = await beginAction(tx, scope, vm, 'export', { claim: { owner, lease_ms: this.leaseMs }, actor: scope.actor });
+      return { ...r, row: vm };
+    });
+    const op = begun.operation!;
+    const which = { id: op.id, vm_id: vmId };
+    const renew = setInterval(() => {
+      renewLease(this.db, op.id, owner, this.leaseMs).catch((err: unknown) => this.log.warn({ err, operation: op.id }, 'export lease renewal failed'));
+    }, Math.max(100, this.leaseMs / 3));
+    const end = async (ok: boolean, message: string) => {
+      clearInterval(renew);
+      await finishOperation(this.db, which, owner, ok
+        ? { result: 'succeeded', outcome: { status: 'stopped', message } }
+        : { result: 'failed', error: message, outcome: { status: 'stopped' } });
+    };
+    let archive: Readable;
+    try {
+      const driver = begun.row.host_id ? this.opts.drivers.get(begun.row.host_id) : undefined;
+      if (!driver) throw new HangarError('HOST_UNAVAILABLE', 'This server does not run the VM\'s host, so it cannot read its disks', { retryable: true });
+      if (!begun.row.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
+      const files = await driver.exportDisks(begun.row.domain_ref, { signal: opts.signal });
+      const manifest: ArchiveManifest = {
+        format: ARCHIVE_FORMAT,
+        version: ARCHIVE_VERSION,
+        exported_at: new Date().toISOString(),
+        driver: driver.kind,
+        vm: {
+          name: begun.row.name,
+          cpu_cores: begun.row.cpu_cores,
+          memory_mb: begun.row.memory_mb,
+          disk_gb: begun.row.disk_gb,
+          os_type: begun.row.os_type as ArchiveManifest['vm']['os_type'],
+          os_version: begun.row.os_version,
+          labels: begun.row.labels,
+          network: { type: begun.row.network.type, bridge_name: begun.row.network.bridge_name },
+          vnc_enabled: begun.row.vnc_enabled,
+        },
+        disks: await describeDisks(files, opts.signal),
+      };
+      archive = archiveStream(manifest, files, { gzip: opts.gzip === true });
+    } catch (err) {
+      const e = driverFailure(err, 'export failed');
+      await end(false, e.message);
+      throw e;
+    }
+    let bytes = 0;
+    let finished = false;
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    archive.on('data', (c: Buffer) => (bytes += c.length));
+    archive.on('error', (err) => out.destroy(err));
+    archive.pipe(out);
+    out.once('end', () => {
+      finished = true;
+      void end(true, `exported ${bytes} bytes`).catch((err: unknown) => this.log.error({ err }, 'ending an export failed'));
+    });
+    out.once('close', () => {
+      if (finished) return;
+      archive.destroy();
+      void end(false, `the client stopped reading after ${bytes} bytes`).catch((err: unknown) => this.log.error({ err }, 'ending an export failed'));
+    });
+    const ext = opts.gzip ? 'tar.gz' : 'tar';
+    return {
+      vm: begun.vm,
+      operation: op,
+      stream: out,
+      filename: `${begun.row.name}.${ext}`,
+      content_type: opts.gzip ? 'application/gzip' : 'application/x-tar',
+    };
+  }
+
+  async importVm(scope: Scope, body: Readable, opts: { name?: string; signal?: AbortSignal } = {}): Promise<Vm> {
+    const name = opts.name === undefined ? undefined : parse(VmName, opts.name, 'name');
+    const dir = join(this.opts.importDir, randomUUID());
+    await mkdir(dir, { recursive: true });
+    try {
+      const { manifest, disks } = await readArchive(body, { dir, max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30, signal: opts.signal });
+      const vmName = name ?? manifest.vm.name;
+      const [taken] = await this.db
+        .select({ id: vms.id })
+        .from(vms)
+        .where(and(eq(vms.project_id, scope.project_id), eq(vms.name, vmName), isNull(vms.deleted_at)));
+      if (taken) throw errors.nameTaken(vmName);
+      const [hostId, driver] = [...this.opts.drivers.entries()][0] ?? [];
+      if (!hostId || !driver) throw new HangarError('HOST_UNAVAILABLE', 'This server runs no hypervisor host to import into', { retryable: true });
+      const vmId = randomUUID();
+      const network = { type: manifest.vm.network.type, bridge_name: manifest.vm.network.bridge_name, mac_address: null, ip_address: null };
+      const { labels: _labels, os_version: _osVersion, ...hardware } = manifest.vm;
+      const spec: DomainSpec = { ...hardware, vm_id: vmId, name: vmName, network };
+      const defined = await driver.importDomain(spec, disks, { signal: opts.signal }).catch((err: unknown) => {
+        throw driverFailure(err, 'import failed');
+      });
+      try {
+        return await this.db.transaction(async (tx) => {
+          await reserve(tx, { cpus: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb }, hostId);
+          const now = new Date();
+          const [row] = await tx
+            .insert(vms)
+            .values({
+              id: vmId,
+              project_id: scope.project_id,
+              host_id: hostId,
+              name: vmName,
+              status: 'stopped',
+              cpu_cores: spec.cpu_cores,
+              memory_mb: spec.memory_mb,
+              disk_gb: spec.disk_gb,
+              os_type: spec.os_type,
+              os_version: manifest.vm.os_version,
+              labels: manifest.vm.labels,
+              network: { ...network, mac_address: defined.mac_address },
+              vnc_enabled: spec.vnc_enabled,
+              vnc_port: defined.vnc_port,
+              domain_ref: defined.ref,
+              created_at: now,
+              updated_at: now,
+            })
+            .returning();
+          await appendEvents(tx, [
+            {
+              vm_id: vmId,
+              project_id: scope.project_id,
+              type: 'vm.created',
+              message: `VM ${vmName} imported from an archive of ${manifest.vm.name} (${manifest.driver}, exported ${manifest.exported_at})`,
+              to_status: 'stopped',
+              data: { imported: true, disks: manifest.disks.map((d) => ({ name: d.name, sha256: d.sha256 })) },
+            },
+          ]);
+          await notifyChange(tx, { vm_id: vmId, operation_id: null, status: 'stopped' });
+          return toVm(row!);
+        });
+      } catch (err) {
+        await driver.undefine(defined.ref, { delete_disks: true }).catch(() => {});
+        throw err;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}

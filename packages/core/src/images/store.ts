@@ -1,0 +1,107 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HangarError } from '../domain/errors.js';
+import type { ImageFormat, ImageKind } from '../domain/image.js';
+import { detectFormat } from './disk-format.js';
+
+export interface Ingested {
+  sha256: string;
+  size: number;
+  format: ImageFormat;
+}
+
+export interface IngestOptions {
+  kind: ImageKind;
+  /** Refuse (PAYLOAD_TOO_LARGE) past this many bytes. */
+  max_bytes: number;
+  /** The bytes must hash to this, or nothing is kept. */
+  expected_sha256?: string | null;
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Counts and hashes what passes through, and stops the stream past a limit. */
+export class Meter extends Transform {
+  bytes = 0;
+  private readonly hash = createHash('sha256');
+  constructor(
+    private readonly limit: number,
+    private readonly tooLarge: (limit: number) => Error,
+    private readonly onProgress?: (bytes: number) => void,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return cb(this.tooLarge(this.limit));
+    this.hash.update(chunk);
+    this.onProgress?.(this.bytes);
+    cb(null, chunk);
+  }
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+/**
+ * The image store: one file per image, `<root>/<image id>`. Bytes arrive in
+ * `<root>/.partial/` and are renamed into place only when complete and checked, so a failed
+ * or interrupted transfer never leaves a file that looks like an image.
+ */
+export class ImageStore {
+  readonly partialDir: string;
+
+  constructor(
+    readonly root: string,
+    readonly max_bytes = 64 * 2 ** 30,
+  ) {
+    this.partialDir = join(root, '.partial');
+  }
+
+  pathOf(id: string): string {
+    return join(this.root, id);
+  }
+
+  /** Removes transfers a dead process left behind. */
+  async init(): Promise<void> {
+    await mkdir(this.partialDir, { recursive: true });
+    for (const f of await readdir(this.partialDir)) await rm(join(this.partialDir, f), { force: true });
+  }
+
+  async ingest(id: string, source: Readable, opts: IngestOptions): Promise<Ingested> {
+    await mkdir(this.partialDir, { recursive: true });
+    const partial = join(this.partialDir, `${id}.${randomBytes(4).toString('hex')}`);
+    const limit = Math.min(opts.max_bytes, this.max_bytes);
+    const meter = new Meter(
+      limit,
+      (l) => new HangarError('PAYLOAD_TOO_LARGE', `The image is larger than the limit of ${l} bytes`),
+      opts.onProgress,
+    );
+    try {
+      await pipeline(source, meter, createWriteStream(partial), { signal: opts.signal });
+      const sha256 = meter.digest();
+      if (opts.expected_sha256 && opts.expected_sha256 !== sha256) {
+        throw new HangarError('VALIDATION', `Checksum mismatch: expected sha256 ${opts.expected_sha256}, got ${sha256}`);
+      }
+      let format: ImageFormat;
+      try {
+        format = await detectFormat(partial, opts.kind);
+      } catch (err) {
+        throw new HangarError('VALIDATION', (err as Error).message);
+      }
+      await rename(partial, this.pathOf(id));
+      return { sha256, size: meter.bytes, format };
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw err;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.pathOf(id), { force: true });
+  }
+}

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import { isHangarError } from '../domain/errors.js';
+import { fetchImage } from '../images/fetch-image.js';
+import type { ImageStore } from '../images/store.js';
+import type { Db } from '../store/database.js';
+import type { Notifier } from '../store/notifier.js';
+import { fromRaw } from '../store/raw-rows.js';
+import { images, type ImageRow } from '../store/schema.js';
+import { consoleLogger, type Logger } from './logger.js';
+
+export interface ImageDownloaderOptions {
+  db: Db;
+  store: ImageStore;
+  notifier?: Notifier;
+  id?: string;
+  /** Downloads at once. */
+  concurrency?: number;
+  lease_ms?: number;
+  poll_ms?: number;
+  max_redirects?: number;
+  /** Claims of one download before it is failed. */
+  max_attempts?: number;
+  logger?: Logger;
+}
+
+/**
+ * Downloads registered images into the store, as durable jobs: a download is claimed with
+ * a lease it renews while bytes arrive (with its progress), and one whose process died is
+ * claimed again and starts over. A finished download is `ready` with its sha256, or `error`
+ * with the reason; no partial file stays behind either way.
+ */
+export class ImageDownloader {
+  readonly id: string;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: () => void = () => {};
+  private kicked = false;
+  private unsubscribe: (() => void) | null = null;
+  private readonly active = new Map<string, AbortController>();
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ImageDownloaderOptions) {
+    this.id = opts.id ?? `images-${randomUUID().slice(0, 8)}`;
+    this.log = opts.logger ?? consoleLogger;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.opts.notifier?.onWork(() => this.kick()) ?? null;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.kick();
+    await this.loop;
+    for (const ctl of this.active.values()) ctl.abort();
+    while (this.active.size) await new Promise((r) => setTimeout(r, 20));
+    // Unfinished downloads go to the next process at once.
+    await this.opts.db
+      .update(images)
+      .set({ lease_expires_at: new Date(0), lease_owner: null })
+      .where(and(eq(images.lease_owner, this.id), eq(images.status, 'downloading')));
+  }
+
+  private kick(): void {
+    this.kicked = true;
+    this.wake();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.kicked = false;
+      try {
+        while (this.running && this.active.size < (this.opts.concurrency ?? 2)) {
+          const image = await this.claim();
+          if (!image) break;
+          const ctl = new AbortController();
+          this.active.set(image.id, ctl);
+          void this.download(image, ctl.signal).finally(() => {
+            this.active.delete(image.id);
+            this.kick();
+          });
+        }
+      } catch (err) {
+        this.log.error({ err }, 'claiming image downloads failed');
+      }
+      if (!this.running) break;
+      if (this.kicked) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.poll_ms ?? 1_000);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = () => {};
+    }
+  }
+
+  private get leaseMs(): number {
+    return this.opts.lease_ms ?? 30_000;
+  }
+
+  async claim(): Promise<ImageRow | null> {
+    const rows = await this.opts.db.execute<Record<string, unknown>>(sql`
+      UPDATE ${images} SET
+        status = 'downloading',
+        lease_owner = ${this.id},
+        lease_expires_at = now() + ${`${this.leaseMs} milliseconds`}::interval,
+        attempts = ${images.attempts} + 1,
+        bytes_done = 0,
+        updated_at = now()
+      WHERE ${images.id} = (
+        SELECT id FROM ${images}
+        WHERE status = 'pending' OR (status = 'downloading' AND lease_expires_at < now())
+        ORDER BY created_at
+        FOR UPDATE SKIP LOCKED
+        LIMIT 1)
+      RETURNING *`);
+    return rows[0] ? fromRaw(images, rows[0]) : null;
+  }
+
+  private async download(image: ImageRow, signal: AbortSignal): Promise<void> {
+    const { db, store } = this.opts;
+    const mine = and(eq(images.id, image.id), eq(images.lease_owner, this.id));
+    const lost = new AbortController();
+    const both = AbortSignal.any([signal, lost.signal]);
+    let reported = 0;
+    let total: number | null = null;
+    let lastWrite = 0;
+    // Progress and the lease travel together; a lost lease (deleted, taken over) stops the transfer.
+    const heartbeat = async (done: number) => {
+      const rows = await db
+        .update(images)
+        .set({ bytes_done: done, bytes_total: total, lease_expires_at: sql`now() + ${`${this.leaseMs} milliseconds`}::interval`, updated_at: new Date() })
+        .where(mine)
+        .returning({ id: images.id });
+      if (rows.length === 0) lost.abort();
+    };
+    const renew = setInterval(() => void heartbeat(reported).catch(() => {}), Math.max(100, this.leaseMs / 3));
+    try {
+      if ((image.attempts ?? 1) > (this.opts.max_attempts ?? 3)) throw new Error(`gave up after ${this.opts.max_attempts ?? 3} attempts`);
+      const fetched = await fetchImage(image.source_url!, { max_redirects: this.opts.max_redirects ?? 5, signal: both });
+      total = fetched.total;
+      if (total !== null && total > store.max_bytes) {
+        fetched.body.destroy();
+        throw new Error(`the image is ${total} bytes, over the limit of ${store.max_bytes}`);
+      }
+      await heartbeat(0);
+      const got = await store.ingest(image.id, fetched.body, {
+        kind: image.kind as 'iso' | 'disk',
+        max_bytes: store.max_bytes,
+        expected_sha256: image.expected_sha256,
+        signal: both,
+        onProgress: (bytes) => {
+          reported = bytes;
+          if (Date.now() - lastWrite > 500) {
+            lastWrite = Date.now();
+            void heartbeat(bytes).catch(() => {});
+          }
+        },
+      });
+      const done = await db
+        .update(images)
+        .set({
+          status: 'ready',
+          format: got.format,
+          sha256: got.sha256,
+          size_bytes: got.size,
+          bytes_done: got.size,
+          bytes_total: got.size,
+          error: null,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: new Date(),
+        })
+        .where(mine)
+        .returning({ id: images.id });
+      // Deleted while downloading: the bytes have nowhere to belong.
+      if (done.length === 0) await store.remove(image.id);
+    } catch (err) {
+      if (signal.aborted) return; // stopping: the lease is released for the next process
+      if (lost.signal.aborted) return;
+      const reason = isHangarError(err) || err instanceof Error ? err.message : String(err);
+      this.log.warn({ image: image.id, err: reason }, 'image download failed');
+      await db
+        .update(images)
+        .set({ status: 'error', error: `download failed: ${reason}`, lease_owner: null, lease_expires_at: null, updated_at: new Date() })
+        .where(mine);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import { eq } from 'drizzle-orm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DriverError, type DomainSpec } from '../drivers/driver.js';
+import type { ImageStore } from '../images/store.js';
+import type { Db } from '../store/database.js';
+import { images, type ImageRow, type VmRow } from '../store/schema.js';
+
+/** Waits until an image is in the store; a failed or deleted image fails the operation waiting for it. */
+export async function readyImage(db: Db, id: string, signal: AbortSignal): Promise<ImageRow> {
+  for (;;) {
+    const [row] = await db.select().from(images).where(eq(images.id, id));
+    if (!row) throw new DriverError('failed', `image ${id} was deleted`);
+    if (row.status === 'ready') return row;
+    if (row.status === 'error') throw new DriverError('failed', `image ${row.name}: ${row.error ?? 'download failed'}`);
+    if (signal.aborted) throw new DriverError('aborted', `waiting for image ${row.name} was cancelled`);
+    await sleep(200, undefined, { signal }).catch(() => {});
+  }
+}
+
+/** The VM's images as the driver needs them: an ISO path and a base disk. */
+export async function mediaOf(
+  db: Db,
+  store: ImageStore | undefined,
+  vm: Pick<VmRow, 'image_id' | 'iso_image_id'>,
+  signal: AbortSignal,
+): Promise<Pick<DomainSpec, 'iso_path' | 'base_image'>> {
+  if (!vm.image_id && !vm.iso_image_id) return {};
+  if (!store) throw new DriverError('unavailable', 'this worker has no image store');
+  const media: Pick<DomainSpec, 'iso_path' | 'base_image'> = {};
+  if (vm.iso_image_id) media.iso_path = store.pathOf((await readyImage(db, vm.iso_image_id, signal)).id);
+  if (vm.image_id && vm.image_id !== vm.iso_image_id) {
+    const image = await readyImage(db, vm.image_id, signal);
+    if (image.kind === 'disk') media.base_image = { path: store.pathOf(image.id), format: image.format === 'qcow2' ? 'qcow2' : 'raw' };
+  }
+  return media;
+}

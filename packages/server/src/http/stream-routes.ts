@@ -1,0 +1,111 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import busboy from 'busboy';
+import type { Hono, Context as HonoContext } from 'hono';
+import { errors, HangarError, ImageKind, type Principal, type Role, type Scope, type Services, type VmArchives } from '@hangar/core';
+import type { Authenticator } from '../auth/authenticator.js';
+import { requireRole } from '../trpc/procedures.js';
+import { API_BASE } from './openapi.js';
+import { restError } from './rest-error.js';
+import type { AppEnv } from './request-context.js';
+
+/**
+ * The routes whose bodies are streams, not JSON: VM export and import, and image upload.
+ * They cannot be tRPC procedures (a procedure's input and output are values), so they are
+ * plain HTTP handlers over the same services, authentication and error shape, and the OpenAPI
+ * document describes them by hand (STREAM_ROUTES_OPENAPI).
+ */
+export const STREAM_PATHS = [/^\/api\/v1\/vms\/[^/]+\/export\/?$/, /^\/api\/v1\/vms\/import\/?$/, /^\/api\/v1\/images\/upload\/?$/];
+
+export interface StreamDeps {
+  services: Services;
+  auth: Authenticator;
+  archives: VmArchives | null;
+}
+
+async function authorize(c: HonoContext<AppEnv>, deps: StreamDeps, role: Role): Promise<Scope> {
+  const principal: Principal = await deps.auth.authenticate(c.req.header('authorization'));
+  c.get('info').principal = principal;
+  requireRole(principal, role);
+  return { project_id: principal.project_id, actor: principal.username };
+}
+
+function bodyStream(c: HonoContext<AppEnv>): Readable {
+  const body = c.req.raw.body;
+  if (!body) throw errors.validation('The request has no body', [{ path: '(body)', message: 'empty' }]);
+  return Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>);
+}
+
+/** The archive from a raw tar/gzip body, or from the `file` field of a multipart form. */
+function archiveBody(c: HonoContext<AppEnv>): Promise<Readable> {
+  const type = c.req.header('content-type') ?? '';
+  if (!type.startsWith('multipart/form-data')) return Promise.resolve(bodyStream(c));
+  return new Promise((resolve, reject) => {
+    const form = busboy({ headers: { 'content-type': type }, limits: { files: 1, fields: 10 } });
+    let found = false;
+    form.on('file', (name, file) => {
+      if (name !== 'file' || found) return file.resume();
+      found = true;
+      resolve(file);
+    });
+    form.on('error', (err) => reject(errors.validation(`Malformed multipart body: ${(err as Error).message}`)));
+    form.on('close', () => {
+      if (!found) reject(errors.validation('A multipart import needs the archive in a field named "file"', [{ path: 'file', message: 'missing' }]));
+    });
+    bodyStream(c).pipe(form);
+  });
+}
+
+const needArchives = (deps: StreamDeps): VmArchives => {
+  if (!deps.archives) throw new HangarError('HOST_UNAVAILABLE', 'This server runs no worker, so it cannot read or write VM disks', { retryable: true });
+  return deps.archives;
+};
+
+export function mountStreamRoutes(app: Hono<AppEnv>, deps: StreamDeps): void {
+  app.get(`${API_BASE}/vms/:id/export`, async (c) => {
+    try {
+      const scope = await authorize(c, deps, 'operator');
+      c.get('info').procedure = 'vms.export';
+      const compress = c.req.query('compress');
+      if (compress !== undefined && compress !== 'gzip' && compress !== 'none') {
+        throw errors.validation('compress must be gzip or none', [{ path: 'compress', message: 'expected gzip or none' }]);
+      }
+      const exp = await needArchives(deps).exportVm(scope, c.req.param('id'), { gzip: compress === 'gzip' });
+      return new Response(Readable.toWeb(exp.stream) as unknown as ReadableStream, {
+        status: 200,
+        headers: {
+          'content-type': exp.content_type,
+          'content-disposition': `attachment; filename="${exp.filename}"`,
+          'x-operation-id': exp.operation.id,
+          'x-request-id': c.get('info').requestId,
+        },
+      });
+    } catch (err) {
+      return restError(c, err);
+    }
+  });
+
+  app.post(`${API_BASE}/vms/import`, async (c) => {
+    try {
+      const scope = await authorize(c, deps, 'operator');
+      c.get('info').procedure = 'vms.import';
+      const vm = await needArchives(deps).importVm(scope, await archiveBody(c), { name: c.req.query('name'), signal: c.req.raw.signal });
+      return c.json(vm, 201, { location: `${API_BASE}/vms/${vm.id}` });
+    } catch (err) {
+      return restError(c, err);
+    }
+  });
+
+  app.post(`${API_BASE}/images/upload`, async (c) => {
+    try {
+      const scope = await authorize(c, deps, 'operator');
+      c.get('info').procedure = 'images.upload';
+      const kind = ImageKind.safeParse(c.req.query('kind') ?? 'iso');
+      if (!kind.success) throw errors.validation('kind must be iso or disk', [{ path: 'kind', message: 'expected iso or disk' }]);
+      const image = await deps.services.images.upload(scope, { name: c.req.query('name') ?? '', kind: kind.data }, bodyStream(c));
+      return c.json(image, 201, { location: `${API_BASE}/images/${image.id}` });
+    } catch (err) {
+      return restError(c, err);
+    }
+  });
+}
