@@ -12,7 +12,8 @@ const TSX = createRequire(import.meta.url).resolve('tsx/cli');
 let server: TestServer;
 beforeAll(async () => {
   // Hypervisor calls take a moment, as on a real host, so the concurrency example meets an operation in flight.
-  server = await startTestServer({ simulator: { latency_ms: 150 } });
+  // Simulated disks of 1 MiB per "GB" keep the export example quick.
+  server = await startTestServer({ simulator: { latency_ms: 150 }, sim_bytes_per_gb: 2 ** 20 });
 });
 afterAll(() => server?.stop());
 
@@ -54,6 +55,13 @@ describe('examples', () => {
     expect(out).toMatch(/OPERATION_IN_PROGRESS \(409\) while starting/);
     expect(out).toMatch(/both starts share one operation: true/);
     expect(out).toMatch(/idempotent replay returns the same answer: true/);
+  });
+
+  it('export-import', async () => {
+    const out = await example('export-import');
+    expect(out).toMatch(/Exported export-\S+ to .*\.tar\.gz: \d+ bytes/);
+    expect(out).toMatch(/Imported import-\S+: stopped, 1 vCPU, 1024 MB, 1 GB, labels \{"example":"export-import"\}/);
+    expect(out).toMatch(/Deleted both/);
   });
 
   it('names the examples when given none', async () => {

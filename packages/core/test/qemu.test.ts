@@ -15,7 +15,7 @@ import {
   type Scope,
   type VmActionResult,
 } from '../src/index.js';
-import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '../src/testing/index.js';
+import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, serveFiles, testGuest, waitForText } from '../src/testing/index.js';
 
 const skip = qemuSkipReason();
 const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
@@ -183,4 +183,26 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
       await kvm.close();
     }
   }, 60_000);
+
+  it('makes a VM from a downloaded qcow2 image with a downloaded ISO in its CD-ROM drive', async () => {
+    const { services } = cp;
+    const base = `${dir}/base.qcow2`;
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', base, '512M']);
+    const iso = Buffer.concat([Buffer.alloc(32769), Buffer.from('CD001'), Buffer.alloc(2042)]);
+    const files = await serveFiles({ '/base.qcow2': { body: await readFile(base) }, '/boot.iso': { body: iso } });
+    try {
+      const disk = (await services.images.register(scope, { url: `${files.url}/base.qcow2` })).image;
+      const r = await services.vms.create(scope, { name: 'from-images', image_id: disk.id, iso_url: `${files.url}/boot.iso`, start: true, ...small });
+      await done(Promise.resolve(r));
+      const vm = await services.vms.get(scope, r.vm.id);
+      expect(await services.images.get(scope, disk.id)).toMatchObject({ status: 'ready', format: 'qcow2' });
+      // The 512M image became the VM's 1 GB disk; the ISO is in the CD-ROM drive.
+      expect((await new QemuImg().info(`${dir}/vms/${vm.id}/disk0.qcow2`)).virtual_size).toBe(2 ** 30);
+      const blocks = await driver.qmp<{ device: string; removable: boolean; inserted?: { file: string } }[]>(vm.id, 'query-block');
+      expect(blocks.find((b) => b.removable)?.inserted?.file).toBe(cp.images.pathOf(vm.iso_image_id!));
+      await done(services.vms.delete(scope, vm.id));
+    } finally {
+      await files.close();
+    }
+  }, 120_000);
 });

@@ -12,11 +12,16 @@ import {
 } from './errors.js';
 import { statusPreservingFetch } from './fetch.js';
 import { VmList } from './pagination.js';
+import * as transfers from './transfers.js';
+import type { ExportOptions, ImportOptions, Transport } from './transfers.js';
 import type {
   AppRouter,
   CreateApiKeyInput,
   CreateUserInput,
   CreateVmSpec,
+  Image,
+  ListImagesQuery,
+  RegisterImageInput,
   ListEventsQuery,
   ListOperationsQuery,
   ListVmsQuery,
@@ -195,6 +200,78 @@ export class Client {
     return this.settle(result, opts);
   }
 
+  /**
+   * Streams a stopped VM's export (tar, or tar.gz with `compress: 'gzip'`) to `path` or
+   * `stream`. The VM is `exporting` meanwhile; stopping early returns it to `stopped`.
+   */
+  exportVm(id: string, opts: ExportOptions): Promise<{ bytes: number; operation_id: string | null }> {
+    return transfers.exportVm(this.transport(), id, opts);
+  }
+
+  /** Creates a VM (stopped) from an export, read from a file path or a stream. */
+  importVm(source: string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, opts: ImportOptions = {}): Promise<Vm> {
+    return transfers.importVm(this.transport(), source, opts);
+  }
+
+  /** Puts an ISO (an image id, or a URL to download once) in a stopped VM's CD-ROM drive. */
+  async attachIso(id: string, iso: { image_id: string } | { iso_url: string }, opts: MutationOptions = {}): Promise<VmActionResult> {
+    const result = await this.call(
+      (signal) =>
+        this.trpc.vms.attach_iso.mutate(
+          { ...iso, id, idempotency_key: opts.idempotency_key ?? newKey(), expected_version: opts.expected_version },
+          { signal },
+        ),
+      opts,
+    );
+    return this.settle(result, opts);
+  }
+
+  /** Empties a stopped VM's CD-ROM drive (ValidationError `No CDROM device found` when it is empty). */
+  ejectIso(id: string, opts: MutationOptions = {}): Promise<VmActionResult> {
+    return this.action((input, signal) => this.trpc.vms.eject_iso.mutate(input, { signal }), id, opts);
+  }
+
+  // Images
+
+  /** Registers an image to download from an http(s) URL (once per URL and checksum); follow `status` and `progress`. */
+  registerImage(input: RegisterImageInput, opts: CallOptions = {}): Promise<Image> {
+    return this.call((signal) => this.trpc.images.create.mutate(input, { signal }), opts);
+  }
+
+  /** Uploads an ISO or disk image from a file path or a stream; it is `ready` when this resolves. */
+  uploadImage(
+    source: string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+    opts: { name: string; kind?: 'iso' | 'disk'; signal?: AbortSignal },
+  ): Promise<Image> {
+    return transfers.uploadImage<Image>(this.transport(), source, opts);
+  }
+
+  getImage(id: string, opts: CallOptions = {}): Promise<Image> {
+    return this.call((signal) => this.trpc.images.get.query({ id }, { signal }), opts);
+  }
+
+  async listImages(query: ListImagesQuery = {}, opts: CallOptions = {}): Promise<Image[]> {
+    return (await this.call((signal) => this.trpc.images.list.query(query, { signal }), opts)).images;
+  }
+
+  deleteImage(id: string, opts: CallOptions = {}): Promise<Image> {
+    return this.call((signal) => this.trpc.images.delete.mutate({ id }, { signal }), opts);
+  }
+
+  /** Waits until an image is `ready` (resolves) or in `error` (throws OperationFailedError-like HangarError). */
+  async waitForImage(id: string, opts: WaitOptions = {}): Promise<Image> {
+    const until = Date.now() + (opts.timeout_ms ?? DEFAULT_WAIT_MS);
+    for (;;) {
+      const image = await this.getImage(id, { signal: opts.signal });
+      if (image.status === 'ready') return image;
+      if (image.status === 'error') {
+        throw new HangarError(`Image ${id} failed: ${image.error ?? 'download failed'}`, { status: null, code: 'IMAGE_FAILED', details: { image } });
+      }
+      if (Date.now() > until) throw new TimeoutError(`Image ${id} was not ready in time`, { status: null, code: 'TIMEOUT' });
+      await sleep(250, opts.signal);
+    }
+  }
+
   /** The VM's hardware: cpu, memory, disk, VNC and network. */
   getVmConfig(id: string, opts: CallOptions = {}) {
     return this.call((signal) => this.trpc.vms.get_config.query({ id }, { signal }), opts);
@@ -337,6 +414,14 @@ export class Client {
   }
 
   /** For `wait: true`: follows the operation to its end. */
+  private transport(): Transport {
+    return {
+      baseUrl: this.baseUrl,
+      headers: (): Record<string, string> => (this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      fetch: this.opts.fetch ?? globalThis.fetch,
+    };
+  }
+
   private async settle(result: VmActionResult, opts: MutationOptions): Promise<VmActionResult> {
     if (!opts.wait || !result.operation) return result;
     const operation = await this.waitForOperation(result.operation.id, {

@@ -136,3 +136,21 @@ export function toSdkError(err: unknown): HangarError {
   const message = err instanceof Error ? err.message : String(err);
   return new ConnectionError(`Cannot reach the Hangar server: ${message}`, { status: null, code: 'CONNECTION', cause: err });
 }
+
+/** A REST error answer (`{detail, code, …}`) as the typed error for its status. */
+export async function fromRestResponse(res: Response): Promise<HangarError> {
+  let body: Record<string, unknown> = {};
+  try {
+    body = (await res.json()) as Record<string, unknown>;
+  } catch {
+    // not JSON (a proxy's page): the status says enough
+  }
+  const { detail, code, request_id, ...details } = body;
+  const Kind = BY_STATUS[res.status] ?? (res.status >= 500 ? ServerError : HangarError);
+  return new Kind(typeof detail === 'string' ? detail : `HTTP ${res.status}`, {
+    status: res.status,
+    code: typeof code === 'string' ? code : `HTTP_${res.status}`,
+    request_id: typeof request_id === 'string' ? request_id : res.headers.get('x-request-id'),
+    details,
+  });
+}

@@ -1,5 +1,6 @@
 export { Client, type ClientOptions, type CallOptions, type MutationOptions, type WaitOptions } from './client.js';
 export { VmList } from './pagination.js';
+export type { ExportOptions, ImportOptions, WritableLike } from './transfers.js';
 export {
   HangarError,
   ValidationError,

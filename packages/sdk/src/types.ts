@@ -27,3 +27,6 @@ export type ListOperationsQuery = NonNullable<RouterInputs['operations']['list']
 export type ListEventsQuery = Omit<RouterInputs['vms']['events'], 'id'>;
 export type CreateApiKeyInput = RouterInputs['api_keys']['create'];
 export type CreateUserInput = RouterInputs['users']['create'];
+export type Image = RouterOutputs['images']['get'];
+export type RegisterImageInput = RouterInputs['images']['create'];
+export type ListImagesQuery = NonNullable<RouterInputs['images']['list']>;

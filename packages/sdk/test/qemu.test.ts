@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QemuImg, type Database, type DirectBoot } from '@hangar/core';
+import { QemuImg, sha256File, type Database, type DirectBoot } from '@hangar/core';
 import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '@hangar/core/testing';
 import { startQemuTestServer, type QemuTestServer } from '@hangar/server/testing';
 import { Client } from '../src/index.js';
@@ -111,4 +111,20 @@ describe.skipIf(skip !== null)('SDK against a server running QEMU VMs (TCG)', ()
     await client.deleteVm(victim.id, { wait: true });
     expect(await qemuProcessesUnder(dataDir)).toEqual([]);
   }, 180_000);
+
+  it('exports a VM and imports it: identical disk, and the copy boots', async () => {
+    server ??= await start();
+    const client = clientOf(server);
+    const { vm } = await client.createVm({ name: 'to-export', ...small }, { wait: true });
+    const file = `${dataDir}/to-export.tar.gz`;
+    await client.exportVm(vm.id, { path: file, compress: 'gzip' });
+    const copy = await client.importVm(file, { name: 'imported' });
+    expect(copy.status).toBe('stopped');
+    const sha = async (id: string) => sha256File(`${dataDir}/vms/${id}/disk0.qcow2`);
+    expect(await sha(copy.id)).toBe(await sha(vm.id));
+    await client.startVm(copy.id, { wait: true });
+    await waitForText(consoleOf(copy.id), UP);
+    await client.deleteVm(copy.id, { wait: true });
+    await client.deleteVm(vm.id, { wait: true });
+  }, 120_000);
 });

@@ -26,11 +26,13 @@ export async function startTestServer(
     database?: Database;
     limiter?: ServerOptions['limiter'];
     worker?: ServerOptions['worker'];
+    /** Bytes per "GB" of a simulated disk (default a real GiB; small values keep exports quick). */
+    sim_bytes_per_gb?: number;
   } = {},
 ): Promise<TestServer> {
   const database = opts.database ?? (await createTestDatabase());
   const dataDir = await mkdtemp(join(tmpdir(), 'hangar-server-'));
-  const driver = new SimulatedDriver({ config: { seed: 3, ...opts.simulator }, disk_dir: join(dataDir, 'sim-disks') });
+  const driver = new SimulatedDriver({ config: { seed: 3, ...opts.simulator }, disk_dir: join(dataDir, 'sim-disks'), bytes_per_gb: opts.sim_bytes_per_gb });
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',

@@ -35,7 +35,8 @@ export async function startTestControlPlane(
   const database = opts.database ?? (await createTestDatabase());
   const dataDir = await mkdtemp(join(tmpdir(), 'hangar-test-cp-'));
   const hypervisor = new SimulatedHypervisor({ seed: 7, ...opts.simulator });
-  const driver = new SimulatedDriver({ hypervisor, disk_dir: opts.disk_dir ?? join(dataDir, 'sim-disks') });
+  // Simulated disks of 1 MiB per "GB": exports and imports in tests move megabytes, not gigabytes.
+  const driver = new SimulatedDriver({ hypervisor, disk_dir: opts.disk_dir ?? join(dataDir, 'sim-disks'), bytes_per_gb: 2 ** 20 });
   const cp = await startControlPlane({
     database,
     hosts: [{ name: 'sim-1', driver }],

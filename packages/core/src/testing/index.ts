@@ -1,3 +1,4 @@
 export { createTestDatabase } from './database.js';
 export { startTestControlPlane, type TestControlPlane } from './control-plane.js';
 export { qemuSkipReason, testGuest, qemuProcessesUnder, waitForText } from './qemu.js';
+export { serveFiles, type FileRoute } from './http-files.js';

@@ -39,9 +39,15 @@ export class SimulatedDriver implements HypervisorDriver {
   /** Where the domains' disk files live: sparse files, made when first needed (an export). */
   readonly diskDir: string;
 
-  constructor(opts: { client?: Client; hypervisor?: SimulatedHypervisor; config?: SimulatorConfig; disk_dir?: string } = {}) {
+  /** Bytes in a simulated disk's "GB": a real GiB by default; tests shrink it to keep exports quick. */
+  readonly bytesPerGb: number;
+
+  constructor(
+    opts: { client?: Client; hypervisor?: SimulatedHypervisor; config?: SimulatorConfig; disk_dir?: string; bytes_per_gb?: number } = {},
+  ) {
     this.client = opts.client ?? new Client({ hypervisor: opts.hypervisor ?? new SimulatedHypervisor(opts.config) });
     this.diskDir = opts.disk_dir ?? join(tmpdir(), 'hangar-sim-disks');
+    this.bytesPerGb = opts.bytes_per_gb ?? 2 ** 30;
   }
 
   private diskPath(ref: string): string {
@@ -54,7 +60,7 @@ export class SimulatedDriver implements HypervisorDriver {
     await mkdir(this.diskDir, { recursive: true });
     const fh = await open(path, 'a');
     try {
-      if ((await fh.stat()).size === 0) await fh.truncate(size_gb * 2 ** 30);
+      if ((await fh.stat()).size === 0) await fh.truncate(size_gb * this.bytesPerGb);
     } finally {
       await fh.close();
     }
@@ -146,9 +152,9 @@ export class SimulatedDriver implements HypervisorDriver {
       if (changes.disk_gb !== undefined) {
         // A raw disk that exists grows with the VM (sparse); one not made yet is made at its size.
         const size = await stat(this.diskPath(ref)).then((s) => s.size, () => null);
-        if (size !== null && size < changes.disk_gb * 2 ** 30 && (await detectFormat(this.diskPath(ref), 'disk')) === 'raw') {
+        if (size !== null && size < changes.disk_gb * this.bytesPerGb && (await detectFormat(this.diskPath(ref), 'disk')) === 'raw') {
           const fh = await open(this.diskPath(ref), 'r+');
-          await fh.truncate(changes.disk_gb * 2 ** 30).finally(() => fh.close());
+          await fh.truncate(changes.disk_gb * this.bytesPerGb).finally(() => fh.close());
         }
       }
       return { vnc_port: vm.vnc_port, mac_address: vm.mac_address };

@@ -1,0 +1,126 @@
+import { ConnectionError, fromRestResponse } from './errors.js';
+import type { Vm } from './types.js';
+
+/** What a Node `Writable` (a file, a socket, process.stdout) offers; typed here so the SDK needs no Node types. */
+export interface WritableLike {
+  write(chunk: Uint8Array, callback?: (err?: Error | null) => void): boolean;
+  end(callback?: () => void): unknown;
+  once(event: 'drain' | 'error' | 'finish', listener: (...args: any[]) => void): unknown;
+}
+
+export interface ExportOptions {
+  /** Write the archive to this file (Node). */
+  path?: string;
+  /** Or to this stream: a web WritableStream or a Node Writable. */
+  stream?: WritableStream<Uint8Array> | WritableLike;
+  /** `gzip` for a tar.gz. */
+  compress?: 'gzip';
+  signal?: AbortSignal;
+}
+
+export interface ImportOptions {
+  /** The new VM's name (default: the name in the archive). */
+  name?: string;
+  signal?: AbortSignal;
+}
+
+export interface Transport {
+  baseUrl: string;
+  headers(): Record<string, string>;
+  fetch: typeof fetch;
+}
+
+async function check(res: Response): Promise<Response> {
+  if (!res.ok) throw await fromRestResponse(res);
+  return res;
+}
+
+async function send(t: Transport, path: string, init: RequestInit): Promise<Response> {
+  try {
+    return await t.fetch(`${t.baseUrl}${path}`, { ...init, headers: { ...t.headers(), ...(init.headers as Record<string, string>) } });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ConnectionError(`Cannot reach the Hangar server: ${(err as Error).message}`, { status: null, code: 'CONNECTION', cause: err });
+  }
+}
+
+async function writeTo(body: ReadableStream<Uint8Array>, target: WritableStream<Uint8Array> | WritableLike): Promise<void> {
+  if ('getWriter' in target) return body.pipeTo(target);
+  const reader = body.getReader();
+  const failed = new Promise<never>((_, reject) => target.once('error', reject));
+  failed.catch(() => {});
+  for (;;) {
+    const { done, value } = await Promise.race([reader.read(), failed]);
+    if (done) break;
+    if (!target.write(value)) await Promise.race([new Promise((r) => target.once('drain', r)), failed]);
+  }
+  await Promise.race([new Promise<void>((r) => target.end(() => r())), failed]);
+}
+
+/** Streams a VM's export to a file or stream; resolves with the bytes written once the server has sent it all. */
+export async function exportVm(t: Transport, id: string, opts: ExportOptions): Promise<{ bytes: number; operation_id: string | null }> {
+  if (!opts.path === !opts.stream) throw new TypeError('exportVm needs exactly one of `path` and `stream`');
+  const query = opts.compress === 'gzip' ? '?compress=gzip' : '';
+  const res = await check(await send(t, `/api/v1/vms/${encodeURIComponent(id)}/export${query}`, { signal: opts.signal }));
+  let bytes = 0;
+  const counted = res.body!.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctl) {
+        bytes += chunk.length;
+        ctl.enqueue(chunk);
+      },
+    }),
+  );
+  if (opts.path) {
+    const { createWriteStream } = await import('node:fs');
+    await writeTo(counted, createWriteStream(opts.path) as unknown as WritableLike);
+  } else {
+    await writeTo(counted, opts.stream!);
+  }
+  return { bytes, operation_id: res.headers.get('x-operation-id') };
+}
+
+/** Imports an archive (tar or tar.gz) from a file path or a stream; returns the new VM, stopped. */
+export async function importVm(
+  t: Transport,
+  source: string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  opts: ImportOptions,
+): Promise<Vm> {
+  let body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> = source as ReadableStream<Uint8Array>;
+  if (typeof source === 'string') {
+    const { createReadStream } = await import('node:fs');
+    body = createReadStream(source) as unknown as AsyncIterable<Uint8Array>;
+  }
+  const query = opts.name ? `?name=${encodeURIComponent(opts.name)}` : '';
+  const res = await send(t, `/api/v1/vms/import${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-tar' },
+    body: body as unknown as BodyInit,
+    signal: opts.signal,
+    // A streamed request body (Node's fetch requires saying so).
+    ...({ duplex: 'half' } as object),
+  });
+  return (await (await check(res)).json()) as Vm;
+}
+
+/** Uploads an image's bytes (a file path or a stream) into the image store; returns it, `ready`. */
+export async function uploadImage<I>(
+  t: Transport,
+  source: string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  opts: { name: string; kind?: 'iso' | 'disk'; signal?: AbortSignal },
+): Promise<I> {
+  let body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> = source as ReadableStream<Uint8Array>;
+  if (typeof source === 'string') {
+    const { createReadStream } = await import('node:fs');
+    body = createReadStream(source) as unknown as AsyncIterable<Uint8Array>;
+  }
+  const query = `?name=${encodeURIComponent(opts.name)}&kind=${opts.kind ?? 'iso'}`;
+  const res = await send(t, `/api/v1/images/upload${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: body as unknown as BodyInit,
+    signal: opts.signal,
+    ...({ duplex: 'half' } as object),
+  });
+  return (await (await check(res)).json()) as I;
+}
