@@ -86,21 +86,28 @@ export async function importVm(
   source: string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
   opts: ImportOptions,
 ): Promise<Vm> {
-  let body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> = source as ReadableStream<Uint8Array>;
+  const query = opts.name ? `?name=${encodeURIComponent(opts.name)}` : '';
+  return upload<Vm>(t, `/api/v1/vms/import${query}`, 'application/x-tar', source, opts.signal);
+}
+
+type Source = string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** POSTs a file (by path) or a stream as the raw body, streamed; answers the JSON reply. */
+async function upload<T>(t: Transport, path: string, contentType: string, source: Source, signal?: AbortSignal): Promise<T> {
+  let body = source as ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
   if (typeof source === 'string') {
     const { createReadStream } = await import('node:fs');
     body = createReadStream(source) as unknown as AsyncIterable<Uint8Array>;
   }
-  const query = opts.name ? `?name=${encodeURIComponent(opts.name)}` : '';
-  const res = await send(t, `/api/v1/vms/import${query}`, {
+  const res = await send(t, path, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-tar' },
+    headers: { 'content-type': contentType },
     body: body as unknown as BodyInit,
-    signal: opts.signal,
+    signal,
     // A streamed request body (Node's fetch requires saying so).
     ...({ duplex: 'half' } as object),
   });
-  return (await (await check(res)).json()) as Vm;
+  return (await (await check(res)).json()) as T;
 }
 
 /** Uploads an image's bytes (a file path or a stream) into the image store; returns it, `ready`. */
@@ -109,18 +116,6 @@ export async function uploadImage<I>(
   source: string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
   opts: { name: string; kind?: 'iso' | 'disk'; signal?: AbortSignal },
 ): Promise<I> {
-  let body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> = source as ReadableStream<Uint8Array>;
-  if (typeof source === 'string') {
-    const { createReadStream } = await import('node:fs');
-    body = createReadStream(source) as unknown as AsyncIterable<Uint8Array>;
-  }
   const query = `?name=${encodeURIComponent(opts.name)}&kind=${opts.kind ?? 'iso'}`;
-  const res = await send(t, `/api/v1/images/upload${query}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: body as unknown as BodyInit,
-    signal: opts.signal,
-    ...({ duplex: 'half' } as object),
-  });
-  return (await (await check(res)).json()) as I;
+  return upload<I>(t, `/api/v1/images/upload${query}`, 'application/octet-stream', source, opts.signal);
 }

@@ -18,6 +18,19 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
+/** A quiet server on a random port of 127.0.0.1 with the test admin's key and password. */
+function testConfig(dataDir: string, env: Record<string, string> = {}) {
+  return loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HANGAR_DATA_DIR: dataDir,
+    HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+    HANGAR_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+}
+
 /** A real server on a random port, with a fresh database and a simulated host, for tests. */
 export async function startTestServer(
   opts: {
@@ -33,15 +46,7 @@ export async function startTestServer(
   const database = opts.database ?? (await createTestDatabase());
   const dataDir = await mkdtemp(join(tmpdir(), 'hangar-server-'));
   const driver = new SimulatedDriver({ config: { seed: 3, ...opts.simulator }, disk_dir: join(dataDir, 'sim-disks'), bytes_per_gb: opts.sim_bytes_per_gb });
-  const config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    HANGAR_DATA_DIR: dataDir,
-    HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
-    HANGAR_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-    LOG_LEVEL: 'silent',
-    ...opts.env,
-  });
+  const config = testConfig(dataDir, opts.env);
   const server = await startServer({
     config,
     database,
@@ -79,18 +84,12 @@ export async function startQemuTestServer(opts: {
   boot: DirectBoot;
   env?: Record<string, string>;
 }): Promise<QemuTestServer> {
-  const config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    HANGAR_DATA_DIR: opts.dataDir,
+  const config = testConfig(opts.dataDir, {
     HANGAR_DRIVER: 'qemu',
     HANGAR_QEMU_ACCEL: 'tcg',
     HANGAR_QEMU_KERNEL: opts.boot.kernel,
     ...(opts.boot.initrd ? { HANGAR_QEMU_INITRD: opts.boot.initrd } : {}),
     ...(opts.boot.append ? { HANGAR_QEMU_APPEND: opts.boot.append } : {}),
-    HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
-    HANGAR_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-    LOG_LEVEL: 'silent',
     ...opts.env,
   });
   const server = await startServer({

@@ -8,6 +8,7 @@ import type { Notifier } from '../store/notifier.js';
 import { fromRaw } from '../store/raw-rows.js';
 import { images, type ImageRow } from '../store/schema.js';
 import { consoleLogger, type Logger } from './logger.js';
+import { ClaimLoop } from './claim-loop.js';
 
 export interface ImageDownloaderOptions {
   db: Db;
@@ -32,74 +33,37 @@ export interface ImageDownloaderOptions {
  */
 export class ImageDownloader {
   readonly id: string;
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private wake: () => void = () => {};
-  private kicked = false;
-  private unsubscribe: (() => void) | null = null;
-  private readonly active = new Map<string, AbortController>();
+  private readonly loop: ClaimLoop<ImageRow>;
   private readonly log: Logger;
 
   constructor(private readonly opts: ImageDownloaderOptions) {
     this.id = opts.id ?? `images-${randomUUID().slice(0, 8)}`;
     this.log = opts.logger ?? consoleLogger;
+    this.loop = new ClaimLoop({
+      claim: () => this.claim(),
+      run: (image, ctl) => this.download(image, ctl.signal),
+      concurrency: opts.concurrency ?? 2,
+      poll_ms: opts.poll_ms ?? 1_000,
+      notifier: opts.notifier,
+      onClaimError: (err) => this.log.error({ err }, 'claiming image downloads failed'),
+    });
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.unsubscribe = this.opts.notifier?.onWork(() => this.kick()) ?? null;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.unsubscribe?.();
-    this.kick();
-    await this.loop;
-    for (const ctl of this.active.values()) ctl.abort();
-    while (this.active.size) await new Promise((r) => setTimeout(r, 20));
+    if (!this.loop.isRunning) return;
+    await this.loop.stop();
+    const active = [...this.loop.active.values()];
+    for (const a of active) a.ctl.abort();
+    await Promise.all(active.map((a) => a.done));
     // Unfinished downloads go to the next process at once.
     await this.opts.db
       .update(images)
       .set({ lease_expires_at: new Date(0), lease_owner: null })
       .where(and(eq(images.lease_owner, this.id), eq(images.status, 'downloading')));
-  }
-
-  private kick(): void {
-    this.kicked = true;
-    this.wake();
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      this.kicked = false;
-      try {
-        while (this.running && this.active.size < (this.opts.concurrency ?? 2)) {
-          const image = await this.claim();
-          if (!image) break;
-          const ctl = new AbortController();
-          this.active.set(image.id, ctl);
-          void this.download(image, ctl.signal).finally(() => {
-            this.active.delete(image.id);
-            this.kick();
-          });
-        }
-      } catch (err) {
-        this.log.error({ err }, 'claiming image downloads failed');
-      }
-      if (!this.running) break;
-      if (this.kicked) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.poll_ms ?? 1_000);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = () => {};
-    }
   }
 
   private get leaseMs(): number {

@@ -11,6 +11,7 @@ import { finishOperation, type Ending } from './finish.js';
 import { observe } from './observe.js';
 import { perform } from './perform.js';
 import { renewLease } from './lease.js';
+import { ClaimLoop } from './claim-loop.js';
 import { consoleLogger, type Logger } from './logger.js';
 
 export interface WorkerOptions {
@@ -49,12 +50,7 @@ export class Worker {
   private readonly pollMs: number;
   private readonly maxAttempts: number;
   private readonly log: Logger;
-  private readonly active = new Map<string, { ctl: AbortController; done: Promise<void> }>();
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private wake: () => void = () => {};
-  private kicked = false;
-  private unsubscribe: (() => void) | null = null;
+  private readonly loop: ClaimLoop<OperationRow>;
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.id ?? `worker-${randomUUID().slice(0, 8)}`;
@@ -65,17 +61,22 @@ export class Worker {
     this.pollMs = opts.poll_ms ?? 1_000;
     this.maxAttempts = opts.max_attempts ?? 3;
     this.log = opts.logger ?? consoleLogger;
+    this.loop = new ClaimLoop({
+      claim: () => this.claim(),
+      run: (op, ctl) => this.execute(op, ctl),
+      concurrency: this.concurrency,
+      poll_ms: this.pollMs,
+      notifier: opts.notifier,
+      onClaimError: (err) => this.log.error({ err, worker: this.id }, 'claiming operations failed'),
+    });
   }
 
   get inFlight(): number {
-    return this.active.size;
+    return this.loop.active.size;
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.unsubscribe = this.opts.notifier?.onWork(() => this.kick()) ?? null;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /**
@@ -83,15 +84,13 @@ export class Worker {
    * running then are released (lease expired now) so another worker takes them over at once.
    */
   async stop(grace_ms = 10_000): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.unsubscribe?.();
-    this.kick();
-    await this.loop;
-    const all = Promise.all([...this.active.values()].map((a) => a.done));
+    if (!this.loop.isRunning) return;
+    await this.loop.stop();
+    const active = this.loop.active;
+    const all = Promise.all([...active.values()].map((a) => a.done));
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), grace_ms).unref());
     if ((await Promise.race([all, timer])) === 'timeout') {
-      for (const a of this.active.values()) a.ctl.abort(new Abandoned('worker shutting down'));
+      for (const a of active.values()) a.ctl.abort(new Abandoned('worker shutting down'));
       await all;
     }
     await this.db
@@ -108,41 +107,6 @@ export class Worker {
       if (!op) return n;
       n++;
       await this.execute(op);
-    }
-  }
-
-  private kick(): void {
-    this.kicked = true;
-    this.wake();
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      this.kicked = false;
-      try {
-        while (this.running && this.active.size < this.concurrency) {
-          const op = await this.claim();
-          if (!op) break;
-          const ctl = new AbortController();
-          const done = this.execute(op, ctl).finally(() => {
-            this.active.delete(op.id);
-            this.kick();
-          });
-          this.active.set(op.id, { ctl, done });
-        }
-      } catch (err) {
-        this.log.error({ err, worker: this.id }, 'claiming operations failed');
-      }
-      if (!this.running) break;
-      if (this.kicked) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = () => {};
     }
   }
 
