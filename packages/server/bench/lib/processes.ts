@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const SERVER_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitReady(url: string, child: ChildProcess, what: string): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} did not become ready at ${url}`);
+}
+
+function start(args: string[], env: Record<string, string>, readyPath: string, what: string, port: number): Promise<Proc> {
+  const child = spawn(process.execPath, args, { cwd: SERVER_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  return waitReady(`${url}${readyPath}`, child, what).then(() => ({
+    url,
+    pid: child.pid!,
+    child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  }));
+}
+
+/** `hangar serve` as a user runs it (its own process, default log level), on an external database. */
+export async function startHangar(opts: { databaseUrl: string; dataDir: string; apiKey: string; worker?: boolean }): Promise<Proc> {
+  const port = await freePort();
+  return start(
+    ['bin/hangar.mjs', 'serve'],
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: opts.databaseUrl,
+      HANGAR_DATA_DIR: opts.dataDir,
+      HANGAR_BOOTSTRAP_API_KEY: opts.apiKey,
+      HANGAR_ADMIN_PASSWORD: 'bench-password-1234',
+      HANGAR_WORKER: opts.worker === false ? 'off' : 'on',
+      HANGAR_SHUTDOWN_GRACE_MS: '1000',
+    },
+    '/readyz',
+    'hangar serve',
+    port,
+  );
+}
+
+/** The read-path baseline: a bare Hono route doing the same primary-key SELECT, in the same kind of process. */
+export async function startBaseline(databaseUrl: string): Promise<Proc> {
+  const port = await freePort();
+  const tsx = fileURLToPath(import.meta.resolve('tsx/cli'));
+  return start([tsx, 'bench/baseline-server.ts'], { PORT: String(port), DATABASE_URL: databaseUrl }, '/healthz', 'baseline server', port);
+}
+
+/** Resident set size of a process, in bytes. */
+export async function rss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return kb * 1024;
+}

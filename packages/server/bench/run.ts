@@ -1,0 +1,101 @@
+/**
+ * `pnpm bench`: how fast the control plane is, as ratios against baselines measured in the
+ * same run on the same machine. A table on stdout and a JSON file.
+ *   --quick             small sizes and short runs (under a minute; the test suite runs it)
+ *   --out FILE          where the JSON goes (default bench-results.json in the working directory)
+ *   --database-url URL  a PostgreSQL server to make a fresh database on (default: DATABASE_URL, else embedded)
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { benchDatabase } from './lib/database.js';
+import { rss, startBaseline, startHangar } from './lib/processes.js';
+import { kb, mb, ms, perS, table, type Row } from './lib/report.js';
+import { seedVms } from './lib/seed.js';
+import { sdkBundleSize } from './sections/footprint.js';
+import { listPath, type ListResults } from './sections/list.js';
+import { readPath } from './sections/read.js';
+import { workerPath } from './sections/worker.js';
+import { writePath } from './sections/write.js';
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, 'database-url': { type: 'string' } },
+});
+const quick = values.quick!;
+const size = quick
+  ? { seconds: 2, connections: 16, seed: 2_000, lists: [5_000], creates: 48, waiters: 8, rounds: 2 }
+  : { seconds: 10, connections: 16, seed: 100_000, lists: [100_000, 1_000_000], creates: 400, waiters: 16, rounds: 5 };
+const apiKey = 'hgr_bench_key_0123456789abcdefghijkl';
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+const db = await benchDatabase(values['database-url'] ?? process.env.DATABASE_URL);
+const dataDir = await mkdtemp(join(tmpdir(), 'hangar-bench-data-'));
+const hangar = await startHangar({ databaseUrl: db.url, dataDir, apiKey });
+const baseline = await startBaseline(db.url);
+try {
+  const sql = db.database.sql;
+  await sleep(2_000);
+  const idleRss = await rss(hangar.pid);
+  const [project] = await sql`SELECT id FROM projects WHERE name = 'default'`;
+  const [host] = await sql`SELECT id FROM hosts LIMIT 1`;
+  const ids = { project_id: project!.id as string, host_id: host!.id as string };
+
+  log(`seeding ${size.seed} VMs`);
+  await seedVms(sql, { ...ids, from: 1, count: size.seed });
+  const [one] = await sql`SELECT id FROM vms WHERE name = 'seed-1'`;
+
+  log('read path');
+  const read = await readPath({ hangar, baseline, apiKey, vmId: one!.id as string, seconds: size.seconds, connections: size.connections });
+
+  log('write path');
+  const write = await writePath({ url: hangar.url, apiKey, databaseUrl: db.url, ...ids, count: size.creates, concurrency: 16 });
+
+  log('worker');
+  const worker = await workerPath({ url: hangar.url, apiKey, sql, vm_ids: write.vm_ids, waiters: size.waiters, rounds: size.rounds });
+
+  const lists: ListResults[] = [];
+  let seeded = size.seed;
+  for (const total of size.lists) {
+    log(`list path at ${total} VMs`);
+    lists.push(await listPath({ sql, url: hangar.url, apiKey, ...ids, seeded, total, seconds: size.seconds }));
+    seeded = total;
+  }
+
+  const bundle = await sdkBundleSize();
+
+  const rows: Row[] = [
+    { metric: 'read vms.get tRPC', hangar: `${perS(read.trpc.rps)} p50 ${ms(read.trpc.p50_ms)} p99 ${ms(read.trpc.p99_ms)}`, baseline: `${perS(read.baseline.rps)} p50 ${ms(read.baseline.p50_ms)} p99 ${ms(read.baseline.p99_ms)}`, ratio: read.ratio_trpc, goal: '>= 0.70x', met: read.ratio_trpc >= 0.7 },
+    { metric: 'read vms.get REST', hangar: `${perS(read.rest.rps)} p50 ${ms(read.rest.p50_ms)} p99 ${ms(read.rest.p99_ms)}`, baseline: perS(read.baseline.rps), ratio: read.ratio_rest, goal: '>= 0.70x', met: read.ratio_rest >= 0.7 },
+    ...lists.flatMap((l): Row[] => [
+      { metric: `list first page @${l.vms}`, hangar: `p50 ${ms(l.first.p50_ms)} p99 ${ms(l.first.p99_ms)} (${perS(l.first.rps)})`, goal: 'p99 <= 15 ms', met: l.first.p99_ms <= 15 },
+      { metric: `list deep page @${l.vms}`, hangar: `p50 ${ms(l.deep.p50_ms)} p99 ${ms(l.deep.p99_ms)} (${perS(l.deep.rps)})`, baseline: `first p99 ${ms(l.first.p99_ms)}`, ratio: l.deep_over_first_p99, goal: '<= 1.50x first', met: l.deep_over_first_p99 <= 1.5 },
+    ]),
+    { metric: `write create->stable (c=${write.concurrency})`, hangar: perS(write.hangar_per_s), baseline: `${perS(write.baseline_per_s)} raw INSERT`, ratio: write.ratio, goal: '>= 0.50x', met: write.ratio >= 0.5 },
+    { metric: 'worker operations', hangar: perS(worker.ops_per_s) },
+    { metric: 'change -> vms.wait caller', hangar: `p50 ${ms(worker.wait_p50_ms)} p99 ${ms(worker.wait_p99_ms)} (${worker.wait_samples} samples)` },
+    { metric: 'server RSS idle', hangar: mb(idleRss), goal: '<= 120 MB', met: idleRss <= 120 * 2 ** 20 },
+    { metric: 'server RSS under read load', hangar: mb(read.rss_under_load) },
+    { metric: 'SDK bundle (min + gzip)', hangar: `${kb(bundle.gzipped)} (${kb(bundle.minified)} minified)` },
+  ];
+  const results = {
+    when: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
+    read,
+    list: lists,
+    write: { ...write, vm_ids: undefined },
+    worker,
+    footprint: { rss_idle: idleRss, rss_under_load: read.rss_under_load, sdk_bundle: bundle },
+  };
+  const out = resolve(values.out ?? 'bench-results.json');
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(table(rows));
+  console.log(`\nresults: ${out}`);
+} finally {
+  await hangar.stop();
+  await baseline.stop();
+  await db.close();
+  await rm(dataDir, { recursive: true, force: true });
+}
