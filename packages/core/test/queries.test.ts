@@ -28,7 +28,7 @@ afterAll(() => cp?.shutdown());
 describe('listing VMs', () => {
   it('pages by number, newest first, with totals', async () => {
     const p1 = await cp.services.vms.list(scope, { per_page: 10 });
-    expect(p1).toMatchObject({ total: 25, page: 1, per_page: 10, total_pages: 3 });
+    expect(p1).toMatchObject({ total: 25, total_is_estimate: false, page: 1, per_page: 10, total_pages: 3 });
     expect(p1.vms.map((v) => v.name).slice(0, 3)).toEqual(['node-24', 'node-23', 'node-22']);
     const p3 = await cp.services.vms.list(scope, { per_page: 10, page: 3 });
     expect(p3.vms).toHaveLength(5);
@@ -174,5 +174,25 @@ describe('names, versions and idempotency', () => {
     expect(del.vm.status).toBe('deleting');
     const events = await cp.services.vms.events(scope, vm.id);
     expect(events.filter((e) => e.type === 'operation.cancelled')).toHaveLength(2);
+  });
+});
+
+describe('counting large lists', () => {
+  it('counts exactly up to 10,000 matches and estimates beyond, saying so', async () => {
+    const other = await cp.services.projects.create({ name: 'crowded' });
+    const crowd = { project_id: other.id, actor: 'test' };
+    const [host] = await cp.database.sql`SELECT id FROM hosts LIMIT 1`;
+    await cp.database.sql`
+      INSERT INTO vms (project_id, host_id, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network)
+      SELECT ${other.id}, ${host!.id}, 'c-' || g, 'stopped', 1, 256, 1, 'linux', '{"tier":"web"}'::jsonb,
+        '{"type":"nat","bridge_name":null,"mac_address":null,"ip_address":null}'::jsonb
+      FROM generate_series(1, 10050) g`;
+    await cp.database.sql`ANALYZE vms`;
+    const many = await cp.services.vms.list(crowd, { per_page: 50, label: ['tier=web'] });
+    expect(many.vms).toHaveLength(50);
+    expect(many.total_is_estimate).toBe(true);
+    expect(many.total).toBeGreaterThan(10_000);
+    const few = await cp.services.vms.list(crowd, { per_page: 50, search: 'c-1005' });
+    expect(few).toMatchObject({ total: 2, total_is_estimate: false }); // c-1005 and c-10050
   });
 });

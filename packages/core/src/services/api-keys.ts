@@ -14,6 +14,7 @@ import { apiKeys, users } from '../store/schema.js';
 import { toApiKey } from '../store/mappers.js';
 import { forbidden } from './users.js';
 import { parse, parseId } from './validate.js';
+import { cachedPrincipal, forgetApiKey, rememberPrincipal } from './api-key-cache.js';
 
 export const API_KEY_PREFIX = 'hgr_';
 
@@ -84,6 +85,7 @@ export async function revokeApiKey(db: Db, actor: Principal, id: string): Promis
     .set({ revoked_at: sql`COALESCE(${apiKeys.revoked_at}, now())` })
     .where(eq(apiKeys.id, keyId))
     .returning();
+  forgetApiKey(db, keyId);
   return toApiKey(revoked!);
 }
 
@@ -91,19 +93,22 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 
 /** The principal behind an API key, or UNAUTHENTICATED (unknown, revoked or expired). */
 export async function principalFromApiKey(db: Db, key: string): Promise<Principal> {
-  const invalid = new HangarError('UNAUTHENTICATED', 'Invalid, revoked or expired API key');
-  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid;
+  const invalid = () => new HangarError('UNAUTHENTICATED', 'Invalid, revoked or expired API key');
+  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid();
+  const hash = hashApiKey(key);
+  const hit = cachedPrincipal(db, hash);
+  if (hit) return hit;
   const [found] = await db
     .select({ key: apiKeys, user: users })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.user_id))
-    .where(eq(apiKeys.key_hash, hashApiKey(key)));
-  if (!found || found.key.revoked_at || (found.key.expires_at && found.key.expires_at.getTime() <= Date.now())) throw invalid;
+    .where(eq(apiKeys.key_hash, hash));
+  if (!found || found.key.revoked_at || (found.key.expires_at && found.key.expires_at.getTime() <= Date.now())) throw invalid();
   const last = found.key.last_used_at?.getTime() ?? 0;
   if (Date.now() - last > LAST_USED_GRANULARITY_MS) {
     await db.update(apiKeys).set({ last_used_at: new Date() }).where(and(eq(apiKeys.id, found.key.id)));
   }
-  return {
+  const principal: Principal = {
     user_id: found.user.id,
     username: found.user.username,
     project_id: found.key.project_id,
@@ -112,4 +117,6 @@ export async function principalFromApiKey(db: Db, key: string): Promise<Principa
     via: 'api_key',
     api_key_id: found.key.id,
   };
+  rememberPrincipal(db, hash, principal, found.key.expires_at);
+  return principal;
 }
