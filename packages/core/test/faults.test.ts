@@ -214,4 +214,24 @@ describe('reconciler', () => {
     expect((await services.vms.get(scope, b.vm.id)).status).toBe('running');
     expect((await services.hosts.get(cp.hosts[0]!.id)).status).toBe('online');
   });
+
+  it('does not judge a VM that settled while the hypervisor was being listed', async () => {
+    cp = await startTestControlPlane({ reconciler: false });
+    const { services, scope } = cp;
+    const reconciler = reconcilerFor(cp);
+    const list = cp.driver.list.bind(cp.driver);
+    let late: string | undefined;
+    // A create finishes between the hypervisor's answer and the reconciler's read of the VMs.
+    cp.driver.list = async (opts) => {
+      const answer = await list(opts);
+      const r = await services.vms.create(scope, { name: 'just-made', ...small });
+      await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
+      late = r.vm.id;
+      return answer;
+    };
+    expect((await reconciler.runOnce()).drifted).toBe(0);
+    expect((await services.vms.get(scope, late!)).status).toBe('stopped');
+    cp.driver.list = list;
+    expect((await reconciler.runOnce()).drifted).toBe(0);
+  });
 });

@@ -120,6 +120,9 @@ export class Reconciler {
       inArray(vms.status, CHECKED),
     );
     let listed: Map<string, DomainState>;
+    // Only VMs that last changed before the hypervisor was asked can be compared with its
+    // answer: one created or started meanwhile is not in it yet (it waits for the next pass).
+    const askedAt = new Date();
     try {
       const domains = await driver.list({ signal: AbortSignal.timeout(10_000) });
       listed = new Map(domains.map((d) => [d.ref, d.state]));
@@ -131,7 +134,7 @@ export class Reconciler {
     const rows = await this.db
       .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref })
       .from(vms)
-      .where(settled);
+      .where(and(settled, lt(vms.updated_at, askedAt)));
     let n = 0;
     for (const vm of rows) {
       const state = listed.get(vm.domain_ref!) ?? 'missing';
