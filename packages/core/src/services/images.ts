@@ -1,3 +1,4 @@
+import { newestFirst } from '../store/order.js';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { and, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
@@ -99,7 +100,7 @@ export async function listImages(db: Db, scope: Scope, raw: unknown = {}): Promi
         q.kind ? eq(images.kind, q.kind) : undefined,
       ),
     )
-    .orderBy(desc(images.created_at), desc(images.id))
+    .orderBy(...newestFirst(images.created_at, images.id))
     .limit(1000);
   return { images: rows.map(toImage) };
 }

@@ -1,3 +1,4 @@
+import { newestFirst } from '../store/order.js';
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
 import { ListOperationsQuery, type Operation } from '../domain/operation.js';
@@ -35,7 +36,7 @@ export async function listOperations(db: Db, scope: Scope, query: ListOperations
     .select()
     .from(operations)
     .where(and(...filters))
-    .orderBy(desc(operations.created_at), desc(operations.id))
+    .orderBy(...newestFirst(operations.created_at, operations.id))
     .limit(q.limit + 1);
   const more = rows.length > q.limit;
   const page = more ? rows.slice(0, q.limit) : rows;

@@ -1,3 +1,4 @@
+import { newestFirst } from '../store/order.js';
 import { and, count, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
 import { ListVmsQuery, parseLabelSelector, type VmPage } from '../domain/list.js';
@@ -85,7 +86,7 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
       .select()
       .from(vms)
       .where(pageWhere)
-      .orderBy(desc(vms.created_at), desc(vms.id))
+      .orderBy(...newestFirst(vms.created_at, vms.id))
       .limit(q.per_page + 1)
       .offset(position ? 0 : (q.page - 1) * q.per_page),
     countMatches(db, where!),
