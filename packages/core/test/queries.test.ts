@@ -178,7 +178,7 @@ describe('names, versions and idempotency', () => {
 });
 
 describe('counting large lists', () => {
-  it('counts exactly up to 10,000 matches and estimates beyond, saying so', async () => {
+  it('counts exactly up to 1,000 matches and estimates beyond, saying so', async () => {
     const other = await cp.services.projects.create({ name: 'crowded' });
     const crowd = { project_id: other.id, actor: 'test' };
     const [host] = await cp.database.sql`SELECT id FROM hosts LIMIT 1`;
@@ -186,13 +186,13 @@ describe('counting large lists', () => {
       INSERT INTO vms (project_id, host_id, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network)
       SELECT ${other.id}, ${host!.id}, 'c-' || g, 'stopped', 1, 256, 1, 'linux', '{"tier":"web"}'::jsonb,
         '{"type":"nat","bridge_name":null,"mac_address":null,"ip_address":null}'::jsonb
-      FROM generate_series(1, 10050) g`;
+      FROM generate_series(1, 1050) g`;
     await cp.database.sql`ANALYZE vms`;
     const many = await cp.services.vms.list(crowd, { per_page: 50, label: ['tier=web'] });
     expect(many.vms).toHaveLength(50);
     expect(many.total_is_estimate).toBe(true);
-    expect(many.total).toBeGreaterThan(10_000);
-    const few = await cp.services.vms.list(crowd, { per_page: 50, search: 'c-1005' });
-    expect(few).toMatchObject({ total: 2, total_is_estimate: false }); // c-1005 and c-10050
+    expect(many.total).toBeGreaterThan(1_000);
+    const few = await cp.services.vms.list(crowd, { per_page: 50, search: 'c-104' });
+    expect(few).toMatchObject({ total: 11, total_is_estimate: false }); // c-104 and c-1040..c-1049
   });
 });

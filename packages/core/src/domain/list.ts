@@ -38,7 +38,7 @@ export type ListVmsQuery = z.input<typeof ListVmsQuery>;
 
 export const VmPage = z.object({
   vms: z.array(Vm),
-  /** Exact up to 10,000 matches; above that the planner's estimate (see `total_is_estimate`). */
+  /** Exact up to 1,000 matches; above that the planner's estimate (see `total_is_estimate`). */
   total: z.int(),
   total_is_estimate: z.boolean(),
   /** The page number in page mode; null when paging by cursor. */

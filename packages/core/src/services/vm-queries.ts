@@ -42,7 +42,7 @@ export async function getVm(db: Db, scope: Scope, id: string): Promise<Vm> {
 }
 
 /** Past this many matches a list's total is estimated: counting a million rows per page is what makes lists slow. */
-export const EXACT_COUNT_LIMIT = 10_000;
+export const EXACT_COUNT_LIMIT = 1_000;
 
 async function countMatches(db: Db, where: SQL): Promise<{ n: number; estimate: boolean }> {
   const [capped] = await db.execute<{ n: number }>(
