@@ -1,6 +1,7 @@
 import type { Context as HonoContext } from 'hono';
 import { HangarError, errors } from '@hangar/core';
 import { restError } from './rest-error.js';
+import { connectionSignal } from './connection-signal.js';
 import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
 import { t } from '../trpc/init.js';
@@ -43,7 +44,7 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const procedure = route.procedure;
       info.procedure = procedure.name;
       const input = procedure.input ? await buildInput(c, route, m!) : undefined;
-      const caller = createCaller(makeContext(c), { signal: c.req.raw.signal }) as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>;
+      const caller = createCaller(makeContext(c), { signal: connectionSignal(c) }) as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>;
       const [ns, fn] = procedure.name.split('.') as [string, string];
       const data = (await caller[ns]![fn]!(input)) as Record<string, any> | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));

@@ -1,0 +1,17 @@
+import type { HttpBindings } from '@hono/node-server';
+import type { Context as HonoContext } from 'hono';
+
+/**
+ * Aborted when the client goes away. Reading `c.req.raw.signal` would make @hono/node-server
+ * build a full fetch Request for every call (a third of a cheap GET's time); the Node response's
+ * `close` says the same thing for free.
+ */
+export function connectionSignal(c: HonoContext): AbortSignal {
+  const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+  if (!outgoing) return c.req.raw.signal;
+  const ctl = new AbortController();
+  outgoing.once('close', () => {
+    if (!outgoing.writableFinished) ctl.abort(new Error('the client closed the connection'));
+  });
+  return ctl.signal;
+}
