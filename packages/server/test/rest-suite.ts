@@ -160,6 +160,8 @@ interface Reply {
       expect(c.status).toBe(422);
       expect(c.body.code).toBe('IDEMPOTENCY_MISMATCH');
   
+      // Settled first: the create finishing would bump the version between the read and the PUT.
+      await rest('GET', `/vms/${a.body.vm.id}/wait?status=stopped&timeout=10000`);
       const vm = (await rest('GET', `/vms/${a.body.vm.id}`)).body;
       const stale = await rest('PATCH', `/vms/${vm.id}`, { body: { labels: { a: 'b' } }, headers: { 'If-Match': `"${vm.version + 5}"` } });
       expect(stale.status).toBe(409);

@@ -32,8 +32,13 @@ export interface OpenDatabaseOptions {
   unsafeFast?: boolean;
 }
 
+/**
+ * The data directory: given, HANGAR_DATA_DIR, or `.hangar` where the user ran the command.
+ * pnpm runs a package's script in the package's folder but says where it was typed in INIT_CWD,
+ * so `pnpm start` at the repository root keeps its data in `./.hangar` there.
+ */
 export function dataDirectory(dataDir?: string): string {
-  return resolve(dataDir ?? process.env.HANGAR_DATA_DIR ?? '.hangar');
+  return resolve(dataDir ?? process.env.HANGAR_DATA_DIR ?? resolve(process.env.INIT_CWD ?? process.cwd(), '.hangar'));
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Database> {
