@@ -1,7 +1,6 @@
-import { newestFirst } from '../store/order.js';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { and, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { errors, HangarError } from '../domain/errors.js';
 import {
   ListImagesQuery,
@@ -17,6 +16,7 @@ import type { Db, Tx } from '../store/database.js';
 import { toImage } from '../store/mappers.js';
 import { notifyWork } from '../store/notifier.js';
 import { images, vms } from '../store/schema.js';
+import { newestFirst } from '../store/order.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { parse, parseId } from './validate.js';
 

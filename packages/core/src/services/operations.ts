@@ -1,5 +1,4 @@
-import { newestFirst } from '../store/order.js';
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
 import { ListOperationsQuery, type Operation } from '../domain/operation.js';
 import type { OperationPage } from '../domain/requests.js';
@@ -8,6 +7,7 @@ import type { Scope } from '../domain/project.js';
 import type { Db } from '../store/database.js';
 import { toOperation } from '../store/mappers.js';
 import { operations } from '../store/schema.js';
+import { newestFirst } from '../store/order.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parse, parseId } from './validate.js';
 
