@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
@@ -9,6 +9,7 @@ import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from
 import { HangarError } from '../domain/errors.js';
 import type { DiskFile } from '../drivers/driver.js';
 import { detectFormat } from '../images/disk-format.js';
+import { Meter } from '../images/meter.js';
 
 export interface ReadArchiveOptions {
   /** Where disk files are written while they arrive (the caller removes it). */
@@ -112,18 +113,9 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
     if (disks.has(disk.name)) throw invalid(`${header.name} appears twice`);
     if ((header.size ?? 0) !== disk.size) throw invalid(`${header.name} is ${header.size} bytes; the manifest declares ${disk.size}`);
     const path = join(opts.dir, `${randomBytes(6).toString('hex')}-${disk.name}`);
-    const hash = createHash('sha256');
-    await pipeline(
-      stream,
-      new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-      }),
-      createWriteStream(path),
-    );
-    const sha256 = hash.digest('hex');
+    const meter = new Meter(disk.size, () => invalid(`${header.name} is larger than the manifest declares`));
+    await pipeline(stream, meter, createWriteStream(path));
+    const sha256 = meter.digest();
     if (sha256 !== disk.sha256) throw invalid(`Checksum mismatch for ${header.name}: the manifest says ${disk.sha256}, the data is ${sha256}`);
     let format;
     try {

@@ -69,5 +69,19 @@ export type ListImagesQuery = z.input<typeof ListImagesQuery>;
 export const ImageList = z.object({ images: z.array(Image) }).meta({ id: 'ImageList' });
 export type ImageList = z.infer<typeof ImageList>;
 
+/** Where an ISO for a CD-ROM drive comes from: an image of the project, or a URL. */
+export const IsoSource = z.strictObject({
+  image_id: Uuid.optional(),
+  /** Downloaded once per URL, and attached when it is in. */
+  iso_url: ImageUrl.optional(),
+});
+export const ONE_ISO_SOURCE = [
+  (i: { image_id?: unknown; iso_url?: unknown }) => (i.image_id === undefined) !== (i.iso_url === undefined),
+  { message: 'give exactly one of image_id and iso_url' },
+] as const;
+
+export const AttachIsoInput = IsoSource.refine(...ONE_ISO_SOURCE);
+export type AttachIsoInput = z.input<typeof AttachIsoInput>;
+
 /** Whether an image's name says ISO. */
 export const looksLikeIso = (name: string) => /\.iso$/i.test(name);

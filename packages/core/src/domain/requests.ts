@@ -5,7 +5,7 @@ import { ListEventsQuery } from './event.js';
 import { DeleteOptions, ListOperationsQuery, MutationOptions, Operation, RestartOptions, StopOptions } from './operation.js';
 import { VmStatus } from './status.js';
 import { CreateVmInput, NOTHING_TO_UPDATE, UpdateVmFields, Vm, somethingToUpdate } from './vm.js';
-import { ImageUrl } from './image.js';
+import { IsoSource, ONE_ISO_SOURCE } from './image.js';
 
 /**
  * The inputs and outputs of the API's procedures: the service inputs plus the target id and
@@ -108,14 +108,4 @@ export const ResizeVmRequest = HardwareFields.pick({ cpu_cores: true, memory_mb:
 
 // Images and the CD-ROM
 
-export const AttachIsoRequest = z
-  .strictObject({
-    id: Uuid,
-    /** An ISO image of the project. */
-    image_id: Uuid.optional(),
-    /** Or a URL to download (once per URL) and attach when it is in. */
-    iso_url: ImageUrl.optional(),
-    ...MutationOptions.shape,
-    ...WaitFlag,
-  })
-  .refine((i) => (i.image_id === undefined) !== (i.iso_url === undefined), { message: 'give exactly one of image_id and iso_url' });
+export const AttachIsoRequest = IsoSource.extend({ id: Uuid, ...MutationOptions.shape, ...WaitFlag }).refine(...ONE_ISO_SOURCE);

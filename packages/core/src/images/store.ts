@@ -1,12 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HangarError } from '../domain/errors.js';
 import type { ImageFormat, ImageKind } from '../domain/image.js';
 import { detectFormat } from './disk-format.js';
+import { Meter } from './meter.js';
 
 export interface Ingested {
   sha256: string;
@@ -16,35 +17,10 @@ export interface Ingested {
 
 export interface IngestOptions {
   kind: ImageKind;
-  /** Refuse (PAYLOAD_TOO_LARGE) past this many bytes. */
-  max_bytes: number;
   /** The bytes must hash to this, or nothing is kept. */
   expected_sha256?: string | null;
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
-}
-
-/** Counts and hashes what passes through, and stops the stream past a limit. */
-export class Meter extends Transform {
-  bytes = 0;
-  private readonly hash = createHash('sha256');
-  constructor(
-    private readonly limit: number,
-    private readonly tooLarge: (limit: number) => Error,
-    private readonly onProgress?: (bytes: number) => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) return cb(this.tooLarge(this.limit));
-    this.hash.update(chunk);
-    this.onProgress?.(this.bytes);
-    cb(null, chunk);
-  }
-  digest(): string {
-    return this.hash.digest('hex');
-  }
 }
 
 /**
@@ -57,6 +33,7 @@ export class ImageStore {
 
   constructor(
     readonly root: string,
+    /** Larger images are refused (PAYLOAD_TOO_LARGE). */
     readonly max_bytes = 64 * 2 ** 30,
   ) {
     this.partialDir = join(root, '.partial');
@@ -75,9 +52,8 @@ export class ImageStore {
   async ingest(id: string, source: Readable, opts: IngestOptions): Promise<Ingested> {
     await mkdir(this.partialDir, { recursive: true });
     const partial = join(this.partialDir, `${id}.${randomBytes(4).toString('hex')}`);
-    const limit = Math.min(opts.max_bytes, this.max_bytes);
     const meter = new Meter(
-      limit,
+      this.max_bytes,
       (l) => new HangarError('PAYLOAD_TOO_LARGE', `The image is larger than the limit of ${l} bytes`),
       opts.onProgress,
     );

@@ -18,7 +18,7 @@ import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
 import type { HostInventory } from '../drivers/driver.js';
 import type { z } from 'zod';
 import type { Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
-import type { AttachIsoInput } from './vm-media.js';
+import type { AttachIsoInput } from '../domain/image.js';
 
 export interface WaitCallOptions {
   timeout_ms?: number;

@@ -77,9 +77,10 @@ export async function registerImage(db: Db, scope: Scope, raw: unknown): Promise
   }
 }
 
-export async function requireImage(db: Db | Tx, scope: Scope, id: unknown) {
+export async function requireImage(db: Db | Tx, scope: Scope, id: unknown, lock = false) {
   const imageId = parseId(id, 'image id');
-  const [row] = await db.select().from(images).where(and(eq(images.id, imageId), eq(images.project_id, scope.project_id)));
+  const q = db.select().from(images).where(and(eq(images.id, imageId), eq(images.project_id, scope.project_id)));
+  const [row] = lock ? await q.for('update') : await q;
   if (!row) throw errors.notFound('Image', imageId);
   return row;
 }
@@ -108,8 +109,7 @@ export async function listImages(db: Db, scope: Scope, raw: unknown = {}): Promi
 /** Deletes an image no VM uses (in its CD-ROM drive, or being made from it), and its file. */
 export async function deleteImage(db: Db, store: ImageStore | undefined, scope: Scope, id: unknown): Promise<Image> {
   const deleted = await db.transaction(async (tx) => {
-    const row = await requireImage(tx, scope, id);
-    await tx.execute(sql`SELECT 1 FROM ${images} WHERE ${images.id} = ${row.id} FOR UPDATE`);
+    const row = await requireImage(tx, scope, id, true);
     const users = await tx
       .select({ id: vms.id, name: vms.name })
       .from(vms)
@@ -143,7 +143,7 @@ export async function uploadImage(
   if (!store) throw new HangarError('HOST_UNAVAILABLE', 'This server has no image store');
   const input = parse(UploadImageInput, raw, 'image');
   const id = randomUUID();
-  const got = await store.ingest(id, Readable.from(body), { kind: input.kind, max_bytes: store.max_bytes });
+  const got = await store.ingest(id, Readable.from(body), { kind: input.kind });
   try {
     const [row] = await db
       .insert(images)

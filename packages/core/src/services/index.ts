@@ -96,5 +96,4 @@ export { authenticatePassword, principalForUser, getOrCreateSetting } from './se
 export { hashPassword, verifyPassword } from './passwords.js';
 export { bootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 export { listProjects, getProject } from './projects.js';
-export { AttachIsoInput } from './vm-media.js';
 export { encodeCursor, decodeCursor } from './cursor.js';

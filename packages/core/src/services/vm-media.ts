@@ -1,7 +1,5 @@
-import { z } from 'zod';
 import { errors, HangarError } from '../domain/errors.js';
-import { Uuid } from '../domain/fields.js';
-import { ImageUrl } from '../domain/image.js';
+import { AttachIsoInput } from '../domain/image.js';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import type { Db, Tx } from '../store/database.js';
@@ -47,10 +45,6 @@ export async function vmMedia(
   };
 }
 
-export const AttachIsoInput = z
-  .strictObject({ image_id: Uuid.optional(), iso_url: ImageUrl.optional() })
-  .refine((i) => (i.image_id === undefined) !== (i.iso_url === undefined), { message: 'give exactly one of image_id and iso_url' });
-export type AttachIsoInput = z.input<typeof AttachIsoInput>;
 
 /** Puts an ISO in a stopped VM's CD-ROM drive (replacing what was there), as an operation. */
 export async function attachIso(db: Db, scope: Scope, id: string, raw: unknown, rawOpts: MutationOptions = {}): Promise<VmActionResult> {

@@ -118,7 +118,6 @@ export class ImageDownloader {
       await heartbeat(0);
       const got = await store.ingest(image.id, fetched.body, {
         kind: image.kind as 'iso' | 'disk',
-        max_bytes: store.max_bytes,
         expected_sha256: image.expected_sha256,
         signal: both,
         onProgress: (bytes) => {

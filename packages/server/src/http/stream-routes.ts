@@ -4,7 +4,7 @@ import busboy from 'busboy';
 import type { Hono, Context as HonoContext } from 'hono';
 import { errors, HangarError, ImageKind, type Principal, type Role, type Scope, type Services, type VmArchives } from '@hangar/core';
 import type { Authenticator } from '../auth/authenticator.js';
-import { requireRole } from '../trpc/procedures.js';
+import { requireRole, scopeOf } from '../trpc/procedures.js';
 import { API_BASE } from './openapi.js';
 import { restError } from './rest-error.js';
 import type { AppEnv } from './request-context.js';
@@ -27,7 +27,7 @@ async function authorize(c: HonoContext<AppEnv>, deps: StreamDeps, role: Role): 
   const principal: Principal = await deps.auth.authenticate(c.req.header('authorization'));
   c.get('info').principal = principal;
   requireRole(principal, role);
-  return { project_id: principal.project_id, actor: principal.username };
+  return scopeOf(principal);
 }
 
 function bodyStream(c: HonoContext<AppEnv>): Readable {

@@ -20,9 +20,11 @@ export const publicProcedure = t.procedure.use(errors);
 const authenticated = publicProcedure.use(async ({ ctx, next }) => {
   const principal = await ctx.auth.authenticate(ctx.authorization);
   ctx.info.principal = principal;
-  const scope: Scope = { project_id: principal.project_id, actor: principal.username };
-  return next({ ctx: { principal, scope } });
+  return next({ ctx: { principal, scope: scopeOf(principal) } });
 });
+
+/** What a principal acts on: its project, under its name. */
+export const scopeOf = (principal: Principal): Scope => ({ project_id: principal.project_id, actor: principal.username });
 
 /** Refuses (403) a principal whose role is below `role`. */
 export function requireRole(principal: Principal, role: Role): void {

@@ -1,8 +1,5 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import {
   DriverError,
   type CallOptions,
@@ -16,16 +13,17 @@ import {
   type HostInventory,
   type HypervisorDriver,
 } from '../driver.js';
+import { moveFile } from '../move-file.js';
 import { chooseAccel, type AccelChoice, type AccelSetting } from './accel.js';
 import { qemuArgs, VNC_BASE_PORT, type DirectBoot } from './command-line.js';
 import { readRecord, writeRecord, type DomainRecord } from './domain-record.js';
-import { run } from './exec.js';
+import { checkBinaries, hostCapacity } from './host.js';
+import { launchQemu } from './launch.js';
 import { scanGpus } from './gpus.js';
 import { MAX_SOCKET_PATH, vmLayout } from './layout.js';
 import { Monitor } from './monitor.js';
 import { isVmProcess, killHard, readPidfile, removeQuietly, waitForExit } from './process.js';
 import { QemuImg } from './qemu-img.js';
-import { QmpClient } from './qmp.js';
 import { allocateVncPort } from './vnc-ports.js';
 
 export interface QemuDriverOptions {
@@ -80,15 +78,9 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async inventory(): Promise<HostInventory> {
-    await mkdir(this.root, { recursive: true });
-    const fs = await statfs(this.root);
     const problem = await this.problem();
     return {
-      capacity: {
-        cpus: availableParallelism(),
-        memory_mb: Math.floor(totalmem() / 2 ** 20),
-        disk_gb: Math.floor((fs.bavail * fs.bsize) / 2 ** 30),
-      },
+      capacity: await hostCapacity(this.root),
       gpus: await scanGpus(this.opts.sysfsRoot),
       ...(problem ? { unavailable: problem } : {}),
     };
@@ -183,35 +175,11 @@ export class QemuDriver implements HypervisorDriver {
     const files = vmLayout(this.root, ref);
     const { accel } = await this.accel();
     await removeQuietly(files.pidfile, files.qmp, files.serial);
-    const log = await open(files.log, 'w');
-    const child = spawn(this.binary, qemuArgs(record, files, { accel, boot: this.opts.boot }), {
-      cwd: files.dir,
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd],
+    const { pid, qmp } = await launchQemu(this.binary, qemuArgs(record, files, { accel, boot: this.opts.boot }), files, {
+      timeout_ms: this.opts.startTimeoutMs ?? 30_000,
+      signal: opts?.signal,
     });
-    await log.close();
-    child.unref();
-    let exit: string | null = null;
-    child.once('exit', (code, signal) => (exit = signal ? `killed by ${signal}` : `exit code ${code}`));
-    child.once('error', (err) => (exit = err.message));
-    const until = Date.now() + (this.opts.startTimeoutMs ?? 30_000);
-    for (;;) {
-      if (exit) {
-        const out = (await readFile(files.log, 'utf8').catch(() => '')).trim();
-        throw new DriverError('failed', `QEMU did not start (${exit})${out ? `: ${out.split('\n').slice(-3).join(' ')}` : ''}`);
-      }
-      if (opts?.signal?.aborted || Date.now() > until) {
-        killHard(child.pid!);
-        throw new DriverError('aborted', opts?.signal?.aborted ? 'start was cancelled' : 'QEMU did not open its QMP socket in time');
-      }
-      const qmp = await QmpClient.connect(files.qmp, 1_000).catch(() => null);
-      if (qmp) {
-        this.track(new Monitor(ref, child.pid!, qmp, (c) => this.report(c)));
-        return;
-      }
-      // QEMU opens the socket within ~50 ms of starting; poll finely, it is one stat and a connect.
-      await sleep(5);
-    }
+    this.track(new Monitor(ref, pid, qmp, (c) => this.report(c)));
   }
 
   async shutdown(ref: string, params: { timeout_ms: number }, opts?: CallOptions): Promise<{ forced: boolean }> {
@@ -475,29 +443,6 @@ export class QemuDriver implements HypervisorDriver {
     await this.ready;
     const problem = await this.problem();
     if (problem) throw new DriverError('unavailable', problem);
-  }
-}
-
-async function checkBinaries(qemu: string, qemuImg: string): Promise<string | null> {
-  for (const [bin, pkg] of [[qemu, 'qemu-system-x86'], [qemuImg, 'qemu-utils']] as const) {
-    try {
-      await run(bin, ['--version'], { timeout_ms: 10_000 });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ENOENT') return `${bin} not found (install the ${pkg} package)`;
-      return `${bin} does not work: ${e.message}`;
-    }
-  }
-  return null;
-}
-
-async function moveFile(from: string, to: string): Promise<void> {
-  try {
-    await rename(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    await copyFile(from, to);
-    await rm(from, { force: true });
   }
 }
 

@@ -1,13 +1,14 @@
-import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HardwareChanges } from '../../domain/vm.js';
 import { detectFormat } from '../../images/disk-format.js';
+import { moveFile } from '../move-file.js';
 import {
   DriverError,
   type CallOptions,
   type DefinedDomain,
   type DiskFile,
+  type DomainChanges,
   type DomainInfo,
   type DomainSpec,
   type DomainState,
@@ -92,11 +93,7 @@ export class SimulatedDriver implements HypervisorDriver {
       if (disks.length !== 1) throw new DriverError('failed', `simulated domains have one disk; the archive has ${disks.length}`);
       const d = await this.define({ ...spec, base_image: null }, opts);
       await mkdir(this.diskDir, { recursive: true });
-      await rename(disks[0]!.path, this.diskPath(d.ref)).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EXDEV') throw err;
-        await copyFile(disks[0]!.path, this.diskPath(d.ref));
-        await rm(disks[0]!.path, { force: true });
-      });
+      await moveFile(disks[0]!.path, this.diskPath(d.ref));
       return d;
     });
   }
@@ -146,7 +143,7 @@ export class SimulatedDriver implements HypervisorDriver {
     return wrap(() => this.client.resumeVm(ref, opts));
   }
 
-  reconfigure(ref: string, changes: HardwareChanges & { iso_path?: string | null }, opts?: CallOptions): Promise<Partial<DefinedDomain>> {
+  reconfigure(ref: string, changes: DomainChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>> {
     return wrap(async () => {
       const vm = await this.client.reconfigureVm(ref, changes, opts);
       if (changes.disk_gb !== undefined) {
