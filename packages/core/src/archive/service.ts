@@ -13,6 +13,7 @@ import { DriverError, type DomainSpec, type HypervisorDriver } from '../drivers/
 import { appendEvents } from '../services/events.js';
 import { reserve } from '../services/hosts.js';
 import { parse, parseId } from '../services/validate.js';
+import { isUniqueViolation } from '../services/pg-errors.js';
 import { beginAction, conflictError, inFlightOperation } from '../services/vm-actions.js';
 import { requireVm } from '../services/vm-queries.js';
 import type { Db } from '../store/database.js';
@@ -212,6 +213,8 @@ export class VmArchives {
         });
       } catch (err) {
         await driver.undefine(defined.ref, { delete_disks: true }).catch(() => {});
+        // Another import (or a create) took the name after the check above.
+        if (isUniqueViolation(err)) throw errors.nameTaken(vmName);
         throw err;
       }
     } finally {

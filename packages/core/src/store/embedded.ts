@@ -13,6 +13,8 @@ export interface EmbeddedOptions {
   dir: string;
   /** Trade durability for speed: for tests and benchmarks only. */
   unsafeFast?: boolean;
+  /** The TCP port on 127.0.0.1 (default: a free one). */
+  port?: number;
 }
 
 export interface EmbeddedCluster {
@@ -20,6 +22,7 @@ export interface EmbeddedCluster {
   url: string;
   /** Connection string for the `postgres` maintenance database. */
   adminUrl: string;
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -62,7 +65,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const logPath = join(opts.dir, 'postgres.log');
   if (!existsSync(join(pgDir, 'PG_VERSION'))) await initialise(bin.initdb, pgDir, creds, runAs, opts.dir);
 
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const flags = [
     '-D', pgDir,
     '-p', String(port),
@@ -93,7 +96,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const base = `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}`;
   await ensureDatabase(`${base}/postgres`);
   const pid = child.pid!;
-  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, stop: () => stopPostmaster(pid, () => exited) };
+  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, port, stop: () => stopPostmaster(pid, () => exited) };
 }
 
 async function postgresUser(): Promise<RunAs> {
@@ -195,7 +198,7 @@ async function adoptRunningPostmaster(pgDir: string, creds: Credentials): Promis
   } catch {
     return null;
   }
-  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, stop: () => stopPostmaster(pid) };
+  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, port, stop: () => stopPostmaster(pid) };
 }
 
 function isAlive(pid: number): boolean {
