@@ -6,3 +6,4 @@ export * from './worker/index.js';
 export * from './control-plane.js';
 export * from './archive/index.js';
 export * from './images/index.js';
+export { privateDir, PRIVATE_FILE_MODE } from './files/private.js';

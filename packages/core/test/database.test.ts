@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { openDatabase } from '../src/index.js';
+import { connectPostgres, openDatabase } from '../src/index.js';
 
 describe('openDatabase', () => {
   it.runIf(inject('pgMode') === 'embedded')(
@@ -14,6 +14,9 @@ describe('openDatabase', () => {
       try {
         const first = await openDatabase({ dataDir: dir });
         expect(first.embedded).toBe(true);
+        // Reachable through its unix socket only: nothing listens on the host's loopback.
+        expect((await first.sql`SHOW listen_addresses`)[0]!.listen_addresses).toBe('');
+        expect(new URL(first.url).searchParams.get('host')).toBe(join(dir, 'postgres'));
         await first.sql`INSERT INTO projects (name) VALUES ('kept')`;
         await first.close();
         expect((await stat(join(dir, 'postgres', 'PG_VERSION'))).isFile()).toBe(true);
@@ -35,9 +38,8 @@ describe('openDatabase', () => {
     const saved = process.env.DATABASE_URL;
     process.env.DATABASE_URL = url.toString();
     const { randomBytes } = await import('node:crypto');
-    const postgres = (await import('postgres')).default;
     const name = `hangar_test_${randomBytes(4).toString('hex')}`;
-    const admin = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    const admin = connectPostgres(url.toString(), { max: 1, onnotice: () => {} });
     await admin.unsafe(`CREATE DATABASE ${name}`);
     url.pathname = `/${name}`;
     process.env.DATABASE_URL = url.toString();

@@ -5,9 +5,9 @@
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import postgres from 'postgres';
+import { connectPostgres } from '@hangar/core';
 
-const sql = postgres(process.env.DATABASE_URL!, { max: 20 });
+const sql = connectPostgres(process.env.DATABASE_URL!, { max: 20 });
 const app = new Hono();
 app.get('/healthz', (c) => c.json({ ok: true }));
 app.get('/vms/:id', async (c) => {

@@ -66,6 +66,9 @@ async function createKey(args: string[]): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Whatever this process and the programs it starts (QEMU, qemu-img) create is private to
+  // Hangar's user; the places Hangar writes itself also set their modes explicitly.
+  process.umask(0o077);
   const [command, sub, ...rest] = argv;
   switch (command) {
     case 'serve':

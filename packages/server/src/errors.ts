@@ -30,8 +30,10 @@ const DATABASE_DOWN = new Set([
 
 function databaseDown(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
     if (typeof code === 'string' && DATABASE_DOWN.has(code)) return true;
+    // A unix socket that is not there: the server is down (not a missing file of ours).
+    if (code === 'ENOENT' && syscall === 'connect') return true;
   }
   return false;
 }

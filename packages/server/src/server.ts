@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -7,6 +7,7 @@ import {
   SimulatedDriver,
   dataDirectory,
   openDatabase,
+  privateDir,
   startControlPlane,
   type BootstrapResult,
   type ControlPlane,
@@ -76,7 +77,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const ownsDatabase = !opts.database;
   const dataDir = dataDirectory(config.HANGAR_DATA_DIR);
-  await mkdir(dataDir, { recursive: true });
+  await privateDir(dataDir);
   const database = opts.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir }));
   let controlPlane: ControlPlane | undefined;
   try {

@@ -9,6 +9,7 @@ import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from
 import { HangarError } from '../domain/errors.js';
 import type { DiskFile } from '../drivers/driver.js';
 import { detectFormat } from '../images/disk-format.js';
+import { PRIVATE_FILE_MODE } from '../files/private.js';
 import { Meter } from '../images/meter.js';
 
 export interface ReadArchiveOptions {
@@ -114,7 +115,7 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
     if ((header.size ?? 0) !== disk.size) throw invalid(`${header.name} is ${header.size} bytes; the manifest declares ${disk.size}`);
     const path = join(opts.dir, `${randomBytes(6).toString('hex')}-${disk.name}`);
     const meter = new Meter(disk.size, () => invalid(`${header.name} is larger than the manifest declares`));
-    await pipeline(stream, meter, createWriteStream(path));
+    await pipeline(stream, meter, createWriteStream(path, { mode: PRIVATE_FILE_MODE }));
     const sha256 = meter.digest();
     if (sha256 !== disk.sha256) throw invalid(`Checksum mismatch for ${header.name}: the manifest says ${disk.sha256}, the data is ${sha256}`);
     let format;

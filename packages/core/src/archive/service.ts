@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { privateDir } from '../files/private.js';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { and, eq, isNull } from 'drizzle-orm';
@@ -71,7 +72,7 @@ export class VmArchives {
 
   /** Removes imports a dead process left half-done. */
   async init(): Promise<void> {
-    await mkdir(this.opts.importDir, { recursive: true });
+    await privateDir(this.opts.importDir);
     for (const d of await readdir(this.opts.importDir)) await rm(join(this.opts.importDir, d), { recursive: true, force: true });
   }
 
@@ -154,7 +155,7 @@ export class VmArchives {
   async importVm(scope: Scope, body: Readable, opts: { name?: string; signal?: AbortSignal } = {}): Promise<Vm> {
     const name = opts.name === undefined ? undefined : parse(VmName, opts.name, 'name');
     const dir = join(this.opts.importDir, randomUUID());
-    await mkdir(dir, { recursive: true });
+    await privateDir(dir);
     try {
       const { manifest, disks } = await readArchive(body, { dir, max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30, signal: opts.signal });
       const vmName = name ?? manifest.vm.name;

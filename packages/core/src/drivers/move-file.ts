@@ -1,4 +1,5 @@
-import { copyFile, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, rename, rm } from 'node:fs/promises';
+import { PRIVATE_FILE_MODE } from '../files/private.js';
 
 /** Moves a file a driver takes over (an imported disk); copies when it sits on another filesystem. */
 export async function moveFile(from: string, to: string): Promise<void> {
@@ -7,6 +8,7 @@ export async function moveFile(from: string, to: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     await copyFile(from, to);
+    await chmod(to, PRIVATE_FILE_MODE);
     await rm(from, { force: true });
   }
 }

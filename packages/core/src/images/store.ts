@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,6 +8,7 @@ import { HangarError } from '../domain/errors.js';
 import type { ImageFormat, ImageKind } from '../domain/image.js';
 import { detectFormat } from './disk-format.js';
 import { Meter } from './meter.js';
+import { PRIVATE_FILE_MODE, privateDir } from '../files/private.js';
 
 export interface Ingested {
   sha256: string;
@@ -45,12 +46,13 @@ export class ImageStore {
 
   /** Removes transfers a dead process left behind. */
   async init(): Promise<void> {
-    await mkdir(this.partialDir, { recursive: true });
+    await privateDir(this.root);
+    await privateDir(this.partialDir);
     for (const f of await readdir(this.partialDir)) await rm(join(this.partialDir, f), { force: true });
   }
 
   async ingest(id: string, source: Readable, opts: IngestOptions): Promise<Ingested> {
-    await mkdir(this.partialDir, { recursive: true });
+    await privateDir(this.partialDir);
     const partial = join(this.partialDir, `${id}.${randomBytes(4).toString('hex')}`);
     const meter = new Meter(
       this.max_bytes,
@@ -58,7 +60,7 @@ export class ImageStore {
       opts.onProgress,
     );
     try {
-      await pipeline(source, meter, createWriteStream(partial), { signal: opts.signal });
+      await pipeline(source, meter, createWriteStream(partial, { mode: PRIVATE_FILE_MODE }), { signal: opts.signal });
       const sha256 = meter.digest();
       if (opts.expected_sha256 && opts.expected_sha256 !== sha256) {
         throw new HangarError('VALIDATION', `Checksum mismatch: expected sha256 ${opts.expected_sha256}, got ${sha256}`);

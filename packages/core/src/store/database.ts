@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
+import type postgres from 'postgres';
+import { connectPostgres } from './connect.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { runMigrations } from './migrate.js';
 import * as schema from './schema.js';
@@ -49,7 +50,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     url = cluster.url;
     stopEmbedded = cluster.stop;
   }
-  const sql = postgres(url, {
+  const sql = connectPostgres(url, {
     max: opts.max ?? 10,
     onnotice: () => {},
     connection: { application_name: 'hangar' },

@@ -1,19 +1,20 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import postgres from 'postgres';
+import { connectPostgres } from './connect.js';
 import { postgresBinaries } from './postgres-binaries.js';
+import { privateDir } from '../files/private.js';
 
 export interface EmbeddedOptions {
   /** Directory that holds the cluster (created on first use). */
   dir: string;
   /** Trade durability for speed: for tests and benchmarks only. */
   unsafeFast?: boolean;
-  /** The TCP port on 127.0.0.1 (default: a free one). */
+  /** The port, which names the socket file `.s.PGSQL.<port>` (default 5432). */
   port?: number;
 }
 
@@ -51,10 +52,11 @@ const run = promisify(execFile);
  * under a shutdown that still has leases to release. Whoever started it stops it (`stop()`).
  */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedCluster> {
-  await mkdir(opts.dir, { recursive: true });
+  await privateDir(opts.dir);
   const runAs = await postgresUser();
-  // PostgreSQL refuses to run as root; it then runs as `postgres`, which must reach the directory.
-  if (runAs.uid !== undefined) await chmod(opts.dir, 0o755);
+  // PostgreSQL refuses to run as root; it then runs as `postgres`, which must pass through the
+  // directory to its own (0700) cluster directory, without listing or reading anything else.
+  if (runAs.uid !== undefined) await chmod(opts.dir, 0o711);
   const pgDir = join(opts.dir, 'postgres');
   const creds = await loadCredentials(opts.dir);
 
@@ -65,12 +67,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const logPath = join(opts.dir, 'postgres.log');
   if (!existsSync(join(pgDir, 'PG_VERSION'))) await initialise(bin.initdb, pgDir, creds, runAs, opts.dir);
 
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? 5432;
+  const socketDir = await socketDirectory(pgDir, runAs);
   const flags = [
     '-D', pgDir,
     '-p', String(port),
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'unix_socket_directories=',
+    // A unix socket only: nothing on the host's loopback (where NAT guests reach through 10.0.2.2).
+    '-c', 'listen_addresses=',
+    '-c', `unix_socket_directories=${socketDir}`,
+    '-c', 'unix_socket_permissions=0700',
     '-c', 'max_connections=300',
     ...(opts.unsafeFast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
   ];
@@ -93,10 +98,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     const tail = await readFile(logPath, 'utf8').catch(() => '');
     throw new Error(`could not start the embedded PostgreSQL in ${pgDir}: ${(err as Error).message}\n${tail.slice(-2000)}`);
   }
-  const base = `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}`;
-  await ensureDatabase(`${base}/postgres`);
+  const urls = clusterUrls(creds, socketDir, port);
+  await ensureDatabase(urls.adminUrl);
   const pid = child.pid!;
-  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, port, stop: () => stopPostmaster(pid, () => exited) };
+  return { ...urls, port, stop: () => stopPostmaster(pid, () => exited) };
 }
 
 async function postgresUser(): Promise<RunAs> {
@@ -174,8 +179,31 @@ async function loadCredentials(dir: string): Promise<Credentials> {
   return creds;
 }
 
+/** Connection strings in libpq's unix-socket form (read by `connectPostgres`). */
+function clusterUrls(creds: Credentials, socketDir: string, port: number): { url: string; adminUrl: string } {
+  const base = `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@localhost:${port}`;
+  const host = `?host=${encodeURIComponent(socketDir)}`;
+  return { url: `${base}/${DATABASE}${host}`, adminUrl: `${base}/postgres${host}` };
+}
+
+/** Longest socket directory: a unix socket path (dir + `/.s.PGSQL.NNNNN`) has 107 bytes at most. */
+const MAX_SOCKET_DIR = 90;
+
+/**
+ * The cluster's own directory holds its socket (private to the user PostgreSQL runs as); a
+ * data directory too deep for a socket path gets a private directory under the system's temp.
+ */
+async function socketDirectory(pgDir: string, runAs: RunAs): Promise<string> {
+  if (Buffer.byteLength(pgDir) <= MAX_SOCKET_DIR) return pgDir;
+  const dir = join(tmpdir(), `hangar-pg-${createHash('sha256').update(pgDir).digest('hex').slice(0, 12)}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  if (runAs.uid !== undefined) await chown(dir, runAs.uid, runAs.gid!);
+  return dir;
+}
+
 async function ensureDatabase(adminUrl: string): Promise<void> {
-  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     const found = await sql`SELECT 1 FROM pg_database WHERE datname = ${DATABASE}`;
     if (found.length === 0) await sql.unsafe(`CREATE DATABASE ${DATABASE}`);
@@ -188,17 +216,19 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
 async function adoptRunningPostmaster(pgDir: string, creds: Credentials): Promise<EmbeddedCluster | null> {
   const pidFile = join(pgDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return null;
+  // Lines of postmaster.pid: pid, data directory, start time, port, socket directory, ...
   const lines = (await readFile(pidFile, 'utf8')).split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || !Number.isInteger(port) || !isAlive(pid)) return null;
-  const base = `postgres://${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@127.0.0.1:${port}`;
+  const socketDir = lines[4]?.trim();
+  if (!Number.isInteger(pid) || !Number.isInteger(port) || !socketDir || !isAlive(pid)) return null;
+  const urls = clusterUrls(creds, socketDir, port);
   try {
-    await ensureDatabase(`${base}/postgres`);
+    await ensureDatabase(urls.adminUrl);
   } catch {
     return null;
   }
-  return { url: `${base}/${DATABASE}`, adminUrl: `${base}/postgres`, port, stop: () => stopPostmaster(pid) };
+  return { ...urls, port, stop: () => stopPostmaster(pid) };
 }
 
 function isAlive(pid: number): boolean {
@@ -211,15 +241,3 @@ function isAlive(pid: number): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}

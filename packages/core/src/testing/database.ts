@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
+import { connectPostgres } from '../store/connect.js';
 import { inject } from 'vitest';
 import { openDatabase, type Database } from '../store/database.js';
 import './provided.js';
@@ -8,7 +8,7 @@ import './provided.js';
 export async function createTestDatabase(opts: { max?: number } = {}): Promise<Database> {
   const adminUrl = inject('pgAdminUrl');
   const name = `hangar_test_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const admin = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;

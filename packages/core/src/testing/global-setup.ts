@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -18,7 +18,6 @@ export default async function setup(project: TestProject) {
     project.provide('pgMode', 'external');
   } else {
     dir = await mkdtemp(join(tmpdir(), 'hangar-test-pg-'));
-    await chmod(dir, 0o755);
     cluster = await startEmbeddedPostgres({ dir, unsafeFast: true });
     project.provide('pgAdminUrl', cluster.adminUrl);
     project.provide('pgMode', 'embedded');

@@ -1,4 +1,5 @@
 export { createTestDatabase } from './database.js';
+export { freePort } from './free-port.js';
 export { startTestControlPlane, type TestControlPlane } from './control-plane.js';
 export { qemuSkipReason, testGuest, qemuProcessesUnder, waitForText } from './qemu.js';
 export { serveFiles, type FileRoute } from './http-files.js';

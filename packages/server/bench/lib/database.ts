@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
-import { openDatabase, type Database } from '@hangar/core';
+import { connectPostgres, openDatabase, type Database } from '@hangar/core';
 
 export interface BenchDatabase {
   /** A URL every process of the run connects to. */
@@ -19,7 +18,7 @@ export interface BenchDatabase {
 export async function benchDatabase(adminUrl?: string): Promise<BenchDatabase> {
   if (adminUrl) {
     const name = `hangar_bench_${randomBytes(5).toString('hex')}`;
-    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    const admin = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
     await admin.unsafe(`CREATE DATABASE ${name}`);
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;

@@ -1,4 +1,4 @@
-import postgres from 'postgres';
+import { connectPostgres } from '@hangar/core';
 import { pool } from '../lib/load.js';
 
 export interface WriteResults {
@@ -26,7 +26,7 @@ export async function writePath(opts: { url: string; apiKey: string; databaseUrl
   });
   const hangarS = (performance.now() - t0) / 1000;
 
-  const sql = postgres(opts.databaseUrl, { max: opts.concurrency, onnotice: () => {} });
+  const sql = connectPostgres(opts.databaseUrl, { max: opts.concurrency, onnotice: () => {} });
   try {
     await sql`SELECT 1`;
     const network = { type: 'nat', bridge_name: null, mac_address: null, ip_address: null };

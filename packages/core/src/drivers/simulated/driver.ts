@@ -1,4 +1,5 @@
-import { copyFile, mkdir, open, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, open, rm, stat } from 'node:fs/promises';
+import { PRIVATE_FILE_MODE, privateDir } from '../../files/private.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectFormat } from '../../images/disk-format.js';
@@ -58,8 +59,8 @@ export class SimulatedDriver implements HypervisorDriver {
   /** The domain's disk file, created sparse at its size if it does not exist yet. */
   private async ensureDisk(ref: string, size_gb: number): Promise<string> {
     const path = this.diskPath(ref);
-    await mkdir(this.diskDir, { recursive: true });
-    const fh = await open(path, 'a');
+    await privateDir(this.diskDir);
+    const fh = await open(path, 'a', PRIVATE_FILE_MODE);
     try {
       if ((await fh.stat()).size === 0) await fh.truncate(size_gb * this.bytesPerGb);
     } finally {
@@ -81,8 +82,9 @@ export class SimulatedDriver implements HypervisorDriver {
       const { base_image, ...rest } = spec;
       const vm = await this.client.createVm({ ...rest, vm_id: spec.vm_id }, opts);
       if (base_image) {
-        await mkdir(this.diskDir, { recursive: true });
+        await privateDir(this.diskDir);
         await copyFile(base_image.path, this.diskPath(vm.id));
+        await chmod(this.diskPath(vm.id), PRIVATE_FILE_MODE);
       }
       return { ref: vm.id, vnc_port: vm.vnc_port, mac_address: vm.mac_address };
     });
@@ -92,7 +94,7 @@ export class SimulatedDriver implements HypervisorDriver {
     return wrap(async () => {
       if (disks.length !== 1) throw new DriverError('failed', `simulated domains have one disk; the archive has ${disks.length}`);
       const d = await this.define({ ...spec, base_image: null }, opts);
-      await mkdir(this.diskDir, { recursive: true });
+      await privateDir(this.diskDir);
       await moveFile(disks[0]!.path, this.diskPath(d.ref));
       return d;
     });

@@ -330,7 +330,7 @@ export class SimulatedHypervisor {
     this.saveTimer = null;
     const file = this.config.state_file;
     if (!file) return;
-    writeFileSync(`${file}.tmp`, JSON.stringify([...this.domains.values()]));
+    writeFileSync(`${file}.tmp`, JSON.stringify([...this.domains.values()]), { mode: 0o600 });
     renameSync(`${file}.tmp`, file);
   }
 }
