@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
@@ -17,7 +18,17 @@ export interface ReadArchiveOptions {
   dir: string;
   /** The most bytes the archive may expand to. */
   max_bytes: number;
+  /** Bytes free where the disks will be written (default: statfs of `dir`). */
+  free_bytes?: (dir: string) => Promise<number>;
   signal?: AbortSignal;
+}
+
+/** A disk file may exceed its VM's disk size by format metadata (qcow2 tables), not more. */
+export const diskAllowance = (disk_gb: number) => Math.ceil(disk_gb * 2 ** 30 * 1.01) + 64 * 2 ** 20;
+
+async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
 }
 
 const MAX_MANIFEST = 1024 * 1024;
@@ -39,18 +50,39 @@ class ExpansionLimit extends Transform {
   }
 }
 
-/** Yields the body, un-gzipped when its first bytes are a gzip header. */
+/**
+ * Yields the body, un-gzipped when its first bytes are a gzip header. Stopping early leaves the
+ * body undestroyed: the caller may read a refused upload's rest away, so that the client reads
+ * the refusal rather than a reset connection.
+ */
 async function* maybeGunzip(body: Readable): AsyncGenerator<Buffer> {
-  const it = body[Symbol.asyncIterator]();
-  const first = await it.next();
+  const chunks = body.iterator({ destroyOnReturn: false });
+  const first = await chunks.next();
   if (first.done) throw invalid('The archive is empty');
   const head = first.value as Buffer;
-  const rest = Readable.from((async function* () {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
-  })());
-  if (head[0] === 0x1f && head[1] === 0x8b) yield* rest.pipe(createGunzip());
-  else yield* rest;
+  // Not `yield* chunks`: an error thrown into this generator (the pipeline failing) would be
+  // passed on to the body's iterator, which then destroys the body.
+  async function* whole(): AsyncGenerator<Buffer> {
+    try {
+      yield head;
+      for (let r = await chunks.next(); !r.done; r = await chunks.next()) yield r.value as Buffer;
+    } finally {
+      await chunks.return?.(undefined);
+    }
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    const source = Readable.from(whole());
+    const gunzip = createGunzip();
+    // pipe() does not pass errors on: the reader of gunzip must hear of a failing body too.
+    source.on('error', (err) => gunzip.destroy(err));
+    try {
+      yield* source.pipe(gunzip);
+    } finally {
+      source.destroy();
+    }
+  } else {
+    yield* whole();
+  }
 }
 
 function checkEntryName(name: string): void {
@@ -105,7 +137,16 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
       manifest = parsed.data;
       const names = new Set(manifest.disks.map((d) => d.name));
       if (names.size !== manifest.disks.length) throw invalid('manifest.json names a disk twice');
-      const declared = manifest.disks.reduce((n, d) => n + d.size, 0) + raw.length + TAR_OVERHEAD(manifest.disks.length);
+      const diskBytes = manifest.disks.reduce((n, d) => n + d.size, 0);
+      // Checked before a byte is written: a small gzip may declare (and expand to) a huge disk.
+      if (diskBytes > diskAllowance(manifest.vm.disk_gb)) {
+        throw invalid(`The archive's disks (${diskBytes} bytes) are larger than the VM's disk of ${manifest.vm.disk_gb} GB`);
+      }
+      const free = await (opts.free_bytes ?? freeBytes)(opts.dir);
+      if (diskBytes > free) {
+        throw new HangarError('INSUFFICIENT_CAPACITY', `The archive's disks need ${diskBytes} bytes; the host has ${free} bytes free`, { retryable: false });
+      }
+      const declared = diskBytes + raw.length + TAR_OVERHEAD(manifest.disks.length);
       limit.limit = Math.min(limit.limit, declared);
       return;
     }
@@ -129,6 +170,9 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
   };
 
   extract.on('entry', (header, stream, next) => {
+    // An entry's stream errors when the extraction fails; that failure reaches the pipeline
+    // below. Unheard here, the entry's own 'error' would end the process.
+    (stream as unknown as Readable).on('error', () => {});
     onEntry(header, stream as unknown as Readable).then(
       () => {
         (stream as unknown as Readable).resume();

@@ -167,7 +167,7 @@ export class VmArchives {
       const [hostId, driver] = [...this.opts.drivers.entries()][0] ?? [];
       if (!hostId || !driver) throw new HangarError('HOST_UNAVAILABLE', 'This server runs no hypervisor host to import into', { retryable: true });
       const vmId = randomUUID();
-      const network = { type: manifest.vm.network.type, bridge_name: manifest.vm.network.bridge_name, mac_address: null, ip_address: null };
+      const network = { type: manifest.vm.network.type, bridge_name: manifest.vm.network.bridge_name ?? null, mac_address: null, ip_address: null };
       const { labels: _labels, os_version: _osVersion, ...hardware } = manifest.vm;
       const spec: DomainSpec = { ...hardware, vm_id: vmId, name: vmName, network };
       const defined = await driver.importDomain(spec, disks, { signal: opts.signal }).catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CpuCores, DiskGb, Labels, MemoryMb, NetworkType, OsType, OsVersion, VmName } from './fields.js';
+import { CpuCores, DiskGb, Labels, MemoryMb, OsType, OsVersion, Timestamp, VmName } from './fields.js';
+import { NetworkInput } from './vm.js';
 import { Sha256 } from './image.js';
 
 export const ARCHIVE_FORMAT = 'hangar-vm';
@@ -18,9 +19,9 @@ export type ArchiveDisk = z.infer<typeof ArchiveDisk>;
 export const ArchiveManifest = z.strictObject({
   format: z.literal(ARCHIVE_FORMAT),
   version: z.literal(ARCHIVE_VERSION),
-  exported_at: z.string(),
+  exported_at: Timestamp,
   /** The driver that exported it (informational). */
-  driver: z.string(),
+  driver: z.string().max(64),
   vm: z.strictObject({
     name: VmName,
     cpu_cores: CpuCores,
@@ -29,7 +30,8 @@ export const ArchiveManifest = z.strictObject({
     os_type: OsType,
     os_version: OsVersion.nullable(),
     labels: Labels,
-    network: z.strictObject({ type: NetworkType, bridge_name: z.string().nullable() }),
+    // The API's own network schema: what an archive carries is checked as a request would be.
+    network: NetworkInput,
     vnc_enabled: z.boolean(),
   }),
   disks: z.array(ArchiveDisk).min(1).max(16),

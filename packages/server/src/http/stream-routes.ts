@@ -33,17 +33,39 @@ async function authorize(c: HonoContext<AppEnv>, deps: StreamDeps, role: Role): 
 function bodyStream(c: HonoContext<AppEnv>): Readable {
   const body = c.req.raw.body;
   if (!body) throw errors.validation('The request has no body', [{ path: '(body)', message: 'empty' }]);
-  return Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>);
+  const stream = Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>);
+  // Its reader hears its errors (a client hanging up); one nobody reads yet must not end the process.
+  stream.on('error', () => {});
+  return stream;
+}
+
+/** Past this, a refused upload's connection is closed rather than read to its end. */
+const MAX_DISCARD_BYTES = 64 * 2 ** 20;
+
+/**
+ * Reads what is left of a refused upload and drops it, so the client, still sending, reads the
+ * answer instead of a reset connection; a sender of more than MAX_DISCARD_BYTES is cut off.
+ */
+function discardRest(body: Readable): void {
+  let bytes = 0;
+  body.unpipe();
+  body.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > MAX_DISCARD_BYTES) body.destroy();
+  });
+  body.resume();
 }
 
 /** The archive from a raw tar/gzip body, or from the `file` field of a multipart form. */
-function archiveBody(c: HonoContext<AppEnv>): Promise<Readable> {
+function archiveBody(c: HonoContext<AppEnv>, source: Readable): Promise<Readable> {
   const type = c.req.header('content-type') ?? '';
-  if (!type.startsWith('multipart/form-data')) return Promise.resolve(bodyStream(c));
+  if (!type.startsWith('multipart/form-data')) return Promise.resolve(source);
   return new Promise((resolve, reject) => {
     const form = busboy({ headers: { 'content-type': type }, limits: { files: 1, fields: 10 } });
     let found = false;
     form.on('file', (name, file) => {
+      // A truncated form errors the file stream; its reader hears it, an unread one must not crash us.
+      file.on('error', () => {});
       if (name !== 'file' || found) return file.resume();
       found = true;
       resolve(file);
@@ -52,7 +74,8 @@ function archiveBody(c: HonoContext<AppEnv>): Promise<Readable> {
     form.on('close', () => {
       if (!found) reject(errors.validation('A multipart import needs the archive in a field named "file"', [{ path: 'file', message: 'missing' }]));
     });
-    bodyStream(c).pipe(form);
+    source.on('error', (err) => form.destroy(err));
+    source.pipe(form);
   });
 }
 
@@ -86,12 +109,15 @@ export function mountStreamRoutes(app: Hono<AppEnv>, deps: StreamDeps): void {
   });
 
   app.post(`${API_BASE}/vms/import`, async (c) => {
+    let source: Readable | undefined;
     try {
       const scope = await authorize(c, deps, 'operator');
       c.get('info').procedure = 'vms.import';
-      const vm = await needArchives(deps).importVm(scope, await archiveBody(c), { name: c.req.query('name'), signal: c.req.raw.signal });
+      source = bodyStream(c);
+      const vm = await needArchives(deps).importVm(scope, await archiveBody(c, source), { name: c.req.query('name'), signal: c.req.raw.signal });
       return c.json(vm, 201, { location: `${API_BASE}/vms/${vm.id}` });
     } catch (err) {
+      if (source) discardRest(source);
       return restError(c, err);
     }
   });
