@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { VmArchives } from './archive/service.js';
 import type { Host } from './domain/host.js';
 import { ImageStore } from './images/store.js';
-import { ImageDownloader } from './worker/image-downloads.js';
+import { ImageDownloader, type ImageDownloaderOptions } from './worker/image-downloads.js';
 import type { HypervisorDriver } from './drivers/driver.js';
 import { createServices, type Services } from './services/index.js';
 import { registerHost } from './services/hosts.js';
@@ -31,6 +31,8 @@ export interface ControlPlaneOptions {
   /** Largest image (download or upload) and largest expanded import, in bytes. */
   max_image_bytes?: number;
   max_import_bytes?: number;
+  /** Image downloads: where URLs may lead (default public addresses only), stall timeout, deadline. */
+  image_downloads?: Pick<ImageDownloaderOptions, 'url_policy' | 'stall_timeout_ms' | 'deadline_ms' | 'concurrency'>;
 }
 
 export interface ControlPlane {
@@ -80,7 +82,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const services = createServices({ db, notifier, images });
   const worker =
     opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images });
-  const downloader = opts.worker === false ? null : new ImageDownloader({ db, store: images, notifier, logger: opts.logger });
+  const downloader = opts.worker === false ? null : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger });
   const reconciler =
     opts.reconciler === false ? null : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers });
   worker?.start();

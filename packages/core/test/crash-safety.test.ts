@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reconciler, Worker, silentLogger } from '../src/index.js';
+import { Reconciler, UrlPolicy, Worker, silentLogger } from '../src/index.js';
 import { ImageDownloader } from '../src/worker/image-downloads.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
@@ -56,9 +56,10 @@ describe('leases', () => {
       cp = await startTestControlPlane({ worker: false, reconciler: false });
       const { image } = await cp.services.images.register(cp.scope, { url: `${files.url}/disk.img`, kind: 'disk' });
       // A downloader claims the image and dies: no progress, no renewals.
-      const dead = new ImageDownloader({ db: cp.database.db, store: cp.images, lease_ms: 300, logger: silentLogger });
+      const mirror = new UrlPolicy(['127.0.0.1']);
+      const dead = new ImageDownloader({ db: cp.database.db, store: cp.images, url_policy: mirror, lease_ms: 300, logger: silentLogger });
       expect((await dead.claim())?.id).toBe(image.id);
-      const heir = new ImageDownloader({ db: cp.database.db, store: cp.images, lease_ms: 300, poll_ms: 50, logger: silentLogger });
+      const heir = new ImageDownloader({ db: cp.database.db, store: cp.images, url_policy: mirror, lease_ms: 300, poll_ms: 50, logger: silentLogger });
       expect(await heir.claim()).toBeNull(); // the lease still holds
       heir.start();
       try {

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Image } from '../src/index.js';
+import { UrlPolicy, type Image } from '../src/index.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -26,7 +26,8 @@ beforeAll(async () => {
     '/big.iso': { body: big },
     '/disk.img': { body: Buffer.concat([Buffer.from('a raw disk'), Buffer.alloc(4086)]) },
   });
-  cp = await startTestControlPlane({ controlPlane: { max_image_bytes: 200 * 1024 } });
+  // The test's server is on loopback, which tenants' URLs may not reach by default (image-downloads.test.ts).
+  cp = await startTestControlPlane({ controlPlane: { max_image_bytes: 200 * 1024, image_downloads: { url_policy: new UrlPolicy(['127.0.0.1']) } } });
 });
 afterAll(async () => {
   await cp?.shutdown();

@@ -10,6 +10,7 @@ import {
   ensureProject,
   silentLogger,
   startControlPlane,
+  UrlPolicy,
   type ControlPlane,
   type Database,
   type Scope,
@@ -40,6 +41,8 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
       worker: { poll_ms: 100 },
       reconciler: { interval_ms: 60_000 },
       logger: silentLogger,
+      // The test's image server is on this machine's loopback, which tenants' URLs may not reach by default.
+      image_downloads: { url_policy: new UrlPolicy(['127.0.0.1']) },
     });
     scope = { project_id: (await ensureProject(database.db, 'qemu')).id, actor: 'test' };
   }, 120_000);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UrlPolicy } from '@hangar/core';
 
 const Env = z.object({
   HOST: z.string().default('127.0.0.1'),
@@ -33,6 +34,27 @@ const Env = z.object({
   /** Largest image a download or upload may store, and largest expanded VM import, in bytes. */
   HANGAR_IMAGE_MAX_BYTES: z.coerce.number().int().min(1).default(64 * 2 ** 30),
   HANGAR_IMPORT_MAX_BYTES: z.coerce.number().int().min(1).default(1024 * 2 ** 30),
+  /**
+   * Image and ISO URLs may lead only to public addresses; these host names, addresses and CIDRs
+   * (comma-separated) are allowed too, e.g. an internal mirror.
+   */
+  HANGAR_IMAGE_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .refine(
+      (v) => {
+        try {
+          UrlPolicy.fromList(v);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'HANGAR_IMAGE_ALLOW_HOSTS must list host names, IP addresses or CIDRs, separated by commas' },
+    ),
+  /** A download that moves less than 64 KiB in this long fails; no download takes longer than the timeout. */
+  HANGAR_IMAGE_STALL_TIMEOUT_S: z.coerce.number().int().min(1).default(60),
+  HANGAR_IMAGE_DOWNLOAD_TIMEOUT_S: z.coerce.number().int().min(1).default(7200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Env>;

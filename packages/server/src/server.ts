@@ -8,6 +8,7 @@ import {
   dataDirectory,
   openDatabase,
   privateDir,
+  UrlPolicy,
   startControlPlane,
   type BootstrapResult,
   type ControlPlane,
@@ -92,6 +93,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       dataDir,
       max_image_bytes: config.HANGAR_IMAGE_MAX_BYTES,
       max_import_bytes: config.HANGAR_IMPORT_MAX_BYTES,
+      image_downloads: {
+        url_policy: UrlPolicy.fromList(config.HANGAR_IMAGE_ALLOW_HOSTS),
+        stall_timeout_ms: config.HANGAR_IMAGE_STALL_TIMEOUT_S * 1000,
+        deadline_ms: config.HANGAR_IMAGE_DOWNLOAD_TIMEOUT_S * 1000,
+      },
     });
     const { services } = controlPlane;
     const bootstrap = await services.auth.bootstrap({

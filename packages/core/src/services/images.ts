@@ -23,7 +23,13 @@ import { parse, parseId } from './validate.js';
 const SOURCE_INDEX = 'images_source_once_uq';
 
 function nameFromUrl(url: string): string {
-  const last = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '');
+  const segment = new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '';
+  let last: string;
+  try {
+    last = decodeURIComponent(segment);
+  } catch {
+    last = segment; // a malformed %-escape: the name keeps it as written
+  }
   return last.replace(/[\u0000-\u001f\u007f/]/g, '').slice(0, 255) || new URL(url).hostname;
 }
 

@@ -27,7 +27,7 @@ export async function startTestControlPlane(
     worker?: ControlPlaneOptions['worker'];
     reconciler?: ControlPlaneOptions['reconciler'];
     database?: Database;
-    controlPlane?: Pick<ControlPlaneOptions, 'max_image_bytes' | 'max_import_bytes'>;
+    controlPlane?: Pick<ControlPlaneOptions, 'max_image_bytes' | 'max_import_bytes' | 'image_downloads'>;
     /** Where the simulated disks go (default: inside the control plane's data directory). */
     disk_dir?: string;
   } = {},

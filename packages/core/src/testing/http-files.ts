@@ -7,6 +7,8 @@ export interface FileRoute {
   headers?: Record<string, string>;
   /** Answer with a redirect to this path (relative to the server). */
   redirect?: string;
+  /** Send the body one byte per this many ms (a trickling server). */
+  trickle_ms?: number;
 }
 
 /** A local HTTP server for download tests: no outside network. Counts requests per path. */
@@ -25,7 +27,17 @@ export async function serveFiles(routes: Record<string, FileRoute>): Promise<{ u
       return;
     }
     res.writeHead(r.status ?? 200, { 'content-type': 'application/octet-stream', ...(r.body ? { 'content-length': String(r.body.length) } : {}), ...r.headers });
-    res.end(r.body);
+    if (!r.trickle_ms || !r.body) return void res.end(r.body);
+    let i = 0;
+    const timer = setInterval(() => {
+      if (i >= r.body!.length || res.destroyed) {
+        clearInterval(timer);
+        res.end();
+        return;
+      }
+      res.write(r.body!.subarray(i, ++i));
+    }, r.trickle_ms);
+    res.on('close', () => clearInterval(timer));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -9,6 +9,10 @@ import { fromRaw } from '../store/raw-rows.js';
 import { images, type ImageRow } from '../store/schema.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { ClaimLoop } from './claim-loop.js';
+import type { UrlPolicy } from '../images/url-policy.js';
+
+/** Progress below this within the stall timeout counts as none: a trickle must not hold a slot. */
+const STALL_BYTES = 64 * 1024;
 
 export interface ImageDownloaderOptions {
   db: Db;
@@ -20,6 +24,12 @@ export interface ImageDownloaderOptions {
   lease_ms?: number;
   poll_ms?: number;
   max_redirects?: number;
+  /** Where image URLs may lead (default: public addresses only). */
+  url_policy?: UrlPolicy;
+  /** A download that moves less than STALL_BYTES in this long is failed (default 60 s). */
+  stall_timeout_ms?: number;
+  /** The longest a download may take, however steadily it moves (default 2 h). */
+  deadline_ms?: number;
   /** Claims of one download before it is failed. */
   max_attempts?: number;
   logger?: Logger;
@@ -70,6 +80,10 @@ export class ImageDownloader {
     return this.opts.lease_ms ?? 30_000;
   }
 
+  /**
+   * The next download, from the project with the fewest downloads running (then the oldest):
+   * one project's queue does not hold every slot while another project waits.
+   */
   async claim(): Promise<ImageRow | null> {
     const rows = await this.opts.db.execute<Record<string, unknown>>(sql`
       UPDATE ${images} SET
@@ -80,9 +94,12 @@ export class ImageDownloader {
         bytes_done = 0,
         updated_at = now()
       WHERE ${images.id} = (
-        SELECT id FROM ${images}
+        SELECT id FROM ${images} AS waiting
         WHERE status = 'pending' OR (status = 'downloading' AND lease_expires_at < now())
-        ORDER BY created_at
+        ORDER BY (
+          SELECT count(*) FROM ${images} AS running
+          WHERE running.project_id = waiting.project_id AND running.status = 'downloading' AND running.lease_expires_at >= now()
+        ), created_at
         FOR UPDATE SKIP LOCKED
         LIMIT 1)
       RETURNING *`);
@@ -93,7 +110,16 @@ export class ImageDownloader {
     const { db, store } = this.opts;
     const mine = and(eq(images.id, image.id), eq(images.lease_owner, this.id));
     const lost = new AbortController();
-    const both = AbortSignal.any([signal, lost.signal]);
+    // Stalled or past its deadline: fails the download (unlike a lost lease or a shutdown).
+    const overtime = new AbortController();
+    const both = AbortSignal.any([signal, lost.signal, overtime.signal]);
+    const stallMs = this.opts.stall_timeout_ms ?? 60_000;
+    const deadlineMs = this.opts.deadline_ms ?? 2 * 3600_000;
+    const deadline = setTimeout(() => overtime.abort(new Error(`it took longer than ${deadlineMs / 1000} s`)), deadlineMs);
+    let mark = { at: Date.now(), bytes: 0 };
+    const stall = setInterval(() => {
+      if (Date.now() - mark.at > stallMs) overtime.abort(new Error(`it stalled: less than ${STALL_BYTES} bytes in ${stallMs / 1000} s`));
+    }, Math.min(1000, Math.max(50, stallMs / 4)));
     let reported = 0;
     let total: number | null = null;
     let lastWrite = 0;
@@ -109,7 +135,7 @@ export class ImageDownloader {
     const renew = setInterval(() => void heartbeat(reported).catch(() => {}), Math.max(100, this.leaseMs / 3));
     try {
       if ((image.attempts ?? 1) > (this.opts.max_attempts ?? 3)) throw new Error(`gave up after ${this.opts.max_attempts ?? 3} attempts`);
-      const fetched = await fetchImage(image.source_url!, { max_redirects: this.opts.max_redirects ?? 5, signal: both });
+      const fetched = await fetchImage(image.source_url!, { max_redirects: this.opts.max_redirects ?? 5, policy: this.opts.url_policy, signal: both });
       total = fetched.total;
       if (total !== null && total > store.max_bytes) {
         fetched.body.destroy();
@@ -122,6 +148,7 @@ export class ImageDownloader {
         signal: both,
         onProgress: (bytes) => {
           reported = bytes;
+          if (bytes - mark.bytes >= STALL_BYTES) mark = { at: Date.now(), bytes };
           if (Date.now() - lastWrite > 500) {
             lastWrite = Date.now();
             void heartbeat(bytes).catch(() => {});
@@ -149,7 +176,9 @@ export class ImageDownloader {
     } catch (err) {
       if (signal.aborted) return; // stopping: the lease is released for the next process
       if (lost.signal.aborted) return;
-      const reason = isHangarError(err) || err instanceof Error ? err.message : String(err);
+      const reason = overtime.signal.aborted
+        ? (overtime.signal.reason as Error).message
+        : isHangarError(err) || err instanceof Error ? err.message : String(err);
       this.log.warn({ image: image.id, err: reason }, 'image download failed');
       await db
         .update(images)
@@ -157,6 +186,8 @@ export class ImageDownloader {
         .where(mine);
     } finally {
       clearInterval(renew);
+      clearInterval(stall);
+      clearTimeout(deadline);
     }
   }
 }

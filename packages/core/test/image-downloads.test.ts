@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UrlPolicy, ensureProject, silentLogger, type Image } from '../src/index.js';
+import { ImageDownloader } from '../src/worker/image-downloads.js';
+import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+
+// Image URLs are tenants' input: by default they may lead only to public addresses, and one
+// tenant's slow downloads may not hold the slots others need.
+
+const body = randomBytes(4096);
+let files: Awaited<ReturnType<typeof serveFiles>>;
+let port: string;
+let cp: TestControlPlane | undefined;
+
+beforeAll(async () => {
+  files = await serveFiles({
+    '/disk.img': { body },
+    '/to-v6-loopback': { redirect: 'http://[::1]:9/disk.img' },
+    '/to-metadata': { redirect: 'http://169.254.169.254/latest/meta-data/' },
+    '/to-localhost': { redirect: '/via-name' },
+    '/trickle.img': { body: randomBytes(64), trickle_ms: 400 },
+    '/steady.img': { body: randomBytes(200 * 1024), trickle_ms: 1 },
+  });
+  port = new URL(files.url).port;
+});
+afterAll(() => files?.close());
+afterEach(async () => {
+  await cp?.shutdown();
+  cp = undefined;
+});
+
+async function settled(c: TestControlPlane, id: string, scope = c.scope): Promise<Image> {
+  let image: Image | undefined;
+  await expect
+    .poll(async () => (image = await c.services.images.get(scope, id)).status, { timeout: 15_000 })
+    .toMatch(/^(ready|error)$/);
+  return image!;
+}
+
+describe('where image URLs may lead', () => {
+  it('refuses loopback, unspecified, link-local and decimal-IP URLs by default, and redirects to them', async () => {
+    cp = await startTestControlPlane();
+    const refused: [string, RegExp][] = [
+      [`http://127.0.0.1:${port}/disk.img`, /127\.0\.0\.1 is a loopback address/],
+      [`http://[::1]:${port}/disk.img`, /::1 is a loopback address/],
+      [`http://localhost:${port}/disk.img`, /not allowed.*private IP address/],
+      [`http://0.0.0.0:${port}/disk.img`, /0\.0\.0\.0 is a unspecified address/],
+      [`http://2130706433:${port}/disk.img`, /127\.0\.0\.1 is a loopback address/],
+      ['http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a linkLocal address/],
+      [`http://10.1.2.3:${port}/disk.img`, /10\.1\.2\.3 is a private address/],
+    ];
+    for (const [url, why] of refused) {
+      const { image } = await cp.services.images.register(cp.scope, { url, kind: 'disk' });
+      const done = await settled(cp, image.id);
+      expect(done.status, url).toBe('error');
+      expect(done.error, url).toMatch(why);
+    }
+    expect(files.hits.get('/disk.img') ?? 0).toBe(0);
+  });
+
+  it('lets an operator allow a mirror by address or name, and still checks every redirect', async () => {
+    cp = await startTestControlPlane({ controlPlane: { image_downloads: { url_policy: new UrlPolicy(['127.0.0.1/32']) } } });
+    const ok = (await cp.services.images.register(cp.scope, { url: `${files.url}/disk.img`, kind: 'disk' })).image;
+    expect(await settled(cp, ok.id)).toMatchObject({ status: 'ready', size_bytes: body.length });
+    for (const [path, why] of [
+      ['/to-v6-loopback', /::1 is a loopback address/],
+      ['/to-metadata', /169\.254\.169\.254 is a linkLocal address/],
+    ] as const) {
+      const { image } = await cp.services.images.register(cp.scope, { url: `${files.url}${path}`, kind: 'disk' });
+      expect(await settled(cp, image.id)).toMatchObject({ status: 'error', error: expect.stringMatching(why) });
+    }
+    await cp.shutdown();
+
+    cp = await startTestControlPlane({ controlPlane: { image_downloads: { url_policy: new UrlPolicy(['localhost']) } } });
+    const byName = (await cp.services.images.register(cp.scope, { url: `http://localhost:${port}/disk.img`, kind: 'disk' })).image;
+    expect((await settled(cp, byName.id)).status).toBe('ready');
+    // The name is allowed, not the address behind it.
+    const byAddress = (await cp.services.images.register(cp.scope, { url: `${files.url}/disk.img`, kind: 'disk' })).image;
+    expect((await settled(cp, byAddress.id)).status).toBe('error');
+  });
+
+  it('refuses a malformed allow-list entry at start', () => {
+    expect(() => new UrlPolicy(['10.0.0.0/99'])).toThrow();
+  });
+});
+
+describe('download slots', () => {
+  const mirror = new UrlPolicy(['127.0.0.1']);
+
+  it('gives the next slot to the project with fewer downloads running, and fails a trickle', async () => {
+    cp = await startTestControlPlane({ worker: false });
+    const other = { project_id: (await ensureProject(cp.database.db, 'other')).id, actor: 'other' };
+    const a1 = (await cp.services.images.register(cp.scope, { url: `${files.url}/trickle.img?1`, kind: 'disk' })).image;
+    const a2 = (await cp.services.images.register(cp.scope, { url: `${files.url}/trickle.img?2`, kind: 'disk' })).image;
+    const b = (await cp.services.images.register(other, { url: `${files.url}/disk.img`, kind: 'disk' })).image;
+    const downloader = new ImageDownloader({
+      db: cp.database.db,
+      store: cp.images,
+      url_policy: mirror,
+      concurrency: 2,
+      stall_timeout_ms: 1_500,
+      poll_ms: 50,
+      logger: silentLogger,
+    });
+    downloader.start();
+    try {
+      // The other project's download took the second slot at once: the first trickle still
+      // runs (had it waited behind the second trickle, the first would have stalled by now).
+      expect((await settled(cp, b.id, other)).status).toBe('ready');
+      expect((await cp.services.images.get(cp.scope, a1.id)).status).toBe('downloading');
+      expect(a2.id).toBeTruthy();
+      const stalled = await settled(cp, a1.id);
+      expect(stalled).toMatchObject({ status: 'error', error: expect.stringMatching(/stalled: less than 65536 bytes in 1\.5 s/) });
+    } finally {
+      await downloader.stop();
+    }
+  });
+
+  it('fails a download that moves but outlasts its deadline', async () => {
+    cp = await startTestControlPlane({ worker: false });
+    const { image } = await cp.services.images.register(cp.scope, { url: `${files.url}/steady.img`, kind: 'disk' });
+    const downloader = new ImageDownloader({ db: cp.database.db, store: cp.images, url_policy: mirror, deadline_ms: 500, poll_ms: 50, logger: silentLogger });
+    downloader.start();
+    try {
+      expect(await settled(cp, image.id)).toMatchObject({ status: 'error', error: expect.stringMatching(/took longer than 0\.5 s/) });
+    } finally {
+      await downloader.stop();
+    }
+  });
+});
