@@ -23,6 +23,9 @@ export interface AppDeps {
   archives: VmArchives | null;
 }
 
+/** Calls in one tRPC batch, at most. */
+export const MAX_BATCH_CALLS = 50;
+
 /** Request bodies above this are refused; VM specs are small. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -57,6 +60,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       req: c.req.raw,
       router: appRouter,
       allowBatching: true,
+      // The SDK batches at most MAX_BATCH_CALLS too; a larger batch is one request doing a crowd's work.
+      maxBatchSize: MAX_BATCH_CALLS,
       createContext: () => context(c),
     }),
   );

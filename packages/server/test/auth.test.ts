@@ -1,10 +1,11 @@
+import { request } from 'node:http';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../src/testing.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ limiter: { perUser: 3, perAddress: 6, windowMs: 60_000 } });
+  server = await startTestServer({ limiter: { freeAttempts: 3, freePerAddress: 12, baseDelayMs: 60_000 } });
 });
 afterAll(() => server?.stop());
 
@@ -75,7 +76,7 @@ describe('authentication', () => {
     expect((await call('auth.whoami', { token: forged })).status).toBe(401);
   });
 
-  it('refuses a wrong password with 401, then rate-limits with 429', async () => {
+  it('refuses a wrong password with 401, then makes that address wait (429)', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
       statuses.push((await call('auth.token', { mutation: true, input: { username: 'victim', password: 'wrong-password' } })).status);
@@ -84,9 +85,64 @@ describe('authentication', () => {
     const limited = await call('auth.token', { mutation: true, input: { username: 'victim', password: 'wrong-password' } });
     expect(limited.error?.data).toMatchObject({ code: 'RATE_LIMITED', should_retry: true });
     expect(limited.error?.data.retry_after_s).toBeGreaterThan(0);
-    // The address limit catches guessing across usernames too.
-    for (let i = 0; i < 3; i++) await call('auth.token', { mutation: true, input: { username: `other-${i}`, password: 'wrong-password' } });
+  });
+
+  it('counts parallel guesses before checking them: 100 at once run at most 3 password checks', async () => {
+    // Count the password checks the server really runs (the service the authenticator calls).
+    const auth = server.controlPlane.services.auth;
+    const check = auth.password;
+    let checks = 0;
+    auth.password = (...args) => (checks++, check(...args));
+    const guesses = await Promise.all(
+      Array.from({ length: 100 }, () => call('auth.token', { mutation: true, input: { username: 'parallel', password: 'wrong-password' } })),
+    ).finally(() => (auth.password = check));
+    expect(checks).toBe(3);
+    const statuses = guesses.map((g) => g.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(97);
+  });
+
+  it('takes one sign-in per request: a batch of them is refused, and batches are bounded', async () => {
+    const n = 200;
+    const path = Array.from({ length: n }, () => 'auth.token').join(',');
+    const input = Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { username: 'batched', password: 'wrong-password' }]));
+    const big = await fetch(`${server.url}/trpc/${path}?batch=1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
+    expect(big.status).toBe(400); // over the batch limit: nothing ran
+    const ten = await fetch(`${server.url}/trpc/${path.split(',').slice(0, 10).join(',')}?batch=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(Object.fromEntries(Object.entries(input).slice(0, 10))),
+    });
+    const answers = (await ten.json()) as { error?: { data: { code: string } } }[];
+    // The first is checked (a wrong password); the other nine are refused unchecked.
+    expect(answers.map((a) => a.error?.data.code)).toEqual(['UNAUTHENTICATED', ...Array(9).fill('VALIDATION')]);
+  });
+
+  it('does not lock the owner out: guesses from one address do not slow another', async () => {
+    for (let i = 0; i < 5; i++) await call('auth.token', { mutation: true, input: { username: 'admin', password: 'wrong-password' } });
     expect((await call('auth.token', { mutation: true, input: { username: 'admin', password: TEST_ADMIN_PASSWORD } })).status).toBe(429);
+    // The owner, elsewhere (127.0.0.2 is another address of this machine's loopback).
+    const body = JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/trpc/auth.token`, { method: 'POST', localAddress: '127.0.0.2', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(200);
+  });
+
+  it('refuses access tokens without an expiry or whose subject is not a user id', async () => {
+    const secret = new TextEncoder().encode(await server.controlPlane.services.auth.setting('jwt_secret'));
+    const noExpiry = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(server.bootstrap.admin.id).setIssuer('hangar').sign(secret);
+    const badSubject = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('not-a-uuid').setIssuer('hangar').setExpirationTime('1h').sign(secret);
+    for (const token of [noExpiry, badSubject]) {
+      const r = await call('auth.whoami', { token });
+      expect(r.status).toBe(401);
+      expect(r.error?.data.code).toBe('UNAUTHENTICATED');
+    }
   });
 });
 

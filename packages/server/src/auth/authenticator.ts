@@ -1,5 +1,5 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { API_KEY_PREFIX, HangarError, type Principal, type Services } from '@hangar/core';
+import { API_KEY_PREFIX, HangarError, Uuid, type Principal, type Services } from '@hangar/core';
 import { LoginLimiter } from './login-limiter.js';
 import type { AuthPort } from '../trpc/context.js';
 
@@ -35,15 +35,10 @@ export class Authenticator implements AuthPort {
 
   /** Username and password to a short-lived access token, with failed attempts rate-limited. */
   async login(username: string, password: string, address: string) {
-    this.limiter.check(username, address);
-    let principal: Principal;
-    try {
-      principal = await this.opts.services.auth.password(username, password);
-    } catch (err) {
-      this.limiter.fail(username, address);
-      throw err;
-    }
-    this.limiter.succeed(username);
+    // Counted before the password is checked: parallel and batched guesses are counted too.
+    this.limiter.begin(username, address);
+    const principal = await this.opts.services.auth.password(username, password);
+    this.limiter.succeed(username, address);
     const access_token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(principal.user_id)
@@ -57,13 +52,14 @@ export class Authenticator implements AuthPort {
   private async verifyAccessToken(token: string): Promise<Principal> {
     let sub: string | undefined;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER });
+      // Every token we issue expires and names its user: one without either is not ours.
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER, requiredClaims: ['exp', 'sub'] });
       sub = payload.sub;
     } catch (err) {
       const expired = err instanceof joseErrors.JWTExpired;
       throw new HangarError('UNAUTHENTICATED', expired ? 'Access token expired; sign in again' : 'Invalid access token');
     }
-    if (!sub) throw new HangarError('UNAUTHENTICATED', 'Invalid access token');
-    return this.opts.services.auth.user(sub);
+    if (!Uuid.safeParse(sub).success) throw new HangarError('UNAUTHENTICATED', 'Invalid access token');
+    return this.opts.services.auth.user(sub!);
   }
 }

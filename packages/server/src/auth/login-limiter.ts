@@ -1,60 +1,94 @@
 import { HangarError } from '@hangar/core';
 
 export interface LimiterOptions {
-  /** Failed logins allowed per username within the window. */
-  perUser?: number;
-  /** Failed logins allowed per client address within the window. */
-  perAddress?: number;
-  windowMs?: number;
+  /** Attempts per username from one address before each further failure doubles the wait. */
+  freeAttempts?: number;
+  /** Attempts from one address (any usernames) before its waits begin: slows spraying. */
+  freePerAddress?: number;
+  /** The first wait; each further failure doubles it. */
+  baseDelayMs?: number;
+  /** The longest wait. */
+  maxDelayMs?: number;
+  /** How many (username, address) and address records are kept at most (oldest dropped first). */
+  maxEntries?: number;
+}
+
+interface Record {
+  failures: number;
+  /** No attempt before this time. */
+  next: number;
+  last: number;
 }
 
 /**
- * Slows password guessing: too many failures for one username, or from one address, within
- * the window answer 429 until the oldest failure ages out. In memory: per API process.
+ * Slows password guessing without locking anyone out: attempts are counted per username and
+ * client address, and per address, before the password is checked (so parallel or batched
+ * attempts count too); past a few free ones, each failure doubles the wait before the next
+ * attempt from that address. Another address, the account's owner, is not slowed by a
+ * stranger's guesses. A success clears that username's record for that address. In memory:
+ * per API process.
  */
 export class LoginLimiter {
-  private readonly failures = new Map<string, number[]>();
-  private readonly perUser: number;
-  private readonly perAddress: number;
-  private readonly windowMs: number;
+  private readonly records = new Map<string, Record>();
+  private readonly free: number;
+  private readonly freePerAddress: number;
+  private readonly base: number;
+  private readonly max: number;
+  private readonly maxEntries: number;
 
   constructor(opts: LimiterOptions = {}) {
-    this.perUser = opts.perUser ?? 5;
-    this.perAddress = opts.perAddress ?? 20;
-    this.windowMs = opts.windowMs ?? 15 * 60_000;
+    this.free = opts.freeAttempts ?? 5;
+    this.freePerAddress = opts.freePerAddress ?? 30;
+    this.base = opts.baseDelayMs ?? 1_000;
+    this.max = opts.maxDelayMs ?? 15 * 60_000;
+    this.maxEntries = opts.maxEntries ?? 100_000;
   }
 
-  check(username: string, address: string): void {
+  /**
+   * Counts an attempt, or refuses it (429 with `retry_after_s`) while a wait runs. Call before
+   * checking the password; on success call `succeed`.
+   */
+  begin(username: string, address: string): void {
     const now = Date.now();
-    for (const [key, limit] of [
-      [`u:${username.toLowerCase()}`, this.perUser],
-      [`a:${address}`, this.perAddress],
-    ] as const) {
-      const recent = this.recent(key, now);
-      if (recent.length >= limit) {
-        const retryAfter = Math.ceil((recent[0]! + this.windowMs - now) / 1000);
+    const keys: [string, number][] = [
+      [`u:${username.toLowerCase()}\u0000${address}`, this.free],
+      [`a:${address}`, this.freePerAddress],
+    ];
+    for (const [key] of keys) {
+      const r = this.records.get(key);
+      if (r && r.next > now) {
+        const retryAfter = Math.ceil((r.next - now) / 1000);
         throw new HangarError('RATE_LIMITED', `Too many failed logins; try again in ${retryAfter} s`, {
           retry_after_s: retryAfter,
           retryable: true,
         });
       }
     }
-  }
-
-  fail(username: string, address: string): void {
-    const now = Date.now();
-    for (const key of [`u:${username.toLowerCase()}`, `a:${address}`]) {
-      this.failures.set(key, [...this.recent(key, now), now]);
+    for (const [key, free] of keys) {
+      const r = this.records.get(key) ?? { failures: 0, next: 0, last: now };
+      r.failures++;
+      r.last = now;
+      r.next = r.failures >= free ? now + Math.min(this.max, this.base * 2 ** (r.failures - free)) : 0;
+      this.records.delete(key); // re-inserted last: the map stays ordered oldest first
+      this.records.set(key, r);
     }
+    this.prune(now);
   }
 
-  succeed(username: string): void {
-    this.failures.delete(`u:${username.toLowerCase()}`);
+  /** The attempt was right: forget this username's failures from this address, and uncount it for the address. */
+  succeed(username: string, address: string): void {
+    this.records.delete(`u:${username.toLowerCase()}\u0000${address}`);
+    const r = this.records.get(`a:${address}`);
+    if (!r) return;
+    r.failures = Math.max(0, r.failures - 1);
+    if (r.failures < this.freePerAddress) r.next = 0;
   }
 
-  private recent(key: string, now: number): number[] {
-    const list = (this.failures.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    if (list.length === 0) this.failures.delete(key);
-    return list;
+  private prune(now: number): void {
+    for (const [key, r] of this.records) {
+      const stale = now - r.last > this.max * 2;
+      if (!stale && this.records.size <= this.maxEntries) break;
+      this.records.delete(key);
+    }
   }
 }

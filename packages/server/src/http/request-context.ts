@@ -23,7 +23,7 @@ export function requestContext(log: Log): MiddlewareHandler<AppEnv> {
     } catch {
       // not served by @hono/node-server (app.request in tests)
     }
-    const info: RequestInfo = { requestId, ip, principal: null, procedure: null };
+    const info: RequestInfo = { requestId, ip, principal: null, procedure: null, logins: 0 };
     c.set('info', info);
     try {
       await next();

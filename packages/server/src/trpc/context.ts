@@ -6,6 +6,8 @@ export interface RequestInfo {
   ip: string;
   principal: Principal | null;
   procedure: string | null;
+  /** Sign-ins attempted in this HTTP request (a tRPC batch carries several calls). */
+  logins: number;
 }
 
 /** What procedures need of authentication (the Authenticator provides it). */
