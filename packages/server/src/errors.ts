@@ -43,13 +43,14 @@ export function toHangarError(err: unknown): HangarError {
   if (isHangarError(err)) return err;
   if (err instanceof TRPCError) {
     const cause = err.cause;
-    if (cause instanceof ZodError) return fromZod(cause);
+    // Input that failed its schema is the client's mistake; anything else that fails a schema
+    // (an answer failing the output schema, a row the server parsed) is the server's.
+    if (cause instanceof ZodError) return err.code === 'BAD_REQUEST' ? fromZod(cause) : internal();
     if (isHangarError(cause)) return cause;
     // tRPC wraps whatever a procedure threw as an internal error; look at what it was.
     if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : internal();
     return fromTrpc(err);
   }
-  if (err instanceof ZodError) return fromZod(err);
   if (databaseDown(err)) return new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true });
   return internal();
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CpuCores, DiskGb, Labels, MemoryMb, OsType, OsVersion, Timestamp, VmName } from './fields.js';
+import { CpuCores, DiskGb, Labels, MemoryMb, OsType, OsVersion, Text, Timestamp, VmName } from './fields.js';
 import { NetworkInput } from './vm.js';
 import { Sha256 } from './image.js';
 
@@ -21,7 +21,7 @@ export const ArchiveManifest = z.strictObject({
   version: z.literal(ARCHIVE_VERSION),
   exported_at: Timestamp,
   /** The driver that exported it (informational). */
-  driver: z.string().max(64),
+  driver: Text.max(64),
   vm: z.strictObject({
     name: VmName,
     cpu_cores: CpuCores,

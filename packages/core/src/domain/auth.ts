@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Timestamp, Uuid } from './fields.js';
+import { Text, Timestamp, Uuid } from './fields.js';
 
 /** Roles in a project, weakest first: viewer reads, operator also changes VMs, admin does everything there. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -57,7 +57,7 @@ export const ApiKey = z.object({
 export type ApiKey = z.infer<typeof ApiKey>;
 
 export const CreateApiKeyInput = z.strictObject({
-  name: z.string().min(1).max(100),
+  name: Text.min(1).max(100),
   /** At most the owner's role (and the caller's); defaults to the owner's role. */
   role: Role.optional(),
   /** Another user's key: admins only, in their project. */

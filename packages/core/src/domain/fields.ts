@@ -4,6 +4,17 @@ import { z } from 'zod';
 
 export const Uuid = z.uuid();
 
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Free text a tenant sends that is stored or echoed: PostgreSQL cannot store NUL, and an
+ * unpaired UTF-16 surrogate has no UTF-8 form (JSON in PostgreSQL refuses it). Refused here, as
+ * input, rather than failing as a database error later.
+ */
+export const Text = z.string().refine((s) => !s.includes('\u0000') && !UNPAIRED_SURROGATE.test(s), {
+  message: 'may not contain NUL characters or unpaired surrogates',
+});
+
 /** ISO 8601 with an explicit timezone, as every timestamp on the wire is. */
 export const Timestamp = z.iso.datetime({ offset: true });
 
@@ -24,8 +35,7 @@ export const LabelKey = z
     message: 'label keys are letters, digits, ".", "_", "/" and "-", starting and ending with a letter or digit',
   });
 
-export const LabelValue = z
-  .string()
+export const LabelValue = Text
   .max(255)
   .regex(/^[^\u0000-\u001f\u007f]*$/, { message: 'label values may not contain control characters' });
 
@@ -55,7 +65,7 @@ export type OsType = z.infer<typeof OsType>;
 export const CpuCores = z.int().min(1).max(256);
 export const MemoryMb = z.int().min(128).max(4_194_304);
 export const DiskGb = z.int().min(1).max(65_536);
-export const OsVersion = z.string().max(128);
+export const OsVersion = Text.max(128);
 
 export const BridgeName = z
   .string()

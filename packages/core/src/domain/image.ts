@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Timestamp, Uuid } from './fields.js';
+import { Text, Timestamp, Uuid } from './fields.js';
 
 export const ImageKind = z.enum(['iso', 'disk']);
 export type ImageKind = z.infer<typeof ImageKind>;
@@ -13,8 +13,7 @@ export const Sha256 = z
   .regex(/^[a-f0-9]{64}$/i, { message: 'must be a sha256 digest: 64 hex digits' })
   .overwrite((s) => s.toLowerCase());
 
-export const ImageName = z
-  .string()
+export const ImageName = Text
   .min(1)
   .max(255)
   .regex(/^[^\u0000-\u001f\u007f/]+$/, { message: 'image names may not contain "/" or control characters' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LabelKey, LabelValue, OsType, Uuid } from './fields.js';
+import { LabelKey, LabelValue, OsType, Text, Uuid } from './fields.js';
 import { VmStatus } from './status.js';
 import { Vm } from './vm.js';
 
@@ -31,7 +31,7 @@ export const ListVmsQuery = z.strictObject({
   os_type: OsType.optional(),
   label: oneOrMany(LabelSelector).optional(),
   /** Case-insensitive substring of the name. */
-  search: z.string().min(1).max(63).optional(),
+  search: Text.min(1).max(63).optional(),
   include_deleted: z.boolean().default(false),
 });
 export type ListVmsQuery = z.input<typeof ListVmsQuery>;

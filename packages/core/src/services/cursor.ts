@@ -7,6 +7,9 @@ export interface Position {
   id: string;
 }
 
+/** 9999-12-31: far past any row's creation, well inside PostgreSQL's timestamp range. */
+const MAX_CURSOR_MS = 253_402_300_799_000;
+
 export function encodeCursor(p: Position): string {
   return Buffer.from(JSON.stringify([p.created_at.getTime(), p.id])).toString('base64url');
 }
@@ -14,7 +17,8 @@ export function encodeCursor(p: Position): string {
 export function decodeCursor(cursor: string): Position {
   try {
     const [ms, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof ms === 'number' && Number.isFinite(ms) && Uuid.safeParse(id).success) {
+    // Within what a row's created_at can be (PostgreSQL's timestamps end long before JS's do).
+    if (typeof ms === 'number' && Number.isInteger(ms) && ms >= 0 && ms <= MAX_CURSOR_MS && Uuid.safeParse(id).success) {
       return { created_at: new Date(ms), id: id as string };
     }
   } catch {

@@ -78,7 +78,7 @@ async function buildInput(c: HonoContext<AppEnv>, route: RestRoute, m: RegExpExe
     ...(['POST', 'PUT', 'PATCH'].includes(route.method) ? await readBody(c) : {}),
     ...queryInput(schema, new URL(c.req.url).searchParams, route.procedure.rest.query_aliases),
   };
-  route.params.forEach((name, i) => (input[name] = decodeURIComponent(m[i + 1]!)));
+  route.params.forEach((name, i) => (input[name] = decodePathParam(name, m[i + 1]!)));
   if (route.method !== 'GET') {
     for (const [header, field, parse] of HEADER_FIELDS) {
       const value = c.req.header(header);
@@ -86,6 +86,14 @@ async function buildInput(c: HonoContext<AppEnv>, route: RestRoute, m: RegExpExe
     }
   }
   return input;
+}
+
+function decodePathParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw errors.validation(`The path's ${name} has a malformed %-escape`, [{ path: name, message: 'malformed %-escape' }]);
+  }
 }
 
 async function readBody(c: HonoContext<AppEnv>): Promise<Record<string, unknown>> {
