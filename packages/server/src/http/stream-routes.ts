@@ -60,8 +60,14 @@ function discardRest(body: Readable): void {
 function archiveBody(c: HonoContext<AppEnv>, source: Readable): Promise<Readable> {
   const type = c.req.header('content-type') ?? '';
   if (!type.startsWith('multipart/form-data')) return Promise.resolve(source);
+  let form: busboy.Busboy;
+  try {
+    form = busboy({ headers: { 'content-type': type }, limits: { files: 1, fields: 10 } });
+  } catch (err) {
+    // A form without a boundary, or with a broken Content-Type.
+    throw errors.validation(`Malformed multipart body: ${(err as Error).message}`, [{ path: '(content-type)', message: 'not a multipart form' }]);
+  }
   return new Promise((resolve, reject) => {
-    const form = busboy({ headers: { 'content-type': type }, limits: { files: 1, fields: 10 } });
     let found = false;
     form.on('file', (name, file) => {
       // A truncated form errors the file stream; its reader hears it, an unread one must not crash us.
