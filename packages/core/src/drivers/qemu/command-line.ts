@@ -1,6 +1,7 @@
 import type { Accel } from './accel.js';
 import type { DomainRecord } from './domain-record.js';
 import type { VmLayout } from './layout.js';
+import { options, optionValue } from './qemu-options.js';
 
 /** Boot every VM straight from this kernel (appliances, and the tests' tiny guest). */
 export interface DirectBoot {
@@ -11,35 +12,38 @@ export interface DirectBoot {
 
 export const VNC_BASE_PORT = 5900;
 
-/** QEMU's arguments for a domain. QEMU stays up when the control plane exits. */
+/**
+ * QEMU's arguments for a domain. QEMU stays up when the control plane exits. Each argument is
+ * one argv entry (no shell); values inside option strings are escaped by `options`.
+ */
 export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: Accel; boot?: DirectBoot }): string[] {
   const args = [
-    '-name', `${record.name.replace(/,/g, ',,')},process=qemu-${record.vm_id}`,
+    '-name', `${optionValue(record.name)},process=qemu-${optionValue(record.vm_id)}`,
     '-uuid', record.vm_id,
     '-accel', opts.accel,
     '-nodefaults', '-no-user-config',
     '-display', 'none',
     '-m', String(record.memory_mb),
     '-smp', String(record.cpu_cores),
-    '-chardev', `socket,id=qmp,path=${files.qmp},server=on,wait=off`,
+    '-chardev', options('socket', { id: 'qmp', path: files.qmp, server: 'on', wait: 'off' }),
     '-mon', 'chardev=qmp,mode=control',
-    '-chardev', `socket,id=serial0,path=${files.serial},server=on,wait=off,logfile=${files.console},logappend=on`,
+    '-chardev', options('socket', { id: 'serial0', path: files.serial, server: 'on', wait: 'off', logfile: files.console, logappend: 'on' }),
     '-serial', 'chardev:serial0',
     '-pidfile', files.pidfile,
-    '-drive', `file=${files.disk},if=none,id=disk0,format=qcow2,cache=writeback`,
+    '-drive', options(null, { file: files.disk, if: 'none', id: 'disk0', format: 'qcow2', cache: 'writeback' }),
     '-device', 'virtio-blk-pci,drive=disk0,bootindex=1',
   ];
   if (record.iso_path) {
     args.push(
-      '-drive', `file=${record.iso_path},if=none,id=cd0,media=cdrom,readonly=on,format=raw`,
+      '-drive', options(null, { file: record.iso_path, if: 'none', id: 'cd0', media: 'cdrom', readonly: 'on', format: 'raw' }),
       // A direct kernel boot holds boot index 0 itself.
-      '-device', `ide-cd,drive=cd0${opts.boot ? '' : ',bootindex=0'}`,
+      '-device', options('ide-cd', { drive: 'cd0', bootindex: opts.boot ? undefined : 0 }),
     );
   }
   const net = record.network;
   args.push(
-    '-netdev', net.type === 'bridge' ? `bridge,id=net0,br=${net.bridge_name}` : 'user,id=net0',
-    '-device', `virtio-net-pci,netdev=net0,mac=${net.mac_address}`,
+    '-netdev', net.type === 'bridge' ? options('bridge', { id: 'net0', br: net.bridge_name ?? '' }) : 'user,id=net0',
+    '-device', options('virtio-net-pci', { netdev: 'net0', mac: net.mac_address }),
   );
   if (record.vnc_port !== null) {
     args.push('-device', 'VGA', '-vnc', `127.0.0.1:${record.vnc_port - VNC_BASE_PORT}`);
