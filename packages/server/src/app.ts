@@ -11,6 +11,7 @@ import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
 import { restHandler } from './http/rest.js';
 import { mountDocs } from './http/docs-page.js';
 import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
+import { WaitSlots } from './trpc/wait-slots.js';
 
 export interface AppDeps {
   services: Services;
@@ -21,6 +22,8 @@ export interface AppDeps {
   shutdown: AbortSignal;
   /** VM export and import; null where this process runs no worker. */
   archives: VmArchives | null;
+  /** Long-polls one principal may hold at once. */
+  max_waits_per_principal?: number;
 }
 
 /** Calls in one tRPC batch, at most. */
@@ -46,6 +49,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
     }),
   );
+  const waits = new WaitSlots(deps.max_waits_per_principal);
   const context = (c: HonoContext<AppEnv>): Context => ({
     services: deps.services,
     auth: deps.auth,
@@ -53,6 +57,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     info: c.get('info'),
     authorization: c.req.header('authorization'),
     shutdown: deps.shutdown,
+    waits,
   });
   app.all('/trpc/*', (c) =>
     fetchRequestHandler({

@@ -55,6 +55,8 @@ const Env = z.object({
   /** A download that moves less than 64 KiB in this long fails; no download takes longer than the timeout. */
   HANGAR_IMAGE_STALL_TIMEOUT_S: z.coerce.number().int().min(1).default(60),
   HANGAR_IMAGE_DOWNLOAD_TIMEOUT_S: z.coerce.number().int().min(1).default(7200),
+  /** Long-polls (waits) one API key or signed-in user may hold at once; more are answered 429. */
+  HANGAR_MAX_WAITS_PER_PRINCIPAL: z.coerce.number().int().min(1).default(64),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Env>;

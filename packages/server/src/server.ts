@@ -125,6 +125,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log,
       shutdown: shutdown.signal,
       archives: config.HANGAR_WORKER === 'off' ? null : controlPlane.archives,
+      max_waits_per_principal: config.HANGAR_MAX_WAITS_PER_PRINCIPAL,
     });
 
     const server = await new Promise<ServerType>((resolve, reject) => {

@@ -23,6 +23,8 @@ export const operationsRouter = router({
     .input(WaitOperationRequest)
     .output(WaitOperationResult)
     .query(({ ctx, input, signal }) =>
-      ctx.services.operations.wait(ctx.scope, input.id, { timeout_ms: input.timeout_ms, signal: waitSignal(ctx, signal) }),
+      ctx.waits.hold(ctx.principal, () =>
+        ctx.services.operations.wait(ctx.scope, input.id, { timeout_ms: input.timeout_ms, signal: waitSignal(ctx, signal) }),
+      ),
     ),
 });

@@ -16,10 +16,10 @@ export async function settle(
   signal: AbortSignal | undefined,
 ): Promise<VmActionResult> {
   if (!wait || !result.operation) return result;
-  const { operation } = await ctx.services.operations.wait(ctx.scope, result.operation.id, {
-    timeout_ms: timeoutMs,
-    signal: waitSignal(ctx, signal),
-  });
+  const opId = result.operation.id;
+  const { operation } = await ctx.waits.hold(ctx.principal, () =>
+    ctx.services.operations.wait(ctx.scope, opId, { timeout_ms: timeoutMs, signal: waitSignal(ctx, signal) }),
+  );
   const vm = await ctx.services.vms.get(ctx.scope, result.vm.id);
   return { vm, operation };
 }

@@ -184,9 +184,8 @@ export const vmsRouter = router({
     .input(WaitVmRequest)
     .output(WaitVmResult)
     .query(({ ctx, input, signal }) =>
-      ctx.services.vms.wait(ctx.scope, input.id, input.status, {
-        timeout_ms: input.timeout_ms,
-        signal: waitSignal(ctx, signal),
-      }),
+      ctx.waits.hold(ctx.principal, () =>
+        ctx.services.vms.wait(ctx.scope, input.id, input.status, { timeout_ms: input.timeout_ms, signal: waitSignal(ctx, signal) }),
+      ),
     ),
 });

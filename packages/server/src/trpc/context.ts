@@ -1,4 +1,5 @@
 import type { Logger, Principal, Services } from '@hangar/core';
+import type { WaitSlots } from './wait-slots.js';
 
 /** Facts about one request that the HTTP layer and the procedures share (the access log reads them). */
 export interface RequestInfo {
@@ -32,4 +33,6 @@ export interface Context {
   authorization: string | undefined;
   /** Aborted when the server is shutting down: long waits answer early. */
   shutdown: AbortSignal;
+  /** Bounds the long-polls each principal holds at once. */
+  waits: WaitSlots;
 }

@@ -1,0 +1,31 @@
+import { HangarError, type Principal } from '@hangar/core';
+
+/**
+ * Long-polls held at once per principal (an API key, or a user signed in by token). Each held
+ * request costs the server a socket and a listener; without a bound, one viewer's 2,000
+ * day-long waits are a denial of service. Beyond the bound: 429 until one ends.
+ */
+export class WaitSlots {
+  private readonly held = new Map<string, number>();
+
+  constructor(readonly perPrincipal = 64) {}
+
+  async hold<T>(principal: Principal, wait: () => Promise<T>): Promise<T> {
+    const key = principal.api_key_id ?? `user:${principal.user_id}`;
+    const n = this.held.get(key) ?? 0;
+    if (n >= this.perPrincipal) {
+      throw new HangarError('RATE_LIMITED', `Too many waits held at once (${this.perPrincipal} per key or user); let one end first`, {
+        retry_after_s: 1,
+        retryable: true,
+      });
+    }
+    this.held.set(key, n + 1);
+    try {
+      return await wait();
+    } finally {
+      const left = (this.held.get(key) ?? 1) - 1;
+      if (left > 0) this.held.set(key, left);
+      else this.held.delete(key);
+    }
+  }
+}
