@@ -18,6 +18,7 @@ import type {
   AppRouter,
   CreateApiKeyInput,
   CreateUserInput,
+  QuotaLimits,
   CreateVmSpec,
   Image,
   ListImagesQuery,
@@ -400,6 +401,14 @@ export class Client {
   }
   createProject(name: string, opts: CallOptions = {}) {
     return this.call((signal) => this.trpc.projects.create.mutate({ name }, { signal }), opts, 'if-not-processed');
+  }
+  /** A project's limits (null: unlimited) and what it uses of them. */
+  getQuotas(projectId: string, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.projects.get_quotas.query({ id: projectId }, { signal }), opts);
+  }
+  /** Sets every limit of a project (global admins); a limit left out is unlimited. */
+  setQuotas(projectId: string, limits: QuotaLimits, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.projects.set_quotas.mutate({ ...limits, id: projectId }, { signal }), opts);
   }
 
   // Plumbing

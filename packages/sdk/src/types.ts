@@ -16,6 +16,8 @@ export type ApiKey = RouterOutputs['api_keys']['list'][number];
 export type CreatedApiKey = RouterOutputs['api_keys']['create'];
 export type User = RouterOutputs['users']['list'][number];
 export type Project = RouterOutputs['projects']['list'][number];
+export type ProjectQuotas = RouterOutputs['projects']['get_quotas'];
+export type QuotaLimits = Omit<RouterInputs['projects']['set_quotas'], 'id'>;
 /** What every VM action answers: the VM and the operation carrying the action out (null when nothing was needed). */
 export type VmActionResult = RouterOutputs['vms']['start'];
 

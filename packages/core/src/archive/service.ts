@@ -13,6 +13,7 @@ import type { Vm } from '../domain/vm.js';
 import { DriverError, type DomainSpec, type HypervisorDriver } from '../drivers/driver.js';
 import { appendEvents } from '../services/events.js';
 import { reserve } from '../services/hosts.js';
+import { enforceQuota } from '../services/quotas.js';
 import { parse, parseId } from '../services/validate.js';
 import { isUniqueViolation } from '../services/pg-errors.js';
 import { beginAction, conflictError, inFlightOperation } from '../services/vm-actions.js';
@@ -175,6 +176,7 @@ export class VmArchives {
       });
       try {
         return await this.db.transaction(async (tx) => {
+          await enforceQuota(tx, scope.project_id, { vms: 1, cpu_cores: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb });
           await reserve(tx, { cpus: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb }, hostId);
           const now = new Date();
           const [row] = await tx

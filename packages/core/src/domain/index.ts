@@ -12,3 +12,4 @@ export * from './auth.js';
 export * from './requests.js';
 export * from './image.js';
 export * from './archive.js';
+export * from './quota.js';

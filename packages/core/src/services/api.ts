@@ -12,6 +12,7 @@ import type {
   VmActionResult,
 } from '../domain/operation.js';
 import type { Project, Scope } from '../domain/project.js';
+import type { ProjectQuotas, QuotaLimits } from '../domain/quota.js';
 import type { OperationPage } from '../domain/requests.js';
 import type { VmStatus } from '../domain/status.js';
 import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
@@ -72,6 +73,8 @@ export interface Services {
     ensure(name: string): Promise<Project>;
     get(id: string): Promise<Project>;
     list(): Promise<Project[]>;
+    quotas(id: string): Promise<ProjectQuotas>;
+    set_quotas(id: string, limits: QuotaLimits): Promise<ProjectQuotas>;
   };
   users: {
     create(actor: Principal, input: CreateUserInput): Promise<User>;

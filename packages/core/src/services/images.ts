@@ -19,6 +19,7 @@ import { images, vms } from '../store/schema.js';
 import { newestFirst } from '../store/order.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { parse, parseId } from './validate.js';
+import { enforceQuota } from './quotas.js';
 
 const SOURCE_INDEX = 'images_source_once_uq';
 
@@ -51,6 +52,7 @@ export async function registerImageTx(
   );
   const [existing] = await tx.select().from(images).where(same);
   if (existing) return { image: toImage(existing), created: false };
+  await enforceQuota(tx, scope.project_id, { images: 1 });
   const name = input.name ?? nameFromUrl(input.url);
   const [row] = await tx
     .insert(images)
@@ -148,10 +150,14 @@ export async function uploadImage(
 ): Promise<Image> {
   if (!store) throw new HangarError('HOST_UNAVAILABLE', 'This server has no image store');
   const input = parse(UploadImageInput, raw, 'image');
+  // Checked before the bytes are taken in, and again where the row is made.
+  await db.transaction((tx) => enforceQuota(tx, scope.project_id, { images: 1 }));
   const id = randomUUID();
   const got = await store.ingest(id, Readable.from(body), { kind: input.kind });
   try {
-    const [row] = await db
+    const [row] = await db.transaction(async (tx) => {
+      await enforceQuota(tx, scope.project_id, { images: 1 });
+      return tx
       .insert(images)
       .values({
         id,
@@ -166,6 +172,7 @@ export async function uploadImage(
         bytes_total: got.size,
       })
       .returning();
+    });
     return toImage(row!);
   } catch (err) {
     await store.remove(id);

@@ -24,6 +24,7 @@ import { bootstrap } from './bootstrap.js';
 import { waitForOperation, waitForVm } from './waits.js';
 import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
 import { attachIso, ejectIso } from './vm-media.js';
+import { getQuotas, setQuotas } from './quotas.js';
 
 type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
 
@@ -70,7 +71,7 @@ export function createServices(deps: ServiceDeps): Services {
       wait: (scope, id, opts) => waitForOperation(deps, scope, id, opts),
     },
     hosts: bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),
-    projects: bind(db, { create: createProject, ensure: ensureProject, get: getProject, list: listProjects }),
+    projects: bind(db, { create: createProject, ensure: ensureProject, get: getProject, list: listProjects, quotas: getQuotas, set_quotas: setQuotas }),
     users: bind(db, { create: createUser, list: listUsers }),
     api_keys: bind(db, { create: createApiKey, list: listApiKeys, revoke: revokeApiKey }),
     auth: bind(db, {

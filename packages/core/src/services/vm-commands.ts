@@ -27,6 +27,7 @@ import { operations, vms } from '../store/schema.js';
 import { appendEvents } from './events.js';
 import { canonicalJson, idempotent } from './idempotency.js';
 import { reserve } from './hosts.js';
+import { enforceQuota } from './quotas.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { parse, parseId } from './validate.js';
 import { beginAction, checkVersion, conflictError, inFlightOperation } from './vm-actions.js';
@@ -66,6 +67,7 @@ export async function createVm(
   return nameGuard(input.name, () =>
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
+        await enforceQuota(tx, scope.project_id, { vms: 1, cpu_cores: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb });
         const hostId = await reserve(
           tx,
           { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb },
@@ -252,7 +254,10 @@ export async function updateVm(
           memory_mb: Math.max(0, (hw.memory_mb ?? vm.memory_mb) - vm.memory_mb),
           disk_gb: Math.max(0, (hw.disk_gb ?? vm.disk_gb) - vm.disk_gb),
         };
-        if (grow.cpus + grow.memory_mb + grow.disk_gb > 0) await reserve(tx, grow, vm.host_id);
+        if (grow.cpus + grow.memory_mb + grow.disk_gb > 0) {
+          await enforceQuota(tx, vm.project_id, { cpu_cores: grow.cpus, memory_mb: grow.memory_mb, disk_gb: grow.disk_gb });
+          await reserve(tx, grow, vm.host_id);
+        }
         return beginAction(tx, scope, vm, 'update_hardware', { input: { changes: hw, reserved: grow }, actor: scope.actor });
       }),
     ),

@@ -29,6 +29,20 @@ export const projects = pgTable('projects', {
   updated_at: updated(),
 });
 
+/** A project's limits; a project without a row (or a null column) is unlimited. */
+export const projectQuotas = pgTable('project_quotas', {
+  project_id: uuid('project_id')
+    .primaryKey()
+    .references(() => projects.id),
+  vms: integer('vms'),
+  cpu_cores: integer('cpu_cores'),
+  memory_mb: integer('memory_mb'),
+  disk_gb: integer('disk_gb'),
+  images: integer('images'),
+  running_downloads: integer('running_downloads'),
+  updated_at: updated(),
+});
+
 export const hosts = pgTable('hosts', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull().unique(),

@@ -95,7 +95,14 @@ export class ImageDownloader {
         updated_at = now()
       WHERE ${images.id} = (
         SELECT id FROM ${images} AS waiting
-        WHERE status = 'pending' OR (status = 'downloading' AND lease_expires_at < now())
+        WHERE (status = 'pending' OR (status = 'downloading' AND lease_expires_at < now()))
+          -- A project at its quota of running downloads waits for one of them to end.
+          AND NOT EXISTS (
+            SELECT 1 FROM project_quotas AS quota
+            WHERE quota.project_id = waiting.project_id AND quota.running_downloads IS NOT NULL
+              AND quota.running_downloads <= (
+                SELECT count(*) FROM ${images} AS running
+                WHERE running.project_id = waiting.project_id AND running.status = 'downloading' AND running.lease_expires_at >= now()))
         ORDER BY (
           SELECT count(*) FROM ${images} AS running
           WHERE running.project_id = waiting.project_id AND running.status = 'downloading' AND running.lease_expires_at >= now()

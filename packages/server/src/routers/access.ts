@@ -7,7 +7,10 @@ import {
   CreatedApiKey,
   IdRequest,
   Project,
+  ProjectQuotas,
+  SetQuotasRequest,
   User,
+  errors,
 } from '@hangar/core';
 import { router } from '../trpc/init.js';
 import { globalAdminProcedure, viewerProcedure } from '../trpc/procedures.js';
@@ -55,4 +58,27 @@ export const projectsRouter = router({
     .input(CreateProjectInput)
     .output(Project)
     .mutation(({ ctx, input }) => ctx.services.projects.create(input)),
+
+  /** Your own project's quotas and usage; a global admin sees any project's. */
+  get_quotas: viewerProcedure
+    .meta(route('GET', '/projects/{id}/quotas', "A project's quotas and what it uses of them"))
+    .input(IdRequest)
+    .output(ProjectQuotas)
+    .query(({ ctx, input }) => {
+      if (input.id !== ctx.principal.project_id && !ctx.principal.global_admin) throw errors.notFound('Project', input.id);
+      return ctx.services.projects.quotas(input.id);
+    }),
+
+  set_quotas: globalAdminProcedure
+    .meta(
+      route('PUT', '/projects/{id}/quotas', "Set a project's quotas (global admins)", {
+        description: 'Every limit at once: a limit left out (or null) is unlimited. Lowering one below what is in use stops growth and removes nothing.',
+      }),
+    )
+    .input(SetQuotasRequest)
+    .output(ProjectQuotas)
+    .mutation(({ ctx, input }) => {
+      const { id, ...limits } = input;
+      return ctx.services.projects.set_quotas(id, limits);
+    }),
 });
