@@ -52,6 +52,9 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
   }
   const sql = connectPostgres(url, {
     max: opts.max ?? 10,
+    // Reconnect within a second once the database is back (postgres.js's default waits up to
+    // 20 s after a few failed attempts, so a short outage became a long one).
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     onnotice: () => {},
     connection: { application_name: 'hangar' },
   });
