@@ -35,11 +35,18 @@ console.log(`both starts share one operation: ${again.status === 'fulfilled' && 
 const settled = await client.waitForVm(vm.id, ['running', 'paused', 'stopped'], { timeout_ms: 30_000 });
 console.log(`settled: ${settled.status}`);
 
-// The same idempotency key twice: the second call replays the first answer.
-const key = `label-${vm.id}`;
-const first = await client.updateVm(vm.id, { labels: { demo: 'concurrency' } }, { idempotency_key: key });
-const replay = await client.updateVm(vm.id, { labels: { demo: 'concurrency' } }, { idempotency_key: key });
-console.log(`idempotent replay returns the same answer: ${first.vm.version === replay.vm.version}`);
+// The same idempotency key twice, as a client retrying a create whose answer it lost: the
+// second call replays the first answer (the same VM and operation) and makes nothing new.
+const spec = { name: `${vm.name}-retried`, memory_mb: 512, disk_gb: 5, cpu_cores: 1 };
+const key = `create-${spec.name}`;
+const first = await client.createVm(spec, { idempotency_key: key });
+const replay = await client.createVm(spec, { idempotency_key: key }).catch((err: unknown) => err as Error);
+const made = await client.listVms({ search: spec.name, include_deleted: true }).toArray();
+const replayed =
+  !(replay instanceof Error) && replay.vm.id === first.vm.id && !!first.operation && replay.operation?.id === first.operation.id && made.length === 1;
+const got = replay instanceof Error ? `${replay.name}: ${replay.message}` : `VM ${replay.vm.id}, operation ${replay.operation?.id}`;
+console.log(`idempotent replay returns the same answer: ${replayed}`);
+console.log(`first: VM ${first.vm.id}, operation ${first.operation?.id}; replay: ${got}; VMs named ${spec.name}: ${made.length}`);
 
-await client.deleteVm(vm.id, { force: true, wait: true });
+for (const id of new Set([vm.id, ...made.map((m) => m.id)])) await client.deleteVm(id, { force: true, wait: true });
 console.log('cleaned up');

@@ -55,6 +55,16 @@ describe('examples', () => {
     expect(out).toMatch(/OPERATION_IN_PROGRESS \(409\) while starting/);
     expect(out).toMatch(/both starts share one operation: true/);
     expect(out).toMatch(/idempotent replay returns the same answer: true/);
+    // The replay named the first call's VM and operation, and the server holds one VM of that name.
+    const m = /first: VM (\S+), operation (\S+); replay: VM (\S+), operation (\S+); VMs named (\S+): 1\n/.exec(out);
+    expect(m, out).not.toBeNull();
+    const [, vmId, opId, replayVmId, replayOpId, name] = m!;
+    expect([replayVmId, replayOpId]).toEqual([vmId, opId]);
+    const auth = { headers: { authorization: `Bearer ${server.apiKey}` } };
+    const named = (await (await fetch(`${server.url}/api/v1/vms?search=${name}&include_deleted=true`, auth)).json()) as { total: number; vms: { id: string }[] };
+    expect(named.vms.map((v) => v.id)).toEqual([vmId]);
+    const ops = (await (await fetch(`${server.url}/api/v1/operations?vm_id=${vmId}`, auth)).json()) as { operations: { id: string; action: string }[] };
+    expect(ops.operations.filter((o) => o.action === 'create').map((o) => o.id)).toEqual([opId]);
   });
 
   it('export-import', async () => {

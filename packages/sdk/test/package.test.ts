@@ -48,6 +48,46 @@ void typeErrors;
 console.log(JSON.stringify({ user: me.username, status: started.vm.status, fetched: fetched.name, notFound, names }));
 `;
 
+// The same package from CommonJS: `require` resolves the "require" conditions of its exports,
+// so tsc reads dist/index.d.cts (checked below) and node loads dist/index.cjs.
+const CJS_CONSUMER = `
+import sdk = require('@hangar/sdk');
+import type { Vm, VmStatus } from '@hangar/sdk';
+
+declare const process: { env: Record<string, string | undefined> };
+
+async function main(): Promise<void> {
+  const client: sdk.Client = new sdk.Client({ base_url: process.env.HANGAR_URL, api_key: process.env.HANGAR_API_KEY });
+  const me = await client.authenticate();
+  const { vm } = await client.createVm({ name: 'packaged-cjs', cpu_cores: 1, memory_mb: 256, disk_gb: 1 }, { wait: true });
+  const fetched: Vm = await client.getVm(vm.id);
+  const status: VmStatus = fetched.status;
+  let notFound = false;
+  try {
+    await client.getVm('00000000-0000-4000-8000-000000000000');
+  } catch (err) {
+    notFound = err instanceof sdk.NotFoundError && err.status === 404;
+  }
+  const deleted = await client.deleteVm(vm.id, { wait: true });
+  console.log(JSON.stringify({ user: me.username, status, fetched: fetched.name, notFound, deleted: deleted.vm.status }));
+}
+
+async function typeErrors(client: sdk.Client) {
+  // @ts-expect-error cpu_cores is a number
+  await client.createVm({ name: 'x', cpu_cores: 'two' });
+  // @ts-expect-error no such status
+  await client.waitForVm('id', 'flying');
+  // @ts-expect-error the raw tRPC client is typed too
+  await client.trpc.vms.get.query({ id: 42 });
+}
+void typeErrors;
+
+main().catch((err: unknown) => {
+  console.error(err);
+  throw err;
+});
+`;
+
 let server: TestServer;
 let dir: string;
 beforeAll(async () => {
@@ -77,6 +117,23 @@ beforeAll(async () => {
     }),
   );
   await writeFile(join(dir, 'consumer.ts'), CONSUMER);
+  // A .cts file is CommonJS whatever the package's type; node16 resolution follows "require".
+  await writeFile(
+    join(dir, 'tsconfig.cjs.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'Node16',
+        moduleResolution: 'Node16',
+        lib: ['ES2023', 'DOM', 'ESNext.Disposable'],
+        strict: true,
+        skipLibCheck: false,
+        outDir: 'out',
+      },
+      files: ['consumer-cjs.cts'],
+    }),
+  );
+  await writeFile(join(dir, 'consumer-cjs.cts'), CJS_CONSUMER);
   // Only the package's declared dependencies, from the registry, outside the workspace.
   await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir });
 }, 240_000);
@@ -111,6 +168,23 @@ describe('the packed SDK, installed on its own', () => {
     await writeFile(join(dir, 'consumer.ts'), CONSUMER);
   });
 
+  it('type-checks a CommonJS consumer against the CommonJS declarations', async () => {
+    const r = await run(process.execPath, [TSC, '-p', 'tsconfig.cjs.json', '--listFiles'], { cwd: dir }).catch((e: { stdout: string }) => e);
+    const lines = (r as { stdout: string }).stdout.split('\n');
+    expect(lines.filter((l) => /error TS/.test(l))).toEqual([]);
+    // What tsc read of the package: its CommonJS declarations, and nothing else.
+    const read = lines.filter((f) => f.includes('/node_modules/@hangar/sdk/')).map((f) => f.slice(f.indexOf('node_modules/@hangar/sdk/')));
+    expect(read).toEqual(['node_modules/@hangar/sdk/dist/index.d.cts']);
+    // Compiled to a require() of the package.
+    const { stdout: js } = await run('cat', ['out/consumer-cjs.cjs'], { cwd: dir });
+    expect(js).toMatch(/require\("@hangar\/sdk"\)/);
+    // The declarations are the SDK's types, not `any`: without the @ts-expect-error lines it fails.
+    await writeFile(join(dir, 'consumer-cjs.cts'), CJS_CONSUMER.replaceAll('// @ts-expect-error', '//'));
+    const broken = await run(process.execPath, [TSC, '-p', 'tsconfig.cjs.json', '--noEmit'], { cwd: dir }).catch((e: { stdout: string }) => e);
+    expect((broken as { stdout: string }).stdout.match(/error TS\d+/g) ?? []).toHaveLength(3);
+    await writeFile(join(dir, 'consumer-cjs.cts'), CJS_CONSUMER);
+  });
+
   it('runs against a live server, as ESM and as CommonJS', async () => {
     const env = { ...process.env, HANGAR_URL: server.url, HANGAR_API_KEY: server.apiKey };
     const { stdout } = await run(process.execPath, ['out/consumer.js'], { cwd: dir, env });
@@ -121,5 +195,8 @@ describe('the packed SDK, installed on its own', () => {
       { cwd: dir, env },
     );
     expect(cjs.stdout.trim()).toBe('admin');
+    // The CommonJS consumer tsc checked above, as compiled.
+    const typed = await run(process.execPath, ['out/consumer-cjs.cjs'], { cwd: dir, env });
+    expect(JSON.parse(typed.stdout)).toEqual({ user: 'admin', status: 'stopped', fetched: 'packaged-cjs', notFound: true, deleted: 'deleted' });
   });
 });

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
 import { Client, ConflictError, ValidationError } from '../src/index.js';
@@ -22,22 +23,61 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The simulated host's disk file of a VM (its domain's, found by the VM id it keeps). */
+function diskFile(vmId: string): string {
+  const domain = [...server.driver.hypervisor.domains.values()].find((d) => d.vm_id === vmId);
+  expect(domain, `no domain for VM ${vmId}`).toBeDefined();
+  return join(server.driver.diskDir, `${domain!.id}.disk`);
+}
+
+/** The entries of a (ustar) tar, by name: read here, not with the library that wrote it. */
+function tarEntries(tar: Buffer): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  const text = (from: number, to: number) => tar.subarray(from, to).toString('latin1').replace(/\0.*$/s, '');
+  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
+    const size = parseInt(text(at + 124, at + 136).trim(), 8);
+    const prefix = text(at + 345, at + 500);
+    entries.set(prefix ? `${prefix}/${text(at, at + 100)}` : text(at, at + 100), tar.subarray(at + 512, at + 512 + size));
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return entries;
+}
+
 describe('SDK export, import and images', () => {
   it('exports to a file and imports it under a new name', async () => {
     const { vm } = await client.createVm({ name: 'sdk-export', ...small }, { wait: true });
+    // A disk of random bytes (a fresh simulated disk is all zeros, which any mix-up would keep).
+    const disk = randomBytes(2 * 2 ** 20);
+    await mkdir(server.driver.diskDir, { recursive: true, mode: 0o700 });
+    await writeFile(diskFile(vm.id), disk, { mode: 0o600 });
     const file = join(dir, 'sdk-export.tar');
     const { bytes, operation_id } = await client.exportVm(vm.id, { path: file });
     expect((await stat(file)).size).toBe(bytes);
     expect(bytes).toBeGreaterThan(2 * 2 ** 20);
     expect(await client.waitForOperation(operation_id!)).toMatchObject({ action: 'export', status: 'succeeded' });
+    // The archive holds the disk's bytes, and its manifest their checksum.
+    const exported = tarEntries(await readFile(file));
+    expect([...exported.keys()]).toEqual(['manifest.json', 'disks/disk0.img']);
+    expect(sha256(exported.get('disks/disk0.img')!)).toBe(sha256(disk));
+    expect(JSON.parse(exported.get('manifest.json')!.toString()).disks).toEqual([
+      { name: 'disk0.img', format: 'raw', size: disk.length, sha256: sha256(disk) },
+    ]);
 
     const copy = await client.importVm(file, { name: 'sdk-import' });
     expect(copy).toMatchObject({ name: 'sdk-import', status: 'stopped', disk_gb: 2 });
+    expect(sha256(await readFile(diskFile(copy.id)))).toBe(sha256(disk));
     // The archive of the copy holds the same disk bytes (only the names and dates differ).
     const again = join(dir, 'again.tar.gz');
     await client.exportVm(copy.id, { stream: createWriteStream(again), compress: 'gzip' });
+    const reexported = tarEntries(gunzipSync(await readFile(again)));
+    expect(sha256(reexported.get('disks/disk0.img')!)).toBe(sha256(disk));
     const back = await client.importVm((await import('node:fs')).createReadStream(again), { name: 'sdk-import-2' });
     expect(back.status).toBe('stopped');
+    expect(sha256(await readFile(diskFile(back.id)))).toBe(sha256(disk));
+    // And the source's disk is as it was.
+    expect(sha256(await readFile(diskFile(vm.id)))).toBe(sha256(disk));
   });
 
   it('throws typed errors: running VM (409), bad archive (400)', async () => {

@@ -172,6 +172,48 @@ interface Reply {
       expect(fresh.body.vm.labels).toEqual({ a: 'b' });
     });
   
+    it('refuses a path parameter given again with another value, and changes nothing', async () => {
+      // The document has no `id` in any body or query, so the proxy would answer these itself.
+      if (!target.direct) return;
+      const made = [];
+      for (const name of ['path-a', 'path-b']) {
+        made.push((await rest('POST', '/vms?wait=true', { body: { name, cpu_cores: 1, memory_mb: 256, disk_gb: 1 } })).body.vm);
+      }
+      const [a, b] = made as { id: string; version: number }[];
+      const tries: [string, string, { body?: unknown; headers?: Record<string, string> }, 'body' | 'query'][] = [
+        ['POST', `/vms/${a!.id}/start`, { body: { id: b!.id } }, 'body'],
+        ['POST', `/vms/${a!.id}/start?wait=true`, { body: { id: b!.id, wait: true } }, 'body'],
+        ['POST', `/vms/${a!.id}/start?id=${b!.id}`, {}, 'query'],
+        // The last of a repeated parameter is the one the input takes; every one must match.
+        ['POST', `/vms/${a!.id}/start?id=${b!.id}&id=${a!.id}`, {}, 'query'],
+        ['POST', `/vms/${a!.id}/start`, { body: { id: null } }, 'body'],
+        ['PATCH', `/vms/${a!.id}`, { body: { id: b!.id, labels: { moved: 'yes' } } }, 'body'],
+        ['PUT', `/vms/${a!.id}?id=${b!.id}`, { body: { labels: { moved: 'yes' } } }, 'query'],
+        ['DELETE', `/vms/${a!.id}?id=${b!.id}&force=true`, {}, 'query'],
+        ['GET', `/vms/${a!.id}?id=${b!.id}`, {}, 'query'],
+        ['GET', `/vms/${a!.id}/events?id=${b!.id}`, {}, 'query'],
+      ];
+      for (const [method, path, opts, where] of tries) {
+        const r = await rest(method, path, opts);
+        expect(r.status, `${method} ${path}`).toBe(400);
+        expect(r.body.code).toBe('VALIDATION');
+        expect(r.body.fields).toEqual([{ path: 'id', message: expect.stringMatching(new RegExp(`${where}.*path`)) }]);
+        expect(r.body.detail).toMatch(/\bid\b/);
+      }
+      // Nothing happened to either VM: not started, relabelled or deleted, and no new version.
+      for (const vm of [a!, b!]) {
+        expect((await rest('GET', `/vms/${vm.id}`)).body).toMatchObject({ status: 'stopped', labels: {}, version: vm.version, current_operation_id: null });
+      }
+      expect((await rest('GET', `/operations?vm_id=${b!.id}`)).body.operations.map((o: { action: string }) => o.action)).toEqual(['create']);
+
+      // The same value again is no conflict.
+      const same = await rest('POST', `/vms/${a!.id}/start?wait=true&id=${a!.id}`, { body: { id: a!.id } });
+      expect(same.status).toBe(200);
+      expect(same.body.vm).toMatchObject({ id: a!.id, status: 'running' });
+      expect((await rest('GET', `/vms/${a!.id}?id=${a!.id}`)).body.status).toBe('running');
+      expect((await rest('GET', `/vms/${b!.id}`)).body.status).toBe('stopped');
+    });
+
     it('serves users, API keys, projects, events and operations', async () => {
       const project = await rest('POST', '/projects', { body: { name: 'rest-team' } });
       expect(project.status).toBe(201);

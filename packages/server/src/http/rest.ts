@@ -74,11 +74,19 @@ function successHeaders(route: RestRoute, data: Record<string, any> | undefined)
 /** The procedure's input from the body (JSON or form), the query, the path and the headers that stand for fields. */
 async function buildInput(c: HonoContext<AppEnv>, route: RestRoute, m: RegExpExecArray): Promise<Record<string, unknown>> {
   const schema = route.procedure.input!;
-  const input: Record<string, unknown> = {
-    ...(['POST', 'PUT', 'PATCH'].includes(route.method) ? await readBody(c) : {}),
-    ...queryInput(schema, new URL(c.req.url).searchParams, route.procedure.rest.query_aliases),
-  };
-  route.params.forEach((name, i) => (input[name] = decodePathParam(name, m[i + 1]!)));
+  const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? await readBody(c) : {};
+  const params = new URL(c.req.url).searchParams;
+  const aliases = route.procedure.rest.query_aliases ?? {};
+  const input: Record<string, unknown> = { ...body, ...queryInput(schema, params, aliases) };
+  route.params.forEach((name, i) => {
+    const value = decodePathParam(name, m[i + 1]!);
+    // The path names the resource: the same field again in the body or the query may repeat
+    // it, never point elsewhere (every value of a repeated or aliased parameter counts).
+    const queried = [name, ...Object.keys(aliases).filter((a) => aliases[a] === name)].flatMap((k) => params.getAll(k));
+    if (Object.hasOwn(body, name) && body[name] !== value) throw pathConflict(name, 'body');
+    if (queried.some((v) => v !== value)) throw pathConflict(name, 'query');
+    input[name] = value;
+  });
   if (route.method !== 'GET') {
     for (const [header, field, parse] of HEADER_FIELDS) {
       const value = c.req.header(header);
@@ -86,6 +94,12 @@ async function buildInput(c: HonoContext<AppEnv>, route: RestRoute, m: RegExpExe
     }
   }
   return input;
+}
+
+function pathConflict(name: string, where: 'body' | 'query'): HangarError {
+  return errors.validation(`The ${where}'s ${name} differs from the path's ${name}: send it in the path only`, [
+    { path: name, message: `the ${where} gives another value than the path` },
+  ]);
 }
 
 function decodePathParam(name: string, raw: string): string {
