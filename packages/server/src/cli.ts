@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Role, dataDirectory, insertApiKey, openDatabase, tables } from '@hangar/core';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { loadConfig } from './config.js';
 import { startServer } from './server.js';
 
@@ -9,8 +9,8 @@ const HELP = `hangar: a control plane for virtual machines
 Usage:
   hangar serve                  Serve the API (HOST, default 127.0.0.1; PORT, default 8080) with its worker
   hangar migrate                Apply database migrations and exit
-  hangar admin create-key [--user admin] [--name NAME] [--role viewer|operator|admin]
-                                Print a new API key for a user
+  hangar admin create-key [--user admin] [--project NAME] [--name NAME] [--role viewer|operator|admin]
+                                Print a new API key for a user (--project when the name is used in several)
 
 Environment: DATABASE_URL (else an embedded PostgreSQL in HANGAR_DATA_DIR, default ./.hangar),
 HANGAR_BOOTSTRAP_API_KEY, HANGAR_ADMIN_PASSWORD, HANGAR_JWT_SECRET, LOG_LEVEL. See docs/operations.md.
@@ -50,13 +50,25 @@ async function migrate(): Promise<void> {
 async function createKey(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { user: { type: 'string', default: 'admin' }, name: { type: 'string', default: 'cli' }, role: { type: 'string' } },
+    options: {
+      user: { type: 'string', default: 'admin' },
+      project: { type: 'string' },
+      name: { type: 'string', default: 'cli' },
+      role: { type: 'string' },
+    },
   });
   const config = loadConfig();
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: dataDirectory(config.HANGAR_DATA_DIR) });
   try {
-    const [user] = await database.db.select().from(tables.users).where(eq(tables.users.username, values.user!));
-    if (!user) throw new Error(`No user named '${values.user}'`);
+    const { users, projects } = tables;
+    const found = await database.db
+      .select({ user: users, project: projects.name })
+      .from(users)
+      .innerJoin(projects, eq(projects.id, users.project_id))
+      .where(and(eq(users.username, values.user!), values.project ? eq(projects.name, values.project) : undefined));
+    if (found.length === 0) throw new Error(`No user named '${values.user}'${values.project ? ` in project '${values.project}'` : ''}`);
+    if (found.length > 1) throw new Error(`Users named '${values.user}' are in projects ${found.map((f) => f.project).join(', ')}: say which with --project`);
+    const { user } = found[0]!;
     const role = Role.parse(values.role ?? user.role);
     const { key } = await insertApiKey(database.db, user, { name: values.name!, role });
     process.stdout.write(`${key}\n`);

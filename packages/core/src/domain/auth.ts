@@ -18,6 +18,16 @@ export const Username = z
 
 export const Password = z.string().min(8).max(1024);
 
+/**
+ * Who signs in: a username, or `project/username` where the name is used in several projects
+ * (usernames are unique per project).
+ */
+export const LoginName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\/)?[a-zA-Z0-9][a-zA-Z0-9._@-]*$/, { message: 'a username, or project/username' });
+
 export const User = z.object({
   id: Uuid,
   username: Username,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Password, Username } from './auth.js';
+import { LoginName, Password } from './auth.js';
 import { Uuid } from './fields.js';
 import { ListEventsQuery } from './event.js';
 import { DeleteOptions, ListOperationsQuery, MutationOptions, Operation, RestartOptions, StopOptions } from './operation.js';
@@ -66,7 +66,8 @@ export { ListOperationsQuery };
 
 /** Also the OAuth2 password grant's form: `grant_type=password&username=…&password=…`. */
 export const TokenRequest = z.strictObject({
-  username: Username,
+  /** A username, or `project/username` when the name is used in several projects. */
+  username: LoginName,
   password: Password.or(z.string().min(1).max(1024)),
   grant_type: z.literal('password').optional(),
   scope: z.string().max(1024).optional(),

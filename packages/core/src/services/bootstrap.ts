@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Project } from '../domain/project.js';
 import type { User } from '../domain/auth.js';
 import type { Db } from '../store/database.js';
@@ -36,7 +36,7 @@ export async function bootstrap(db: Db, opts: BootstrapOptions = {}): Promise<Bo
     .insert(users)
     .values({ username: 'admin', project_id: project.id, role: 'admin', global_admin: true })
     .onConflictDoNothing();
-  let [admin] = await db.select().from(users).where(eq(users.username, 'admin'));
+  let [admin] = await db.select().from(users).where(and(eq(users.username, 'admin'), eq(users.project_id, project.id)));
 
   let generatedPassword: string | null = null;
   if (opts.password !== undefined) {

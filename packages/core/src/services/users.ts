@@ -37,7 +37,8 @@ export async function createUser(db: Db, actor: Principal, raw: CreateUserInput)
       .returning();
     return toUser(row!);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new HangarError('NAME_TAKEN', `A user named '${input.username}' already exists`);
+    // Names are unique per project: this says nothing about other projects' users.
+    if (isUniqueViolation(err)) throw new HangarError('NAME_TAKEN', `A user named '${input.username}' already exists in this project`);
     throw err;
   }
 }

@@ -215,19 +215,24 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.project_id, t.key] }), index('idempotency_keys_created_idx').on(t.created_at)],
 );
 
-export const users = pgTable('users', {
-  id: uuid('id').primaryKey().defaultRandom(),
-  username: text('username').notNull().unique(),
-  /** scrypt; null for users who sign in with API keys only. */
-  password_hash: text('password_hash'),
-  project_id: uuid('project_id')
-    .notNull()
-    .references(() => projects.id),
-  role: text('role').notNull(),
-  global_admin: boolean('global_admin').notNull().default(false),
-  created_at: created(),
-  updated_at: updated(),
-});
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Unique in its project only: another project's names are not anyone's business. */
+    username: text('username').notNull(),
+    /** scrypt; null for users who sign in with API keys only. */
+    password_hash: text('password_hash'),
+    project_id: uuid('project_id')
+      .notNull()
+      .references(() => projects.id),
+    role: text('role').notNull(),
+    global_admin: boolean('global_admin').notNull().default(false),
+    created_at: created(),
+    updated_at: updated(),
+  },
+  (t) => [uniqueIndex('users_project_username_uq').on(t.project_id, t.username), index('users_username_idx').on(t.username)],
+);
 
 export const apiKeys = pgTable(
   'api_keys',
