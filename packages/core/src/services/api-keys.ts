@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, or, sql } from 'drizzle-orm';
 import {
   CreateApiKeyInput,
   roleAtLeast,
@@ -58,6 +58,8 @@ export async function createApiKey(db: Db, actor: Principal, raw: CreateApiKeyIn
   if (ownerId !== actor.user_id && !actor.global_admin && !roleAtLeast(actor.role, 'admin')) {
     throw forbidden("Only admins can create keys for other users");
   }
+  // An admin key of a global admin user is a global admin: minting one is global power.
+  if (!mayManageKeysOf(actor, owner)) throw forbidden('Only a global admin can create keys for a global admin');
   const ownerRole = owner.role as Role;
   const role = input.role ?? ownerRole;
   if (!roleAtLeast(ownerRole, role)) throw forbidden(`A key cannot have more than its owner's role (${ownerRole})`);
@@ -66,20 +68,45 @@ export async function createApiKey(db: Db, actor: Principal, raw: CreateApiKeyIn
   return insertApiKey(db, owner, { name: input.name, role, expires_at: expires });
 }
 
-/** Your own keys; an admin sees every key in the project. */
+/**
+ * Whether the actor may create, see or revoke keys of this user: its own always; a global
+ * admin's (whose admin keys are global admins) only as a global admin. Project roles are
+ * checked by the callers.
+ */
+function mayManageKeysOf(actor: Principal, owner: { id: string; global_admin: boolean }): boolean {
+  return owner.id === actor.user_id || !owner.global_admin || actor.global_admin;
+}
+
+/** Your own keys; an admin sees every key in the project (a global admin's only when it is one too). */
 export async function listApiKeys(db: Db, actor: Principal): Promise<ApiKey[]> {
   const where = roleAtLeast(actor.role, 'admin')
-    ? eq(apiKeys.project_id, actor.project_id)
+    ? and(
+        eq(apiKeys.project_id, actor.project_id),
+        actor.global_admin ? undefined : or(eq(apiKeys.user_id, actor.user_id), eq(users.global_admin, false)),
+      )
     : eq(apiKeys.user_id, actor.user_id);
-  return (await db.select().from(apiKeys).where(where).orderBy(desc(apiKeys.created_at))).map(toApiKey);
+  const rows = await db
+    .select({ key: apiKeys })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.user_id))
+    .where(where)
+    .orderBy(desc(apiKeys.created_at));
+  return rows.map((r) => toApiKey(r.key));
 }
 
 export async function revokeApiKey(db: Db, actor: Principal, id: string): Promise<ApiKey> {
   const keyId = parseId(id, 'API key id');
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, keyId));
+  const [found] = await db
+    .select({ key: apiKeys, owner: { id: users.id, global_admin: users.global_admin } })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.user_id))
+    .where(eq(apiKeys.id, keyId));
+  // A key the actor may not see (listApiKeys) is not there for it: 404.
   const visible =
-    row && (row.user_id === actor.user_id || (row.project_id === actor.project_id && roleAtLeast(actor.role, 'admin')));
-  if (!row || !visible) throw errors.notFound('API key', keyId);
+    found &&
+    (found.key.user_id === actor.user_id || (found.key.project_id === actor.project_id && roleAtLeast(actor.role, 'admin'))) &&
+    mayManageKeysOf(actor, found.owner);
+  if (!visible) throw errors.notFound('API key', keyId);
   const [revoked] = await db
     .update(apiKeys)
     .set({ revoked_at: sql`COALESCE(${apiKeys.revoked_at}, now())` })
