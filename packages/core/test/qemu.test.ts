@@ -112,6 +112,46 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
     expect(existsSync(f.dir)).toBe(false);
   }, 180_000);
 
+  it('restarts a running VM, gracefully (ACPI) and forced: a new QEMU, and the guest boots again', async () => {
+    const { services } = cp;
+    const r = await services.vms.create(scope, { name: 'restarted', start: true, ...small });
+    await done(Promise.resolve(r));
+    const id = r.vm.id;
+    const f = files(id);
+    await waitForText(f.console, UP);
+    const count = async (text: string) => (await readFile(f.console, 'utf8')).split(text).length - 1;
+    const forcedOf = async (opId: string) =>
+      (await services.vms.events(scope, id)).find((e) => e.operation_id === opId && e.type === 'operation.succeeded')?.data;
+    const firstPid = (await driver.pid(id))!;
+
+    // Graceful: the guest's acpid powers it off on the ACPI button, then a new QEMU boots it.
+    const graceful = await done(services.vms.restart(scope, id, { timeout_s: 30 }));
+    expect(await forcedOf(graceful.id)).toMatchObject({ forced: false });
+    expect(await count('power button, powering off')).toBe(1);
+    await waitForText(f.console, UP, { count: 2 });
+    const secondPid = (await driver.pid(id))!;
+    expect(secondPid).toBeGreaterThan(0);
+    expect(secondPid).not.toBe(firstPid);
+    expect(await qemuProcessesUnder(f.dir)).toEqual([secondPid]);
+    expect(await qmpStatus(id)).toBe('running');
+    expect((await services.vms.get(scope, id)).status).toBe('running');
+
+    // Forced: QEMU is killed and started again; the guest never sees the power button.
+    const forced = await done(services.vms.restart(scope, id, { force: true }));
+    expect(await forcedOf(forced.id)).toMatchObject({ forced: true });
+    await waitForText(f.console, UP, { count: 3 });
+    expect(await count('power button, powering off')).toBe(1);
+    const thirdPid = (await driver.pid(id))!;
+    expect(thirdPid).toBeGreaterThan(0);
+    expect([firstPid, secondPid]).not.toContain(thirdPid);
+    expect(await qemuProcessesUnder(f.dir)).toEqual([thirdPid]);
+    expect(await qmpStatus(id)).toBe('running');
+    expect((await services.vms.get(scope, id)).status).toBe('running');
+
+    await done(services.vms.delete(scope, id));
+    expect(await qemuProcessesUnder(f.dir)).toEqual([]);
+  }, 120_000);
+
   it('notices a guest that powers itself off from its serial console', async () => {
     const { services } = cp;
     const r = await services.vms.create(scope, { name: 'self-poweroff', start: true, ...small });

@@ -1,7 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QemuImg, sha256File, type Database, type DirectBoot } from '@hangar/core';
-import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '@hangar/core/testing';
+import { archiveManifest, createTestDatabase, makeTar, qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '@hangar/core/testing';
 import { startQemuTestServer, type QemuTestServer } from '@hangar/server/testing';
 import { Client } from '../src/index.js';
 
@@ -23,17 +25,35 @@ describe.skipIf(skip !== null)('SDK against a server running QEMU VMs (TCG)', ()
 
   afterAll(async () => {
     // Whatever a failed test left running is stopped here, and none may survive.
-    if (!server && database) server = await startQemuTestServer({ database, dataDir, boot, env: { HANGAR_VNC_BASE_PORT: '5930' } });
-    if (server) {
-      for (const d of await server.driver.list()) await server.driver.kill(d.ref);
-      await server.close();
+    if (!dataDir) return;
+    try {
+      if (!server && database) server = await startQemuTestServer({ database, dataDir, boot, env: { HANGAR_VNC_BASE_PORT: '5930' } });
+      if (server) {
+        for (const d of await server.driver.list()) await server.driver.kill(d.ref);
+        await server.close();
+      }
+    } finally {
+      await database?.close();
+      // Should the driver fail to stop them, they are killed all the same (and the test fails).
+      const left = await qemuProcessesUnder(dataDir);
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // exited meanwhile
+        }
+      }
+      await rm(dataDir, { recursive: true, force: true });
+      expect(left).toEqual([]);
     }
-    await database?.close();
-    expect(await qemuProcessesUnder(dataDir)).toEqual([]);
-    await rm(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  const start = () => startQemuTestServer({ database, dataDir, boot, env: { HANGAR_VNC_BASE_PORT: '5930' } });
+  const start = async () => {
+    // A test that failed midway leaves its server up: two servers on one data directory would
+    // fight over the VMs' QMP sockets and fail the next tests too.
+    await server?.close();
+    return startQemuTestServer({ database, dataDir, boot, env: { HANGAR_VNC_BASE_PORT: '5930' } });
+  };
   const clientOf = (s: QemuTestServer) => new Client({ base_url: s.url, api_key: s.apiKey });
   const consoleOf = (id: string) => `${dataDir}/vms/${id}/console.log`;
 
@@ -62,6 +82,24 @@ describe.skipIf(skip !== null)('SDK against a server running QEMU VMs (TCG)', ()
     await waitForText(consoleOf(vm.id), UP, { count: 2 });
     await client.resetVm(vm.id, { wait: true });
     await waitForText(consoleOf(vm.id), UP, { count: 3 });
+
+    // Restart, graceful then forced: each time a new QEMU, and the guest boots again.
+    const pids = [(await server.driver.pid(vm.id))!];
+    const restarted = await client.restartVm(vm.id, { wait: true, timeout_s: 30 });
+    expect(restarted.vm.status).toBe('running');
+    expect(restarted.operation).toMatchObject({ action: 'restart', status: 'succeeded' });
+    await waitForText(consoleOf(vm.id), 'power button, powering off', { count: 2 });
+    await waitForText(consoleOf(vm.id), UP, { count: 4 });
+    pids.push((await server.driver.pid(vm.id))!);
+    expect((await client.restartVm(vm.id, { wait: true, force: true })).vm.status).toBe('running');
+    await waitForText(consoleOf(vm.id), UP, { count: 5 });
+    // Forced: the guest never saw the power button this time.
+    expect((await readFile(consoleOf(vm.id), 'utf8')).split('power button, powering off').length - 1).toBe(2);
+    pids.push((await server.driver.pid(vm.id))!);
+    expect(new Set(pids).size).toBe(3);
+    expect(await qmp(vm.id)).toBe('running');
+    expect(await qemuProcessesUnder(`${dataDir}/vms/${vm.id}`)).toEqual([pids[2]]);
+
     expect((await client.forceStopVm(vm.id, { wait: true })).vm.status).toBe('stopped');
     expect(await qemuProcessesUnder(`${dataDir}/vms/${vm.id}`)).toEqual([]);
 
@@ -127,4 +165,56 @@ describe.skipIf(skip !== null)('SDK against a server running QEMU VMs (TCG)', ()
     await client.deleteVm(copy.id, { wait: true });
     await client.deleteVm(vm.id, { wait: true });
   }, 120_000);
+
+  it('refuses qcow2 disks that name another host file (backing or external data file), uploaded or imported, leaving nothing', async () => {
+    server ??= await start();
+    const client = clientOf(server);
+    // qemu-img makes them as an attacker would: each names a file of the server's host.
+    const work = await mkdtemp('/tmp/hq-qcow2-');
+    try {
+      const img = (...args: string[]) => execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', ...args], { cwd: work });
+      img('plain.qcow2', '1M');
+      img('-b', `${work}/plain.qcow2`, '-F', 'qcow2', 'backed.qcow2');
+      img('-o', `data_file=${work}/data.raw`, 'external.qcow2', '1M');
+      const archiveOf = async (file: string) => {
+        const body = await readFile(`${work}/${file}`);
+        const sha256 = createHash('sha256').update(body).digest('hex');
+        const manifest = archiveManifest([{ name: 'disk0.qcow2', format: 'qcow2', size: body.length, sha256 }]);
+        const tar = `${work}/${file}.tar`;
+        await writeFile(tar, await makeTar([{ header: { name: 'manifest.json' }, body: manifest }, { header: { name: 'disks/disk0.qcow2' }, body }]));
+        return tar;
+      };
+      const leftovers = async () => ({
+        rows: (await database.sql`SELECT (SELECT count(*)::int FROM images) AS images, (SELECT count(*)::int FROM vms) AS vms`)[0],
+        images: await readdir(`${dataDir}/images`, { recursive: true }),
+        imports: await readdir(`${dataDir}/imports`),
+        vms: await readdir(`${dataDir}/vms`),
+      });
+      const before = await leftovers();
+
+      for (const [file, why] of [['backed.qcow2', /backing file/], ['external.qcow2', /external data file/]] as const) {
+        await expect(client.uploadImage(`${work}/${file}`, { name: file, kind: 'disk' }), file).rejects.toMatchObject({
+          status: 400,
+          code: 'VALIDATION',
+          message: expect.stringMatching(why),
+        });
+        await expect(client.importVm(await archiveOf(file), { name: `never-${file.split('.')[0]}` }), file).rejects.toMatchObject({
+          status: 400,
+          code: 'INVALID_ARCHIVE',
+          message: expect.stringMatching(why),
+        });
+        expect(await leftovers(), file).toEqual(before);
+      }
+
+      // The same disk naming no other file is taken, both ways: the refusals are about the flaw.
+      const image = await client.uploadImage(`${work}/plain.qcow2`, { name: 'plain.qcow2', kind: 'disk' });
+      expect(image).toMatchObject({ status: 'ready', format: 'qcow2' });
+      const vm = await client.importVm(await archiveOf('plain.qcow2'), { name: 'plain-import' });
+      expect(vm.status).toBe('stopped');
+      await client.deleteVm(vm.id, { wait: true });
+      await client.deleteImage(image.id);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
