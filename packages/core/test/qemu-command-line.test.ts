@@ -36,7 +36,7 @@ function record(over: Partial<DomainRecord> = {}): DomainRecord {
     memory_mb: 256,
     disk_gb: 1,
     network: { type: 'nat', bridge_name: null, mac_address: '52:54:00:12:34:56' },
-    vnc_port: null,
+    vnc: false,
     iso_path: null,
     created_at: new Date(0).toISOString(),
     ...over,
@@ -50,7 +50,7 @@ describe('qemuArgs', () => {
     it(`keeps ${JSON.stringify(hostile)} one value wherever it goes`, () => {
       const files = vmLayout(`/var/lib/hangar/${hostile}/vms`, '6c7e3b27-7159-4e0a-9e30-3d44284574cd');
       const args = qemuArgs(
-        record({ name: hostile, network: { type: 'bridge', bridge_name: hostile, mac_address: '52:54:00:12:34:56' }, iso_path: `/images/${hostile}.iso` }),
+        record({ name: hostile, network: { type: 'bridge', bridge_name: hostile, mac_address: '52:54:00:12:34:56' }, iso_path: `/images/${hostile}.iso`, vnc: true }),
         files,
         { accel: 'tcg' },
       );
@@ -66,6 +66,7 @@ describe('qemuArgs', () => {
       expect(keysOf(qmp)).toEqual(['socket', 'id', 'path', 'server', 'wait']);
       expect(keysOf(serial)).toEqual(['socket', 'id', 'path', 'server', 'wait', 'logfile', 'logappend']);
       expect(valueOf(serial, 'logfile')).toBe(files.console);
+      expect(parseOptions(argAfter(args, '-vnc'))).toEqual([`unix:${files.vnc}`]);
       const name = parseOptions(argAfter(args, '-name'));
       expect(name).toEqual([hostile, 'process=qemu-6c7e3b27-7159-4e0a-9e30-3d44284574cd']);
     });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,44 @@ import {
 import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, serveFiles, testGuest, waitForText } from '../src/testing/index.js';
 
 const skip = qemuSkipReason();
+
+/** The first bytes a VNC server sends: its protocol version. */
+function rfbBanner(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(path);
+    s.once('error', reject);
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString('latin1'));
+    });
+  });
+}
+
+/** TCP ports a process listens on: its socket inodes matched against the kernel's LISTEN table. */
+function tcpListenersOf(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const m = /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`));
+    if (m) inodes.add(m[1]!);
+  }
+  const ports: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // Columns: sl local_address rem_address st ... inode (10th); 0A is LISTEN.
+      if (f[3] === '0A' && inodes.has(f[9]!)) ports.push(parseInt(f[1]!.split(':')[1]!, 16));
+    }
+  }
+  return ports;
+}
+
+function safeReadlink(p: string): string {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return '';
+  }
+}
 const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
 const UP = 'hangar-test-guest: up';
 
@@ -34,7 +72,7 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
     // Short: QEMU's unix socket paths must fit in 107 bytes.
     dir = await mkdtemp('/tmp/hq-core-');
     database = await createTestDatabase();
-    driver = new QemuDriver({ root: `${dir}/vms`, accel: 'tcg', boot, vncBasePort: 5910 });
+    driver = new QemuDriver({ root: `${dir}/vms`, accel: 'tcg', boot });
     cp = await startControlPlane({
       database,
       hosts: [{ name: 'qemu-1', driver }],
@@ -73,11 +111,14 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
     const id = created.vm.id;
     const f = files(id);
     expect((await new QemuImg().info(f.disk)).virtual_size).toBe(2 ** 30);
-    expect((await services.vms.get(scope, id)).vnc_port).toBeGreaterThanOrEqual(5910);
+    // The console is a unix socket in the VM's directory, not a TCP port.
+    expect((await services.vms.get(scope, id)).vnc_port).toBeNull();
 
     await done(services.vms.start(scope, id));
     expect(await qmpStatus(id)).toBe('running');
     await waitForText(f.console, UP);
+    expect(await rfbBanner(`${f.dir}/vnc.sock`)).toMatch(/^RFB \d{3}\.\d{3}\n$/);
+    expect(tcpListenersOf((await driver.pid(id))!)).toEqual([]);
 
     await done(services.vms.pause(scope, id));
     expect(await qmpStatus(id)).toBe('paused');
@@ -215,7 +256,7 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
       expect(choice.reason).toMatch(/kvm/i);
       return;
     }
-    const kvm = new QemuDriver({ root: `${dir}/kvm`, accel: 'auto', boot: testGuest(), vncBasePort: 5920 });
+    const kvm = new QemuDriver({ root: `${dir}/kvm`, accel: 'auto', boot: testGuest() });
     const id = '6f1f3c3e-0000-4000-8000-00000000c0de';
     await kvm.define({ vm_id: id, name: 'kvm-probe', ...small, os_type: 'linux', network: { type: 'nat', bridge_name: null, mac_address: null, ip_address: null }, vnc_enabled: false });
     await kvm.start(id);

@@ -71,7 +71,6 @@ describe.skipIf(skip !== null)('`hangar serve` killed with SIGKILL, and started 
         HANGAR_QEMU_KERNEL: boot.kernel,
         HANGAR_QEMU_INITRD: boot.initrd ?? '',
         HANGAR_QEMU_APPEND: boot.append ?? '',
-        HANGAR_VNC_BASE_PORT: '5950',
         LOG_LEVEL: 'warn',
       },
       detached: true,

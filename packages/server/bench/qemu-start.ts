@@ -65,7 +65,7 @@ const record: DomainRecord = {
   name: 'by-hand',
   ...spec,
   network: { type: 'nat', bridge_name: null, mac_address: '52:54:00:00:00:01' },
-  vnc_port: null,
+  vnc: false,
   iso_path: null,
   created_at: new Date().toISOString(),
 };

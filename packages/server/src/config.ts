@@ -28,7 +28,6 @@ const Env = z.object({
   HANGAR_QEMU_KERNEL: z.string().optional(),
   HANGAR_QEMU_INITRD: z.string().optional(),
   HANGAR_QEMU_APPEND: z.string().optional(),
-  HANGAR_VNC_BASE_PORT: z.coerce.number().int().min(5900).max(65000).default(5900),
   /** Where sysfs is mounted, for the GPU scan (a fixture tree in tests). */
   HANGAR_SYSFS_ROOT: z.string().default('/sys'),
   /** Largest image a download or upload may store, and largest expanded VM import, in bytes. */

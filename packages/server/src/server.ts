@@ -54,7 +54,6 @@ function defaultDriver(config: Config, simulator: SimulatorConfig | undefined): 
       qemuImg: config.HANGAR_QEMU_IMG,
       accel: config.HANGAR_QEMU_ACCEL,
       sysfsRoot: config.HANGAR_SYSFS_ROOT,
-      vncBasePort: config.HANGAR_VNC_BASE_PORT,
       ...(config.HANGAR_QEMU_KERNEL
         ? { boot: { kernel: config.HANGAR_QEMU_KERNEL, initrd: config.HANGAR_QEMU_INITRD, append: config.HANGAR_QEMU_APPEND } }
         : {}),

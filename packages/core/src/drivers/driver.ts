@@ -31,6 +31,7 @@ export interface DiskFile {
 export interface DefinedDomain {
   /** The driver's handle for the domain; stored with the VM. */
   ref: string;
+  /** A TCP port for the VM's VNC console, where the driver has one; null where the console is a unix socket. */
   vnc_port: number | null;
   mac_address: string | null;
 }

@@ -10,8 +10,6 @@ export interface DirectBoot {
   append?: string;
 }
 
-export const VNC_BASE_PORT = 5900;
-
 /**
  * QEMU's arguments for a domain. QEMU stays up when the control plane exits. Each argument is
  * one argv entry (no shell); values inside option strings are escaped by `options`.
@@ -45,8 +43,10 @@ export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: A
     '-netdev', net.type === 'bridge' ? options('bridge', { id: 'net0', br: net.bridge_name ?? '' }) : 'user,id=net0',
     '-device', options('virtio-net-pci', { netdev: 'net0', mac: net.mac_address }),
   );
-  if (record.vnc_port !== null) {
-    args.push('-device', 'VGA', '-vnc', `127.0.0.1:${record.vnc_port - VNC_BASE_PORT}`);
+  if (record.vnc) {
+    // A unix socket in the VM's private directory: a TCP console on 127.0.0.1 (security type
+    // None) was open to every local user and to NAT guests through 10.0.2.2.
+    args.push('-device', 'VGA', '-vnc', `unix:${optionValue(files.vnc)}`);
   }
   if (opts.boot) {
     args.push('-kernel', opts.boot.kernel);

@@ -9,7 +9,8 @@ export interface DomainRecord {
   memory_mb: number;
   disk_gb: number;
   network: { type: Network['type']; bridge_name: string | null; mac_address: string };
-  vnc_port: number | null;
+  /** A VNC console on the VM's `vnc.sock`. */
+  vnc: boolean;
   /** An ISO image attached as a CD-ROM. */
   iso_path: string | null;
   created_at: string;
@@ -17,11 +18,18 @@ export interface DomainRecord {
 
 export async function readRecord(file: string): Promise<DomainRecord | null> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as DomainRecord;
+    return upgrade(JSON.parse(await readFile(file, 'utf8')) as DomainRecord & { vnc_port?: number | null });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+}
+
+/** Records written before consoles moved to unix sockets held a TCP port instead of `vnc`. */
+function upgrade(r: DomainRecord & { vnc_port?: number | null }): DomainRecord {
+  if (r.vnc !== undefined) return r;
+  const { vnc_port, ...rest } = r;
+  return { ...rest, vnc: vnc_port !== null && vnc_port !== undefined };
 }
 
 /** Written whole or not at all: a crash mid-write leaves the previous record. */

@@ -15,7 +15,7 @@ import {
 } from '../driver.js';
 import { moveFile } from '../move-file.js';
 import { chooseAccel, type AccelChoice, type AccelSetting } from './accel.js';
-import { qemuArgs, VNC_BASE_PORT, type DirectBoot } from './command-line.js';
+import { qemuArgs, type DirectBoot } from './command-line.js';
 import { readRecord, writeRecord, type DomainRecord } from './domain-record.js';
 import { checkBinaries, hostCapacity } from './host.js';
 import { launchQemu } from './launch.js';
@@ -24,7 +24,6 @@ import { MAX_SOCKET_PATH, vmLayout } from './layout.js';
 import { Monitor } from './monitor.js';
 import { isVmProcess, killHard, readPidfile, removeQuietly, waitForExit } from './process.js';
 import { QemuImg } from './qemu-img.js';
-import { allocateVncPort } from './vnc-ports.js';
 
 export interface QemuDriverOptions {
   /** Where VM directories live (`<data dir>/vms`). */
@@ -36,7 +35,6 @@ export interface QemuDriverOptions {
   boot?: DirectBoot;
   /** Where sysfs is mounted, for the GPU scan. */
   sysfsRoot?: string;
-  vncBasePort?: number;
   /** How long QEMU gets to open its QMP socket after it is spawned. */
   startTimeoutMs?: number;
 }
@@ -61,7 +59,7 @@ export class QemuDriver implements HypervisorDriver {
   private readonly ready: Promise<void>;
   private accelChoice: Promise<AccelChoice> | null = null;
   private binaryCheck: { at: number; problem: Promise<string | null> } | null = null;
-  /** Serializes changes to records, so VNC ports are handed out one at a time. */
+  /** Serializes changes to records (a define racing a reconfigure of the same VM). */
   private recordLock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: QemuDriverOptions) {
@@ -125,7 +123,7 @@ export class QemuDriver implements HypervisorDriver {
     return this.withRecordLock(async () => {
       const files = vmLayout(this.root, spec.vm_id);
       const existing = await readRecord(files.domain);
-      if (existing) return { ref: spec.vm_id, vnc_port: existing.vnc_port, mac_address: existing.network.mac_address };
+      if (existing) return { ref: spec.vm_id, vnc_port: null, mac_address: existing.network.mac_address };
       if (files.serial.length > MAX_SOCKET_PATH) {
         throw new DriverError('failed', `the data directory path is too long for QEMU's sockets (${files.serial.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter HANGAR_DATA_DIR`);
       }
@@ -147,13 +145,13 @@ export class QemuDriver implements HypervisorDriver {
           bridge_name: spec.network.bridge_name,
           mac_address: spec.network.mac_address ?? randomMac(),
         },
-        vnc_port: spec.vnc_enabled ? await this.freeVncPort() : null,
+        vnc: spec.vnc_enabled,
         iso_path: spec.iso_path ?? null,
         created_at: new Date().toISOString(),
       };
       // The record is written last: a directory without one is an unfinished define, redone on retry.
       await writeRecord(files.domain, record);
-      return { ref: spec.vm_id, vnc_port: record.vnc_port, mac_address: record.network.mac_address };
+      return { ref: spec.vm_id, vnc_port: null, mac_address: record.network.mac_address };
     });
   }
 
@@ -266,11 +264,10 @@ export class QemuDriver implements HypervisorDriver {
           mac_address: changes.network.mac_address ?? record.network.mac_address,
         };
       }
-      if (changes.vnc_enabled === false) next.vnc_port = null;
-      if (changes.vnc_enabled === true && record.vnc_port === null) next.vnc_port = await this.freeVncPort();
+      if (changes.vnc_enabled !== undefined) next.vnc = changes.vnc_enabled;
       if (changes.iso_path !== undefined) next.iso_path = changes.iso_path;
       await writeRecord(files.domain, next);
-      return { vnc_port: next.vnc_port, mac_address: next.network.mac_address };
+      return { vnc_port: null, mac_address: next.network.mac_address };
     });
   }
 
@@ -414,15 +411,6 @@ export class QemuDriver implements HypervisorDriver {
     await this.ready;
     await this.record(ref);
     return this.monitor(ref);
-  }
-
-  private async freeVncPort(): Promise<number> {
-    const taken = new Set<number>();
-    for (const id of await this.domainIds()) {
-      const r = await readRecord(vmLayout(this.root, id).domain);
-      if (r?.vnc_port) taken.add(r.vnc_port);
-    }
-    return allocateVncPort(taken, this.opts.vncBasePort ?? VNC_BASE_PORT);
   }
 
   private withRecordLock<T>(fn: () => Promise<T>): Promise<T> {

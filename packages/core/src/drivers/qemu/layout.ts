@@ -9,6 +9,8 @@ export function vmLayout(root: string, id: string) {
     disk: join(dir, 'disk0.qcow2'),
     qmp: join(dir, 'qmp.sock'),
     serial: join(dir, 'serial.sock'),
+    /** The VNC console: a unix socket, so only the control plane's user reaches it (no TCP port). */
+    vnc: join(dir, 'vnc.sock'),
     console: join(dir, 'console.log'),
     pidfile: join(dir, 'qemu.pid'),
     log: join(dir, 'qemu.log'),
