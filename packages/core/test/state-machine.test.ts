@@ -103,6 +103,20 @@ describe('state machine', () => {
       expect(decide('stop', 'stopping', 'stop')).toEqual({ kind: 'in_flight' });
       expect(decide('reset', 'restarting', 'reset')).toEqual({ kind: 'in_flight' });
     });
+    it('is in flight only while the VM holds that action\'s status, and only for that action', () => {
+      // The operation is still listed but the VM already left `starting` (it is finishing).
+      expect(decide('start', 'stopped', 'start')).toEqual({ kind: 'proceed', preempt: false });
+      expect(decide('start', 'running', 'start')).toEqual({ kind: 'noop' });
+      // Restart and reset share `restarting`: one is not the other's operation.
+      expect(decide('reset', 'restarting', 'restart')).toEqual({ kind: 'conflict', retryable: true });
+    });
+    it('never calls create a no-op (it starts from no status)', () => {
+      expect(decide('create', 'stopped', null)).toEqual({ kind: 'conflict', retryable: false });
+    });
+    it('ignores force for actions without forced sources', () => {
+      expect(canPerform('pause', 'starting', true)).toBe(false);
+      expect(decide('pause', 'stopped', null, true)).toEqual({ kind: 'conflict', retryable: false });
+    });
     it('does nothing when the outcome already holds', () => {
       expect(decide('start', 'running', null)).toEqual({ kind: 'noop' });
       expect(decide('stop', 'stopped', null)).toEqual({ kind: 'noop' });

@@ -9,8 +9,7 @@ const oneOrMany = <T extends z.ZodType>(item: T) =>
 /** `key=value`, or a bare `key` meaning "has this label". */
 export function parseLabelSelector(s: string): { key: string; value: string | undefined } | null {
   const eq = s.indexOf('=');
-  const key = eq < 0 ? s : s.slice(0, eq);
-  const value = eq < 0 ? undefined : s.slice(eq + 1);
+  const [key, value] = eq === -1 ? [s, undefined] : [s.slice(0, eq), s.slice(eq + 1)];
   if (!LabelKey.safeParse(key).success) return null;
   if (value !== undefined && !LabelValue.safeParse(value).success) return null;
   return { key, value };

@@ -88,9 +88,12 @@ export function canPerform(action: VmAction, status: VmStatus, force = false): b
   return force && (r.forcedFrom?.includes(status) ?? false);
 }
 
-/** The actions a caller may start from `status`, without forcing: what a VM shows as `allowed_actions`. */
+/**
+ * The actions a caller may start from `status`, without forcing: what a VM shows as
+ * `allowed_actions` (never `create`, which starts from no status).
+ */
 export function allowedActions(status: VmStatus): VmAction[] {
-  return VM_ACTIONS.filter((a) => a !== 'create' && canPerform(a, status));
+  return VM_ACTIONS.filter((a) => canPerform(a, status));
 }
 
 export type Decision =
