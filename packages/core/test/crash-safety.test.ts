@@ -17,7 +17,6 @@ afterEach(async () => {
 });
 
 const small = { memory_mb: 128, disk_gb: 1, cpu_cores: 1 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function domainRef(c: TestControlPlane, vmId: string): Promise<string> {
   const [row] = await c.database.sql`SELECT domain_ref FROM vms WHERE id = ${vmId}`;
