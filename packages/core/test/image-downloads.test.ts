@@ -32,7 +32,13 @@ afterEach(async () => {
 async function settled(c: TestControlPlane, id: string, scope = c.scope): Promise<Image> {
   let image: Image | undefined;
   await expect
-    .poll(async () => (image = await c.services.images.get(scope, id)).status, { timeout: 15_000 })
+    .poll(
+      async () => {
+        image = await c.services.images.get(scope, id);
+        return image.status;
+      },
+      { timeout: 15_000 },
+    )
     .toMatch(/^(ready|error)$/);
   return image!;
 }

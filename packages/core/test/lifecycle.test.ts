@@ -7,7 +7,7 @@ beforeAll(async () => {
 });
 afterAll(() => cp?.shutdown());
 
-const settle = async (vmId: string, opId: string | undefined) => {
+const settle = async (_vmId: string, opId: string | undefined) => {
   if (opId) {
     const { operation, timed_out } = await cp.services.operations.wait(cp.scope, opId, { timeout_ms: 10_000 });
     expect(timed_out).toBe(false);

@@ -24,7 +24,7 @@ function parseOptions(s: string): string[] {
 }
 
 const keysOf = (s: string) => parseOptions(s).map((p) => p.split('=')[0]);
-const valueOf = (s: string, key: string) => parseOptions(s).find((p) => p.startsWith(`${key}=`))?.slice(key.length + 1);
+const valueIn = (s: string, key: string) => parseOptions(s).find((p) => p.startsWith(`${key}=`))?.slice(key.length + 1);
 
 const HOSTILE = ['x,helper=sh -c id>out', 'a,,b', ',', 'disk,file=/etc/shadow', 'br0,script=/tmp/evil', '=,=,'];
 
@@ -56,16 +56,16 @@ describe('qemuArgs', () => {
       );
       const netdev = argAfter(args, '-netdev');
       expect(keysOf(netdev)).toEqual(['bridge', 'id', 'br']);
-      expect(valueOf(netdev, 'br')).toBe(hostile);
+      expect(valueIn(netdev, 'br')).toBe(hostile);
       const [disk, cdrom] = [argAfter(args, '-drive', 0), argAfter(args, '-drive', 1)];
       expect(keysOf(disk)).toEqual(['file', 'if', 'id', 'format', 'cache']);
-      expect(valueOf(disk, 'file')).toBe(files.disk);
+      expect(valueIn(disk, 'file')).toBe(files.disk);
       expect(keysOf(cdrom)).toEqual(['file', 'if', 'id', 'media', 'readonly', 'format']);
-      expect(valueOf(cdrom, 'file')).toBe(`/images/${hostile}.iso`);
+      expect(valueIn(cdrom, 'file')).toBe(`/images/${hostile}.iso`);
       const [qmp, serial] = [argAfter(args, '-chardev', 0), argAfter(args, '-chardev', 1)];
       expect(keysOf(qmp)).toEqual(['socket', 'id', 'path', 'server', 'wait']);
       expect(keysOf(serial)).toEqual(['socket', 'id', 'path', 'server', 'wait', 'logfile', 'logappend']);
-      expect(valueOf(serial, 'logfile')).toBe(files.console);
+      expect(valueIn(serial, 'logfile')).toBe(files.console);
       expect(parseOptions(argAfter(args, '-vnc'))).toEqual([`unix:${files.vnc}`]);
       const name = parseOptions(argAfter(args, '-name'));
       expect(name).toEqual([hostile, 'process=qemu-6c7e3b27-7159-4e0a-9e30-3d44284574cd']);

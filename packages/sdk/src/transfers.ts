@@ -5,6 +5,7 @@ import type { Vm } from './types.js';
 export interface WritableLike {
   write(chunk: Uint8Array, callback?: (err?: Error | null) => void): boolean;
   end(callback?: () => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: the shape of Node's own listener type, which a stream must accept
   once(event: 'drain' | 'error' | 'finish', listener: (...args: any[]) => void): unknown;
 }
 

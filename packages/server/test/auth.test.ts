@@ -92,7 +92,10 @@ describe('authentication', () => {
     const auth = server.controlPlane.services.auth;
     const check = auth.password;
     let checks = 0;
-    auth.password = (...args) => (checks++, check(...args));
+    auth.password = (...args) => {
+      checks++;
+      return check(...args);
+    };
     const guesses = await Promise.all(
       Array.from({ length: 100 }, () => call('auth.token', { mutation: true, input: { username: 'parallel', password: 'wrong-password' } })),
     ).finally(() => (auth.password = check));

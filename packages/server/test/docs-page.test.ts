@@ -31,6 +31,7 @@ describe.runIf(haveChromium)('GET /docs in a real browser', () => {
     });
     await page.goto(`${server.url}/docs`);
     await page.waitForSelector('.opblock', { timeout: 20_000 });
+    // biome-ignore lint/performance/useDomNodeTextContent: what a reader sees, as rendered
     const text = await page.locator('#swagger-ui').innerText();
     expect(text).toContain('Hangar');
     for (const route of ['/vms', '/vms/{id}', '/vms/{id}/start', '/vms/{id}/stop', '/operations/{id}']) {

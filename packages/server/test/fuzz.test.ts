@@ -153,7 +153,7 @@ function requestFor(route: Route, knownIds: string[]): fc.Arbitrary<Generated> {
 }
 
 /** %-escapes a path segment; an unpaired surrogate (which encodeURIComponent refuses) as the bytes a careless client would send. */
-function escape(v: string): string {
+function escapeSegment(v: string): string {
   try {
     return encodeURIComponent(v);
   } catch {
@@ -167,7 +167,7 @@ function toRequest(route: Route, g: Generated): { url: string; init: RequestInit
   const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     const v = g.ids[name] ?? '';
     // Some ids are sent raw: a malformed %-escape must be refused, not crash the router.
-    return v.startsWith('%') ? v : escape(v);
+    return v.startsWith('%') ? v : escapeSegment(v);
   });
   const search = new URLSearchParams(g.query).toString();
   const headers: Record<string, string> = { ...g.headers };

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join, posix } from 'node:path';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from '../domain/archive.js';
 import { HangarError } from '../domain/errors.js';
+import type { ImageFormat } from '../domain/image.js';
 import type { DiskFile } from '../drivers/driver.js';
 import { detectFormat } from '../images/disk-format.js';
 import { PRIVATE_FILE_MODE } from '../files/private.js';
@@ -45,7 +46,10 @@ class ExpansionLimit extends Transform {
   }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.limit) return cb(invalid(`The archive expands past ${this.limit} bytes, more than it declares`));
+    if (this.bytes > this.limit) {
+      cb(invalid(`The archive expands past ${this.limit} bytes, more than it declares`));
+      return;
+    }
     cb(null, chunk);
   }
 }
@@ -159,7 +163,7 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
     await pipeline(stream, meter, createWriteStream(path, { mode: PRIVATE_FILE_MODE }));
     const sha256 = meter.digest();
     if (sha256 !== disk.sha256) throw invalid(`Checksum mismatch for ${header.name}: the manifest says ${disk.sha256}, the data is ${sha256}`);
-    let format;
+    let format: ImageFormat;
     try {
       format = await detectFormat(path, 'disk');
     } catch (err) {

@@ -14,7 +14,10 @@ export class Meter extends Transform {
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.limit) return cb(this.tooLarge(this.limit));
+    if (this.bytes > this.limit) {
+      cb(this.tooLarge(this.limit));
+      return;
+    }
     this.hash.update(chunk);
     this.onProgress?.(this.bytes);
     cb(null, chunk);

@@ -14,7 +14,10 @@ const caches = new WeakMap<Db, Map<string, Entry>>();
 
 function cacheOf(db: Db): Map<string, Entry> {
   let c = caches.get(db);
-  if (!c) caches.set(db, (c = new Map()));
+  if (!c) {
+    c = new Map();
+    caches.set(db, c);
+  }
   return c;
 }
 

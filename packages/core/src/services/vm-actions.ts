@@ -82,7 +82,7 @@ export function conflictError(action: OperationAction, vm: VmRow, inFlight: Oper
  */
 export async function beginAction(
   tx: Tx,
-  scope: Scope,
+  _scope: Scope,
   vm: VmRow,
   action: OperationAction,
   opts: BeginOptions = {},

@@ -35,7 +35,10 @@ const vmById = new WeakMap<Db, ReturnType<typeof prepareVmById>>();
 export async function getVm(db: Db, scope: Scope, id: string): Promise<Vm> {
   const vmId = parseId(id, 'vm id');
   let q = vmById.get(db);
-  if (!q) vmById.set(db, (q = prepareVmById(db)));
+  if (!q) {
+    q = prepareVmById(db);
+    vmById.set(db, q);
+  }
   const [row] = await q.execute({ id: vmId, project_id: scope.project_id });
   if (!row) throw errors.vmNotFound(vmId);
   return toVm(row);

@@ -33,10 +33,10 @@ export class Notifier {
   private readonly work = new Set<(hostId: string) => void>();
   private readonly subscriptions: { unlisten(): Promise<void> }[] = [];
 
-  private constructor(private readonly sql: postgres.Sql) {}
+  private constructor() {}
 
   static async start(sql: postgres.Sql): Promise<Notifier> {
-    const n = new Notifier(sql);
+    const n = new Notifier();
     let connections = 0;
     n.subscriptions.push(
       await sql.listen(
@@ -59,7 +59,10 @@ export class Notifier {
   /** Calls `listener` for each change to the VM or operation with this id; returns the unsubscribe. */
   subscribe(id: string, listener: Listener): () => void {
     let set = this.byKey.get(id);
-    if (!set) this.byKey.set(id, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.byKey.set(id, set);
+    }
     set.add(listener);
     return () => {
       set.delete(listener);

@@ -42,7 +42,7 @@ export async function workerPath(opts: { url: string; apiKey: string; sql: postg
     const times = await Promise.all(seen);
     const ended = await opts.sql`SELECT id, finished_at FROM operations WHERE id = ANY(${ops}::uuid[])`;
     const byId = new Map(ended.map((r) => [r.id as string, new Date(r.finished_at as string | Date).getTime()]));
-    ops.forEach((op, i) => samples.push(times[i]! - byId.get(op)!));
+    for (const [i, op] of ops.entries()) samples.push(times[i]! - byId.get(op)!);
     await pool(ids.length, 16, (i) => post(`/vms/${ids[i]}/start?wait=true`));
   }
   return { ops: opts.vm_ids.length, ops_per_s, wait_p50_ms: percentile(samples, 50), wait_p99_ms: percentile(samples, 99), wait_samples: samples.length };

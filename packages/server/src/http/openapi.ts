@@ -5,6 +5,7 @@ import { appRouter } from '../router.js';
 import { restProcedures, type RestMeta } from './rest-routes.js';
 import { STREAM_ROUTES_OPENAPI } from './stream-openapi.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is JSON walked and patched by path
 type Json = Record<string, any>;
 
 export const API_BASE = '/api/v1';
@@ -79,7 +80,8 @@ export function buildOpenApiDocument(): Json {
     for (const alias of proc.rest.also ?? []) {
       const copy = structuredClone(op);
       copy.operationId = `${op.operationId}-${alias.method.toLowerCase()}`;
-      (doc.paths[alias.path] ??= {})[alias.method.toLowerCase()] = copy;
+      doc.paths[alias.path] ??= {};
+      doc.paths[alias.path][alias.method.toLowerCase()] = copy;
     }
   }
   for (const [path, ops] of Object.entries(STREAM_ROUTES_OPENAPI)) doc.paths[path] = { ...doc.paths[path], ...structuredClone(ops) };

@@ -46,7 +46,7 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const input = procedure.input ? await buildInput(c, route, m!) : undefined;
       const caller = createCaller(makeContext(c), { signal: connectionSignal(c) }) as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>;
       const [ns, fn] = procedure.name.split('.') as [string, string];
-      const data = (await caller[ns]![fn]!(input)) as Record<string, any> | undefined;
+      const data = (await caller[ns]![fn]!(input)) as Record<string, unknown> | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));
     } catch (err) {
       return restError(c, err);
@@ -54,7 +54,7 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
   };
 }
 
-function successStatus(route: RestRoute, data: Record<string, any> | undefined): 200 | 201 | 202 {
+function successStatus(route: RestRoute, data: Record<string, unknown> | undefined): 200 | 201 | 202 {
   const status = route.procedure.rest.status;
   if (status === 201) return 201;
   if (status === 'accepted') {
@@ -64,9 +64,9 @@ function successStatus(route: RestRoute, data: Record<string, any> | undefined):
   return 200;
 }
 
-function successHeaders(route: RestRoute, data: Record<string, any> | undefined): Record<string, string> {
+function successHeaders(route: RestRoute, data: Record<string, unknown> | undefined): Record<string, string> {
   if (route.procedure.rest.status !== 201) return {};
-  const vmId = data?.vm?.id as string | undefined;
+  const vmId = (data?.vm as { id?: string } | undefined)?.id;
   if (vmId) return { location: `${API_BASE}/vms/${vmId}` };
   return typeof data?.id === 'string' ? { location: `${API_BASE}${route.procedure.path}/${data.id}` } : {};
 }

@@ -1,4 +1,5 @@
 /** OpenAPI for the stream routes (stream-routes.ts), which no procedure generates. */
+// biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is JSON walked and patched by path
 type Json = Record<string, any>;
 
 const errorRefs = (statuses: number[]) =>

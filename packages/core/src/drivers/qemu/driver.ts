@@ -72,7 +72,8 @@ export class QemuDriver implements HypervisorDriver {
 
   /** The accelerator VMs get, and why; decided once per driver. */
   accel(): Promise<AccelChoice> {
-    return (this.accelChoice ??= chooseAccel(this.opts.accel ?? 'auto', this.binary));
+    this.accelChoice ??= chooseAccel(this.opts.accel ?? 'auto', this.binary);
+    return this.accelChoice;
   }
 
   async inventory(): Promise<HostInventory> {

@@ -140,7 +140,10 @@ export class SimulatedHypervisor {
     if (opts.signal?.aborted) ctl.abort(opts.signal.reason);
     const track = domain ?? '*';
     let set = this.pending.get(track);
-    if (!set) this.pending.set(track, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.pending.set(track, set);
+    }
     set.add(ctl);
     try {
       if (this.faults.crashNow()) this.crashRandomDomain();
