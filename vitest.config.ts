@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
@@ -13,7 +13,10 @@ const root = dirname(fileURLToPath(import.meta.url));
  */
 function workspaceAliases() {
   return readdirSync(join(root, 'packages')).flatMap((dir) => {
-    const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as { name: string; exports?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as {
+      name: string;
+      exports?: Record<string, string>;
+    };
     return Object.entries(pkg.exports ?? {}).map(([sub, file]) => ({
       find: new RegExp(`^${(pkg.name + sub.slice(1)).replace(/[/.]/g, '\\$&')}$`),
       replacement: resolve(root, 'packages', dir, file),

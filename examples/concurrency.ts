@@ -12,18 +12,15 @@ const start = await client.startVm(vm.id);
 console.log(`start accepted -> operation ${start.operation?.id}, VM ${start.vm.status}`);
 
 // While that start runs: the same start again, and actions that conflict with it.
-const attempts = await Promise.allSettled([
-  client.startVm(vm.id),
-  client.pauseVm(vm.id),
-  client.stopVm(vm.id),
-  client.restartVm(vm.id),
-]);
+const attempts = await Promise.allSettled([client.startVm(vm.id), client.pauseVm(vm.id), client.stopVm(vm.id), client.restartVm(vm.id)]);
 for (const [i, a] of attempts.entries()) {
   if (a.status === 'fulfilled') {
     console.log(`#${i}: accepted -> operation ${a.value.operation?.id ?? '(none needed)'}, VM ${a.value.vm.status}`);
   } else if (a.reason instanceof ConflictError) {
     const e = a.reason;
-    console.log(`#${i}: ${e.code} (${e.status}) while ${e.vmStatus}; allowed: [${e.allowedActions.join(', ')}]; retryable: ${e.retryable}; in the way: ${e.operationId}`);
+    console.log(
+      `#${i}: ${e.code} (${e.status}) while ${e.vmStatus}; allowed: [${e.allowedActions.join(', ')}]; retryable: ${e.retryable}; in the way: ${e.operationId}`,
+    );
   } else {
     throw a.reason;
   }
@@ -43,7 +40,11 @@ const first = await client.createVm(spec, { idempotency_key: key });
 const replay = await client.createVm(spec, { idempotency_key: key }).catch((err: unknown) => err as Error);
 const made = await client.listVms({ search: spec.name, include_deleted: true }).toArray();
 const replayed =
-  !(replay instanceof Error) && replay.vm.id === first.vm.id && !!first.operation && replay.operation?.id === first.operation.id && made.length === 1;
+  !(replay instanceof Error) &&
+  replay.vm.id === first.vm.id &&
+  !!first.operation &&
+  replay.operation?.id === first.operation.id &&
+  made.length === 1;
 const got = replay instanceof Error ? `${replay.name}: ${replay.message}` : `VM ${replay.vm.id}, operation ${replay.operation?.id}`;
 console.log(`idempotent replay returns the same answer: ${replayed}`);
 console.log(`first: VM ${first.vm.id}, operation ${first.operation?.id}; replay: ${got}; VMs named ${spec.name}: ${made.length}`);

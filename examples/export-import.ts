@@ -9,7 +9,10 @@ import { Client } from '@hangar/sdk';
 
 const client = new Client();
 const suffix = Date.now().toString(36);
-const { vm } = await client.createVm({ name: `export-${suffix}`, cpu_cores: 1, memory_mb: 1024, disk_gb: 1, labels: { example: 'export-import' } }, { wait: true });
+const { vm } = await client.createVm(
+  { name: `export-${suffix}`, cpu_cores: 1, memory_mb: 1024, disk_gb: 1, labels: { example: 'export-import' } },
+  { wait: true },
+);
 console.log(`Created ${vm.name}: ${vm.status}`);
 
 const dir = await mkdtemp(join(tmpdir(), 'hangar-example-'));
@@ -20,7 +23,9 @@ try {
   console.log(`Exported ${vm.name} to ${file}: ${bytes} bytes (${(await stat(file)).size} on disk)`);
 
   const copy = await client.importVm(file, { name: `import-${suffix}` });
-  console.log(`Imported ${copy.name}: ${copy.status}, ${copy.cpu_cores} vCPU, ${copy.memory_mb} MB, ${copy.disk_gb} GB, labels ${JSON.stringify(copy.labels)}`);
+  console.log(
+    `Imported ${copy.name}: ${copy.status}, ${copy.cpu_cores} vCPU, ${copy.memory_mb} MB, ${copy.disk_gb} GB, labels ${JSON.stringify(copy.labels)}`,
+  );
 
   for (const id of [vm.id, copy.id]) await client.deleteVm(id, { wait: true });
   console.log('Deleted both');

@@ -5,10 +5,7 @@ const client = new Client();
 const run = Date.now().toString(36);
 const made = await Promise.all(
   ['web', 'web', 'db'].map((role, i) =>
-    client.createVm(
-      { name: `${role}-${run}-${i}`, cpu_cores: 1, memory_mb: 512, disk_gb: 5, labels: { run, role } },
-      { wait: true },
-    ),
+    client.createVm({ name: `${role}-${run}-${i}`, cpu_cores: 1, memory_mb: 512, disk_gb: 5, labels: { run, role } }, { wait: true }),
   ),
 );
 await client.startVm(made[0]!.vm.id, { wait: true });

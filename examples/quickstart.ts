@@ -18,7 +18,9 @@ console.log(`Created ${vm.name} (${vm.id}): ${vm.status}, by operation ${operati
 
 await client.startVm(vm.id);
 const running = await client.waitForVm(vm.id, 'running', { timeout_ms: 60_000 });
-console.log(`${running.name} is ${running.status}; VNC ${running.vnc_port === null ? 'console on the host (unix socket)' : `on port ${running.vnc_port}`}`);
+console.log(
+  `${running.name} is ${running.status}; VNC ${running.vnc_port === null ? 'console on the host (unix socket)' : `on port ${running.vnc_port}`}`,
+);
 
 const stopped = await client.stopVm(vm.id, { timeout_s: 30, wait: true });
 console.log(`Stopped: ${stopped.vm.status}`);

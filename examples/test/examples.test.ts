@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -61,9 +61,14 @@ describe('examples', () => {
     const [, vmId, opId, replayVmId, replayOpId, name] = m!;
     expect([replayVmId, replayOpId]).toEqual([vmId, opId]);
     const auth = { headers: { authorization: `Bearer ${server.apiKey}` } };
-    const named = (await (await fetch(`${server.url}/api/v1/vms?search=${name}&include_deleted=true`, auth)).json()) as { total: number; vms: { id: string }[] };
+    const named = (await (await fetch(`${server.url}/api/v1/vms?search=${name}&include_deleted=true`, auth)).json()) as {
+      total: number;
+      vms: { id: string }[];
+    };
     expect(named.vms.map((v) => v.id)).toEqual([vmId]);
-    const ops = (await (await fetch(`${server.url}/api/v1/operations?vm_id=${vmId}`, auth)).json()) as { operations: { id: string; action: string }[] };
+    const ops = (await (await fetch(`${server.url}/api/v1/operations?vm_id=${vmId}`, auth)).json()) as {
+      operations: { id: string; action: string }[];
+    };
     expect(ops.operations.filter((o) => o.action === 'create').map((o) => o.id)).toEqual([opId]);
   });
 

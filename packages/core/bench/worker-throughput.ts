@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  SimulatedDriver,
-  Worker,
+  createServices,
   ensureProject,
+  Notifier,
   openDatabase,
   registerHost,
+  SimulatedDriver,
   silentLogger,
-  Notifier,
-  createServices,
+  Worker,
 } from '../src/index.js';
 
 const { values } = parseArgs({
@@ -62,17 +62,33 @@ try {
     const seconds = (performance.now() - t0) / 1000;
     await worker.stop();
     const rate = ids.length / seconds;
-    console.log(`${label.padEnd(8)} ${String(ids.length).padStart(6)} operations in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} ops/s (concurrency ${concurrency})`);
+    console.log(
+      `${label.padEnd(8)} ${String(ids.length).padStart(6)} operations in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} ops/s (concurrency ${concurrency})`,
+    );
     return rate;
   };
-  const createRate = await run('create', created.map((c) => c.operation!.id));
+  const createRate = await run(
+    'create',
+    created.map((c) => c.operation!.id),
+  );
 
   // Phase 2: start them all (each a state change on the hypervisor).
   const starts = [];
   for (const c of created) starts.push(await services.vms.start(scope, c.vm.id));
-  const startRate = await run('start', starts.map((s) => s.operation!.id));
+  const startRate = await run(
+    'start',
+    starts.map((s) => s.operation!.id),
+  );
 
-  console.log(JSON.stringify({ bench: 'worker-throughput', vms: count, concurrency, create_ops_per_s: Math.round(createRate), start_ops_per_s: Math.round(startRate) }));
+  console.log(
+    JSON.stringify({
+      bench: 'worker-throughput',
+      vms: count,
+      concurrency,
+      create_ops_per_s: Math.round(createRate),
+      start_ops_per_s: Math.round(startRate),
+    }),
+  );
   await notifier.close();
 } finally {
   await database.close();

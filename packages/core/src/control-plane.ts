@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VmArchives } from './archive/service.js';
 import type { Host } from './domain/host.js';
-import { ImageStore } from './images/store.js';
-import { ImageDownloader, type ImageDownloaderOptions } from './worker/image-downloads.js';
 import type { HypervisorDriver } from './drivers/driver.js';
-import { createServices, type Services } from './services/index.js';
+import { ImageStore } from './images/store.js';
 import { registerHost } from './services/hosts.js';
+import { createServices, type Services } from './services/index.js';
 import type { Database } from './store/database.js';
 import { Notifier } from './store/notifier.js';
+import { ImageDownloader, type ImageDownloaderOptions } from './worker/image-downloads.js';
+import type { Logger } from './worker/logger.js';
 import { Reconciler, type ReconcilerOptions } from './worker/reconciler.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
-import type { Logger } from './worker/logger.js';
 
 export interface HostDefinition {
   name: string;
@@ -80,11 +80,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
   await archives.init();
   const services = createServices({ db, notifier, images });
-  const worker =
-    opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images });
-  const downloader = opts.worker === false ? null : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger });
-  const reconciler =
-    opts.reconciler === false ? null : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers });
+  const worker = opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images });
+  const downloader =
+    opts.worker === false ? null : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger });
+  const reconciler = opts.reconciler === false ? null : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers });
   worker?.start();
   reconciler?.start();
   downloader?.start();

@@ -33,7 +33,7 @@ describe('readArchive', () => {
   it('refuses disks that do not fit in the free space, before writing any', async () => {
     await expect(read(await goodArchive(), 1000)).rejects.toMatchObject({
       code: 'INSUFFICIENT_CAPACITY',
-      message: 'The archive\'s disks need 1024 bytes; the host has 1000 bytes free',
+      message: "The archive's disks need 1024 bytes; the host has 1000 bytes free",
     });
     expect(await readdir(dir)).toEqual([]);
     await expect(read(await goodArchive(), 1024)).resolves.toBeTruthy();

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  HangarError,
-  SimulatedDriver,
-  Worker,
-  rule,
-  isStable,
-  silentLogger,
   type DomainState,
+  HangarError,
+  isStable,
   type OperationAction,
+  rule,
+  SimulatedDriver,
+  silentLogger,
   type VmStatus,
+  Worker,
 } from '../src/index.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
@@ -61,7 +61,9 @@ describe('concurrency', () => {
       expect(['running', 'stopped', 'paused']).toContain(final.status);
       expect(await openOps(r.vm.id)).toHaveLength(0);
       // And the record agrees with the hypervisor.
-      const [{ domain_ref }] = (await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${r.vm.id}`) as unknown as [{ domain_ref: string }];
+      const [{ domain_ref }] = (await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${r.vm.id}`) as unknown as [
+        { domain_ref: string },
+      ];
       const state = await cp.driver.state(domain_ref as string);
       expect(state).toBe(({ running: 'running', stopped: 'stopped', paused: 'paused' } as Record<VmStatus, DomainState>)[final.status]);
     }

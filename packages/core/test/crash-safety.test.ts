@@ -3,9 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reconciler, UrlPolicy, Worker, silentLogger } from '../src/index.js';
-import { ImageDownloader } from '../src/worker/image-downloads.js';
+import { Reconciler, silentLogger, UrlPolicy, Worker } from '../src/index.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { ImageDownloader } from '../src/worker/image-downloads.js';
 
 // What must hold when processes die or race mid-operation: each test here was written against
 // a breakage that the rest of the suite let through.
@@ -34,7 +34,9 @@ describe('leases', () => {
     const loser = new Worker({ db: cp.database.db, drivers: cp.drivers, lease_ms: 60_000, poll_ms: 20, logger: silentLogger });
     loser.start();
     try {
-      await expect.poll(async () => (await cp!.database.sql`SELECT lease_owner FROM operations WHERE id = ${opId}`)[0]!.lease_owner).toBe(loser.id);
+      await expect
+        .poll(async () => (await cp!.database.sql`SELECT lease_owner FROM operations WHERE id = ${opId}`)[0]!.lease_owner)
+        .toBe(loser.id);
       // Taken over meanwhile (its lease had expired, as far as everyone else knew).
       await cp.database.sql`UPDATE operations SET lease_owner = 'the-heir' WHERE id = ${opId}`;
       await expect.poll(() => loser.inFlight, { timeout: 5_000 }).toBe(0);
@@ -58,13 +60,18 @@ describe('leases', () => {
       const mirror = new UrlPolicy(['127.0.0.1']);
       const dead = new ImageDownloader({ db: cp.database.db, store: cp.images, url_policy: mirror, lease_ms: 300, logger: silentLogger });
       expect((await dead.claim())?.id).toBe(image.id);
-      const heir = new ImageDownloader({ db: cp.database.db, store: cp.images, url_policy: mirror, lease_ms: 300, poll_ms: 50, logger: silentLogger });
+      const heir = new ImageDownloader({
+        db: cp.database.db,
+        store: cp.images,
+        url_policy: mirror,
+        lease_ms: 300,
+        poll_ms: 50,
+        logger: silentLogger,
+      });
       expect(await heir.claim()).toBeNull(); // the lease still holds
       heir.start();
       try {
-        await expect
-          .poll(async () => (await cp!.services.images.get(cp!.scope, image.id)).status, { timeout: 10_000 })
-          .toBe('ready');
+        await expect.poll(async () => (await cp!.services.images.get(cp!.scope, image.id)).status, { timeout: 10_000 }).toBe('ready');
       } finally {
         await heir.stop();
       }
@@ -116,7 +123,9 @@ describe('the reconciler', () => {
     expect(left.map((k) => k.key)).toEqual(['young-key']);
     // The young key still replays; the forgotten one makes a new attempt (refused: the name is taken).
     expect((await services.vms.create(scope, { name: 'young', ...small }, { idempotency_key: 'young-key' })).vm.id).toBe(young.vm.id);
-    await expect(services.vms.create(scope, { name: 'old', ...small }, { idempotency_key: 'old-key' })).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+    await expect(services.vms.create(scope, { name: 'old', ...small }, { idempotency_key: 'old-key' })).rejects.toMatchObject({
+      code: 'NAME_TAKEN',
+    });
     expect(old.vm.id).toBeTruthy();
   });
 });

@@ -48,7 +48,17 @@ describe('openDatabase', () => {
       expect(a.embedded).toBe(false);
       const tables = await a.sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`;
       expect(tables.map((t) => t.tablename)).toEqual([
-        'api_keys', 'events', 'hosts', 'idempotency_keys', 'images', 'operations', 'project_quotas', 'projects', 'settings', 'users', 'vms',
+        'api_keys',
+        'events',
+        'hosts',
+        'idempotency_keys',
+        'images',
+        'operations',
+        'project_quotas',
+        'projects',
+        'settings',
+        'users',
+        'vms',
       ]);
       await Promise.all([a.close(), b.close()]);
     } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_HTTP_STATUS, HangarError, errors, isHangarError } from '../src/domain/errors.js';
+import { ERROR_HTTP_STATUS, errors, HangarError, isHangarError } from '../src/domain/errors.js';
 
 // Clients branch on code, HTTP status and `retryable`, and people read the message: each
 // factory's whole answer is pinned here.
@@ -9,16 +9,32 @@ describe('errors', () => {
     [errors.vmNotFound(id), { code: 'VM_NOT_FOUND', status: 404, message: `VM with ID ${id} not found`, details: {} }],
     [errors.operationNotFound(id), { code: 'OPERATION_NOT_FOUND', status: 404, message: `Operation with ID ${id} not found`, details: {} }],
     [errors.notFound('Image', id), { code: 'NOT_FOUND', status: 404, message: `Image with ID ${id} not found`, details: {} }],
-    [errors.nameTaken('web-1'), { code: 'NAME_TAKEN', status: 409, message: "A VM named 'web-1' already exists in this project", details: { retryable: false } }],
+    [
+      errors.nameTaken('web-1'),
+      { code: 'NAME_TAKEN', status: 409, message: "A VM named 'web-1' already exists in this project", details: { retryable: false } },
+    ],
     [
       errors.versionConflict(3, 5),
-      { code: 'VERSION_CONFLICT', status: 409, message: 'VM is at version 5, not the expected 3', details: { expected_version: 3, version: 5, retryable: false } },
+      {
+        code: 'VERSION_CONFLICT',
+        status: 409,
+        message: 'VM is at version 5, not the expected 3',
+        details: { expected_version: 3, version: 5, retryable: false },
+      },
     ],
     [
       errors.idempotencyMismatch('k1'),
-      { code: 'IDEMPOTENCY_MISMATCH', status: 422, message: "Idempotency key 'k1' was already used with a different request", details: { retryable: false } },
+      {
+        code: 'IDEMPOTENCY_MISMATCH',
+        status: 422,
+        message: "Idempotency key 'k1' was already used with a different request",
+        details: { retryable: false },
+      },
     ],
-    [errors.hostUnavailable('host-1 is down'), { code: 'HOST_UNAVAILABLE', status: 503, message: 'host-1 is down', details: { retryable: true } }],
+    [
+      errors.hostUnavailable('host-1 is down'),
+      { code: 'HOST_UNAVAILABLE', status: 503, message: 'host-1 is down', details: { retryable: true } },
+    ],
     [
       errors.validation('bad name', [{ path: 'name', message: 'too long' }]),
       { code: 'VALIDATION', status: 400, message: 'bad name', details: { fields: [{ path: 'name', message: 'too long' }] } },
@@ -37,7 +53,10 @@ describe('errors', () => {
   }
 
   it('maps every code to a 4xx or 5xx, and only server faults to 5xx', () => {
-    const fives = Object.entries(ERROR_HTTP_STATUS).filter(([, s]) => s >= 500).map(([c]) => c).sort();
+    const fives = Object.entries(ERROR_HTTP_STATUS)
+      .filter(([, s]) => s >= 500)
+      .map(([c]) => c)
+      .sort();
     expect(fives).toEqual(['DATABASE_UNAVAILABLE', 'HOST_UNAVAILABLE', 'INSUFFICIENT_CAPACITY', 'INTERNAL']);
     for (const s of Object.values(ERROR_HTTP_STATUS)) expect(s >= 400 && s < 600).toBe(true);
   });

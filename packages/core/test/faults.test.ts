@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reconciler, Worker, silentLogger, type VmStatus } from '../src/index.js';
+import { Reconciler, silentLogger, type VmStatus, Worker } from '../src/index.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 let cp: TestControlPlane | undefined;
@@ -26,9 +26,25 @@ describe('crash takeover', () => {
     const claimed = await doomed.claim();
     expect(claimed?.id).toBe(r.operation!.id);
     // It had defined the domain before dying, without recording it.
-    await cp.driver.define({ vm_id: r.vm.id, name: 'orphaned', cpu_cores: 1, memory_mb: 128, disk_gb: 1, os_type: 'linux', network: r.vm.network, vnc_enabled: true });
+    await cp.driver.define({
+      vm_id: r.vm.id,
+      name: 'orphaned',
+      cpu_cores: 1,
+      memory_mb: 128,
+      disk_gb: 1,
+      os_type: 'linux',
+      network: r.vm.network,
+      vnc_enabled: true,
+    });
 
-    const heir = new Worker({ db: cp.database.db, drivers: cp.drivers, notifier: cp.notifier, lease_ms: 300, poll_ms: 50, logger: silentLogger });
+    const heir = new Worker({
+      db: cp.database.db,
+      drivers: cp.drivers,
+      notifier: cp.notifier,
+      lease_ms: 300,
+      poll_ms: 50,
+      logger: silentLogger,
+    });
     expect(await heir.claim()).toBeNull(); // the lease still holds
     heir.start();
     try {
@@ -67,7 +83,14 @@ describe('crash takeover', () => {
     const { services, scope } = cp;
     cp.hypervisor.setLatency(10_000);
     const r = await services.vms.create(scope, { name: 'handover', ...small });
-    const first = new Worker({ db: cp.database.db, drivers: cp.drivers, notifier: cp.notifier, lease_ms: 60_000, poll_ms: 20, logger: silentLogger });
+    const first = new Worker({
+      db: cp.database.db,
+      drivers: cp.drivers,
+      notifier: cp.notifier,
+      lease_ms: 60_000,
+      poll_ms: 20,
+      logger: silentLogger,
+    });
     first.start();
     await expect.poll(() => first.inFlight).toBe(1);
     await first.stop(50);
@@ -85,9 +108,7 @@ describe('fault injection', () => {
       worker: { max_operation_ms: 400, concurrency: 16 },
     });
     const { services, scope } = cp;
-    const created = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => services.vms.create(scope, { name: `chaos-${i}`, ...small })),
-    );
+    const created = await Promise.all(Array.from({ length: 12 }, (_, i) => services.vms.create(scope, { name: `chaos-${i}`, ...small })));
     const ids = created.map((c) => c.vm.id);
     const actions = ['start', 'stop', 'pause', 'resume', 'restart', 'reset', 'force_stop'] as const;
     for (let round = 0; round < 8; round++) {
@@ -110,7 +131,9 @@ describe('fault injection', () => {
     }
     expect(ops.some((o) => o.status === 'failed')).toBe(true);
     expect(ops.some((o) => o.status === 'succeeded')).toBe(true);
-    const vms = await cp.database.sql<{ status: VmStatus; current_operation_id: string | null }[]>`SELECT status, current_operation_id FROM vms`;
+    const vms = await cp.database.sql<
+      { status: VmStatus; current_operation_id: string | null }[]
+    >`SELECT status, current_operation_id FROM vms`;
     for (const vm of vms) {
       expect(STABLE).toContain(vm.status);
       expect(vm.current_operation_id).toBeNull();
@@ -124,7 +147,12 @@ describe('fault injection', () => {
       const c = new Client({ hypervisor: h });
       const outcomes: string[] = [];
       for (let i = 0; i < 30; i++) {
-        outcomes.push(await c.listVms().then(() => 'ok', (e: Error) => e.name));
+        outcomes.push(
+          await c.listVms().then(
+            () => 'ok',
+            (e: Error) => e.name,
+          ),
+        );
       }
       return outcomes.join(',');
     };
@@ -135,8 +163,7 @@ describe('fault injection', () => {
 });
 
 describe('reconciler', () => {
-  const reconcilerFor = (c: TestControlPlane) =>
-    new Reconciler({ db: c.database.db, drivers: c.drivers, logger: silentLogger });
+  const reconcilerFor = (c: TestControlPlane) => new Reconciler({ db: c.database.db, drivers: c.drivers, logger: silentLogger });
 
   it('fails an operation past its deadline and records what the host shows', async () => {
     cp = await startTestControlPlane({ worker: false, reconciler: false });

@@ -6,7 +6,10 @@ import { QemuDriver, scanGpus } from '../src/index.js';
 
 /** A sysfs tree as the kernel lays it out, with two GPUs among other PCI devices. */
 async function fixture(root: string): Promise<void> {
-  const device = async (addr: string, f: { vendor: string; device: string; class: string; driver?: string; group?: number; numa?: string }) => {
+  const device = async (
+    addr: string,
+    f: { vendor: string; device: string; class: string; driver?: string; group?: number; numa?: string },
+  ) => {
     const real = join(root, 'devices/pci0000:00', addr);
     await mkdir(real, { recursive: true });
     await writeFile(join(real, 'vendor'), `${f.vendor}\n`);
@@ -40,8 +43,24 @@ describe('GPU inventory from sysfs', () => {
 
   it('lists display-class PCI devices with their driver, IOMMU group and NUMA node', async () => {
     expect(await scanGpus(root)).toEqual([
-      { address: '0000:3b:00.0', vendor_id: '0x10de', device_id: '0x2330', vendor: 'NVIDIA', driver: 'vfio-pci', iommu_group: 42, numa_node: 1 },
-      { address: '0000:5e:00.0', vendor_id: '0x1002', device_id: '0x740f', vendor: 'AMD', driver: 'amdgpu', iommu_group: 7, numa_node: null },
+      {
+        address: '0000:3b:00.0',
+        vendor_id: '0x10de',
+        device_id: '0x2330',
+        vendor: 'NVIDIA',
+        driver: 'vfio-pci',
+        iommu_group: 42,
+        numa_node: 1,
+      },
+      {
+        address: '0000:5e:00.0',
+        vendor_id: '0x1002',
+        device_id: '0x740f',
+        vendor: 'AMD',
+        driver: 'amdgpu',
+        iommu_group: 7,
+        numa_node: null,
+      },
     ]);
   });
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UrlPolicy, ensureProject, silentLogger, type Image } from '../src/index.js';
-import { ImageDownloader } from '../src/worker/image-downloads.js';
+import { ensureProject, type Image, silentLogger, UrlPolicy } from '../src/index.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { ImageDownloader } from '../src/worker/image-downloads.js';
 
 // Image URLs are tenants' input: by default they may lead only to public addresses, and one
 // tenant's slow downloads may not hold the slots others need.
@@ -125,7 +125,14 @@ describe('download slots', () => {
   it('fails a download that moves but outlasts its deadline', async () => {
     cp = await startTestControlPlane({ worker: false });
     const { image } = await cp.services.images.register(cp.scope, { url: `${files.url}/steady.img`, kind: 'disk' });
-    const downloader = new ImageDownloader({ db: cp.database.db, store: cp.images, url_policy: mirror, deadline_ms: 500, poll_ms: 50, logger: silentLogger });
+    const downloader = new ImageDownloader({
+      db: cp.database.db,
+      store: cp.images,
+      url_policy: mirror,
+      deadline_ms: 500,
+      poll_ms: 50,
+      logger: silentLogger,
+    });
     downloader.start();
     try {
       expect(await settled(cp, image.id)).toMatchObject({ status: 'error', error: expect.stringMatching(/took longer than 0\.5 s/) });

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UrlPolicy, type Image } from '../src/index.js';
+import { type Image, UrlPolicy } from '../src/index.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -27,7 +27,9 @@ beforeAll(async () => {
     '/disk.img': { body: Buffer.concat([Buffer.from('a raw disk'), Buffer.alloc(4086)]) },
   });
   // The test's server is on loopback, which tenants' URLs may not reach by default (image-downloads.test.ts).
-  cp = await startTestControlPlane({ controlPlane: { max_image_bytes: 200 * 1024, image_downloads: { url_policy: new UrlPolicy(['127.0.0.1']) } } });
+  cp = await startTestControlPlane({
+    controlPlane: { max_image_bytes: 200 * 1024, image_downloads: { url_policy: new UrlPolicy(['127.0.0.1']) } },
+  });
 });
 afterAll(async () => {
   await cp?.shutdown();
@@ -44,7 +46,9 @@ async function settled(id: string): Promise<Image> {
 }
 
 async function storeFiles(): Promise<string[]> {
-  return (await readdir(cp.images.root)).filter((f) => f !== '.partial').concat((await readdir(cp.images.partialDir)).map((f) => `.partial/${f}`));
+  return (await readdir(cp.images.root))
+    .filter((f) => f !== '.partial')
+    .concat((await readdir(cp.images.partialDir)).map((f) => `.partial/${f}`));
 }
 
 describe('images', () => {
@@ -53,7 +57,13 @@ describe('images', () => {
     expect(created).toBe(true);
     expect(image).toMatchObject({ name: 'tiny.iso', kind: 'iso', status: 'pending', progress: { bytes_done: 0 } });
     const ready = await settled(image.id);
-    expect(ready).toMatchObject({ status: 'ready', format: 'iso', sha256: sha(iso), size_bytes: iso.length, progress: { bytes_done: iso.length, bytes_total: iso.length } });
+    expect(ready).toMatchObject({
+      status: 'ready',
+      format: 'iso',
+      sha256: sha(iso),
+      size_bytes: iso.length,
+      progress: { bytes_done: iso.length, bytes_total: iso.length },
+    });
     expect(await readFile(cp.images.pathOf(image.id))).toEqual(iso);
 
     const again = await cp.services.images.register(cp.scope, { url: `${files.url}/tiny.iso`, sha256: sha(iso) });
@@ -119,7 +129,10 @@ describe('images', () => {
     await cp.services.operations.wait(cp.scope, ej.operation!.id, { timeout_ms: 5_000 });
     expect((await cp.services.vms.get(cp.scope, vm.id)).iso_image_id).toBeNull();
     expect(cp.hypervisor.domains.get(row!.domain_ref as string)!.spec.iso_path).toBeNull();
-    await expect(cp.services.vms.eject_iso(cp.scope, vm.id)).rejects.toMatchObject({ code: 'VALIDATION', message: 'No CDROM device found' });
+    await expect(cp.services.vms.eject_iso(cp.scope, vm.id)).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: 'No CDROM device found',
+    });
 
     const at = await cp.services.vms.attach_iso(cp.scope, vm.id, { image_id: vm.image_id! });
     await cp.services.operations.wait(cp.scope, at.operation!.id, { timeout_ms: 5_000 });

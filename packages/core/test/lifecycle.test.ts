@@ -62,17 +62,31 @@ describe('VM lifecycle on the simulated hypervisor', () => {
     const changes = events.filter((e) => e.type === 'vm.status_changed').map((e) => e.to_status);
     expect(changes).toEqual([
       'stopped',
-      'starting', 'running',
-      'pausing', 'paused',
-      'resuming', 'running',
-      'restarting', 'running',
-      'restarting', 'running',
-      'stopping', 'stopped',
-      'deleting', 'deleted',
+      'starting',
+      'running',
+      'pausing',
+      'paused',
+      'resuming',
+      'running',
+      'restarting',
+      'running',
+      'restarting',
+      'running',
+      'stopping',
+      'stopped',
+      'deleting',
+      'deleted',
     ]);
     const ops = await services.operations.list(scope, { vm_id: vm.id, limit: 100 });
     expect(ops.operations.map((o) => o.action).reverse()).toEqual([
-      'create', 'start', 'pause', 'resume', 'restart', 'reset', 'stop', 'delete',
+      'create',
+      'start',
+      'pause',
+      'resume',
+      'restart',
+      'reset',
+      'stop',
+      'delete',
     ]);
     expect(ops.operations.every((o) => o.status === 'succeeded')).toBe(true);
   });

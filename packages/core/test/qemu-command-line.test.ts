@@ -24,7 +24,10 @@ function parseOptions(s: string): string[] {
 }
 
 const keysOf = (s: string) => parseOptions(s).map((p) => p.split('=')[0]);
-const valueIn = (s: string, key: string) => parseOptions(s).find((p) => p.startsWith(`${key}=`))?.slice(key.length + 1);
+const valueIn = (s: string, key: string) =>
+  parseOptions(s)
+    .find((p) => p.startsWith(`${key}=`))
+    ?.slice(key.length + 1);
 
 const HOSTILE = ['x,helper=sh -c id>out', 'a,,b', ',', 'disk,file=/etc/shadow', 'br0,script=/tmp/evil', '=,=,'];
 
@@ -50,7 +53,12 @@ describe('qemuArgs', () => {
     it(`keeps ${JSON.stringify(hostile)} one value wherever it goes`, () => {
       const files = vmLayout(`/var/lib/hangar/${hostile}/vms`, '6c7e3b27-7159-4e0a-9e30-3d44284574cd');
       const args = qemuArgs(
-        record({ name: hostile, network: { type: 'bridge', bridge_name: hostile, mac_address: '52:54:00:12:34:56' }, iso_path: `/images/${hostile}.iso`, vnc: true }),
+        record({
+          name: hostile,
+          network: { type: 'bridge', bridge_name: hostile, mac_address: '52:54:00:12:34:56' },
+          iso_path: `/images/${hostile}.iso`,
+          vnc: true,
+        }),
         files,
         { accel: 'tcg' },
       );

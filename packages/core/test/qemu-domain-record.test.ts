@@ -16,7 +16,16 @@ describe('readRecord', () => {
     await writeFile(join(dir, 'domain.json'), JSON.stringify(record));
     return readRecord(join(dir, 'domain.json'));
   };
-  const base = { vm_id: 'x', name: 'x', cpu_cores: 1, memory_mb: 256, disk_gb: 1, network: { type: 'nat', bridge_name: null, mac_address: '52:54:00:00:00:01' }, iso_path: null, created_at: '2026-01-01T00:00:00.000Z' };
+  const base = {
+    vm_id: 'x',
+    name: 'x',
+    cpu_cores: 1,
+    memory_mb: 256,
+    disk_gb: 1,
+    network: { type: 'nat', bridge_name: null, mac_address: '52:54:00:00:00:01' },
+    iso_path: null,
+    created_at: '2026-01-01T00:00:00.000Z',
+  };
 
   it('reads a port-era record as a console on or off', async () => {
     expect(await written({ ...base, vnc_port: 5901 })).toEqual({ ...base, vnc: true });

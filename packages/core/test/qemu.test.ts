@@ -4,16 +4,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  QemuDriver,
+  type ControlPlane,
   chooseAccel,
-  QemuImg,
+  type Database,
   ensureProject,
+  QemuDriver,
+  QemuImg,
+  type Scope,
   silentLogger,
   startControlPlane,
   UrlPolicy,
-  type ControlPlane,
-  type Database,
-  type Scope,
   type VmActionResult,
 } from '../src/index.js';
 import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, serveFiles, testGuest, waitForText } from '../src/testing/index.js';
@@ -87,7 +87,11 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
 
   afterAll(async () => {
     if (!cp) return;
-    for (const id of await driver.list().then((l) => l.map((d) => d.ref)).catch(() => [])) await driver.kill(id);
+    for (const id of await driver
+      .list()
+      .then((l) => l.map((d) => d.ref))
+      .catch(() => []))
+      await driver.kill(id);
     await cp.close();
     await database.close();
     // No QEMU may outlive the suite.
@@ -102,7 +106,11 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
     return operation;
   }
   const qmpStatus = async (id: string) => (await driver.qmp<{ status: string }>(id, 'query-status')).status;
-  const files = (id: string) => ({ dir: `${dir}/vms/${id}`, console: `${dir}/vms/${id}/console.log`, disk: `${dir}/vms/${id}/disk0.qcow2` });
+  const files = (id: string) => ({
+    dir: `${dir}/vms/${id}`,
+    console: `${dir}/vms/${id}/console.log`,
+    disk: `${dir}/vms/${id}/disk0.qcow2`,
+  });
 
   it('runs the whole lifecycle through the service layer', async () => {
     const { services } = cp;
@@ -258,7 +266,14 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
     }
     const kvm = new QemuDriver({ root: `${dir}/kvm`, accel: 'auto', boot: testGuest() });
     const id = '6f1f3c3e-0000-4000-8000-00000000c0de';
-    await kvm.define({ vm_id: id, name: 'kvm-probe', ...small, os_type: 'linux', network: { type: 'nat', bridge_name: null, mac_address: null, ip_address: null }, vnc_enabled: false });
+    await kvm.define({
+      vm_id: id,
+      name: 'kvm-probe',
+      ...small,
+      os_type: 'linux',
+      network: { type: 'nat', bridge_name: null, mac_address: null, ip_address: null },
+      vnc_enabled: false,
+    });
     await kvm.start(id);
     try {
       await waitForText(`${dir}/kvm/${id}/console.log`, UP, { timeout_ms: 20_000 });
@@ -276,7 +291,13 @@ describe.skipIf(skip !== null)('QEMU driver against real QEMU (TCG)', () => {
     const files = await serveFiles({ '/base.qcow2': { body: await readFile(base) }, '/boot.iso': { body: iso } });
     try {
       const disk = (await services.images.register(scope, { url: `${files.url}/base.qcow2` })).image;
-      const r = await services.vms.create(scope, { name: 'from-images', image_id: disk.id, iso_url: `${files.url}/boot.iso`, start: true, ...small });
+      const r = await services.vms.create(scope, {
+        name: 'from-images',
+        image_id: disk.id,
+        iso_url: `${files.url}/boot.iso`,
+        start: true,
+        ...small,
+      });
       await done(Promise.resolve(r));
       const vm = await services.vms.get(scope, r.vm.id);
       expect(await services.images.get(scope, disk.id)).toMatchObject({ status: 'ready', format: 'qcow2' });

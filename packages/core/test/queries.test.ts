@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 import type { Scope } from '../src/index.js';
+import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 let cp: TestControlPlane;
 let scope: Scope;
@@ -106,9 +106,9 @@ describe('names, versions and idempotency', () => {
 
   it('refuses a stale expected_version', async () => {
     const vm = (await cp.services.vms.list(scope, { search: 'node-05' })).vms[0]!;
-    await expect(
-      cp.services.vms.update(scope, vm.id, { labels: { x: 'y' } }, { expected_version: vm.version + 1 }),
-    ).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
+    await expect(cp.services.vms.update(scope, vm.id, { labels: { x: 'y' } }, { expected_version: vm.version + 1 })).rejects.toMatchObject({
+      code: 'VERSION_CONFLICT',
+    });
     const ok = await cp.services.vms.update(scope, vm.id, { labels: { x: 'y' } }, { expected_version: vm.version });
     expect(ok.vm.version).toBe(vm.version + 1);
     await expect(cp.services.vms.start(scope, vm.id, { expected_version: vm.version })).rejects.toMatchObject({
@@ -121,9 +121,9 @@ describe('names, versions and idempotency', () => {
     const first = await cp.services.vms.create(scope, input, { idempotency_key: 'create-idem-1' });
     const again = await cp.services.vms.create(scope, { ...input }, { idempotency_key: 'create-idem-1' });
     expect(again).toEqual(first);
-    await expect(
-      cp.services.vms.create(scope, { ...input, cpu_cores: 2 }, { idempotency_key: 'create-idem-1' }),
-    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
+    await expect(cp.services.vms.create(scope, { ...input, cpu_cores: 2 }, { idempotency_key: 'create-idem-1' })).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_MISMATCH',
+    });
     expect((await cp.services.vms.list(scope, { search: 'idem-1' })).total).toBe(1);
   });
 

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UrlPolicy, ensureProject, silentLogger, type Scope } from '../src/index.js';
-import { ImageDownloader } from '../src/worker/image-downloads.js';
+import { ensureProject, type Scope, silentLogger, UrlPolicy } from '../src/index.js';
 import { goodArchive, serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { ImageDownloader } from '../src/worker/image-downloads.js';
 
 // Per-project quotas: an admin's limits, checked in the transaction that takes the resources,
 // so one tenant cannot fill the hosts others need.
@@ -17,14 +17,20 @@ afterEach(async () => {
 
 const vm = (name: string, cpu_cores = 1) => ({ name, cpu_cores, memory_mb: 256, disk_gb: 1 });
 const iso = () => Buffer.concat([Buffer.alloc(32769), Buffer.from('CD001'), randomBytes(64)]);
-const count = async (c: TestControlPlane, table: string) => ((await c.database.sql.unsafe(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n as number);
+const count = async (c: TestControlPlane, table: string) =>
+  (await c.database.sql.unsafe(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n as number;
 
 describe('quotas', () => {
   it('are unlimited until set, then refuse VMs, vCPUs, memory and disk past them, naming the limit', async () => {
     cp = await startTestControlPlane();
     const { services, scope } = cp;
     expect((await services.projects.quotas(scope.project_id)).limits).toEqual({
-      vms: null, cpu_cores: null, memory_mb: null, disk_gb: null, images: null, running_downloads: null,
+      vms: null,
+      cpu_cores: null,
+      memory_mb: null,
+      disk_gb: null,
+      images: null,
+      running_downloads: null,
     });
     await services.projects.set_quotas(scope.project_id, { vms: 2, cpu_cores: 3, memory_mb: 1024, disk_gb: 10 });
     const a = await services.vms.create(scope, vm('a', 1));
@@ -38,11 +44,17 @@ describe('quotas', () => {
 
     // Growth counts too: a resize past the vCPU limit.
     await services.operations.wait(scope, a.operation!.id, { timeout_ms: 5_000 });
-    await expect(services.vms.update(scope, a.vm.id, { cpu_cores: 2 })).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: 'cpu_cores' } });
+    await expect(services.vms.update(scope, a.vm.id, { cpu_cores: 2 })).rejects.toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      details: { quota: 'cpu_cores' },
+    });
     expect((await services.vms.get(scope, a.vm.id)).cpu_cores).toBe(1);
 
     await services.projects.set_quotas(scope.project_id, { memory_mb: 600 });
-    await expect(services.vms.create(scope, vm('d'))).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: 'memory_mb', used: 512 } });
+    await expect(services.vms.create(scope, vm('d'))).rejects.toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      details: { quota: 'memory_mb', used: 512 },
+    });
     // Deleting frees the quota.
     const del = await services.vms.delete(scope, a.vm.id);
     await services.operations.wait(scope, del.operation!.id, { timeout_ms: 5_000 });
@@ -66,13 +78,19 @@ describe('quotas', () => {
     const { services, scope } = cp;
     await services.projects.set_quotas(scope.project_id, { images: 1, vms: 0 });
     await services.images.upload(scope, { name: 'one.iso' }, Readable.from([iso()]));
-    await expect(services.images.upload(scope, { name: 'two.iso' }, Readable.from([iso()]))).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: 'images' } });
+    await expect(services.images.upload(scope, { name: 'two.iso' }, Readable.from([iso()]))).rejects.toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      details: { quota: 'images' },
+    });
     await expect(services.images.register(scope, { url: 'http://example.com/x.iso' })).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
     expect((await readdir(cp.images.root)).filter((f) => f !== '.partial')).toHaveLength(1);
     expect(await count(cp, 'images')).toBe(1);
 
     const domains = cp.hypervisor.domains.size;
-    await expect(cp.archives.importVm(scope, Readable.from([await goodArchive()]))).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: 'vms' } });
+    await expect(cp.archives.importVm(scope, Readable.from([await goodArchive()]))).rejects.toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      details: { quota: 'vms' },
+    });
     expect(cp.hypervisor.domains.size).toBe(domains);
     expect(await count(cp, 'vms')).toBe(0);
   });
@@ -84,15 +102,27 @@ describe('quotas', () => {
       const { services, scope } = cp;
       await services.projects.set_quotas(scope.project_id, { running_downloads: 1 });
       const ids = [];
-      for (let i = 0; i < 3; i++) ids.push((await services.images.register(scope, { url: `${files.url}/slow.img?${i}`, kind: 'disk' })).image.id);
-      const downloader = new ImageDownloader({ db: cp.database.db, store: cp.images, url_policy: new UrlPolicy(['127.0.0.1']), concurrency: 3, poll_ms: 20, logger: silentLogger });
+      for (let i = 0; i < 3; i++)
+        ids.push((await services.images.register(scope, { url: `${files.url}/slow.img?${i}`, kind: 'disk' })).image.id);
+      const downloader = new ImageDownloader({
+        db: cp.database.db,
+        store: cp.images,
+        url_policy: new UrlPolicy(['127.0.0.1']),
+        concurrency: 3,
+        poll_ms: 20,
+        logger: silentLogger,
+      });
       let most = 0;
       const sampler = setInterval(() => {
-        void cp!.database.sql`SELECT count(*)::int AS n FROM images WHERE status = 'downloading'`.then(([r]) => (most = Math.max(most, r!.n as number)));
+        void cp!.database.sql`SELECT count(*)::int AS n FROM images WHERE status = 'downloading'`.then(
+          ([r]) => (most = Math.max(most, r!.n as number)),
+        );
       }, 10);
       downloader.start();
       try {
-        await expect.poll(async () => (await services.images.list(scope)).images.every((i) => i.status === 'ready'), { timeout: 15_000 }).toBe(true);
+        await expect
+          .poll(async () => (await services.images.list(scope)).images.every((i) => i.status === 'ready'), { timeout: 15_000 })
+          .toBe(true);
       } finally {
         clearInterval(sampler);
         await downloader.stop();

@@ -9,8 +9,8 @@ import {
   NoResourcesAvailableError,
   SimulatedDriver,
   SimulatedHypervisor,
-  VmNotFoundError,
   type SimVmSpec,
+  VmNotFoundError,
 } from '../src/index.js';
 
 const spec = (name: string, over: Partial<SimVmSpec> = {}): SimVmSpec => ({

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  allowedActions,
+  canPerform,
+  decide,
   STABLE_STATUSES,
   STATE_MACHINE,
   TRANSITIONAL_STATUSES,
   VM_STATUSES,
   Vm,
-  allowedActions,
-  canPerform,
-  decide,
   type VmAction,
   type VmStatus,
 } from '../src/domain/index.js';
@@ -33,7 +33,13 @@ const rows = TABLE.trim()
   .slice(1)
   .map((line) => {
     const [action, from, during, success, failure] = line.split('|').map((c) => c.trim());
-    return { action: action as VmAction, from: (from === '-' ? [] : from!.split(/\s+/)) as VmStatus[], during: during!, success: success!, failure: failure! };
+    return {
+      action: action as VmAction,
+      from: (from === '-' ? [] : from!.split(/\s+/)) as VmStatus[],
+      during: during!,
+      success: success!,
+      failure: failure!,
+    };
   });
 
 // Every status a VM can have, read from the schema VMs are parsed and answered with, not from a
@@ -53,7 +59,10 @@ describe('state machine', () => {
     expect(sorted(named)).toEqual(sorted(STATUSES));
     // A VM can only be in a transitional status while some action holds it there.
     for (const s of TRANSITIONAL_STATUSES) {
-      expect(Object.values(STATE_MACHINE).some((r) => r.during === s), `no action runs in ${s}`).toBe(true);
+      expect(
+        Object.values(STATE_MACHINE).some((r) => r.during === s),
+        `no action runs in ${s}`,
+      ).toBe(true);
     }
     expect(sorted(rows.map((r) => r.action))).toEqual(sorted(Object.keys(STATE_MACHINE).filter((a) => a !== 'update_metadata')));
   });
@@ -103,7 +112,7 @@ describe('state machine', () => {
       expect(decide('stop', 'stopping', 'stop')).toEqual({ kind: 'in_flight' });
       expect(decide('reset', 'restarting', 'reset')).toEqual({ kind: 'in_flight' });
     });
-    it('is in flight only while the VM holds that action\'s status, and only for that action', () => {
+    it("is in flight only while the VM holds that action's status, and only for that action", () => {
       // The operation is still listed but the VM already left `starting` (it is finishing).
       expect(decide('start', 'stopped', 'start')).toEqual({ kind: 'proceed', preempt: false });
       expect(decide('start', 'running', 'start')).toEqual({ kind: 'noop' });

@@ -53,7 +53,10 @@ describe('bad input', () => {
       ['create: bad IPv6', () => services.vms.create(scope, { ...good, public_ip: '2001:db8::zz' })],
       ['create: bad label key', () => services.vms.create(scope, { ...good, labels: { 'bad key!': 'v' } })],
       ['create: control char in label', () => services.vms.create(scope, { ...good, labels: { k: 'a\u0000' } })],
-      ['create: 65 labels', () => services.vms.create(scope, { ...good, labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) })],
+      [
+        'create: 65 labels',
+        () => services.vms.create(scope, { ...good, labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }),
+      ],
       ['create: bridge without name', () => services.vms.create(scope, { ...good, network: { type: 'bridge' } })],
       ['create: bad MAC', () => services.vms.create(scope, { ...good, network: { mac_address: 'zz:zz' } })],
       ['create: unknown field', () => services.vms.create(scope, { ...good, flavour: 'large' })],
@@ -122,7 +125,13 @@ describe('bad input', () => {
   });
 
   it('accepts the older label shape, a list of keys', async () => {
-    const r = await cp.services.vms.create(cp.scope, { name: 'labels-list', labels: ['test'] as never, memory_mb: 128, disk_gb: 1, cpu_cores: 1 });
+    const r = await cp.services.vms.create(cp.scope, {
+      name: 'labels-list',
+      labels: ['test'] as never,
+      memory_mb: 128,
+      disk_gb: 1,
+      cpu_cores: 1,
+    });
     expect(r.vm.labels).toEqual({ test: '' });
   });
 });

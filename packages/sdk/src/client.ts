@@ -12,22 +12,22 @@ import {
 } from './errors.js';
 import { statusPreservingFetch } from './fetch.js';
 import { VmList } from './pagination.js';
-import * as transfers from './transfers.js';
 import type { ExportOptions, ImportOptions, Transport } from './transfers.js';
+import * as transfers from './transfers.js';
 import type {
   AppRouter,
   CreateApiKeyInput,
   CreateUserInput,
-  QuotaLimits,
   CreateVmSpec,
   Image,
-  ListImagesQuery,
-  RegisterImageInput,
   ListEventsQuery,
+  ListImagesQuery,
   ListOperationsQuery,
   ListVmsQuery,
   Operation,
   Principal,
+  QuotaLimits,
+  RegisterImageInput,
   UpdateVmPatch,
   Vm,
   VmActionResult,
@@ -157,10 +157,7 @@ export class Client {
 
   async createVm(spec: CreateVmSpec, opts: MutationOptions = {}): Promise<VmActionResult> {
     const idempotency_key = opts.idempotency_key ?? newKey();
-    const result = await this.call(
-      (signal) => this.trpc.vms.create.mutate({ ...spec, idempotency_key }, { signal }),
-      opts,
-    );
+    const result = await this.call((signal) => this.trpc.vms.create.mutate({ ...spec, idempotency_key }, { signal }), opts);
     return this.settle(result, opts);
   }
 
@@ -267,7 +264,11 @@ export class Client {
       const image = await this.getImage(id, { signal: opts.signal });
       if (image.status === 'ready') return image;
       if (image.status === 'error') {
-        throw new HangarError(`Image ${id} failed: ${image.error ?? 'download failed'}`, { status: null, code: 'IMAGE_FAILED', details: { image } });
+        throw new HangarError(`Image ${id} failed: ${image.error ?? 'download failed'}`, {
+          status: null,
+          code: 'IMAGE_FAILED',
+          details: { image },
+        });
       }
       if (Date.now() > until) throw new TimeoutError(`Image ${id} was not ready in time`, { status: null, code: 'TIMEOUT' });
       await sleep(250, opts.signal);
@@ -364,10 +365,10 @@ export class Client {
     const deadline = Date.now() + (opts.timeout_ms ?? DEFAULT_WAIT_MS);
     for (;;) {
       const slice = Math.max(0, Math.min(deadline - Date.now(), LONG_POLL_SLICE_MS));
-      const { operation, timed_out } = await this.call(
-        (signal) => this.trpc.operations.wait.query({ id, timeout_ms: slice }, { signal }),
-        { signal: opts.signal, timeout_ms: slice + 30_000 },
-      );
+      const { operation, timed_out } = await this.call((signal) => this.trpc.operations.wait.query({ id, timeout_ms: slice }, { signal }), {
+        signal: opts.signal,
+        timeout_ms: slice + 30_000,
+      });
       if (!timed_out) return operation;
       if (Date.now() >= deadline) {
         throw new TimeoutError(`Operation ${id} (${operation.action}) did not finish in time`, {

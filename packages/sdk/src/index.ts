@@ -1,17 +1,17 @@
-export { Client, type ClientOptions, type CallOptions, type MutationOptions, type WaitOptions } from './client.js';
-export { VmList } from './pagination.js';
-export type { ExportOptions, ImportOptions, WritableLike } from './transfers.js';
+export { type CallOptions, Client, type ClientOptions, type MutationOptions, type WaitOptions } from './client.js';
 export {
-  HangarError,
-  ValidationError,
   AuthenticationError,
-  PermissionDeniedError,
-  NotFoundError,
   ConflictError,
+  ConnectionError,
+  HangarError,
+  NotFoundError,
+  OperationFailedError,
+  PermissionDeniedError,
   RateLimitError,
   ServerError,
-  ConnectionError,
   TimeoutError,
-  OperationFailedError,
+  ValidationError,
 } from './errors.js';
+export { VmList } from './pagination.js';
+export type { ExportOptions, ImportOptions, WritableLike } from './transfers.js';
 export type * from './types.js';

@@ -41,7 +41,11 @@ async function send(t: Transport, path: string, init: RequestInit): Promise<Resp
     return await t.fetch(`${t.baseUrl}${path}`, { ...init, headers: { ...t.headers(), ...(init.headers as Record<string, string>) } });
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
-    throw new ConnectionError(`Cannot reach the Hangar server: ${(err as Error).message}`, { status: null, code: 'CONNECTION', cause: err });
+    throw new ConnectionError(`Cannot reach the Hangar server: ${(err as Error).message}`, {
+      status: null,
+      code: 'CONNECTION',
+      cause: err,
+    });
   }
 }
 

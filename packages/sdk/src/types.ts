@@ -1,5 +1,5 @@
-import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '@hangar/server';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 
 export type { AppRouter };
 export type RouterInputs = inferRouterInputs<AppRouter>;

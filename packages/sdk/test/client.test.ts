@@ -1,14 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '@hangar/server/testing';
-import {
-  Client,
-  ConflictError,
-  NotFoundError,
-  OperationFailedError,
-  TimeoutError,
-  ValidationError,
-  type Vm,
-} from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, ConflictError, NotFoundError, OperationFailedError, TimeoutError, ValidationError, type Vm } from '../src/index.js';
 
 let server: TestServer;
 let client: Client;
@@ -76,9 +68,7 @@ describe('SDK against a live server', () => {
   });
 
   it('lists by page and walks every page with an async iterator', async () => {
-    await Promise.all(
-      Array.from({ length: 7 }, (_, i) => client.createVm({ name: `list-${i}`, ...small, labels: { group: 'list' } })),
-    );
+    await Promise.all(Array.from({ length: 7 }, (_, i) => client.createVm({ name: `list-${i}`, ...small, labels: { group: 'list' } })));
     const list = client.listVms({ label: 'group=list', per_page: 3 });
     const first = await list.page();
     expect(first).toMatchObject({ total: 7, page: 1, per_page: 3, total_pages: 3 });

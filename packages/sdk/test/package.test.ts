@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const SDK_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -152,7 +152,9 @@ describe('the packed SDK, installed on its own', () => {
     expect(await readdir(join(dir, 'node_modules/@hangar'))).toEqual(['sdk']);
     const { stdout: dts } = await run('cat', ['node_modules/@hangar/sdk/dist/index.d.ts'], { cwd: dir });
     const imports = [...dts.matchAll(/from '([^']+)'/g)].map((m) => m[1]!.split('/').slice(0, 2).join('/'));
-    expect(new Set(imports.map((i) => (i.startsWith('@') ? i : i.split('/')[0])))).toEqual(new Set(['@trpc/server', '@trpc/client', 'zod']));
+    expect(new Set(imports.map((i) => (i.startsWith('@') ? i : i.split('/')[0])))).toEqual(
+      new Set(['@trpc/server', '@trpc/client', 'zod']),
+    );
     const files = (await readdir(join(dir, 'node_modules/@hangar/sdk/dist'))).sort();
     expect(files).toEqual(expect.arrayContaining(['index.cjs', 'index.d.cts', 'index.d.ts', 'index.js']));
   });
@@ -169,7 +171,9 @@ describe('the packed SDK, installed on its own', () => {
   });
 
   it('type-checks a CommonJS consumer against the CommonJS declarations', async () => {
-    const r = await run(process.execPath, [TSC, '-p', 'tsconfig.cjs.json', '--listFiles'], { cwd: dir }).catch((e: { stdout: string }) => e);
+    const r = await run(process.execPath, [TSC, '-p', 'tsconfig.cjs.json', '--listFiles'], { cwd: dir }).catch(
+      (e: { stdout: string }) => e,
+    );
     const lines = (r as { stdout: string }).stdout.split('\n');
     expect(lines.filter((l) => /error TS/.test(l))).toEqual([]);
     // What tsc read of the package: its CommonJS declarations, and nothing else.
@@ -180,7 +184,9 @@ describe('the packed SDK, installed on its own', () => {
     expect(js).toMatch(/require\("@hangar\/sdk"\)/);
     // The declarations are the SDK's types, not `any`: without the @ts-expect-error lines it fails.
     await writeFile(join(dir, 'consumer-cjs.cts'), CJS_CONSUMER.replaceAll('// @ts-expect-error', '//'));
-    const broken = await run(process.execPath, [TSC, '-p', 'tsconfig.cjs.json', '--noEmit'], { cwd: dir }).catch((e: { stdout: string }) => e);
+    const broken = await run(process.execPath, [TSC, '-p', 'tsconfig.cjs.json', '--noEmit'], { cwd: dir }).catch(
+      (e: { stdout: string }) => e,
+    );
     expect((broken as { stdout: string }).stdout.match(/error TS\d+/g) ?? []).toHaveLength(3);
     await writeFile(join(dir, 'consumer-cjs.cts'), CJS_CONSUMER);
   });
@@ -197,6 +203,12 @@ describe('the packed SDK, installed on its own', () => {
     expect(cjs.stdout.trim()).toBe('admin');
     // The CommonJS consumer tsc checked above, as compiled.
     const typed = await run(process.execPath, ['out/consumer-cjs.cjs'], { cwd: dir, env });
-    expect(JSON.parse(typed.stdout)).toEqual({ user: 'admin', status: 'stopped', fetched: 'packaged-cjs', notFound: true, deleted: 'deleted' });
+    expect(JSON.parse(typed.stdout)).toEqual({
+      user: 'admin',
+      status: 'stopped',
+      fetched: 'packaged-cjs',
+      notFound: true,
+      deleted: 'deleted',
+    });
   });
 });

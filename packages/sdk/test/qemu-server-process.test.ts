@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, DirectBoot } from '@hangar/core';
 import { createTestDatabase, qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '@hangar/core/testing';
 import { TEST_ADMIN_KEY } from '@hangar/server/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
 
 // The server restart of qemu.test.ts closes and reopens a server inside the test's process.

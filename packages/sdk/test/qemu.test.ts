@@ -1,10 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { type Database, type DirectBoot, QemuImg, sha256File } from '@hangar/core';
+import {
+  archiveManifest,
+  createTestDatabase,
+  makeTar,
+  qemuProcessesUnder,
+  qemuSkipReason,
+  testGuest,
+  waitForText,
+} from '@hangar/core/testing';
+import { type QemuTestServer, startQemuTestServer } from '@hangar/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QemuImg, sha256File, type Database, type DirectBoot } from '@hangar/core';
-import { archiveManifest, createTestDatabase, makeTar, qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '@hangar/core/testing';
-import { startQemuTestServer, type QemuTestServer } from '@hangar/server/testing';
 import { Client } from '../src/index.js';
 
 const skip = qemuSkipReason();
@@ -181,7 +189,13 @@ describe.skipIf(skip !== null)('SDK against a server running QEMU VMs (TCG)', ()
         const sha256 = createHash('sha256').update(body).digest('hex');
         const manifest = archiveManifest([{ name: 'disk0.qcow2', format: 'qcow2', size: body.length, sha256 }]);
         const tar = `${work}/${file}.tar`;
-        await writeFile(tar, await makeTar([{ header: { name: 'manifest.json' }, body: manifest }, { header: { name: 'disks/disk0.qcow2' }, body }]));
+        await writeFile(
+          tar,
+          await makeTar([
+            { header: { name: 'manifest.json' }, body: manifest },
+            { header: { name: 'disks/disk0.qcow2' }, body },
+          ]),
+        );
         return tar;
       };
       const leftovers = async () => ({
@@ -192,7 +206,10 @@ describe.skipIf(skip !== null)('SDK against a server running QEMU VMs (TCG)', ()
       });
       const before = await leftovers();
 
-      for (const [file, why] of [['backed.qcow2', /backing file/], ['external.qcow2', /external data file/]] as const) {
+      for (const [file, why] of [
+        ['backed.qcow2', /backing file/],
+        ['external.qcow2', /external data file/],
+      ] as const) {
         await expect(client.uploadImage(`${work}/${file}`, { name: file, kind: 'disk' }), file).rejects.toMatchObject({
           status: 400,
           code: 'VALIDATION',

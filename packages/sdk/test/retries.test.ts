@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ConflictError, ConnectionError, ServerError, TimeoutError } from '../src/index.js';
 
 let server: TestServer;
@@ -70,7 +70,9 @@ describe('retries', () => {
     server.driver.hypervisor.setLatency(0);
     const client = new Client({ base_url: server.url, api_key: server.apiKey });
     const { vm } = await client.createVm({ name: 'slow-wait', ...small }, { wait: true });
-    await expect(client.trpc.vms.wait.query({ id: vm.id, status: 'running', timeout_ms: 5_000 }, { signal: AbortSignal.timeout(100) })).rejects.toThrow();
+    await expect(
+      client.trpc.vms.wait.query({ id: vm.id, status: 'running', timeout_ms: 5_000 }, { signal: AbortSignal.timeout(100) }),
+    ).rejects.toThrow();
     const ctl = new AbortController();
     setTimeout(() => ctl.abort(new Error('caller gave up')), 50);
     await expect(client.waitForVm(vm.id, 'running', { timeout_ms: 5_000, signal: ctl.signal })).rejects.toThrow('caller gave up');

@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ConflictError, ValidationError } from '../src/index.js';
 
 let server: TestServer;
@@ -83,7 +83,13 @@ describe('SDK export, import and images', () => {
   it('throws typed errors: running VM (409), bad archive (400)', async () => {
     const { vm } = await client.createVm({ name: 'sdk-running', start: true, ...small }, { wait: true });
     await expect(client.exportVm(vm.id, { path: join(dir, 'x.tar') })).rejects.toBeInstanceOf(ConflictError);
-    const err = await client.importVm((async function* () { yield randomBytes(2048); })()).catch((e: unknown) => e);
+    const err = await client
+      .importVm(
+        (async function* () {
+          yield randomBytes(2048);
+        })(),
+      )
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect(err).toMatchObject({ code: 'INVALID_ARCHIVE', status: 400 });
   });
@@ -93,7 +99,12 @@ describe('SDK export, import and images', () => {
     const iso = join(dir, 'tools.iso');
     await (await import('node:fs/promises')).writeFile(iso, bytes);
     const image = await client.uploadImage(iso, { name: 'tools.iso' });
-    expect(image).toMatchObject({ status: 'ready', sha256: createHash('sha256').update(await readFile(iso)).digest('hex') });
+    expect(image).toMatchObject({
+      status: 'ready',
+      sha256: createHash('sha256')
+        .update(await readFile(iso))
+        .digest('hex'),
+    });
     expect((await client.listImages()).map((i) => i.id)).toContain(image.id);
 
     const { vm } = await client.createVm({ name: 'sdk-cdrom', ...small }, { wait: true });

@@ -3,9 +3,10 @@
  * route, one primary-key SELECT through postgres.js, the row as JSON; no auth, no validation,
  * no logging. Served by @hono/node-server like Hangar, in a process started the same way.
  */
+
+import { connectPostgres } from '@hangar/core';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { connectPostgres } from '@hangar/core';
 
 const sql = connectPostgres(process.env.DATABASE_URL!, { max: 20 });
 const app = new Hono();

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { QemuImg, QmpClient, openDatabase, qemuArgs, vmLayout, type DomainRecord } from '@hangar/core';
+import { type DomainRecord, openDatabase, QemuImg, QmpClient, qemuArgs, vmLayout } from '@hangar/core';
 import { qemuSkipReason, testGuest } from '@hangar/core/testing/qemu';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';

@@ -8,14 +8,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { benchDatabase } from './lib/database.js';
 import { rss, startBaseline, startHangar } from './lib/processes.js';
-import { kb, mb, ms, perS, table, type Row } from './lib/report.js';
+import { kb, mb, ms, perS, type Row, table } from './lib/report.js';
 import { seedVms } from './lib/seed.js';
 import { sdkBundleSize } from './sections/footprint.js';
-import { listPath, type ListResults } from './sections/list.js';
+import { type ListResults, listPath } from './sections/list.js';
 import { readPath } from './sections/read.js';
 import { workerPath } from './sections/worker.js';
 import { writePath } from './sections/write.js';
@@ -66,15 +66,51 @@ try {
   const bundle = await sdkBundleSize();
 
   const rows: Row[] = [
-    { metric: 'read vms.get tRPC', hangar: `${perS(read.trpc.rps)} p50 ${ms(read.trpc.p50_ms)} p99 ${ms(read.trpc.p99_ms)}`, baseline: `${perS(read.baseline.rps)} p50 ${ms(read.baseline.p50_ms)} p99 ${ms(read.baseline.p99_ms)}`, ratio: read.ratio_trpc, goal: '>= 0.70x', met: read.ratio_trpc >= 0.7 },
-    { metric: 'read vms.get REST', hangar: `${perS(read.rest.rps)} p50 ${ms(read.rest.p50_ms)} p99 ${ms(read.rest.p99_ms)}`, baseline: perS(read.baseline.rps), ratio: read.ratio_rest, goal: '>= 0.70x', met: read.ratio_rest >= 0.7 },
+    {
+      metric: 'read vms.get tRPC',
+      hangar: `${perS(read.trpc.rps)} p50 ${ms(read.trpc.p50_ms)} p99 ${ms(read.trpc.p99_ms)}`,
+      baseline: `${perS(read.baseline.rps)} p50 ${ms(read.baseline.p50_ms)} p99 ${ms(read.baseline.p99_ms)}`,
+      ratio: read.ratio_trpc,
+      goal: '>= 0.70x',
+      met: read.ratio_trpc >= 0.7,
+    },
+    {
+      metric: 'read vms.get REST',
+      hangar: `${perS(read.rest.rps)} p50 ${ms(read.rest.p50_ms)} p99 ${ms(read.rest.p99_ms)}`,
+      baseline: perS(read.baseline.rps),
+      ratio: read.ratio_rest,
+      goal: '>= 0.70x',
+      met: read.ratio_rest >= 0.7,
+    },
     ...lists.flatMap((l): Row[] => [
-      { metric: `list first page @${l.vms}`, hangar: `p50 ${ms(l.first.p50_ms)} p99 ${ms(l.first.p99_ms)} (${perS(l.first.rps)})`, goal: 'p99 <= 15 ms', met: l.first.p99_ms <= 15 },
-      { metric: `list deep page @${l.vms}`, hangar: `p50 ${ms(l.deep.p50_ms)} p99 ${ms(l.deep.p99_ms)} (${perS(l.deep.rps)})`, baseline: `first p99 ${ms(l.first.p99_ms)}`, ratio: l.deep_over_first_p99, goal: '<= 1.50x first', met: l.deep_over_first_p99 <= 1.5 },
+      {
+        metric: `list first page @${l.vms}`,
+        hangar: `p50 ${ms(l.first.p50_ms)} p99 ${ms(l.first.p99_ms)} (${perS(l.first.rps)})`,
+        goal: 'p99 <= 15 ms',
+        met: l.first.p99_ms <= 15,
+      },
+      {
+        metric: `list deep page @${l.vms}`,
+        hangar: `p50 ${ms(l.deep.p50_ms)} p99 ${ms(l.deep.p99_ms)} (${perS(l.deep.rps)})`,
+        baseline: `first p99 ${ms(l.first.p99_ms)}`,
+        ratio: l.deep_over_first_p99,
+        goal: '<= 1.50x first',
+        met: l.deep_over_first_p99 <= 1.5,
+      },
     ]),
-    { metric: `write create->stable (c=${write.concurrency})`, hangar: perS(write.hangar_per_s), baseline: `${perS(write.baseline_per_s)} raw INSERT`, ratio: write.ratio, goal: '>= 0.50x', met: write.ratio >= 0.5 },
+    {
+      metric: `write create->stable (c=${write.concurrency})`,
+      hangar: perS(write.hangar_per_s),
+      baseline: `${perS(write.baseline_per_s)} raw INSERT`,
+      ratio: write.ratio,
+      goal: '>= 0.50x',
+      met: write.ratio >= 0.5,
+    },
     { metric: 'worker operations', hangar: perS(worker.ops_per_s) },
-    { metric: 'change -> vms.wait caller', hangar: `p50 ${ms(worker.wait_p50_ms)} p99 ${ms(worker.wait_p99_ms)} (${worker.wait_samples} samples)` },
+    {
+      metric: 'change -> vms.wait caller',
+      hangar: `p50 ${ms(worker.wait_p50_ms)} p99 ${ms(worker.wait_p99_ms)} (${worker.wait_samples} samples)`,
+    },
     { metric: 'server RSS idle', hangar: mb(idleRss), goal: '<= 120 MB', met: idleRss <= 120 * 2 ** 20 },
     { metric: 'server RSS under read load', hangar: mb(read.rss_under_load) },
     { metric: 'SDK bundle (min + gzip)', hangar: `${kb(bundle.gzipped)} (${kb(bundle.minified)} minified)` },

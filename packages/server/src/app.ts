@@ -1,16 +1,16 @@
+import { type Db, pingDatabase, type Services, type VmArchives } from '@hangar/core';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { pingDatabase, type Db, type Services, type VmArchives } from '@hangar/core';
 import type { Authenticator } from './auth/authenticator.js';
-import { requestContext, type AppEnv } from './http/request-context.js';
+import { mountDocs } from './http/docs-page.js';
+import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
+import { type AppEnv, requestContext } from './http/request-context.js';
+import { restHandler } from './http/rest.js';
+import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
 import type { Log } from './logger.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc/context.js';
-import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
-import { restHandler } from './http/rest.js';
-import { mountDocs } from './http/docs-page.js';
-import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
 import { WaitSlots } from './trpc/wait-slots.js';
 
 export interface AppDeps {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { Role, dataDirectory, insertApiKey, openDatabase, tables } from '@hangar/core';
+import { dataDirectory, insertApiKey, openDatabase, Role, tables } from '@hangar/core';
 import { and, eq } from 'drizzle-orm';
 import { loadConfig } from './config.js';
 import { startServer } from './server.js';
@@ -67,7 +67,8 @@ async function createKey(args: string[]): Promise<void> {
       .innerJoin(projects, eq(projects.id, users.project_id))
       .where(and(eq(users.username, values.user!), values.project ? eq(projects.name, values.project) : undefined));
     if (found.length === 0) throw new Error(`No user named '${values.user}'${values.project ? ` in project '${values.project}'` : ''}`);
-    if (found.length > 1) throw new Error(`Users named '${values.user}' are in projects ${found.map((f) => f.project).join(', ')}: say which with --project`);
+    if (found.length > 1)
+      throw new Error(`Users named '${values.user}' are in projects ${found.map((f) => f.project).join(', ')}: say which with --project`);
     const { user } = found[0]!;
     const role = Role.parse(values.role ?? user.role);
     const { key } = await insertApiKey(database.db, user, { name: values.name!, role });

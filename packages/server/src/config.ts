@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { UrlPolicy } from '@hangar/core';
+import { z } from 'zod';
 
 const Env = z.object({
   HOST: z.string().default('127.0.0.1'),
@@ -9,7 +9,12 @@ const Env = z.object({
   HANGAR_DRIVER: z.enum(['simulated', 'qemu']).default('simulated'),
   HANGAR_HOST_NAME: z.string().min(1).default('local'),
   HANGAR_JWT_SECRET: z.string().min(32, 'HANGAR_JWT_SECRET must be at least 32 characters').optional(),
-  HANGAR_JWT_TTL_S: z.coerce.number().int().min(60).max(86_400 * 30).default(3600),
+  HANGAR_JWT_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(86_400 * 30)
+    .default(3600),
   HANGAR_BOOTSTRAP_API_KEY: z.string().optional(),
   HANGAR_ADMIN_PASSWORD: z.string().min(8, 'HANGAR_ADMIN_PASSWORD must be at least 8 characters').optional(),
   HANGAR_WORKER: z.enum(['on', 'off']).default('on'),
@@ -31,8 +36,16 @@ const Env = z.object({
   /** Where sysfs is mounted, for the GPU scan (a fixture tree in tests). */
   HANGAR_SYSFS_ROOT: z.string().default('/sys'),
   /** Largest image a download or upload may store, and largest expanded VM import, in bytes. */
-  HANGAR_IMAGE_MAX_BYTES: z.coerce.number().int().min(1).default(64 * 2 ** 30),
-  HANGAR_IMPORT_MAX_BYTES: z.coerce.number().int().min(1).default(1024 * 2 ** 30),
+  HANGAR_IMAGE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 2 ** 30),
+  HANGAR_IMPORT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1024 * 2 ** 30),
   /**
    * Image and ISO URLs may lead only to public addresses; these host names, addresses and CIDRs
    * (comma-separated) are allowed too, e.g. an internal mirror.

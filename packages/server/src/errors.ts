@@ -1,7 +1,7 @@
+import { ERROR_HTTP_STATUS, type ErrorCode, HangarError, isHangarError } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
-import { ERROR_HTTP_STATUS, HangarError, isHangarError, type ErrorCode } from '@hangar/core';
 
 const TRPC_CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
   400: 'BAD_REQUEST',
@@ -51,7 +51,8 @@ export function toHangarError(err: unknown): HangarError {
     if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : internal();
     return fromTrpc(err);
   }
-  if (databaseDown(err)) return new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true });
+  if (databaseDown(err))
+    return new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true });
   return internal();
 }
 
@@ -59,7 +60,10 @@ const internal = () => new HangarError('INTERNAL', 'Internal server error');
 
 function fromZod(err: ZodError): HangarError {
   const fields = err.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-  const summary = fields.slice(0, 5).map((f) => `${f.path}: ${f.message}`).join('; ');
+  const summary = fields
+    .slice(0, 5)
+    .map((f) => `${f.path}: ${f.message}`)
+    .join('; ');
   return new HangarError('VALIDATION', `Invalid input: ${summary}`, { fields });
 }
 
@@ -75,7 +79,9 @@ function fromTrpc(err: TRPCError): HangarError {
     TOO_MANY_REQUESTS: 'RATE_LIMITED',
   };
   const code = byTrpc[err.code];
-  return code ? new HangarError(code, err.message, code === 'VALIDATION' ? { fields: [{ path: '(request)', message: err.message }] } : {}) : new HangarError('INTERNAL', 'Internal server error');
+  return code
+    ? new HangarError(code, err.message, code === 'VALIDATION' ? { fields: [{ path: '(request)', message: err.message }] } : {})
+    : new HangarError('INTERNAL', 'Internal server error');
 }
 
 export function trpcCodeOf(err: HangarError): TRPC_ERROR_CODE_KEY {

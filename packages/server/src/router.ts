@@ -1,9 +1,9 @@
-import { router } from './trpc/init.js';
 import { apiKeysRouter, projectsRouter, usersRouter } from './routers/access.js';
 import { authRouter } from './routers/auth.js';
+import { imagesRouter } from './routers/images.js';
 import { operationsRouter } from './routers/operations.js';
 import { vmsRouter } from './routers/vms.js';
-import { imagesRouter } from './routers/images.js';
+import { router } from './trpc/init.js';
 
 export const appRouter = router({
   auth: authRouter,

@@ -1,24 +1,24 @@
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
 import {
-  QemuDriver,
-  SimulatedDriver,
-  dataDirectory,
-  openDatabase,
-  privateDir,
-  UrlPolicy,
-  startControlPlane,
   type BootstrapResult,
   type ControlPlane,
   type Database,
+  dataDirectory,
   type HypervisorDriver,
+  openDatabase,
+  privateDir,
+  QemuDriver,
+  SimulatedDriver,
   type SimulatorConfig,
+  startControlPlane,
+  UrlPolicy,
 } from '@hangar/core';
+import { type ServerType, serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
-import { LoginLimiter, type LimiterOptions } from './auth/login-limiter.js';
+import { type LimiterOptions, LoginLimiter } from './auth/login-limiter.js';
 import type { Config } from './config.js';
 import { createLogger, type Log } from './logger.js';
 
@@ -104,11 +104,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       password: config.HANGAR_ADMIN_PASSWORD,
     });
     // A key or password the operator chose is theirs already: only generated ones are announced.
-    await announceBootstrap(
-      { ...bootstrap, api_key: config.HANGAR_BOOTSTRAP_API_KEY ? null : bootstrap.api_key },
-      dataDir,
-      log,
-    );
+    await announceBootstrap({ ...bootstrap, api_key: config.HANGAR_BOOTSTRAP_API_KEY ? null : bootstrap.api_key }, dataDir, log);
     const secret = config.HANGAR_JWT_SECRET ?? (await services.auth.setting('jwt_secret'));
     const auth = new Authenticator({
       services,

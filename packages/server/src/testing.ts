@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Database, type DirectBoot, QemuDriver, SimulatedDriver, type SimulatorConfig } from '@hangar/core';
 import { createTestDatabase } from '@hangar/core/testing';
-import { QemuDriver, SimulatedDriver, type Database, type DirectBoot, type SimulatorConfig } from '@hangar/core';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { startServer, type RunningServer, type ServerOptions } from './server.js';
+import { type RunningServer, type ServerOptions, startServer } from './server.js';
 
 export const TEST_ADMIN_KEY = 'hgr_test_admin_key_0123456789abcdef';
 export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
@@ -45,7 +45,11 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const database = opts.database ?? (await createTestDatabase());
   const dataDir = await mkdtemp(join(tmpdir(), 'hangar-server-'));
-  const driver = new SimulatedDriver({ config: { seed: 3, ...opts.simulator }, disk_dir: join(dataDir, 'sim-disks'), bytes_per_gb: opts.sim_bytes_per_gb });
+  const driver = new SimulatedDriver({
+    config: { seed: 3, ...opts.simulator },
+    disk_dir: join(dataDir, 'sim-disks'),
+    bytes_per_gb: opts.sim_bytes_per_gb,
+  });
   const config = testConfig(dataDir, opts.env);
   const server = await startServer({
     config,

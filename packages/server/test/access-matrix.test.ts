@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertApiKey, type Scope } from '@hangar/core';
-import { appRouter, type AppRouter } from '../src/router.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restProcedures } from '../src/http/rest-routes.js';
 import { STREAM_PATHS } from '../src/http/stream-routes.js';
+import { type AppRouter, appRouter } from '../src/router.js';
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../src/testing.js';
 
 /**
@@ -66,7 +66,11 @@ const MATRIX = {
   'users.list': { min: 'admin', global_sees_all: true, input: () => undefined },
 
   // Naming an image of the project makes creating a VM project-scoped too.
-  'vms.create': { min: 'operator', scoped: true, input: async (f) => ({ name: f.name(), cpu_cores: 1, memory_mb: 256, disk_gb: 1, image_id: await f.image() }) },
+  'vms.create': {
+    min: 'operator',
+    scoped: true,
+    input: async (f) => ({ name: f.name(), cpu_cores: 1, memory_mb: 256, disk_gb: 1, image_id: await f.image() }),
+  },
   'vms.get': { min: 'viewer', scoped: true, input: (f) => vmId(f) },
   'vms.list': { min: 'viewer', input: () => undefined },
   'vms.update': { min: 'operator', scoped: true, input: async (f) => ({ ...(await vmId(f)), labels: { touched: f.name() } }) },
@@ -82,7 +86,12 @@ const MATRIX = {
   'vms.get_config': { min: 'viewer', scoped: true, input: (f) => vmId(f) },
   'vms.configure': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ ...(await vmId(f)), memory_mb: 512 }) },
   'vms.resize': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ ...(await vmId(f)), cpu_cores: 2 }) },
-  'vms.attach_iso': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ ...(await vmId(f)), image_id: await f.image() }) },
+  'vms.attach_iso': {
+    min: 'operator',
+    scoped: true,
+    consumes: true,
+    input: async (f) => ({ ...(await vmId(f)), image_id: await f.image() }),
+  },
   'vms.eject_iso': { min: 'operator', scoped: true, consumes: true, input: (f) => vmId(f, 'with-iso') },
   'vms.wait': { min: 'viewer', scoped: true, input: async (f) => ({ ...(await vmId(f)), status: 'stopped', timeout_ms: 0 }) },
 
@@ -109,7 +118,10 @@ interface StreamRequest {
 const STREAMS: Record<string, Row<StreamRequest>> = {
   'GET /vms/{id}/export': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ params: { id: await f.vm() } }) },
   'POST /vms/import': { min: 'operator', input: (f) => ({ query: { name: f.name() }, body: archive, type: 'application/x-tar' }) },
-  'POST /images/upload': { min: 'operator', input: (f) => ({ query: { name: `${f.name()}.iso`, kind: 'iso' }, body: ISO, type: 'application/octet-stream' }) },
+  'POST /images/upload': {
+    min: 'operator',
+    input: (f) => ({ query: { name: `${f.name()}.iso`, kind: 'iso' }, body: ISO, type: 'application/octet-stream' }),
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -184,13 +196,20 @@ class Fixtures {
 
   /** A ready ISO image. */
   image(): Promise<string> {
-    return this.once('image', async () => (await services().images.upload(this.scope, { name: `${this.name()}.iso`, kind: 'iso' }, Readable.from([ISO]))).id);
+    return this.once(
+      'image',
+      async () => (await services().images.upload(this.scope, { name: `${this.name()}.iso`, kind: 'iso' }, Readable.from([ISO]))).id,
+    );
   }
 
   /** A key of the owner. */
   apiKey(): Promise<string> {
     return this.once(`key:${this.owner.user_id}`, async () => {
-      const made = await insertApiKey(server.database.db, { id: this.owner.user_id, project_id: this.project_id }, { name: 'fixture', role: 'viewer' });
+      const made = await insertApiKey(
+        server.database.db,
+        { id: this.owner.user_id, project_id: this.project_id },
+        { name: 'fixture', role: 'viewer' },
+      );
       return made.api_key.id;
     });
   }
@@ -209,7 +228,14 @@ class Fixtures {
   private async makeVm(state: VmState): Promise<string> {
     const image_id = state === 'with-iso' ? await new Fixtures(this.project_id, this.owner, false).image() : undefined;
     const start = state === 'running' || state === 'paused';
-    const { vm } = await services().vms.create(this.scope, { name: this.name(), cpu_cores: 1, memory_mb: 256, disk_gb: 1, start, image_id });
+    const { vm } = await services().vms.create(this.scope, {
+      name: this.name(),
+      cpu_cores: 1,
+      memory_mb: 256,
+      disk_gb: 1,
+      start,
+      image_id,
+    });
     await this.settle(vm.id, start ? 'running' : 'stopped');
     if (state === 'paused') {
       await services().vms.pause(this.scope, vm.id);
@@ -270,13 +296,25 @@ describe('the access matrix', () => {
     const procedures = Object.keys(appRouter._def.procedures).sort();
     expect(Object.keys(MATRIX).sort()).toEqual(procedures);
     // Both transports can reach every row.
-    expect(restProcedures().map((p) => p.name).sort()).toEqual(procedures);
+    expect(
+      restProcedures()
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(procedures);
   });
 
   it('has a row for every stream route, and none for a route that does not exist', () => {
     const routes = Object.keys(STREAMS).map((k) => k.split(' ')[1]!.replace('{id}', '00000000-0000-4000-8000-000000000000'));
-    for (const pattern of STREAM_PATHS) expect(routes.filter((r) => pattern.test(`/api/v1${r}`)), String(pattern)).toHaveLength(1);
-    for (const route of routes) expect(STREAM_PATHS.filter((p) => p.test(`/api/v1${route}`)), route).toHaveLength(1);
+    for (const pattern of STREAM_PATHS)
+      expect(
+        routes.filter((r) => pattern.test(`/api/v1${r}`)),
+        String(pattern),
+      ).toHaveLength(1);
+    for (const route of routes)
+      expect(
+        STREAM_PATHS.filter((p) => p.test(`/api/v1${route}`)),
+        route,
+      ).toHaveLength(1);
   });
 
   for (const [name, row] of Object.entries(MATRIX) as [ProcedureName, Row][]) {
@@ -312,7 +350,10 @@ describe('API keys', () => {
   it('are made for other users by admins only', async () => {
     for (const transport of TRANSPORTS) {
       await refused(() => call(transport, 'api_keys.create', { name: 'theirs', user_id: viewer.user_id }, operator.key), 403);
-      await refused(() => call(transport, 'api_keys.create', { name: 'theirs', user_id: operator.user_id, role: 'viewer' }, viewer.key), 403);
+      await refused(
+        () => call(transport, 'api_keys.create', { name: 'theirs', user_id: operator.user_id, role: 'viewer' }, viewer.key),
+        403,
+      );
       // Another project's user does not exist for a project admin.
       await refused(() => call(transport, 'api_keys.create', { name: 'theirs', user_id: viewer.user_id }, bAdmin.key), 404);
       const made = await call(transport, 'api_keys.create', { name: 'theirs', user_id: viewer.user_id }, admin.key);
@@ -329,7 +370,10 @@ describe('API keys', () => {
         const listed = await call(transport, 'api_keys.list', undefined, who.key);
         expect(listed.status).toBe(200);
         expect(listed.body.length).toBeGreaterThan(0);
-        expect(listed.body.filter((k: { user_id: string }) => k.user_id !== who.user_id), who.label).toEqual([]);
+        expect(
+          listed.body.filter((k: { user_id: string }) => k.user_id !== who.user_id),
+          who.label,
+        ).toEqual([]);
       }
       const all = (await call(transport, 'api_keys.list', undefined, admin.key)).body.map((k: { id: string }) => k.id);
       expect(all).toEqual(expect.arrayContaining([viewerKey, operatorKey]));
@@ -362,7 +406,10 @@ describe('API keys', () => {
   it("of a global admin are a global admin's business only", async () => {
     // The escalation: a project admin of the global admin's project minting a key for it,
     // which (with role admin) would be a global admin key.
-    const gaKeys = async () => (await call('trpc', 'api_keys.list', undefined, server.apiKey)).body.filter((k: { user_id: string }) => k.user_id === globalAdmin.user_id);
+    const gaKeys = async () =>
+      (await call('trpc', 'api_keys.list', undefined, server.apiKey)).body.filter(
+        (k: { user_id: string }) => k.user_id === globalAdmin.user_id,
+      );
     const before = await gaKeys();
     expect(before.length).toBeGreaterThan(0);
     for (const transport of TRANSPORTS) {
@@ -394,13 +441,19 @@ describe('users', () => {
     }
   });
 
-  it("are listed to a project admin from its own project only", async () => {
+  it('are listed to a project admin from its own project only', async () => {
     for (const transport of TRANSPORTS) {
-      for (const [who, project] of [[bAdmin, B], [admin, A]] as const) {
+      for (const [who, project] of [
+        [bAdmin, B],
+        [admin, A],
+      ] as const) {
         const listed = await call(transport, 'users.list', undefined, who.key);
         expect(listed.status).toBe(200);
         expect(listed.body.map((u: { id: string }) => u.id)).toContain(who.user_id);
-        expect(listed.body.filter((u: { project_id: string }) => u.project_id !== project), who.label).toEqual([]);
+        expect(
+          listed.body.filter((u: { project_id: string }) => u.project_id !== project),
+          who.label,
+        ).toEqual([]);
       }
     }
   });
@@ -414,7 +467,10 @@ describe("another project's resources", () => {
         for (const input of [undefined, { vm_id: bVm }]) {
           const listed = await call(transport, 'operations.list', input, who.key);
           expect(listed.status).toBe(200);
-          expect(listed.body.operations.filter((o: { project_id: string }) => o.project_id !== A), `${who.label} ${JSON.stringify(input)}`).toEqual([]);
+          expect(
+            listed.body.operations.filter((o: { project_id: string }) => o.project_id !== A),
+            `${who.label} ${JSON.stringify(input)}`,
+          ).toEqual([]);
         }
       }
       const theirs = await call(transport, 'operations.list', undefined, bAdmin.key);
@@ -435,7 +491,8 @@ describe("another project's resources", () => {
     const theirs = await new Fixtures(B, bAdmin, false).vm();
     const mine = await new Fixtures(A, admin, false).vm();
     await refused(() => stream('GET /vms/{id}/export', { params: { id: mine } }, viewer.key), 403);
-    for (const who of [operator, admin, globalAdmin]) await refused(() => stream('GET /vms/{id}/export', { params: { id: theirs } }, who.key), 404);
+    for (const who of [operator, admin, globalAdmin])
+      await refused(() => stream('GET /vms/{id}/export', { params: { id: theirs } }, who.key), 404);
   });
 });
 
@@ -490,10 +547,16 @@ async function checkRow(row: Row<unknown>, send: Send): Promise<void> {
       const r = await send(input, c.who);
       expect(r.status, `${label}: ${r.text.slice(0, 300)}`).toBeGreaterThanOrEqual(200);
       expect(r.status, `${label}: ${r.text.slice(0, 300)}`).toBeLessThan(300);
-      expect(leaks.filter((id) => r.text.includes(id)), `${label} sees B's`).toEqual([]);
+      expect(
+        leaks.filter((id) => r.text.includes(id)),
+        `${label} sees B's`,
+      ).toEqual([]);
     } else {
       const r = await refused(() => send(input, c.who), c.expected, label);
-      expect(leaks.filter((id) => r.text.includes(id)), `${label} sees B's`).toEqual([]);
+      expect(
+        leaks.filter((id) => r.text.includes(id)),
+        `${label} sees B's`,
+      ).toEqual([]);
     }
   }
 }
@@ -539,7 +602,8 @@ async function idsOfB(input: unknown): Promise<string[]> {
   return [B_MARK, ...rows.map((r) => r.id)].filter((id) => !named.includes(id));
 }
 
-const procedureType = (name: string) => (appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)[name]!._def.type;
+const procedureType = (name: string) =>
+  (appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)[name]!._def.type;
 const restRoute = new Map(restProcedures().map((p) => [p.name, p]));
 
 /** A procedure over raw HTTP: tRPC's `/trpc/<name>`, or its REST route under /api/v1. */
@@ -589,5 +653,10 @@ async function stream(route: string, req: StreamRequest, key: string | null): Pr
   const bytes = Buffer.from(await res.arrayBuffer());
   const json = (res.headers.get('content-type') ?? '').includes('json');
   const body = json ? JSON.parse(bytes.toString()) : null;
-  return { status: res.status, code: body?.code, body, text: json ? bytes.toString() : `${bytes.length} bytes of ${res.headers.get('content-type')}` };
+  return {
+    status: res.status,
+    code: body?.code,
+    body,
+    text: json ? bytes.toString() : `${bytes.length} bytes of ${res.headers.get('content-type')}`,
+  };
 }

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BAD_ARCHIVES, goodArchive } from '@hangar/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../src/testing.js';
 
 // One request must never take the process down: every refused archive, sent raw or as a
@@ -16,7 +16,7 @@ const auth = () => ({ authorization: `Bearer ${server.apiKey}` });
 const alive = async () => (await fetch(`${server.url}/healthz`)).status;
 
 async function vmCount(): Promise<number> {
-  return ((await server.database.sql`SELECT count(*)::int AS n FROM vms`)[0]!.n as number);
+  return (await server.database.sql`SELECT count(*)::int AS n FROM vms`)[0]!.n as number;
 }
 
 describe('refused archives', () => {
@@ -46,10 +46,20 @@ describe('refused archives', () => {
     const body = await goodArchive();
     for (const type of ['application/x-tar', 'multipart/form-data; boundary=xyz']) {
       await new Promise<void>((resolve) => {
-        const req = request(`${server.url}/api/v1/vms/import`, { method: 'POST', headers: { ...auth(), 'content-type': type, 'content-length': String(body.length * 4) } });
+        const req = request(`${server.url}/api/v1/vms/import`, {
+          method: 'POST',
+          headers: { ...auth(), 'content-type': type, 'content-length': String(body.length * 4) },
+        });
         req.on('error', () => resolve());
         req.on('response', () => resolve());
-        req.write(type.startsWith('multipart') ? Buffer.concat([Buffer.from('--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.tar"\r\n\r\n'), body.subarray(0, 600)]) : body.subarray(0, 600));
+        req.write(
+          type.startsWith('multipart')
+            ? Buffer.concat([
+                Buffer.from('--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.tar"\r\n\r\n'),
+                body.subarray(0, 600),
+              ])
+            : body.subarray(0, 600),
+        );
         setTimeout(() => {
           req.destroy();
           resolve();
@@ -61,7 +71,11 @@ describe('refused archives', () => {
   });
 
   it('accepts the well-formed archive the bad ones differ from', async () => {
-    const res = await fetch(`${server.url}/api/v1/vms/import`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/x-tar' }, body: await goodArchive() });
+    const res = await fetch(`${server.url}/api/v1/vms/import`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/x-tar' },
+      body: await goodArchive(),
+    });
     expect(res.status).toBe(201);
   });
 });

@@ -93,7 +93,10 @@ describe('export and import over HTTP', () => {
     const ops = (await (await fetch(`${server.url}/api/v1/operations?vm_id=${id}`, { headers: headers() })).json()) as {
       operations: { action: string; status: string; error: string | null }[];
     };
-    expect(ops.operations.find((o) => o.action === 'export')).toMatchObject({ status: 'failed', error: expect.stringMatching(/stopped reading/) });
+    expect(ops.operations.find((o) => o.action === 'export')).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/stopped reading/),
+    });
   }, 60_000);
 
   it('answers 409 for a running VM and 400 INVALID_ARCHIVE for a bad import', async () => {
@@ -108,7 +111,11 @@ describe('export and import over HTTP', () => {
     expect(busy.headers.get('content-type')).toMatch(/json/);
     expect(await busy.json()).toMatchObject({ code: 'INVALID_STATE', status: 'running' });
 
-    const bad = await fetch(`${server.url}/api/v1/vms/import`, { method: 'POST', headers: { ...headers(), 'content-type': 'application/x-tar' }, body: randomBytes(4096) });
+    const bad = await fetch(`${server.url}/api/v1/vms/import`, {
+      method: 'POST',
+      headers: { ...headers(), 'content-type': 'application/x-tar' },
+      body: randomBytes(4096),
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: 'INVALID_ARCHIVE', detail: expect.stringMatching(/Not a tar archive/) });
     const noAuth = await fetch(`${server.url}/api/v1/vms/import`, { method: 'POST', body: randomBytes(10) });
@@ -131,7 +138,11 @@ describe('images and the CD-ROM over HTTP', () => {
     expect(listed.images.map((i) => i.id)).toContain(image.id);
 
     const id = await stoppedVm('with-cdrom');
-    const attach = await fetch(`${server.url}/api/v1/vms/${id}/iso?wait=true`, { method: 'POST', headers: json(), body: JSON.stringify({ image_id: image.id }) });
+    const attach = await fetch(`${server.url}/api/v1/vms/${id}/iso?wait=true`, {
+      method: 'POST',
+      headers: json(),
+      body: JSON.stringify({ image_id: image.id }),
+    });
     expect(attach.status).toBe(200);
     expect(((await attach.json()) as { vm: { iso_image_id: string } }).vm.iso_image_id).toBe(image.id);
     expect((await fetch(`${server.url}/api/v1/images/${image.id}`, { method: 'DELETE', headers: headers() })).status).toBe(409);
@@ -145,15 +156,27 @@ describe('images and the CD-ROM over HTTP', () => {
   });
 
   it('registers a URL download and refuses other schemes with 400', async () => {
-    const bad = await fetch(`${server.url}/api/v1/images`, { method: 'POST', headers: json(), body: JSON.stringify({ url: 'file:///etc/passwd' }) });
+    const bad = await fetch(`${server.url}/api/v1/images`, {
+      method: 'POST',
+      headers: json(),
+      body: JSON.stringify({ url: 'file:///etc/passwd' }),
+    });
     expect(bad.status).toBe(400);
-    const ok = await fetch(`${server.url}/api/v1/images`, { method: 'POST', headers: json(), body: JSON.stringify({ url: 'http://127.0.0.1:9/nothing-listens.iso' }) });
+    const ok = await fetch(`${server.url}/api/v1/images`, {
+      method: 'POST',
+      headers: json(),
+      body: JSON.stringify({ url: 'http://127.0.0.1:9/nothing-listens.iso' }),
+    });
     expect(ok.status).toBe(201);
     const image = (await ok.json()) as { id: string; kind: string };
     expect(image.kind).toBe('iso');
     expect(ok.headers.get('location')).toBe(`/api/v1/images/${image.id}`);
     await expect
-      .poll(async () => ((await (await fetch(`${server.url}/api/v1/images/${image.id}`, { headers: headers() })).json()) as { status: string }).status, { timeout: 10_000 })
+      .poll(
+        async () =>
+          ((await (await fetch(`${server.url}/api/v1/images/${image.id}`, { headers: headers() })).json()) as { status: string }).status,
+        { timeout: 10_000 },
+      )
       .toBe('error');
   });
 });

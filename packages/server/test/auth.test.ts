@@ -97,7 +97,9 @@ describe('authentication', () => {
       return check(...args);
     };
     const guesses = await Promise.all(
-      Array.from({ length: 100 }, () => call('auth.token', { mutation: true, input: { username: 'parallel', password: 'wrong-password' } })),
+      Array.from({ length: 100 }, () =>
+        call('auth.token', { mutation: true, input: { username: 'parallel', password: 'wrong-password' } }),
+      ),
     ).finally(() => (auth.password = check));
     expect(checks).toBe(3);
     const statuses = guesses.map((g) => g.status);
@@ -109,7 +111,11 @@ describe('authentication', () => {
     const n = 200;
     const path = Array.from({ length: n }, () => 'auth.token').join(',');
     const input = Object.fromEntries(Array.from({ length: n }, (_, i) => [i, { username: 'batched', password: 'wrong-password' }]));
-    const big = await fetch(`${server.url}/trpc/${path}?batch=1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
+    const big = await fetch(`${server.url}/trpc/${path}?batch=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(input),
+    });
     expect(big.status).toBe(400); // over the batch limit: nothing ran
     const ten = await fetch(`${server.url}/trpc/${path.split(',').slice(0, 10).join(',')}?batch=1`, {
       method: 'POST',
@@ -127,10 +133,14 @@ describe('authentication', () => {
     // The owner, elsewhere (127.0.0.2 is another address of this machine's loopback).
     const body = JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD });
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${server.url}/trpc/auth.token`, { method: 'POST', localAddress: '127.0.0.2', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        `${server.url}/trpc/auth.token`,
+        { method: 'POST', localAddress: '127.0.0.2', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -139,8 +149,17 @@ describe('authentication', () => {
 
   it('refuses access tokens without an expiry or whose subject is not a user id', async () => {
     const secret = new TextEncoder().encode(await server.controlPlane.services.auth.setting('jwt_secret'));
-    const noExpiry = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(server.bootstrap.admin.id).setIssuer('hangar').sign(secret);
-    const badSubject = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('not-a-uuid').setIssuer('hangar').setExpirationTime('1h').sign(secret);
+    const noExpiry = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(server.bootstrap.admin.id)
+      .setIssuer('hangar')
+      .sign(secret);
+    const badSubject = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('not-a-uuid')
+      .setIssuer('hangar')
+      .setExpirationTime('1h')
+      .sign(secret);
     for (const token of [noExpiry, badSubject]) {
       const r = await call('auth.whoami', { token });
       expect(r.status).toBe(401);
@@ -162,9 +181,15 @@ describe('authorization', () => {
 
   it('lets an operator change VMs but not manage users', async () => {
     const operator = await keyFor('operator');
-    const r = await call('vms.create', { token: operator, mutation: true, input: { name: 'op-made', memory_mb: 256, disk_gb: 1, cpu_cores: 1 } });
+    const r = await call('vms.create', {
+      token: operator,
+      mutation: true,
+      input: { name: 'op-made', memory_mb: 256, disk_gb: 1, cpu_cores: 1 },
+    });
     expect(r.status).toBe(200);
-    expect((await call('users.create', { token: operator, mutation: true, input: { username: 'sneaky', role: 'admin' } })).status).toBe(403);
+    expect((await call('users.create', { token: operator, mutation: true, input: { username: 'sneaky', role: 'admin' } })).status).toBe(
+      403,
+    );
     // Nor grant itself a stronger key.
     expect((await call('api_keys.create', { token: operator, mutation: true, input: { name: 'up', role: 'admin' } })).status).toBe(403);
   });
@@ -176,10 +201,21 @@ describe('authorization', () => {
       mutation: true,
       input: { username: 'b-admin', role: 'admin', project_id: project.data.id },
     });
-    const keyB = (await call('api_keys.create', { token: server.apiKey, mutation: true, input: { name: 'b', user_id: user.data.id } })).data.key;
-    const mine = await call('vms.create', { token: server.apiKey, mutation: true, input: { name: 'tenant-a-vm', memory_mb: 256, disk_gb: 1, cpu_cores: 1 } });
+    const keyB = (await call('api_keys.create', { token: server.apiKey, mutation: true, input: { name: 'b', user_id: user.data.id } })).data
+      .key;
+    const mine = await call('vms.create', {
+      token: server.apiKey,
+      mutation: true,
+      input: { name: 'tenant-a-vm', memory_mb: 256, disk_gb: 1, cpu_cores: 1 },
+    });
     const id = mine.data.vm.id;
-    for (const [path, mutation] of [['vms.get', false], ['vms.events', false], ['vms.start', true], ['vms.delete', true], ['vms.update', true]] as const) {
+    for (const [path, mutation] of [
+      ['vms.get', false],
+      ['vms.events', false],
+      ['vms.start', true],
+      ['vms.delete', true],
+      ['vms.update', true],
+    ] as const) {
       const input = path === 'vms.update' ? { id, labels: { x: 'y' } } : { id };
       const r = await call(path, { token: keyB, mutation, input });
       expect(r.status, path).toBe(404);

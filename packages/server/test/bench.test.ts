@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { inject } from 'vitest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import '@hangar/core/testing';
 
 const run = promisify(execFile);
@@ -19,17 +18,33 @@ describe('the benchmark suite', () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-bench-test-'));
     try {
       const out = join(dir, 'results.json');
-      const { stdout } = await run(process.execPath, [TSX, 'bench/run.ts', '--quick', '--out', out, '--database-url', inject('pgAdminUrl')], {
-        cwd: SERVER,
-        timeout: 110_000,
-      });
+      const { stdout } = await run(
+        process.execPath,
+        [TSX, 'bench/run.ts', '--quick', '--out', out, '--database-url', inject('pgAdminUrl')],
+        {
+          cwd: SERVER,
+          timeout: 110_000,
+        },
+      );
       expect(stdout).toMatch(/read vms.get tRPC/);
       expect(stdout).toMatch(/SDK bundle \(min \+ gzip\)/);
       const r = JSON.parse(await readFile(out, 'utf8'));
       const positive = [
-        r.read.trpc.rps, r.read.rest.rps, r.read.baseline.rps, r.read.ratio_trpc, r.read.ratio_rest,
-        r.list[0].first.p99_ms, r.list[0].deep.p99_ms, r.write.hangar_per_s, r.write.baseline_per_s, r.write.ratio,
-        r.worker.ops_per_s, r.worker.wait_p99_ms, r.footprint.rss_idle, r.footprint.rss_under_load, r.footprint.sdk_bundle.gzipped,
+        r.read.trpc.rps,
+        r.read.rest.rps,
+        r.read.baseline.rps,
+        r.read.ratio_trpc,
+        r.read.ratio_rest,
+        r.list[0].first.p99_ms,
+        r.list[0].deep.p99_ms,
+        r.write.hangar_per_s,
+        r.write.baseline_per_s,
+        r.write.ratio,
+        r.worker.ops_per_s,
+        r.worker.wait_p99_ms,
+        r.footprint.rss_idle,
+        r.footprint.rss_under_load,
+        r.footprint.sdk_bundle.gzipped,
       ];
       for (const v of positive) expect(Number.isFinite(v) && v > 0, JSON.stringify(r)).toBe(true);
       expect(r.mode).toBe('quick');

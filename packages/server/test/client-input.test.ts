@@ -45,7 +45,11 @@ describe('client input that reached the database', () => {
     ];
     const before = await snapshot();
     for (const [method, path, body] of cases) {
-      const res = await fetch(`${server.url}${path}`, { method, headers: json(), body: body === undefined ? (method === 'POST' ? 'x' : undefined) : JSON.stringify(body) });
+      const res = await fetch(`${server.url}${path}`, {
+        method,
+        headers: json(),
+        body: body === undefined ? (method === 'POST' ? 'x' : undefined) : JSON.stringify(body),
+      });
       expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(400);
       expect(((await res.json()) as { code: string }).code).toBe('VALIDATION');
     }
@@ -61,7 +65,11 @@ describe('client input that reached the database', () => {
   });
 
   it('keeps an image URL with a malformed %-escape as its name says, not a 500', async () => {
-    const res = await fetch(`${server.url}/api/v1/images`, { method: 'POST', headers: json(), body: JSON.stringify({ url: 'http://example.com/dir/%zz.iso' }) });
+    const res = await fetch(`${server.url}/api/v1/images`, {
+      method: 'POST',
+      headers: json(),
+      body: JSON.stringify({ url: 'http://example.com/dir/%zz.iso' }),
+    });
     expect(res.status).toBe(201);
     expect(((await res.json()) as { name: string }).name).toBe('%zz.iso');
   });

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type EmbeddedCluster, openDatabase, startEmbeddedPostgres } from '@hangar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, startEmbeddedPostgres, type EmbeddedCluster } from '@hangar/core';
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../src/testing.js';
 
 // A PostgreSQL of this file's own, so it can be stopped under a running server.

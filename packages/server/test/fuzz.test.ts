@@ -43,7 +43,21 @@ const HOSTILE_STRINGS = [
 ];
 const HOSTILE_VALUES: unknown[] = [
   ...HOSTILE_STRINGS,
-  -1, 0, 0.5, 2 ** 31, 2 ** 53 + 2, -(2 ** 63), 1e308, -1e308, true, false, null, [], {}, ['a', '\u0000'], { a: '\u0000' },
+  -1,
+  0,
+  0.5,
+  2 ** 31,
+  2 ** 53 + 2,
+  -(2 ** 63),
+  1e308,
+  -1e308,
+  true,
+  false,
+  null,
+  [],
+  {},
+  ['a', '\u0000'],
+  { a: '\u0000' },
   JSON.parse('{"__proto__": {"admin": true}, "constructor": {"prototype": {}}}'),
 ];
 const hostileString = fc.constantFrom(...HOSTILE_STRINGS);
@@ -73,7 +87,8 @@ function validFor(s: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
       return fc.array(validFor(s.items, depth + 1), { maxLength: 4 });
     case 'object': {
       const props = Object.entries((s.properties ?? {}) as Record<string, Schema>);
-      if (!props.length && s.additionalProperties) return fc.dictionary(fc.string({ maxLength: 10, unit: 'binary' }), validFor(s.additionalProperties, depth + 1), { maxKeys: 3 });
+      if (!props.length && s.additionalProperties)
+        return fc.dictionary(fc.string({ maxLength: 10, unit: 'binary' }), validFor(s.additionalProperties, depth + 1), { maxKeys: 3 });
       return fc.record(Object.fromEntries(props.map(([k, v]) => [k, validFor(v, depth + 1)])), {
         requiredKeys: (s.required ?? []).filter((k: string) => props.some(([p]) => p === k)),
       });
@@ -120,7 +135,12 @@ function requestFor(route: Route, knownIds: string[]): fc.Arbitrary<Generated> {
   const id = fc.oneof(fc.constantFrom(...knownIds), fc.uuid(), hostileString);
   const query = fc.array(
     fc.oneof(
-      { arbitrary: fc.constantFrom(...(queryParams.length ? queryParams : [{ name: 'x', schema: {} }])).chain((p) => fc.oneof(validFor(p.schema), hostile).map((v) => [p.name, text(v)] as [string, string])), weight: 4 },
+      {
+        arbitrary: fc
+          .constantFrom(...(queryParams.length ? queryParams : [{ name: 'x', schema: {} }]))
+          .chain((p) => fc.oneof(validFor(p.schema), hostile).map((v) => [p.name, text(v)] as [string, string])),
+        weight: 4,
+      },
       { arbitrary: fc.tuple(fc.constantFrom('id', 'project_id', 'surprise', '__proto__'), hostileString), weight: 1 },
     ),
     { maxLength: 4 },
@@ -135,20 +155,34 @@ function requestFor(route: Route, knownIds: string[]): fc.Arbitrary<Generated> {
           arbitrary: fc.record({
             kind: fc.constant('raw' as const),
             text: fc.oneof(hostileString, fc.string({ maxLength: 200 }), fc.constant('{"a":'), fc.constant('[1,2')),
-            type: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/x-tar'),
+            type: fc.constantFrom(
+              'application/json',
+              'text/plain',
+              'application/x-www-form-urlencoded',
+              'multipart/form-data',
+              'application/x-tar',
+            ),
           }),
           weight: 1,
         },
       );
   const headers = fc.record(
-    { 'idempotency-key': fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('k1', 'k2')), 'if-match': fc.oneof(fc.nat().map(String), hostileString.filter((v) => !/[\r\n\u0000-\u001f\u007f-\uffff]/.test(v))) },
+    {
+      'idempotency-key': fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('k1', 'k2')),
+      'if-match': fc.oneof(
+        fc.nat().map(String),
+        hostileString.filter((v) => !/[\r\n\u0000-\u001f\u007f-\uffff]/.test(v)),
+      ),
+    },
     { requiredKeys: [] },
   );
   return fc.record({
     ids: fc.record(Object.fromEntries(pathParams.map((p) => [p.name, id]))) as fc.Arbitrary<Record<string, string>>,
     query,
     body,
-    headers: headers.map((h) => Object.fromEntries(Object.entries(h).filter(([, v]) => /^[\x20-\x7e]*$/.test(v as string))) as Record<string, string>),
+    headers: headers.map(
+      (h) => Object.fromEntries(Object.entries(h).filter(([, v]) => /^[\x20-\x7e]*$/.test(v as string))) as Record<string, string>,
+    ),
   });
 }
 
@@ -157,11 +191,15 @@ function escapeSegment(v: string): string {
   try {
     return encodeURIComponent(v);
   } catch {
-    return v.replace(/[\ud800-\udfff]/g, '%ED%A0%80').split('%ED%A0%80').map(encodeURIComponent).join('%ED%A0%80');
+    return v
+      .replace(/[\ud800-\udfff]/g, '%ED%A0%80')
+      .split('%ED%A0%80')
+      .map(encodeURIComponent)
+      .join('%ED%A0%80');
   }
 }
 
-const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+const text = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
 
 function toRequest(route: Route, g: Generated): { url: string; init: RequestInit } {
   const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
@@ -194,12 +232,26 @@ beforeAll(async () => {
   api = await startTestServer({ env: { HANGAR_WORKER: 'off' } });
   streams = await startTestServer({ sim_bytes_per_gb: 2 ** 20 });
   const auth = { authorization: `Bearer ${api.apiKey}`, 'content-type': 'application/json' };
-  const vm: any = await (await fetch(`${api.url}/api/v1/vms`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'fuzzed', cpu_cores: 1, memory_mb: 256, disk_gb: 1 }) })).json();
+  const vm: any = await (
+    await fetch(`${api.url}/api/v1/vms`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'fuzzed', cpu_cores: 1, memory_mb: 256, disk_gb: 1 }),
+    })
+  ).json();
   known.push(vm.vm.id, vm.operation.id);
-  const key: any = await (await fetch(`${api.url}/api/v1/api-keys`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'fuzz' }) })).json();
+  const key: any = await (
+    await fetch(`${api.url}/api/v1/api-keys`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'fuzz' }) })
+  ).json();
   known.push(key.api_key.id, key.api_key.user_id, key.api_key.project_id);
   const iso = Buffer.concat([Buffer.alloc(32769), Buffer.from('CD001'), Buffer.alloc(8186)]);
-  const image: any = await (await fetch(`${api.url}/api/v1/images/upload?name=fuzz.iso`, { method: 'POST', headers: { authorization: auth.authorization }, body: iso })).json();
+  const image: any = await (
+    await fetch(`${api.url}/api/v1/images/upload?name=fuzz.iso`, {
+      method: 'POST',
+      headers: { authorization: auth.authorization },
+      body: iso,
+    })
+  ).json();
   known.push(image.id);
   Object.assign(real, { vms: vm.vm.id, operations: vm.operation.id, 'api-keys': key.api_key.id, images: image.id });
 }, 60_000);
@@ -226,7 +278,16 @@ function sweepRequest(route: Route, where: 'query' | 'body', field: string, valu
   const content = route.op.requestBody?.content as Record<string, { schema?: Schema }> | undefined;
   const schema = content?.['application/json']?.schema;
   const base = schema
-    ? (fc.sample(fc.record(Object.fromEntries(Object.entries((schema.properties ?? {}) as Record<string, Schema>).filter(([k]) => (schema.required ?? []).includes(k)).map(([k, v]) => [k, validFor(v)]))), { numRuns: 1, seed: 7 })[0] as Record<string, unknown>)
+    ? (fc.sample(
+        fc.record(
+          Object.fromEntries(
+            Object.entries((schema.properties ?? {}) as Record<string, Schema>)
+              .filter(([k]) => (schema.required ?? []).includes(k))
+              .map(([k, v]) => [k, validFor(v)]),
+          ),
+        ),
+        { numRuns: 1, seed: 7 },
+      )[0] as Record<string, unknown>)
     : null;
   return {
     ids,
@@ -290,7 +351,8 @@ describe('generated requests', () => {
             throw err;
           }
           expect(status, `${init.method} ${url} ${String(init.body).slice(0, 300)}`).toBeLessThan(500);
-          if (status >= 400 && !stream) expect(await fingerprint(server), `${init.method} ${url} changed state with ${status}`).toBe(before);
+          if (status >= 400 && !stream)
+            expect(await fingerprint(server), `${init.method} ${url} changed state with ${status}`).toBe(before);
         }),
         { numRuns: RUNS, seed: 20261124, endOnFailure: true },
       );

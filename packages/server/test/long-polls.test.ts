@@ -19,8 +19,20 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 async function viewerKey(name: string): Promise<string> {
-  const user = await (await fetch(`${server.url}/api/v1/users`, { method: 'POST', headers: auth(server.apiKey), body: JSON.stringify({ username: name, role: 'viewer' }) })).json();
-  const key = await (await fetch(`${server.url}/api/v1/api-keys`, { method: 'POST', headers: auth(server.apiKey), body: JSON.stringify({ name: 'k', user_id: (user as { id: string }).id }) })).json();
+  const user = await (
+    await fetch(`${server.url}/api/v1/users`, {
+      method: 'POST',
+      headers: auth(server.apiKey),
+      body: JSON.stringify({ username: name, role: 'viewer' }),
+    })
+  ).json();
+  const key = await (
+    await fetch(`${server.url}/api/v1/api-keys`, {
+      method: 'POST',
+      headers: auth(server.apiKey),
+      body: JSON.stringify({ name: 'k', user_id: (user as { id: string }).id }),
+    })
+  ).json();
   return (key as { key: string }).key;
 }
 
@@ -29,14 +41,19 @@ describe('long-polls', () => {
     const key = await viewerKey('patient');
     const held = Array.from({ length: 3 }, () => new AbortController());
     const pending = held.map((c, i) =>
-      fetch(`${server.url}/api/v1/vms/${vmId}/wait?status=deleted&timeout_ms=30000`, { headers: auth(key), signal: c.signal }).catch(() => i),
+      fetch(`${server.url}/api/v1/vms/${vmId}/wait?status=deleted&timeout_ms=30000`, { headers: auth(key), signal: c.signal }).catch(
+        () => i,
+      ),
     );
     // Let the three arrive and be held.
     await new Promise((r) => setTimeout(r, 300));
     const fourth = await fetch(`${server.url}/api/v1/vms/${vmId}/wait?status=deleted&timeout_ms=100`, { headers: auth(key) });
     expect(fourth.status).toBe(429);
     expect(await fourth.json()).toMatchObject({ code: 'RATE_LIMITED' });
-    const overTrpc = await fetch(`${server.url}/trpc/operations.wait?input=${encodeURIComponent(JSON.stringify({ id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd', timeout_ms: 100 }))}`, { headers: auth(key) });
+    const overTrpc = await fetch(
+      `${server.url}/trpc/operations.wait?input=${encodeURIComponent(JSON.stringify({ id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd', timeout_ms: 100 }))}`,
+      { headers: auth(key) },
+    );
     expect(overTrpc.status).toBe(429);
 
     const other = await viewerKey('other-viewer');

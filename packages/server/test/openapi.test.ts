@@ -31,7 +31,11 @@ describe('the OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     const procedures = Object.keys(appRouter._def.procedures);
-    expect(restProcedures().map((p) => p.name).sort()).toEqual(procedures.sort());
+    expect(
+      restProcedures()
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(procedures.sort());
     const operations = Object.values(doc.paths).flatMap((p: any) => Object.values(p)) as any[];
     for (const op of operations) {
       expect(op.responses['404'].content['application/json'].schema.$ref, op.operationId).toBe('#/components/schemas/Error');

@@ -1,12 +1,12 @@
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimulatedDriver, type Database } from '@hangar/core';
+import { type Database, SimulatedDriver } from '@hangar/core';
 import { createTestDatabase } from '@hangar/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { startServer, type RunningServer } from '../src/server.js';
+import { type RunningServer, startServer } from '../src/server.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
 
 // Disks, images, imports and the simulator's state are tenants' data: after a server has made
@@ -24,9 +24,20 @@ beforeAll(async () => {
   dataDir = join(parent, 'data'); // made by the server
   database = await createTestDatabase();
   server = await startServer({
-    config: loadConfig({ HOST: '127.0.0.1', PORT: '0', HANGAR_DATA_DIR: dataDir, HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY, HANGAR_ADMIN_PASSWORD: 'not the default 123', LOG_LEVEL: 'silent' }),
+    config: loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      HANGAR_DATA_DIR: dataDir,
+      HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+      HANGAR_ADMIN_PASSWORD: 'not the default 123',
+      LOG_LEVEL: 'silent',
+    }),
     database,
-    driver: new SimulatedDriver({ disk_dir: join(dataDir, 'sim-disks'), bytes_per_gb: 2 ** 20, config: { state_file: join(dataDir, 'simulator.json') } }),
+    driver: new SimulatedDriver({
+      disk_dir: join(dataDir, 'sim-disks'),
+      bytes_per_gb: 2 ** 20,
+      config: { state_file: join(dataDir, 'simulator.json') },
+    }),
     log: createLogger('silent'),
     worker: { poll_ms: 100 },
   });

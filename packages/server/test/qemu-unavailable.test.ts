@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@hangar/core/testing';
 import type { Database } from '@hangar/core';
+import { createTestDatabase } from '@hangar/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { startServer, type RunningServer } from '../src/server.js';
+import { type RunningServer, startServer } from '../src/server.js';
 import { TEST_ADMIN_KEY, TEST_ADMIN_PASSWORD } from '../src/testing.js';
 
 // Runs everywhere: it is about QEMU being absent.

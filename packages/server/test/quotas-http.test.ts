@@ -9,7 +9,11 @@ afterAll(() => server?.stop());
 
 const headers = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
 const call = async (key: string, method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${server.url}/api/v1${path}`, { method, headers: headers(key), body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: headers(key),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as any };
 };
 

@@ -4,7 +4,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { diskEntryName, type ArchiveDisk, type ArchiveManifest } from '../domain/archive.js';
+import { type ArchiveDisk, type ArchiveManifest, diskEntryName } from '../domain/archive.js';
 import type { DiskFile } from '../drivers/driver.js';
 
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {

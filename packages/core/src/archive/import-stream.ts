@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { statfs } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,8 +10,8 @@ import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from
 import { HangarError } from '../domain/errors.js';
 import type { ImageFormat } from '../domain/image.js';
 import type { DiskFile } from '../drivers/driver.js';
-import { detectFormat } from '../images/disk-format.js';
 import { PRIVATE_FILE_MODE } from '../files/private.js';
+import { detectFormat } from '../images/disk-format.js';
 import { Meter } from '../images/meter.js';
 
 export interface ReadArchiveOptions {
@@ -90,7 +90,8 @@ async function* maybeGunzip(body: Readable): AsyncGenerator<Buffer> {
 }
 
 function checkEntryName(name: string): void {
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\')) throw invalid(`Refusing entry ${JSON.stringify(name)}: absolute path`);
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\'))
+    throw invalid(`Refusing entry ${JSON.stringify(name)}: absolute path`);
   if (name.split('/').includes('..')) throw invalid(`Refusing entry ${JSON.stringify(name)}: ".." in the path`);
   if (posix.normalize(name) !== name) throw invalid(`Refusing entry ${JSON.stringify(name)}: not a normalized path`);
 }
@@ -123,7 +124,8 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
   const onEntry = async (header: tar.Header, stream: Readable): Promise<void> => {
     entries++;
     checkEntryName(header.name);
-    if (header.type !== 'file') throw invalid(`Refusing entry ${JSON.stringify(header.name)}: type ${header.type}; only regular files are accepted`);
+    if (header.type !== 'file')
+      throw invalid(`Refusing entry ${JSON.stringify(header.name)}: type ${header.type}; only regular files are accepted`);
     if (!manifest) {
       if (header.name !== 'manifest.json') throw invalid(`The first entry must be manifest.json, not ${JSON.stringify(header.name)}`);
       const raw = await readAll(stream, MAX_MANIFEST);
@@ -135,7 +137,10 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
       }
       const parsed = ArchiveManifest.safeParse(json);
       if (!parsed.success) {
-        const why = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+        const why = parsed.error.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ');
         throw invalid(`manifest.json is invalid: ${why}`);
       }
       manifest = parsed.data;
@@ -148,7 +153,9 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
       }
       const free = await (opts.free_bytes ?? freeBytes)(opts.dir);
       if (diskBytes > free) {
-        throw new HangarError('INSUFFICIENT_CAPACITY', `The archive's disks need ${diskBytes} bytes; the host has ${free} bytes free`, { retryable: false });
+        throw new HangarError('INSUFFICIENT_CAPACITY', `The archive's disks need ${diskBytes} bytes; the host has ${free} bytes free`, {
+          retryable: false,
+        });
       }
       const declared = diskBytes + raw.length + TAR_OVERHEAD(manifest.disks.length);
       limit.limit = Math.min(limit.limit, declared);
@@ -162,7 +169,8 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
     const meter = new Meter(disk.size, () => invalid(`${header.name} is larger than the manifest declares`));
     await pipeline(stream, meter, createWriteStream(path, { mode: PRIVATE_FILE_MODE }));
     const sha256 = meter.digest();
-    if (sha256 !== disk.sha256) throw invalid(`Checksum mismatch for ${header.name}: the manifest says ${disk.sha256}, the data is ${sha256}`);
+    if (sha256 !== disk.sha256)
+      throw invalid(`Checksum mismatch for ${header.name}: the manifest says ${disk.sha256}, the data is ${sha256}`);
     let format: ImageFormat;
     try {
       format = await detectFormat(path, 'disk');
@@ -196,7 +204,8 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
     const msg = (err as Error).message ?? String(err);
     if (entries === 0 && !/zlib|header check/i.test(msg)) throw invalid('Not a tar archive (no valid tar header)');
     if (/unexpected end|premature close|truncated/i.test(msg)) throw invalid('The archive is truncated');
-    if (/incorrect header check|invalid (block type|distance|stored)|unexpected end of file|zlib/i.test(msg)) throw invalid(`The gzip stream is corrupt: ${msg}`);
+    if (/incorrect header check|invalid (block type|distance|stored)|unexpected end of file|zlib/i.test(msg))
+      throw invalid(`The gzip stream is corrupt: ${msg}`);
     if (/invalid tar header|header/i.test(msg)) throw invalid('Not a tar archive (no valid tar header)');
     throw invalid(`The archive could not be read: ${msg}`);
   }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
-import { privateDir } from '../files/private.js';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { and, eq, isNull } from 'drizzle-orm';
@@ -10,12 +9,13 @@ import { VmName } from '../domain/fields.js';
 import type { Operation } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import type { Vm } from '../domain/vm.js';
-import { DriverError, type DomainSpec, type HypervisorDriver } from '../drivers/driver.js';
+import { type DomainSpec, DriverError, type HypervisorDriver } from '../drivers/driver.js';
+import { privateDir } from '../files/private.js';
 import { appendEvents } from '../services/events.js';
 import { reserve } from '../services/hosts.js';
+import { isUniqueViolation } from '../services/pg-errors.js';
 import { enforceQuota } from '../services/quotas.js';
 import { parse, parseId } from '../services/validate.js';
-import { isUniqueViolation } from '../services/pg-errors.js';
 import { beginAction, conflictError, inFlightOperation } from '../services/vm-actions.js';
 import { requireVm } from '../services/vm-queries.js';
 import type { Db } from '../store/database.js';
@@ -51,7 +51,8 @@ export interface VmExport {
 
 function driverFailure(err: unknown, what: string): HangarError {
   if (err instanceof HangarError) return err;
-  if (err instanceof DriverError && err.kind === 'unavailable') return new HangarError('HOST_UNAVAILABLE', `${what}: ${err.message}`, { retryable: true });
+  if (err instanceof DriverError && err.kind === 'unavailable')
+    return new HangarError('HOST_UNAVAILABLE', `${what}: ${err.message}`, { retryable: true });
   return new HangarError('INTERNAL', `${what}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
@@ -89,19 +90,32 @@ export class VmArchives {
     });
     const op = begun.operation!;
     const which = { id: op.id, vm_id: vmId };
-    const renew = setInterval(() => {
-      renewLease(this.db, op.id, owner, this.leaseMs).catch((err: unknown) => this.log.warn({ err, operation: op.id }, 'export lease renewal failed'));
-    }, Math.max(100, this.leaseMs / 3));
+    const renew = setInterval(
+      () => {
+        renewLease(this.db, op.id, owner, this.leaseMs).catch((err: unknown) =>
+          this.log.warn({ err, operation: op.id }, 'export lease renewal failed'),
+        );
+      },
+      Math.max(100, this.leaseMs / 3),
+    );
     const end = async (ok: boolean, message: string) => {
       clearInterval(renew);
-      await finishOperation(this.db, which, owner, ok
-        ? { result: 'succeeded', outcome: { status: 'stopped', message } }
-        : { result: 'failed', error: message, outcome: { status: 'stopped' } });
+      await finishOperation(
+        this.db,
+        which,
+        owner,
+        ok
+          ? { result: 'succeeded', outcome: { status: 'stopped', message } }
+          : { result: 'failed', error: message, outcome: { status: 'stopped' } },
+      );
     };
     let archive: Readable;
     try {
       const driver = begun.row.host_id ? this.opts.drivers.get(begun.row.host_id) : undefined;
-      if (!driver) throw new HangarError('HOST_UNAVAILABLE', 'This server does not run the VM\'s host, so it cannot read its disks', { retryable: true });
+      if (!driver)
+        throw new HangarError('HOST_UNAVAILABLE', "This server does not run the VM's host, so it cannot read its disks", {
+          retryable: true,
+        });
       if (!begun.row.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
       const files = await driver.exportDisks(begun.row.domain_ref, { signal: opts.signal });
       const manifest: ArchiveManifest = {
@@ -141,7 +155,9 @@ export class VmArchives {
     out.once('close', () => {
       if (finished) return;
       archive.destroy();
-      void end(false, `the client stopped reading after ${bytes} bytes`).catch((err: unknown) => this.log.error({ err }, 'ending an export failed'));
+      void end(false, `the client stopped reading after ${bytes} bytes`).catch((err: unknown) =>
+        this.log.error({ err }, 'ending an export failed'),
+      );
     });
     const ext = opts.gzip ? 'tar.gz' : 'tar';
     return {
@@ -158,7 +174,11 @@ export class VmArchives {
     const dir = join(this.opts.importDir, randomUUID());
     await privateDir(dir);
     try {
-      const { manifest, disks } = await readArchive(body, { dir, max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30, signal: opts.signal });
+      const { manifest, disks } = await readArchive(body, {
+        dir,
+        max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30,
+        signal: opts.signal,
+      });
       const vmName = name ?? manifest.vm.name;
       const [taken] = await this.db
         .select({ id: vms.id })
@@ -166,9 +186,15 @@ export class VmArchives {
         .where(and(eq(vms.project_id, scope.project_id), eq(vms.name, vmName), isNull(vms.deleted_at)));
       if (taken) throw errors.nameTaken(vmName);
       const [hostId, driver] = [...this.opts.drivers.entries()][0] ?? [];
-      if (!hostId || !driver) throw new HangarError('HOST_UNAVAILABLE', 'This server runs no hypervisor host to import into', { retryable: true });
+      if (!hostId || !driver)
+        throw new HangarError('HOST_UNAVAILABLE', 'This server runs no hypervisor host to import into', { retryable: true });
       const vmId = randomUUID();
-      const network = { type: manifest.vm.network.type, bridge_name: manifest.vm.network.bridge_name ?? null, mac_address: null, ip_address: null };
+      const network = {
+        type: manifest.vm.network.type,
+        bridge_name: manifest.vm.network.bridge_name ?? null,
+        mac_address: null,
+        ip_address: null,
+      };
       const { labels: _labels, os_version: _osVersion, ...hardware } = manifest.vm;
       const spec: DomainSpec = { ...hardware, vm_id: vmId, name: vmName, network };
       const defined = await driver.importDomain(spec, disks, { signal: opts.signal }).catch((err: unknown) => {

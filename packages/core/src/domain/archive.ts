@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CpuCores, DiskGb, Labels, MemoryMb, OsType, OsVersion, Text, Timestamp, VmName } from './fields.js';
-import { NetworkInput } from './vm.js';
 import { Sha256 } from './image.js';
+import { NetworkInput } from './vm.js';
 
 export const ARCHIVE_FORMAT = 'hangar-vm';
 export const ARCHIVE_VERSION = 1;

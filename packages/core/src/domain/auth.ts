@@ -28,16 +28,18 @@ export const LoginName = z
   .max(128)
   .regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\/)?[a-zA-Z0-9][a-zA-Z0-9._@-]*$/, { message: 'a username, or project/username' });
 
-export const User = z.object({
-  id: Uuid,
-  username: Username,
-  project_id: Uuid,
-  role: Role,
-  /** Manages projects and users everywhere. */
-  global_admin: z.boolean(),
-  created_at: Timestamp,
-  updated_at: Timestamp,
-}).meta({ id: 'User' });
+export const User = z
+  .object({
+    id: Uuid,
+    username: Username,
+    project_id: Uuid,
+    role: Role,
+    /** Manages projects and users everywhere. */
+    global_admin: z.boolean(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .meta({ id: 'User' });
 export type User = z.infer<typeof User>;
 
 export const CreateUserInput = z.strictObject({
@@ -51,19 +53,21 @@ export const CreateUserInput = z.strictObject({
 });
 export type CreateUserInput = z.input<typeof CreateUserInput>;
 
-export const ApiKey = z.object({
-  id: Uuid,
-  name: z.string(),
-  /** The key's first characters, to recognise it; the key itself is never stored. */
-  prefix: z.string(),
-  user_id: Uuid,
-  project_id: Uuid,
-  role: Role,
-  created_at: Timestamp,
-  last_used_at: Timestamp.nullable(),
-  expires_at: Timestamp.nullable(),
-  revoked_at: Timestamp.nullable(),
-}).meta({ id: 'ApiKey' });
+export const ApiKey = z
+  .object({
+    id: Uuid,
+    name: z.string(),
+    /** The key's first characters, to recognise it; the key itself is never stored. */
+    prefix: z.string(),
+    user_id: Uuid,
+    project_id: Uuid,
+    role: Role,
+    created_at: Timestamp,
+    last_used_at: Timestamp.nullable(),
+    expires_at: Timestamp.nullable(),
+    revoked_at: Timestamp.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
 export type ApiKey = z.infer<typeof ApiKey>;
 
 export const CreateApiKeyInput = z.strictObject({
@@ -76,22 +80,26 @@ export const CreateApiKeyInput = z.strictObject({
 });
 export type CreateApiKeyInput = z.input<typeof CreateApiKeyInput>;
 
-export const CreatedApiKey = z.object({
-  api_key: ApiKey,
-  /** The secret, shown this once. */
-  key: z.string(),
-}).meta({ id: 'CreatedApiKey' });
+export const CreatedApiKey = z
+  .object({
+    api_key: ApiKey,
+    /** The secret, shown this once. */
+    key: z.string(),
+  })
+  .meta({ id: 'CreatedApiKey' });
 export type CreatedApiKey = z.infer<typeof CreatedApiKey>;
 
 /** Who is calling, once their token checked out. */
-export const Principal = z.object({
-  user_id: Uuid,
-  username: z.string(),
-  project_id: Uuid,
-  role: Role,
-  global_admin: z.boolean(),
-  /** How they proved it. */
-  via: z.enum(['api_key', 'password', 'jwt']),
-  api_key_id: Uuid.nullable(),
-}).meta({ id: 'Principal' });
+export const Principal = z
+  .object({
+    user_id: Uuid,
+    username: z.string(),
+    project_id: Uuid,
+    role: Role,
+    global_admin: z.boolean(),
+    /** How they proved it. */
+    via: z.enum(['api_key', 'password', 'jwt']),
+    api_key_id: Uuid.nullable(),
+  })
+  .meta({ id: 'Principal' });
 export type Principal = z.infer<typeof Principal>;

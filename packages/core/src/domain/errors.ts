@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { VmStatus } from './status.js';
 import type { VmAction } from './state-machine.js';
+import type { VmStatus } from './status.js';
 
 /**
  * Stable error codes. The transport maps each to an HTTP status with ERROR_HTTP_STATUS;
@@ -71,8 +71,7 @@ export const errors = {
   vmNotFound: (id: string) => new HangarError('VM_NOT_FOUND', `VM with ID ${id} not found`),
   operationNotFound: (id: string) => new HangarError('OPERATION_NOT_FOUND', `Operation with ID ${id} not found`),
   notFound: (what: string, id: string) => new HangarError('NOT_FOUND', `${what} with ID ${id} not found`),
-  nameTaken: (name: string) =>
-    new HangarError('NAME_TAKEN', `A VM named '${name}' already exists in this project`, { retryable: false }),
+  nameTaken: (name: string) => new HangarError('NAME_TAKEN', `A VM named '${name}' already exists in this project`, { retryable: false }),
   versionConflict: (expected: number, actual: number) =>
     new HangarError('VERSION_CONFLICT', `VM is at version ${actual}, not the expected ${expected}`, {
       expected_version: expected,
@@ -80,19 +79,16 @@ export const errors = {
       retryable: false,
     }),
   idempotencyMismatch: (key: string) =>
-    new HangarError(
-      'IDEMPOTENCY_MISMATCH',
-      `Idempotency key '${key}' was already used with a different request`,
-      { retryable: false },
-    ),
+    new HangarError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request`, { retryable: false }),
   hostUnavailable: (reason: string) => new HangarError('HOST_UNAVAILABLE', reason, { retryable: true }),
-  validation: (message: string, fields: { path: string; message: string }[] = []) =>
-    new HangarError('VALIDATION', message, { fields }),
+  validation: (message: string, fields: { path: string; message: string }[] = []) => new HangarError('VALIDATION', message, { fields }),
 };
 
 /** How the REST routes answer an error (tRPC carries the same facts in its own envelope). */
 export const ErrorBody = z.looseObject({
-  detail: z.string().meta({ description: 'What went wrong, in a sentence', example: 'VM with ID 6c7e3b27-7159-4e0a-9e30-3d44284574cd not found' }),
+  detail: z
+    .string()
+    .meta({ description: 'What went wrong, in a sentence', example: 'VM with ID 6c7e3b27-7159-4e0a-9e30-3d44284574cd not found' }),
   code: z.enum(Object.keys(ERROR_HTTP_STATUS) as [ErrorCode, ...ErrorCode[]]),
   request_id: z.string().nullable(),
   fields: z.array(z.object({ path: z.string(), message: z.string() })).optional(),

@@ -19,18 +19,20 @@ export const EVENT_TYPES = [
 export const EventType = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventType>;
 
-export const VmEvent = z.object({
-  id: z.int(),
-  vm_id: Uuid,
-  project_id: Uuid,
-  operation_id: Uuid.nullable(),
-  type: EventType,
-  message: z.string(),
-  from_status: VmStatus.nullable(),
-  to_status: VmStatus.nullable(),
-  data: z.record(z.string(), z.unknown()),
-  created_at: Timestamp,
-}).meta({ id: 'VmEvent' });
+export const VmEvent = z
+  .object({
+    id: z.int(),
+    vm_id: Uuid,
+    project_id: Uuid,
+    operation_id: Uuid.nullable(),
+    type: EventType,
+    message: z.string(),
+    from_status: VmStatus.nullable(),
+    to_status: VmStatus.nullable(),
+    data: z.record(z.string(), z.unknown()),
+    created_at: Timestamp,
+  })
+  .meta({ id: 'VmEvent' });
 export type VmEvent = z.infer<typeof VmEvent>;
 
 export const ListEventsQuery = z.strictObject({

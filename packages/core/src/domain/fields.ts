@@ -35,13 +35,9 @@ export const LabelKey = z
     message: 'label keys are letters, digits, ".", "_", "/" and "-", starting and ending with a letter or digit',
   });
 
-export const LabelValue = Text
-  .max(255)
-  .regex(/^[^\u0000-\u001f\u007f]*$/, { message: 'label values may not contain control characters' });
+export const LabelValue = Text.max(255).regex(/^[^\u0000-\u001f\u007f]*$/, { message: 'label values may not contain control characters' });
 
-const LabelMap = z
-  .record(LabelKey, LabelValue)
-  .refine((m) => Object.keys(m).length <= 64, { message: 'at most 64 labels' });
+const LabelMap = z.record(LabelKey, LabelValue).refine((m) => Object.keys(m).length <= 64, { message: 'at most 64 labels' });
 
 /** Labels are a string map; a bare list of keys (the older shape) is taken as keys with empty values. */
 export const Labels = z.union([

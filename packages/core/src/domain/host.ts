@@ -23,18 +23,20 @@ export type Capacity = z.infer<typeof Capacity>;
 export const HostStatus = z.enum(['online', 'offline']);
 export type HostStatus = z.infer<typeof HostStatus>;
 
-export const Host = z.object({
-  id: Uuid,
-  name: z.string(),
-  driver: z.string(),
-  status: HostStatus,
-  /** Why the host is offline (the hypervisor's binary is missing, it does not answer…). */
-  status_reason: z.string().nullable(),
-  capacity: Capacity,
-  allocated: Capacity,
-  gpus: z.array(GpuDevice),
-  last_seen_at: Timestamp.nullable(),
-  created_at: Timestamp,
-  updated_at: Timestamp,
-}).meta({ id: 'Host' });
+export const Host = z
+  .object({
+    id: Uuid,
+    name: z.string(),
+    driver: z.string(),
+    status: HostStatus,
+    /** Why the host is offline (the hypervisor's binary is missing, it does not answer…). */
+    status_reason: z.string().nullable(),
+    capacity: Capacity,
+    allocated: Capacity,
+    gpus: z.array(GpuDevice),
+    last_seen_at: Timestamp.nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .meta({ id: 'Host' });
 export type Host = z.infer<typeof Host>;

@@ -13,15 +13,12 @@ export const Sha256 = z
   .regex(/^[a-f0-9]{64}$/i, { message: 'must be a sha256 digest: 64 hex digits' })
   .overwrite((s) => s.toLowerCase());
 
-export const ImageName = Text
-  .min(1)
+export const ImageName = Text.min(1)
   .max(255)
   .regex(/^[^\u0000-\u001f\u007f/]+$/, { message: 'image names may not contain "/" or control characters' });
 
 /** Only http and https: a server must not be talked into reading file:// or other schemes for a caller. */
-export const ImageUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-  .max(2048);
+export const ImageUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).max(2048);
 
 export const Image = z
   .object({

@@ -35,15 +35,17 @@ export const ListVmsQuery = z.strictObject({
 });
 export type ListVmsQuery = z.input<typeof ListVmsQuery>;
 
-export const VmPage = z.object({
-  vms: z.array(Vm),
-  /** Exact up to 1,000 matches; above that the planner's estimate (see `total_is_estimate`). */
-  total: z.int(),
-  total_is_estimate: z.boolean(),
-  /** The page number in page mode; null when paging by cursor. */
-  page: z.int().nullable(),
-  per_page: z.int(),
-  total_pages: z.int(),
-  next_cursor: z.string().nullable(),
-}).meta({ id: 'VmPage' });
+export const VmPage = z
+  .object({
+    vms: z.array(Vm),
+    /** Exact up to 1,000 matches; above that the planner's estimate (see `total_is_estimate`). */
+    total: z.int(),
+    total_is_estimate: z.boolean(),
+    /** The page number in page mode; null when paging by cursor. */
+    page: z.int().nullable(),
+    per_page: z.int(),
+    total_pages: z.int(),
+    next_cursor: z.string().nullable(),
+  })
+  .meta({ id: 'VmPage' });
 export type VmPage = z.infer<typeof VmPage>;

@@ -13,23 +13,25 @@ export function isFinished(status: OperationStatus): boolean {
   return FINISHED_OPERATION_STATUSES.includes(status);
 }
 
-export const Operation = z.object({
-  id: Uuid,
-  vm_id: Uuid,
-  project_id: Uuid,
-  action: OperationAction,
-  status: OperationStatus,
-  /** What the action was asked to do (for example the hardware changes of an update). */
-  input: z.record(z.string(), z.unknown()),
-  /** Why it failed or was cancelled. */
-  error: z.string().nullable(),
-  attempts: z.int(),
-  deadline_at: Timestamp,
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  started_at: Timestamp.nullable(),
-  finished_at: Timestamp.nullable(),
-}).meta({ id: 'Operation' });
+export const Operation = z
+  .object({
+    id: Uuid,
+    vm_id: Uuid,
+    project_id: Uuid,
+    action: OperationAction,
+    status: OperationStatus,
+    /** What the action was asked to do (for example the hardware changes of an update). */
+    input: z.record(z.string(), z.unknown()),
+    /** Why it failed or was cancelled. */
+    error: z.string().nullable(),
+    attempts: z.int(),
+    deadline_at: Timestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    started_at: Timestamp.nullable(),
+    finished_at: Timestamp.nullable(),
+  })
+  .meta({ id: 'Operation' });
 export type Operation = z.infer<typeof Operation>;
 
 const IdempotencyKey = z

@@ -7,12 +7,14 @@ export const ProjectName = z
   .max(63)
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { message: 'must be lowercase letters, digits and hyphens' });
 
-export const Project = z.object({
-  id: Uuid,
-  name: ProjectName,
-  created_at: Timestamp,
-  updated_at: Timestamp,
-}).meta({ id: 'Project' });
+export const Project = z
+  .object({
+    id: Uuid,
+    name: ProjectName,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .meta({ id: 'Project' });
 export type Project = z.infer<typeof Project>;
 
 export const CreateProjectInput = z.strictObject({ name: ProjectName });

@@ -5,7 +5,11 @@ import { Uuid } from './fields.js';
 export const QUOTA_KINDS = ['vms', 'cpu_cores', 'memory_mb', 'disk_gb', 'images', 'running_downloads'] as const;
 export type QuotaKind = (typeof QUOTA_KINDS)[number];
 
-const Limit = z.int().min(0).max(2 ** 31 - 1).nullable();
+const Limit = z
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .nullable();
 
 /** A project's limits: null (or absent) is unlimited, the default. */
 export const QuotaLimits = z

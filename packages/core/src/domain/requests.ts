@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { LoginName, Password } from './auth.js';
-import { Uuid } from './fields.js';
 import { ListEventsQuery } from './event.js';
+import { Uuid } from './fields.js';
+import { IsoSource, ONE_ISO_SOURCE } from './image.js';
 import { DeleteOptions, ListOperationsQuery, MutationOptions, Operation, RestartOptions, StopOptions } from './operation.js';
 import { VmStatus } from './status.js';
-import { CreateVmInput, NOTHING_TO_UPDATE, UpdateVmFields, Vm, somethingToUpdate } from './vm.js';
-import { IsoSource, ONE_ISO_SOURCE } from './image.js';
+import { CreateVmInput, NOTHING_TO_UPDATE, somethingToUpdate, UpdateVmFields, Vm } from './vm.js';
 
 /**
  * The inputs and outputs of the API's procedures: the service inputs plus the target id and
@@ -73,11 +73,13 @@ export const TokenRequest = z.strictObject({
   scope: z.string().max(1024).optional(),
   client_id: z.string().max(256).optional(),
 });
-export const TokenResponse = z.object({
-  access_token: z.string(),
-  token_type: z.literal('bearer'),
-  expires_in: z.int(),
-}).meta({ id: 'TokenResponse' });
+export const TokenResponse = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('bearer'),
+    expires_in: z.int(),
+  })
+  .meta({ id: 'TokenResponse' });
 
 /** A VM's hardware configuration, as the config routes show it. */
 export const VmConfig = Vm.pick({

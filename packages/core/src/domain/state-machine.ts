@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import {
-  STABLE_STATUSES,
-  TRANSITIONAL_STATUSES,
-  VM_STATUSES,
   isTransitional,
+  STABLE_STATUSES,
   type StableStatus,
+  TRANSITIONAL_STATUSES,
   type TransitionalStatus,
+  VM_STATUSES,
   type VmStatus,
 } from './status.js';
 

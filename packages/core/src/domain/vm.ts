@@ -14,16 +14,18 @@ import {
   Uuid,
   VmName,
 } from './fields.js';
+import { ImageUrl } from './image.js';
 import { VmAction } from './state-machine.js';
 import { VmStatus } from './status.js';
-import { ImageUrl } from './image.js';
 
-export const Network = z.object({
-  type: NetworkType,
-  bridge_name: BridgeName.nullable(),
-  mac_address: MacAddress.nullable(),
-  ip_address: IpAddress.nullable(),
-}).meta({ id: 'Network' });
+export const Network = z
+  .object({
+    type: NetworkType,
+    bridge_name: BridgeName.nullable(),
+    mac_address: MacAddress.nullable(),
+    ip_address: IpAddress.nullable(),
+  })
+  .meta({ id: 'Network' });
 export type Network = z.infer<typeof Network>;
 
 /** What a caller may say about the network; the platform fills in the rest (a MAC, for one). */
@@ -40,35 +42,37 @@ export const NetworkInput = z
   });
 export type NetworkInput = z.infer<typeof NetworkInput>;
 
-export const Vm = z.object({
-  id: Uuid,
-  name: VmName,
-  project_id: Uuid,
-  host_id: Uuid.nullable(),
-  status: VmStatus,
-  cpu_cores: CpuCores,
-  memory_mb: MemoryMb,
-  disk_gb: DiskGb,
-  os_type: OsType,
-  os_version: OsVersion.nullable(),
-  labels: z.record(z.string(), z.string()),
-  public_ip: IpAddress.nullable(),
-  network: Network,
-  vnc_enabled: z.boolean(),
-  vnc_port: z.int().nullable(),
-  /** The image the VM's disk was made from (or its boot ISO), if any. */
-  image_id: Uuid.nullable(),
-  /** The ISO image in the VM's CD-ROM drive, if any. */
-  iso_image_id: Uuid.nullable(),
-  allowed_actions: z.array(VmAction),
-  /** The operation in flight on this VM, if any. */
-  current_operation_id: Uuid.nullable(),
-  last_error: z.string().nullable(),
-  version: z.int(),
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  deleted_at: Timestamp.nullable(),
-}).meta({ id: 'Vm' });
+export const Vm = z
+  .object({
+    id: Uuid,
+    name: VmName,
+    project_id: Uuid,
+    host_id: Uuid.nullable(),
+    status: VmStatus,
+    cpu_cores: CpuCores,
+    memory_mb: MemoryMb,
+    disk_gb: DiskGb,
+    os_type: OsType,
+    os_version: OsVersion.nullable(),
+    labels: z.record(z.string(), z.string()),
+    public_ip: IpAddress.nullable(),
+    network: Network,
+    vnc_enabled: z.boolean(),
+    vnc_port: z.int().nullable(),
+    /** The image the VM's disk was made from (or its boot ISO), if any. */
+    image_id: Uuid.nullable(),
+    /** The ISO image in the VM's CD-ROM drive, if any. */
+    iso_image_id: Uuid.nullable(),
+    allowed_actions: z.array(VmAction),
+    /** The operation in flight on this VM, if any. */
+    current_operation_id: Uuid.nullable(),
+    last_error: z.string().nullable(),
+    version: z.int(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    deleted_at: Timestamp.nullable(),
+  })
+  .meta({ id: 'Vm' });
 export type Vm = z.infer<typeof Vm>;
 
 export const CreateVmInput = z.strictObject({
@@ -100,20 +104,19 @@ export const HARDWARE_FIELDS = ['cpu_cores', 'memory_mb', 'disk_gb', 'network', 
 export const METADATA_FIELDS = ['name', 'labels', 'public_ip', 'os_type', 'os_version'] as const;
 
 export const UpdateVmFields = z.strictObject({
-    name: VmName.optional(),
-    labels: Labels.optional(),
-    public_ip: IpAddress.nullable().optional(),
-    os_type: OsType.optional(),
-    os_version: OsVersion.nullable().optional(),
-    cpu_cores: CpuCores.optional(),
-    memory_mb: MemoryMb.optional(),
-    disk_gb: DiskGb.optional(),
-    network: NetworkInput.optional(),
-    vnc_enabled: z.boolean().optional(),
+  name: VmName.optional(),
+  labels: Labels.optional(),
+  public_ip: IpAddress.nullable().optional(),
+  os_type: OsType.optional(),
+  os_version: OsVersion.nullable().optional(),
+  cpu_cores: CpuCores.optional(),
+  memory_mb: MemoryMb.optional(),
+  disk_gb: DiskGb.optional(),
+  network: NetworkInput.optional(),
+  vnc_enabled: z.boolean().optional(),
 });
 
-const somethingToUpdate = (u: Record<string, unknown>) =>
-  [...HARDWARE_FIELDS, ...METADATA_FIELDS].some((f) => u[f] !== undefined);
+const somethingToUpdate = (u: Record<string, unknown>) => [...HARDWARE_FIELDS, ...METADATA_FIELDS].some((f) => u[f] !== undefined);
 export const NOTHING_TO_UPDATE = { message: 'nothing to update: give at least one field to change' };
 
 export const UpdateVmInput = UpdateVmFields.refine(somethingToUpdate, NOTHING_TO_UPDATE);

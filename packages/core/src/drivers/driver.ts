@@ -1,6 +1,6 @@
-import type { GpuDevice, Capacity } from '../domain/host.js';
-import type { HardwareChanges, Network } from '../domain/vm.js';
 import type { OsType } from '../domain/fields.js';
+import type { Capacity, GpuDevice } from '../domain/host.js';
+import type { HardwareChanges, Network } from '../domain/vm.js';
 
 /** What the hypervisor reports for a domain. `missing`: it has no such domain. */
 export type DomainState = 'running' | 'paused' | 'stopped' | 'crashed' | 'missing';

@@ -1,3 +1,3 @@
 export * from './driver.js';
-export * from './simulated/index.js';
 export * from './qemu/index.js';
+export * from './simulated/index.js';

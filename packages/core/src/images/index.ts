@@ -1,3 +1,3 @@
-export { ImageStore, type Ingested } from './store.js';
 export { detectFormat } from './disk-format.js';
-export { UrlPolicy, PUBLIC_ONLY } from './url-policy.js';
+export { ImageStore, type Ingested } from './store.js';
+export { PUBLIC_ONLY, UrlPolicy } from './url-policy.js';

@@ -26,4 +26,3 @@ export class Meter extends Transform {
     return this.hash.digest('hex');
   }
 }
-

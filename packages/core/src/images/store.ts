@@ -6,9 +6,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HangarError } from '../domain/errors.js';
 import type { ImageFormat, ImageKind } from '../domain/image.js';
+import { PRIVATE_FILE_MODE, privateDir } from '../files/private.js';
 import { detectFormat } from './disk-format.js';
 import { Meter } from './meter.js';
-import { PRIVATE_FILE_MODE, privateDir } from '../files/private.js';
 
 export interface Ingested {
   sha256: string;

@@ -1,20 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, or, sql } from 'drizzle-orm';
-import {
-  CreateApiKeyInput,
-  roleAtLeast,
-  type ApiKey,
-  type CreatedApiKey,
-  type Principal,
-  type Role,
-} from '../domain/auth.js';
+import { type ApiKey, CreateApiKeyInput, type CreatedApiKey, type Principal, type Role, roleAtLeast } from '../domain/auth.js';
 import { errors, HangarError } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { apiKeys, users } from '../store/schema.js';
 import { toApiKey } from '../store/mappers.js';
+import { apiKeys, users } from '../store/schema.js';
+import { cachedPrincipal, forgetApiKey, rememberPrincipal } from './api-key-cache.js';
 import { forbidden } from './users.js';
 import { parse, parseId } from './validate.js';
-import { cachedPrincipal, forgetApiKey, rememberPrincipal } from './api-key-cache.js';
 
 export const API_KEY_PREFIX = 'hgr_';
 
@@ -25,7 +18,6 @@ export function hashApiKey(key: string): string {
 export function generateApiKey(): string {
   return `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
-
 
 /** Stores a key (given, or generated) for a user; the plain key is returned only here. */
 export async function insertApiKey(
@@ -56,7 +48,7 @@ export async function createApiKey(db: Db, actor: Principal, raw: CreateApiKeyIn
   const sameProject = owner?.project_id === actor.project_id;
   if (!owner || (!sameProject && !actor.global_admin)) throw errors.notFound('User', ownerId);
   if (ownerId !== actor.user_id && !actor.global_admin && !roleAtLeast(actor.role, 'admin')) {
-    throw forbidden("Only admins can create keys for other users");
+    throw forbidden('Only admins can create keys for other users');
   }
   // An admin key of a global admin user is a global admin: minting one is global power.
   if (!mayManageKeysOf(actor, owner)) throw forbidden('Only a global admin can create keys for a global admin');
@@ -133,7 +125,10 @@ export async function principalFromApiKey(db: Db, key: string): Promise<Principa
   if (!found || found.key.revoked_at || (found.key.expires_at && found.key.expires_at.getTime() <= Date.now())) throw invalid();
   const last = found.key.last_used_at?.getTime() ?? 0;
   if (Date.now() - last > LAST_USED_GRANULARITY_MS) {
-    await db.update(apiKeys).set({ last_used_at: new Date() }).where(and(eq(apiKeys.id, found.key.id)));
+    await db
+      .update(apiKeys)
+      .set({ last_used_at: new Date() })
+      .where(and(eq(apiKeys.id, found.key.id)));
   }
   const principal: Principal = {
     user_id: found.user.id,

@@ -1,6 +1,8 @@
-import type { CreateApiKeyInput, CreatedApiKey, ApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
-import type { Host, HostStatus } from '../domain/host.js';
+import type { z } from 'zod';
+import type { ApiKey, CreateApiKeyInput, CreatedApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
 import type { ListEventsQuery, VmEvent } from '../domain/event.js';
+import type { Host, HostStatus } from '../domain/host.js';
+import type { AttachIsoInput, Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
 import type { ListVmsQuery, VmPage } from '../domain/list.js';
 import type {
   DeleteOptions,
@@ -17,9 +19,6 @@ import type { OperationPage } from '../domain/requests.js';
 import type { VmStatus } from '../domain/status.js';
 import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
 import type { HostInventory } from '../drivers/driver.js';
-import type { z } from 'zod';
-import type { Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
-import type { AttachIsoInput } from '../domain/image.js';
 
 export interface WaitCallOptions {
   timeout_ms?: number;

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
-import type { Project } from '../domain/project.js';
 import type { User } from '../domain/auth.js';
+import { errors } from '../domain/errors.js';
+import type { Project } from '../domain/project.js';
 import type { Db } from '../store/database.js';
+import { toUser } from '../store/mappers.js';
 import { apiKeys, users } from '../store/schema.js';
-import { hashApiKey, insertApiKey, API_KEY_PREFIX } from './api-keys.js';
+import { API_KEY_PREFIX, hashApiKey, insertApiKey } from './api-keys.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { ensureProject } from './projects.js';
-import { toUser } from '../store/mappers.js';
-import { errors } from '../domain/errors.js';
 
 export interface BootstrapOptions {
   /** The admin's API key; generated when absent and no key exists yet. */
@@ -32,25 +32,36 @@ export async function bootstrap(db: Db, opts: BootstrapOptions = {}): Promise<Bo
     throw errors.validation(`HANGAR_BOOTSTRAP_API_KEY must start with ${API_KEY_PREFIX} and be at least 24 characters`);
   }
   const project = await ensureProject(db, 'default');
-  await db
-    .insert(users)
-    .values({ username: 'admin', project_id: project.id, role: 'admin', global_admin: true })
-    .onConflictDoNothing();
-  let [admin] = await db.select().from(users).where(and(eq(users.username, 'admin'), eq(users.project_id, project.id)));
+  await db.insert(users).values({ username: 'admin', project_id: project.id, role: 'admin', global_admin: true }).onConflictDoNothing();
+  let [admin] = await db
+    .select()
+    .from(users)
+    .where(and(eq(users.username, 'admin'), eq(users.project_id, project.id)));
 
   let generatedPassword: string | null = null;
   if (opts.password !== undefined) {
     if (!admin!.password_hash || !(await verifyPassword(opts.password, admin!.password_hash))) {
-      [admin] = await db.update(users).set({ password_hash: await hashPassword(opts.password), updated_at: new Date() }).where(eq(users.id, admin!.id)).returning();
+      [admin] = await db
+        .update(users)
+        .set({ password_hash: await hashPassword(opts.password), updated_at: new Date() })
+        .where(eq(users.id, admin!.id))
+        .returning();
     }
   } else if (!admin!.password_hash) {
     generatedPassword = randomBytes(12).toString('base64url');
-    [admin] = await db.update(users).set({ password_hash: await hashPassword(generatedPassword) }).where(eq(users.id, admin!.id)).returning();
+    [admin] = await db
+      .update(users)
+      .set({ password_hash: await hashPassword(generatedPassword) })
+      .where(eq(users.id, admin!.id))
+      .returning();
   }
 
   let key: string | null = null;
   if (opts.api_key !== undefined) {
-    const [existing] = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.key_hash, hashApiKey(opts.api_key)));
+    const [existing] = await db
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(eq(apiKeys.key_hash, hashApiKey(opts.api_key)));
     if (!existing) key = (await insertApiKey(db, admin!, { name: 'bootstrap', role: 'admin', key: opts.api_key })).key;
   } else {
     const [any] = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.user_id, admin!.id)).limit(1);

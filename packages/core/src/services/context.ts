@@ -1,6 +1,6 @@
+import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
-import type { ImageStore } from '../images/store.js';
 
 export interface ServiceDeps {
   db: Db;

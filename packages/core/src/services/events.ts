@@ -1,5 +1,5 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
-import { ListEventsQuery, type VmEvent, type EventType } from '../domain/event.js';
+import { type EventType, ListEventsQuery, type VmEvent } from '../domain/event.js';
 import type { Scope } from '../domain/project.js';
 import type { VmStatus } from '../domain/status.js';
 import type { Db, Tx } from '../store/database.js';

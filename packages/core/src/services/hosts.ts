@@ -55,7 +55,10 @@ export async function listHosts(db: Db): Promise<Host[]> {
 }
 
 export async function getHost(db: Db, id: string): Promise<Host> {
-  const [row] = await db.select().from(hosts).where(eq(hosts.id, parseId(id, 'host id')));
+  const [row] = await db
+    .select()
+    .from(hosts)
+    .where(eq(hosts.id, parseId(id, 'host id')));
   if (!row) throw errors.notFound('Host', id);
   return toHost(row);
 }

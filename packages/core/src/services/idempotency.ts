@@ -20,13 +20,7 @@ export function canonicalJson(value: unknown): string {
  * answer, a repeat with another request is IDEMPOTENCY_MISMATCH. Must be called inside the
  * mutation's transaction, so the answer is stored only if the mutation commits.
  */
-export async function idempotent<T>(
-  tx: Tx,
-  scope: Scope,
-  key: string | undefined,
-  request: unknown,
-  run: () => Promise<T>,
-): Promise<T> {
+export async function idempotent<T>(tx: Tx, scope: Scope, key: string | undefined, request: unknown, run: () => Promise<T>): Promise<T> {
   if (!key) return run();
   const hash = createHash('sha256').update(canonicalJson(request)).digest('hex');
   // Serialises concurrent requests with the same key: the second waits, then replays.

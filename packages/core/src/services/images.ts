@@ -2,24 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { errors, HangarError } from '../domain/errors.js';
-import {
-  ListImagesQuery,
-  RegisterImageInput,
-  UploadImageInput,
-  looksLikeIso,
-  type Image,
-  type ImageKind,
-} from '../domain/image.js';
+import { type Image, type ImageKind, ListImagesQuery, looksLikeIso, RegisterImageInput, UploadImageInput } from '../domain/image.js';
 import type { Scope } from '../domain/project.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db, Tx } from '../store/database.js';
 import { toImage } from '../store/mappers.js';
 import { notifyWork } from '../store/notifier.js';
-import { images, vms } from '../store/schema.js';
 import { newestFirst } from '../store/order.js';
+import { images, vms } from '../store/schema.js';
 import { isUniqueViolation } from './pg-errors.js';
-import { parse, parseId } from './validate.js';
 import { enforceQuota } from './quotas.js';
+import { parse, parseId } from './validate.js';
 
 const SOURCE_INDEX = 'images_source_once_uq';
 
@@ -87,7 +80,10 @@ export async function registerImage(db: Db, scope: Scope, raw: unknown): Promise
 
 export async function requireImage(db: Db | Tx, scope: Scope, id: unknown, lock = false) {
   const imageId = parseId(id, 'image id');
-  const q = db.select().from(images).where(and(eq(images.id, imageId), eq(images.project_id, scope.project_id)));
+  const q = db
+    .select()
+    .from(images)
+    .where(and(eq(images.id, imageId), eq(images.project_id, scope.project_id)));
   const [row] = lock ? await q.for('update') : await q;
   if (!row) throw errors.notFound('Image', imageId);
   return row;
@@ -122,16 +118,17 @@ export async function deleteImage(db: Db, store: ImageStore | undefined, scope: 
       .select({ id: vms.id, name: vms.name })
       .from(vms)
       .where(
-        and(
-          isNull(vms.deleted_at),
-          or(eq(vms.iso_image_id, row.id), and(eq(vms.image_id, row.id), inArray(vms.status, ['provisioning']))),
-        ),
+        and(isNull(vms.deleted_at), or(eq(vms.iso_image_id, row.id), and(eq(vms.image_id, row.id), inArray(vms.status, ['provisioning'])))),
       )
       .limit(5);
     if (users.length) {
-      throw new HangarError('IMAGE_IN_USE', `Image ${row.id} is in use by VM ${users.map((u) => u.name).join(', ')}; eject or delete it first`, {
-        vm_ids: users.map((u) => u.id),
-      });
+      throw new HangarError(
+        'IMAGE_IN_USE',
+        `Image ${row.id} is in use by VM ${users.map((u) => u.name).join(', ')}; eject or delete it first`,
+        {
+          vm_ids: users.map((u) => u.id),
+        },
+      );
     }
     await tx.delete(images).where(eq(images.id, row.id));
     return row;
@@ -158,20 +155,20 @@ export async function uploadImage(
     const [row] = await db.transaction(async (tx) => {
       await enforceQuota(tx, scope.project_id, { images: 1 });
       return tx
-      .insert(images)
-      .values({
-        id,
-        project_id: scope.project_id,
-        name: input.name,
-        kind: input.kind,
-        format: got.format,
-        status: 'ready',
-        sha256: got.sha256,
-        size_bytes: got.size,
-        bytes_done: got.size,
-        bytes_total: got.size,
-      })
-      .returning();
+        .insert(images)
+        .values({
+          id,
+          project_id: scope.project_id,
+          name: input.name,
+          kind: input.kind,
+          format: got.format,
+          status: 'ready',
+          sha256: got.sha256,
+          size_bytes: got.size,
+          bytes_done: got.size,
+          bytes_total: got.size,
+        })
+        .returning();
     });
     return toImage(row!);
   } catch (err) {

@@ -1,38 +1,24 @@
-import type { ServiceDeps } from './context.js';
 import type { Services } from './api.js';
+import { createApiKey, listApiKeys, principalFromApiKey, revokeApiKey } from './api-keys.js';
+import { bootstrap } from './bootstrap.js';
+import type { ServiceDeps } from './context.js';
 import { listEvents } from './events.js';
 import { getHost, listHosts, registerHost, setHostStatus } from './hosts.js';
+import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
 import { getOperation, listOperations } from './operations.js';
 import { createProject, ensureProject, getProject, listProjects } from './projects.js';
-import {
-  createVm,
-  deleteVm,
-  forceStopVm,
-  pauseVm,
-  resetVm,
-  restartVm,
-  resumeVm,
-  startVm,
-  stopVm,
-  updateVm,
-} from './vm-commands.js';
-import { getVm, listVms } from './vm-queries.js';
-import { createUser, listUsers } from './users.js';
-import { createApiKey, listApiKeys, revokeApiKey, principalFromApiKey } from './api-keys.js';
-import { authenticatePassword, getOrCreateSetting, principalForUser } from './sessions.js';
-import { bootstrap } from './bootstrap.js';
-import { waitForOperation, waitForVm } from './waits.js';
-import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
-import { attachIso, ejectIso } from './vm-media.js';
 import { getQuotas, setQuotas } from './quotas.js';
+import { authenticatePassword, getOrCreateSetting, principalForUser } from './sessions.js';
+import { createUser, listUsers } from './users.js';
+import { createVm, deleteVm, forceStopVm, pauseVm, resetVm, restartVm, resumeVm, startVm, stopVm, updateVm } from './vm-commands.js';
+import { attachIso, ejectIso } from './vm-media.js';
+import { getVm, listVms } from './vm-queries.js';
+import { waitForOperation, waitForVm } from './waits.js';
 
 type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
 
 /** Binds the first argument (the database) of each function. */
-function bind<T extends Record<string, (db: never, ...args: never[]) => unknown>>(
-  first: unknown,
-  fns: T,
-): { [K in keyof T]: Tail<T[K]> } {
+function bind<T extends Record<string, (db: never, ...args: never[]) => unknown>>(first: unknown, fns: T): { [K in keyof T]: Tail<T[K]> } {
   return Object.fromEntries(
     Object.entries(fns).map(([k, f]) => [k, (...args: unknown[]) => (f as (...a: unknown[]) => unknown)(first, ...args)]),
   ) as never;
@@ -71,7 +57,14 @@ export function createServices(deps: ServiceDeps): Services {
       wait: (scope, id, opts) => waitForOperation(deps, scope, id, opts),
     },
     hosts: bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),
-    projects: bind(db, { create: createProject, ensure: ensureProject, get: getProject, list: listProjects, quotas: getQuotas, set_quotas: setQuotas }),
+    projects: bind(db, {
+      create: createProject,
+      ensure: ensureProject,
+      get: getProject,
+      list: listProjects,
+      quotas: getQuotas,
+      set_quotas: setQuotas,
+    }),
     users: bind(db, { create: createUser, list: listUsers }),
     api_keys: bind(db, { create: createApiKey, list: listApiKeys, revoke: revokeApiKey }),
     auth: bind(db, {
@@ -84,17 +77,24 @@ export function createServices(deps: ServiceDeps): Services {
   };
 }
 export type { Services, WaitCallOptions } from './api.js';
-
+export {
+  API_KEY_PREFIX,
+  createApiKey,
+  generateApiKey,
+  hashApiKey,
+  insertApiKey,
+  listApiKeys,
+  principalFromApiKey,
+  revokeApiKey,
+} from './api-keys.js';
+export { type BootstrapOptions, type BootstrapResult, bootstrap } from './bootstrap.js';
 export type { ServiceDeps } from './context.js';
-export { WaitOptions } from './waits.js';
-export { parse, parseId } from './validate.js';
+export { decodeCursor, encodeCursor } from './cursor.js';
+export { registerHost, release, reserve, setHostStatus } from './hosts.js';
 export { canonicalJson } from './idempotency.js';
-export { registerHost, setHostStatus, reserve, release } from './hosts.js';
-export { ensureProject, createProject } from './projects.js';
-export { createUser, listUsers } from './users.js';
-export { createApiKey, listApiKeys, revokeApiKey, principalFromApiKey, insertApiKey, hashApiKey, generateApiKey, API_KEY_PREFIX } from './api-keys.js';
-export { authenticatePassword, principalForUser, getOrCreateSetting } from './sessions.js';
 export { hashPassword, verifyPassword } from './passwords.js';
-export { bootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
-export { listProjects, getProject } from './projects.js';
-export { encodeCursor, decodeCursor } from './cursor.js';
+export { createProject, ensureProject, getProject, listProjects } from './projects.js';
+export { authenticatePassword, getOrCreateSetting, principalForUser } from './sessions.js';
+export { createUser, listUsers } from './users.js';
+export { parse, parseId } from './validate.js';
+export { WaitOptions } from './waits.js';

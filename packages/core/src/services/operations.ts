@@ -1,13 +1,13 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+import type { z } from 'zod';
 import { errors } from '../domain/errors.js';
 import { ListOperationsQuery, type Operation } from '../domain/operation.js';
-import type { OperationPage } from '../domain/requests.js';
-import type { z } from 'zod';
 import type { Scope } from '../domain/project.js';
+import type { OperationPage } from '../domain/requests.js';
 import type { Db } from '../store/database.js';
 import { toOperation } from '../store/mappers.js';
-import { operations } from '../store/schema.js';
 import { newestFirst } from '../store/order.js';
+import { operations } from '../store/schema.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parse, parseId } from './validate.js';
 
@@ -20,7 +20,6 @@ export async function getOperation(db: Db, scope: Scope, id: string): Promise<Op
   if (!row) throw errors.operationNotFound(opId);
   return toOperation(row);
 }
-
 
 /** Newest first. */
 export async function listOperations(db: Db, scope: Scope, query: ListOperationsQuery = {}): Promise<z.infer<typeof OperationPage>> {

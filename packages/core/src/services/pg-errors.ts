@@ -8,6 +8,7 @@ export function pgCode(err: unknown): string | undefined {
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   if (pgCode(err) !== '23505') return false;
   if (!constraint) return true;
-  const c = (err as { constraint_name?: string }).constraint_name ?? (err as { cause?: { constraint_name?: string } }).cause?.constraint_name;
+  const c =
+    (err as { constraint_name?: string }).constraint_name ?? (err as { cause?: { constraint_name?: string } }).cause?.constraint_name;
   return c === constraint;
 }

@@ -27,7 +27,10 @@ export async function ensureProject(db: Db, name: string): Promise<Project> {
 }
 
 export async function getProject(db: Db, id: string): Promise<Project> {
-  const [row] = await db.select().from(projects).where(eq(projects.id, parseId(id, 'project id')));
+  const [row] = await db
+    .select()
+    .from(projects)
+    .where(eq(projects.id, parseId(id, 'project id')));
   if (!row) throw errors.notFound('Project', id);
   return toProject(row);
 }

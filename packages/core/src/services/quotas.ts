@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { HangarError } from '../domain/errors.js';
-import { QUOTA_KINDS, QuotaLimits, type ProjectQuotas, type QuotaKind } from '../domain/quota.js';
+import { type ProjectQuotas, QUOTA_KINDS, type QuotaKind, QuotaLimits } from '../domain/quota.js';
 import type { Db, Tx } from '../store/database.js';
 import { projectQuotas } from '../store/schema.js';
 import { getProject } from './projects.js';
@@ -44,13 +44,17 @@ export async function enforceQuota(tx: Tx, projectId: string, adds: Partial<Usag
     const limit = limits[k]!;
     const want = adds[k]!;
     if (used[k] + want > limit) {
-      throw new HangarError('QUOTA_EXCEEDED', `Project quota exceeded: ${used[k]} of ${limit} ${LABELS[k]} in use, and this needs ${want} more`, {
-        quota: k,
-        limit,
-        used: used[k],
-        requested: want,
-        retryable: false,
-      });
+      throw new HangarError(
+        'QUOTA_EXCEEDED',
+        `Project quota exceeded: ${used[k]} of ${limit} ${LABELS[k]} in use, and this needs ${want} more`,
+        {
+          quota: k,
+          limit,
+          used: used[k],
+          requested: want,
+          retryable: false,
+        },
+      );
     }
   }
 }

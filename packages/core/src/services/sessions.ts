@@ -3,7 +3,7 @@ import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Principal, Role } from '../domain/auth.js';
 import { HangarError } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { projects, settings, users, type UserRow } from '../store/schema.js';
+import { projects, settings, type UserRow, users } from '../store/schema.js';
 import { DECOY_HASH, verifyPassword } from './passwords.js';
 
 function principalOf(user: UserRow, via: Principal['via']): Principal {

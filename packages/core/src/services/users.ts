@@ -1,13 +1,12 @@
 import { asc, eq } from 'drizzle-orm';
-import { CreateUserInput, roleAtLeast, type Principal, type User } from '../domain/auth.js';
+import { CreateUserInput, type Principal, roleAtLeast, type User } from '../domain/auth.js';
 import { errors, HangarError } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { projects, users } from '../store/schema.js';
 import { toUser } from '../store/mappers.js';
+import { projects, users } from '../store/schema.js';
 import { hashPassword } from './passwords.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { parse } from './validate.js';
-
 
 export function forbidden(message: string) {
   return new HangarError('FORBIDDEN', message);

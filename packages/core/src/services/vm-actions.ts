@@ -2,14 +2,13 @@ import { eq, sql } from 'drizzle-orm';
 import { errors, HangarError } from '../domain/errors.js';
 import type { VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
-import { allowedActions, decide, rule, type OperationAction } from '../domain/state-machine.js';
+import { allowedActions, decide, type OperationAction, rule } from '../domain/state-machine.js';
 import type { VmStatus } from '../domain/status.js';
 import type { Tx } from '../store/database.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
-import { operations, vms, type OperationRow, type VmRow } from '../store/schema.js';
+import { type OperationRow, operations, type VmRow, vms } from '../store/schema.js';
 import { appendEvents } from './events.js';
-
 
 export interface BeginOptions {
   force?: boolean;
@@ -68,11 +67,7 @@ export function conflictError(action: OperationAction, vm: VmRow, inFlight: Oper
     );
   }
   const allowed = details.allowed_actions.length ? details.allowed_actions.join(', ') : 'nothing';
-  return new HangarError(
-    'INVALID_STATE',
-    `Cannot ${VERBS[action]} VM ${vm.id} while it is ${status} (allowed: ${allowed})`,
-    details,
-  );
+  return new HangarError('INVALID_STATE', `Cannot ${VERBS[action]} VM ${vm.id} while it is ${status} (allowed: ${allowed})`, details);
 }
 
 /**

@@ -2,38 +2,33 @@ import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { errors, HangarError } from '../domain/errors.js';
-import {
-  DeleteOptions,
-  MutationOptions,
-  RestartOptions,
-  StopOptions,
-} from '../domain/operation.js';
+import type { VmActionResult } from '../domain/operation.js';
+import { DeleteOptions, MutationOptions, RestartOptions, StopOptions } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
-import { rule, type OperationAction } from '../domain/state-machine.js';
+import { type OperationAction, rule } from '../domain/state-machine.js';
 import type { VmStatus } from '../domain/status.js';
 import {
   CreateVmInput,
   HARDWARE_FIELDS,
-  METADATA_FIELDS,
-  UpdateVmInput,
   type HardwareChanges,
+  METADATA_FIELDS,
   type Network,
   type NetworkInput,
+  UpdateVmInput,
 } from '../domain/vm.js';
 import type { Db } from '../store/database.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
 import { operations, vms } from '../store/schema.js';
 import { appendEvents } from './events.js';
-import { canonicalJson, idempotent } from './idempotency.js';
 import { reserve } from './hosts.js';
-import { enforceQuota } from './quotas.js';
+import { canonicalJson, idempotent } from './idempotency.js';
 import { isUniqueViolation } from './pg-errors.js';
+import { enforceQuota } from './quotas.js';
 import { parse, parseId } from './validate.js';
 import { beginAction, checkVersion, conflictError, inFlightOperation } from './vm-actions.js';
-import type { VmActionResult } from '../domain/operation.js';
-import { requireVm } from './vm-queries.js';
 import { IMAGE_WAIT_S, vmMedia } from './vm-media.js';
+import { requireVm } from './vm-queries.js';
 
 const NAME_INDEX = 'vms_project_name_live_uq';
 
@@ -56,23 +51,19 @@ async function nameGuard<T>(name: string | undefined, run: () => Promise<T>): Pr
 }
 
 /** Creates a VM record (status provisioning) and the operation that defines it on a host. */
-export async function createVm(
-  db: Db,
-  scope: Scope,
-  rawInput: unknown,
-  rawOpts: MutationOptions = {},
-): Promise<VmActionResult> {
+export async function createVm(db: Db, scope: Scope, rawInput: unknown, rawOpts: MutationOptions = {}): Promise<VmActionResult> {
   const input = parse(CreateVmInput, rawInput, 'VM');
   const opts = parse(MutationOptions, rawOpts, 'options');
   return nameGuard(input.name, () =>
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
-        await enforceQuota(tx, scope.project_id, { vms: 1, cpu_cores: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb });
-        const hostId = await reserve(
-          tx,
-          { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb },
-          input.host_id,
-        );
+        await enforceQuota(tx, scope.project_id, {
+          vms: 1,
+          cpu_cores: input.cpu_cores,
+          memory_mb: input.memory_mb,
+          disk_gb: input.disk_gb,
+        });
+        const hostId = await reserve(tx, { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb }, input.host_id);
         const media = await vmMedia(tx, scope, input);
         const now = new Date();
         const vmId = randomUUID();

@@ -32,7 +32,10 @@ export async function vmMedia(
       ]);
     }
     if (row.kind === 'iso') {
-      if (iso) throw errors.validation('Give iso_url or an ISO image_id, not both', [{ path: 'image_id', message: 'an ISO is already given by iso_url' }]);
+      if (iso)
+        throw errors.validation('Give iso_url or an ISO image_id, not both', [
+          { path: 'image_id', message: 'an ISO is already given by iso_url' },
+        ]);
       iso = row;
     } else {
       disk = row;
@@ -44,7 +47,6 @@ export async function vmMedia(
     waits: [iso, disk].some((i) => i && i.status !== 'ready'),
   };
 }
-
 
 /** Puts an ISO in a stopped VM's CD-ROM drive (replacing what was there), as an operation. */
 export async function attachIso(db: Db, scope: Scope, id: string, raw: unknown, rawOpts: MutationOptions = {}): Promise<VmActionResult> {
@@ -62,7 +64,8 @@ export async function attachIso(db: Db, scope: Scope, id: string, raw: unknown, 
         if (image.kind !== 'iso') {
           throw errors.validation(`Image ${image.id} is a disk image, not an ISO`, [{ path: 'image_id', message: 'not an ISO' }]);
         }
-        if (image.status === 'error') throw errors.validation(`Image ${image.id} is in error`, [{ path: 'image_id', message: 'the image is in error' }]);
+        if (image.status === 'error')
+          throw errors.validation(`Image ${image.id} is in error`, [{ path: 'image_id', message: 'the image is in error' }]);
       }
       return beginAction(tx, scope, vm, 'update_hardware', {
         input: { iso: { image_id: image.id } },

@@ -1,12 +1,12 @@
-import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
 import { ListVmsQuery, parseLabelSelector, type VmPage } from '../domain/list.js';
 import type { Scope } from '../domain/project.js';
 import type { Vm } from '../domain/vm.js';
 import type { Db, Tx } from '../store/database.js';
 import { toVm } from '../store/mappers.js';
-import { vms, type VmRow } from '../store/schema.js';
 import { newestFirst } from '../store/order.js';
+import { type VmRow, vms } from '../store/schema.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parse, parseId } from './validate.js';
 

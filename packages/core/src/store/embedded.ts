@@ -1,13 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { privateDir } from '../files/private.js';
 import { connectPostgres } from './connect.js';
 import { postgresBinaries } from './postgres-binaries.js';
-import { privateDir } from '../files/private.js';
 
 export interface EmbeddedOptions {
   /** Directory that holds the cluster (created on first use). */
@@ -70,13 +70,19 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const port = opts.port ?? 5432;
   const socketDir = await socketDirectory(pgDir, runAs);
   const flags = [
-    '-D', pgDir,
-    '-p', String(port),
+    '-D',
+    pgDir,
+    '-p',
+    String(port),
     // A unix socket only: nothing on the host's loopback (where NAT guests reach through 10.0.2.2).
-    '-c', 'listen_addresses=',
-    '-c', `unix_socket_directories=${socketDir}`,
-    '-c', 'unix_socket_permissions=0700',
-    '-c', 'max_connections=300',
+    '-c',
+    'listen_addresses=',
+    '-c',
+    `unix_socket_directories=${socketDir}`,
+    '-c',
+    'unix_socket_permissions=0700',
+    '-c',
+    'max_connections=300',
     ...(opts.unsafeFast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
   ];
   const log = openSync(logPath, 'a', 0o600);

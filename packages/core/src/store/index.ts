@@ -1,7 +1,7 @@
-export * from './database.js';
-export { runMigrations, MIGRATIONS_FOLDER } from './migrate.js';
-export { startEmbeddedPostgres, type EmbeddedCluster } from './embedded.js';
 export { connectPostgres } from './connect.js';
-export * as tables from './schema.js';
+export * from './database.js';
+export { type EmbeddedCluster, startEmbeddedPostgres } from './embedded.js';
 export * from './mappers.js';
+export { MIGRATIONS_FOLDER, runMigrations } from './migrate.js';
 export * from './notifier.js';
+export * as tables from './schema.js';

@@ -1,13 +1,13 @@
-import { allowedActions } from '../domain/state-machine.js';
-import type { Vm } from '../domain/vm.js';
-import type { Operation } from '../domain/operation.js';
+import type { ApiKey, Role, User } from '../domain/auth.js';
 import type { VmEvent } from '../domain/event.js';
 import type { Host } from '../domain/host.js';
-import type { Project } from '../domain/project.js';
-import type { VmStatus } from '../domain/status.js';
-import type { OperationAction } from '../domain/state-machine.js';
-import type { ApiKey, Role, User } from '../domain/auth.js';
 import type { Image } from '../domain/image.js';
+import type { Operation } from '../domain/operation.js';
+import type { Project } from '../domain/project.js';
+import type { OperationAction } from '../domain/state-machine.js';
+import { allowedActions } from '../domain/state-machine.js';
+import type { VmStatus } from '../domain/status.js';
+import type { Vm } from '../domain/vm.js';
 import type { ApiKeyRow, EventRow, HostRow, ImageRow, OperationRow, ProjectRow, UserRow, VmRow } from './schema.js';
 
 /** Rows to wire shapes: timestamps become ISO strings, `allowed_actions` is derived, internals stay behind. */

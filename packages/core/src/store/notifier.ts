@@ -1,6 +1,6 @@
+import { sql as dsql } from 'drizzle-orm';
 import type postgres from 'postgres';
 import type { Tx } from './database.js';
-import { sql as dsql } from 'drizzle-orm';
 
 /** Channel on which every committed VM or operation change is announced. */
 export const CHANGES_CHANNEL = 'hangar_changes';

@@ -92,9 +92,7 @@ export const images = pgTable(
   },
   (t) => [
     index('images_project_created_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
-    index('images_open_idx')
-      .on(t.created_at)
-      .where(sql`${t.status} IN ('pending', 'downloading')`),
+    index('images_open_idx').on(t.created_at).where(sql`${t.status} IN ('pending', 'downloading')`),
     // The same URL and checksum is downloaded once per project (a failed download does not count).
     uniqueIndex('images_source_once_uq')
       .on(t.project_id, t.source_url, sql`coalesce(${t.expected_sha256}, '')`)
@@ -136,9 +134,7 @@ export const vms = pgTable(
     deleted_at: ts('deleted_at'),
   },
   (t) => [
-    uniqueIndex('vms_project_name_live_uq')
-      .on(t.project_id, t.name)
-      .where(sql`${t.deleted_at} IS NULL`),
+    uniqueIndex('vms_project_name_live_uq').on(t.project_id, t.name).where(sql`${t.deleted_at} IS NULL`),
     index('vms_project_created_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
     index('vms_project_status_created_idx').on(t.project_id, t.status, t.created_at.desc(), t.id.desc()),
     index('vms_host_idx').on(t.host_id),
@@ -172,14 +168,10 @@ export const operations = pgTable(
     finished_at: ts('finished_at'),
   },
   (t) => [
-    index('operations_open_idx')
-      .on(t.created_at)
-      .where(sql`${t.status} IN ('pending', 'running')`),
+    index('operations_open_idx').on(t.created_at).where(sql`${t.status} IN ('pending', 'running')`),
     index('operations_vm_idx').on(t.vm_id, t.created_at.desc()),
     // The database itself guarantees one operation in flight per VM.
-    uniqueIndex('operations_one_open_per_vm_uq')
-      .on(t.vm_id)
-      .where(sql`${t.status} IN ('pending', 'running')`),
+    uniqueIndex('operations_one_open_per_vm_uq').on(t.vm_id).where(sql`${t.status} IN ('pending', 'running')`),
     index('operations_project_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
   ],
 );

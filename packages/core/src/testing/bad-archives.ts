@@ -13,7 +13,7 @@ type Header = Parameters<ReturnType<typeof tar.pack>['entry']>[0];
 /** A tar made entry by entry, for archives an export would never produce. */
 export async function makeTar(entries: { header: Header; body?: Buffer | string }[]): Promise<Buffer> {
   const pack = tar.pack();
-  for (const e of entries) (e.body === undefined ? pack.entry(e.header) : pack.entry(e.header, e.body));
+  for (const e of entries) e.body === undefined ? pack.entry(e.header) : pack.entry(e.header, e.body);
   pack.finalize();
   const parts: Buffer[] = [];
   for await (const c of pack as unknown as Readable) parts.push(c as Buffer);
@@ -26,7 +26,18 @@ export function archiveManifest(disks: ArchiveManifest['disks'], vm: Partial<Arc
     version: 1,
     exported_at: new Date().toISOString(),
     driver: 'test',
-    vm: { name: 'crafted', cpu_cores: 1, memory_mb: 256, disk_gb: 1, os_type: 'linux', os_version: null, labels: {}, network: { type: 'nat', bridge_name: null }, vnc_enabled: false, ...vm },
+    vm: {
+      name: 'crafted',
+      cpu_cores: 1,
+      memory_mb: 256,
+      disk_gb: 1,
+      os_type: 'linux',
+      os_version: null,
+      labels: {},
+      network: { type: 'nat', bridge_name: null },
+      vnc_enabled: false,
+      ...vm,
+    },
     disks,
   });
 }
@@ -38,7 +49,10 @@ const good = (name = 'disk0.img', vm: Partial<ArchiveManifest['vm']> = {}) =>
 
 /** The well-formed archive every bad one below differs from by its flaw. */
 export const goodArchive = () =>
-  makeTar([{ header: { name: 'manifest.json' }, body: good() }, { header: { name: 'disks/disk0.img' }, body: archiveDisk }]);
+  makeTar([
+    { header: { name: 'manifest.json' }, body: good() },
+    { header: { name: 'disks/disk0.img' }, body: archiveDisk },
+  ]);
 
 export interface BadArchive {
   what: string;
@@ -55,13 +69,21 @@ export const BAD_ARCHIVES: BadArchive[] = [
     build: async () => (await goodArchive()).subarray(0, 1200),
     message: /truncated/,
   },
-  { what: 'no manifest first', build: () => makeTar([{ header: { name: 'disks/disk0.img' }, body: archiveDisk }]), message: /first entry must be manifest.json/ },
+  {
+    what: 'no manifest first',
+    build: () => makeTar([{ header: { name: 'disks/disk0.img' }, body: archiveDisk }]),
+    message: /first entry must be manifest.json/,
+  },
   {
     what: 'a first entry of 1 MiB that is not the manifest',
     build: () => makeTar([{ header: { name: 'big.bin' }, body: randomBytes(2 ** 20) }]),
     message: /first entry must be manifest.json/,
   },
-  { what: 'a manifest that is not JSON', build: () => makeTar([{ header: { name: 'manifest.json' }, body: '{nope' }]), message: /not JSON/ },
+  {
+    what: 'a manifest that is not JSON',
+    build: () => makeTar([{ header: { name: 'manifest.json' }, body: '{nope' }]),
+    message: /not JSON/,
+  },
   {
     what: 'an invalid manifest',
     build: () => makeTar([{ header: { name: 'manifest.json' }, body: JSON.stringify({ format: 'hangar-vm', version: 9 }) }]),
@@ -71,12 +93,19 @@ export const BAD_ARCHIVES: BadArchive[] = [
     what: 'a bridge name that would add QEMU options',
     build: () =>
       makeTar([
-        { header: { name: 'manifest.json' }, body: good('disk0.img', { network: { type: 'bridge', bridge_name: 'x,helper=sh -c id>out' } }) },
+        {
+          header: { name: 'manifest.json' },
+          body: good('disk0.img', { network: { type: 'bridge', bridge_name: 'x,helper=sh -c id>out' } }),
+        },
         { header: { name: 'disks/disk0.img' }, body: archiveDisk },
       ]),
     message: /manifest.json is invalid: vm.network.bridge_name/,
   },
-  { what: 'a missing disk', build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }]), message: /missing disks\/disk0.img/ },
+  {
+    what: 'a missing disk',
+    build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }]),
+    message: /missing disks\/disk0.img/,
+  },
   {
     what: 'a checksum mismatch',
     build: () =>
@@ -88,24 +117,39 @@ export const BAD_ARCHIVES: BadArchive[] = [
   },
   {
     what: 'an entry with ..',
-    build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }, { header: { name: 'disks/../../etc/cron.d/evil' }, body: 'x' }]),
+    build: () =>
+      makeTar([
+        { header: { name: 'manifest.json' }, body: good() },
+        { header: { name: 'disks/../../etc/cron.d/evil' }, body: 'x' },
+      ]),
     message: /"\.\." in the path|not a normalized path/,
   },
   { what: 'an absolute path', build: () => makeTar([{ header: { name: '/etc/passwd' }, body: 'x' }]), message: /absolute path/ },
   {
     what: 'a symlink',
-    build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }, { header: { name: 'disks/disk0.img', type: 'symlink', linkname: '/etc/shadow' } }]),
+    build: () =>
+      makeTar([
+        { header: { name: 'manifest.json' }, body: good() },
+        { header: { name: 'disks/disk0.img', type: 'symlink', linkname: '/etc/shadow' } },
+      ]),
     message: /type symlink/,
   },
   {
     what: 'a hard link',
-    build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }, { header: { name: 'disks/disk0.img', type: 'link', linkname: 'manifest.json' } }]),
+    build: () =>
+      makeTar([
+        { header: { name: 'manifest.json' }, body: good() },
+        { header: { name: 'disks/disk0.img', type: 'link', linkname: 'manifest.json' } },
+      ]),
     message: /type link/,
   },
   {
     what: 'a device',
     build: () =>
-      makeTar([{ header: { name: 'manifest.json' }, body: good() }, { header: { name: 'disks/disk0.img', type: 'character-device', devmajor: 1, devminor: 3 } }]),
+      makeTar([
+        { header: { name: 'manifest.json' }, body: good() },
+        { header: { name: 'disks/disk0.img', type: 'character-device', devmajor: 1, devminor: 3 } },
+      ]),
     message: /type character-device/,
   },
   {
@@ -120,12 +164,20 @@ export const BAD_ARCHIVES: BadArchive[] = [
   },
   {
     what: 'an entry larger than declared',
-    build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }, { header: { name: 'disks/disk0.img' }, body: Buffer.concat([archiveDisk, archiveDisk]) }]),
+    build: () =>
+      makeTar([
+        { header: { name: 'manifest.json' }, body: good() },
+        { header: { name: 'disks/disk0.img' }, body: Buffer.concat([archiveDisk, archiveDisk]) },
+      ]),
     message: /manifest declares 1024/,
   },
   {
     what: 'a disk of 1 MiB whose header size disagrees with the manifest',
-    build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }, { header: { name: 'disks/disk0.img' }, body: randomBytes(2 ** 20) }]),
+    build: () =>
+      makeTar([
+        { header: { name: 'manifest.json' }, body: good() },
+        { header: { name: 'disks/disk0.img' }, body: randomBytes(2 ** 20) },
+      ]),
     message: /manifest declares 1024/,
   },
   {
@@ -146,7 +198,10 @@ export const BAD_ARCHIVES: BadArchive[] = [
       q.writeUInt32BE(3, 4);
       q.writeBigUInt64BE(512n, 8);
       return makeTar([
-        { header: { name: 'manifest.json' }, body: archiveManifest([{ name: 'disk0.qcow2', format: 'qcow2', size: q.length, sha256: sha(q) }]) },
+        {
+          header: { name: 'manifest.json' },
+          body: archiveManifest([{ name: 'disk0.qcow2', format: 'qcow2', size: q.length, sha256: sha(q) }]),
+        },
         { header: { name: 'disks/disk0.qcow2' }, body: q },
       ]);
     },
@@ -161,5 +216,9 @@ export const BAD_ARCHIVES: BadArchive[] = [
     },
     message: /expands past/,
   },
-  { what: 'corrupt gzip', build: async () => Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), randomBytes(2000)]), message: /gzip stream is corrupt|Not a tar/ },
+  {
+    what: 'corrupt gzip',
+    build: async () => Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), randomBytes(2000)]),
+    message: /gzip stream is corrupt|Not a tar/,
+  },
 ];

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../control-plane.js';
+import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from '../control-plane.js';
 import type { Scope } from '../domain/project.js';
 import { SimulatedDriver } from '../drivers/simulated/driver.js';
 import { SimulatedHypervisor, type SimulatorConfig } from '../drivers/simulated/hypervisor.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { connectPostgres } from '../store/connect.js';
 import { inject } from 'vitest';
-import { openDatabase, type Database } from '../store/database.js';
+import { connectPostgres } from '../store/connect.js';
+import { type Database, openDatabase } from '../store/database.js';
 import './provided.js';
 
 /** A fresh, migrated database of its own for one test file, dropped on close. */

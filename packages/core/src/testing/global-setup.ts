@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded.js';
+import { type EmbeddedCluster, startEmbeddedPostgres } from '../store/embedded.js';
 import './provided.js';
 
 /**

@@ -12,7 +12,9 @@ export interface FileRoute {
 }
 
 /** A local HTTP server for download tests: no outside network. Counts requests per path. */
-export async function serveFiles(routes: Record<string, FileRoute>): Promise<{ url: string; hits: Map<string, number>; close(): Promise<void> }> {
+export async function serveFiles(
+  routes: Record<string, FileRoute>,
+): Promise<{ url: string; hits: Map<string, number>; close(): Promise<void> }> {
   const hits = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -26,7 +28,11 @@ export async function serveFiles(routes: Record<string, FileRoute>): Promise<{ u
       res.writeHead(r.status ?? 302, { location: r.redirect }).end();
       return;
     }
-    res.writeHead(r.status ?? 200, { 'content-type': 'application/octet-stream', ...(r.body ? { 'content-length': String(r.body.length) } : {}), ...r.headers });
+    res.writeHead(r.status ?? 200, {
+      'content-type': 'application/octet-stream',
+      ...(r.body ? { 'content-length': String(r.body.length) } : {}),
+      ...r.headers,
+    });
     if (!r.trickle_ms || !r.body) return void res.end(r.body);
     let i = 0;
     const timer = setInterval(() => {

@@ -14,7 +14,10 @@ let skipReason: string | null | undefined;
 export function qemuSkipReason(): string | null {
   if (skipReason !== undefined) return skipReason;
   skipReason = null;
-  for (const [bin, pkg] of [['qemu-system-x86_64', 'qemu-system-x86'], ['qemu-img', 'qemu-utils']]) {
+  for (const [bin, pkg] of [
+    ['qemu-system-x86_64', 'qemu-system-x86'],
+    ['qemu-img', 'qemu-utils'],
+  ]) {
     try {
       execFileSync(bin!, ['--version'], { stdio: 'ignore' });
     } catch {
@@ -30,7 +33,10 @@ const script = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/buil
 
 /** The tiny test guest (built from Debian packages on first use, then cached), as a direct boot. */
 export function testGuest(): DirectBoot {
-  const dir = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+  const dir = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    .trim()
+    .split('\n')
+    .at(-1)!;
   const kernel = join(dir, 'vmlinuz');
   const initrd = join(dir, 'initramfs.cpio.gz');
   if (!existsSync(kernel) || !existsSync(initrd)) throw new Error(`the test guest build left no kernel/initramfs in ${dir}`);

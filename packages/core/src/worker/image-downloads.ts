@@ -3,13 +3,13 @@ import { and, eq, sql } from 'drizzle-orm';
 import { isHangarError } from '../domain/errors.js';
 import { fetchImage } from '../images/fetch-image.js';
 import type { ImageStore } from '../images/store.js';
+import type { UrlPolicy } from '../images/url-policy.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
 import { fromRaw } from '../store/raw-rows.js';
-import { images, type ImageRow } from '../store/schema.js';
-import { consoleLogger, type Logger } from './logger.js';
+import { type ImageRow, images } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
-import type { UrlPolicy } from '../images/url-policy.js';
+import { consoleLogger, type Logger } from './logger.js';
 
 /** Progress below this within the stall timeout counts as none: a trickle must not hold a slot. */
 const STALL_BYTES = 64 * 1024;
@@ -124,9 +124,12 @@ export class ImageDownloader {
     const deadlineMs = this.opts.deadline_ms ?? 2 * 3600_000;
     const deadline = setTimeout(() => overtime.abort(new Error(`it took longer than ${deadlineMs / 1000} s`)), deadlineMs);
     let mark = { at: Date.now(), bytes: 0 };
-    const stall = setInterval(() => {
-      if (Date.now() - mark.at > stallMs) overtime.abort(new Error(`it stalled: less than ${STALL_BYTES} bytes in ${stallMs / 1000} s`));
-    }, Math.min(1000, Math.max(50, stallMs / 4)));
+    const stall = setInterval(
+      () => {
+        if (Date.now() - mark.at > stallMs) overtime.abort(new Error(`it stalled: less than ${STALL_BYTES} bytes in ${stallMs / 1000} s`));
+      },
+      Math.min(1000, Math.max(50, stallMs / 4)),
+    );
     let reported = 0;
     let total: number | null = null;
     let lastWrite = 0;
@@ -134,7 +137,12 @@ export class ImageDownloader {
     const heartbeat = async (done: number) => {
       const rows = await db
         .update(images)
-        .set({ bytes_done: done, bytes_total: total, lease_expires_at: sql`now() + ${`${this.leaseMs} milliseconds`}::interval`, updated_at: new Date() })
+        .set({
+          bytes_done: done,
+          bytes_total: total,
+          lease_expires_at: sql`now() + ${`${this.leaseMs} milliseconds`}::interval`,
+          updated_at: new Date(),
+        })
         .where(mine)
         .returning({ id: images.id });
       if (rows.length === 0) lost.abort();
@@ -142,7 +150,11 @@ export class ImageDownloader {
     const renew = setInterval(() => void heartbeat(reported).catch(() => {}), Math.max(100, this.leaseMs / 3));
     try {
       if ((image.attempts ?? 1) > (this.opts.max_attempts ?? 3)) throw new Error(`gave up after ${this.opts.max_attempts ?? 3} attempts`);
-      const fetched = await fetchImage(image.source_url!, { max_redirects: this.opts.max_redirects ?? 5, policy: this.opts.url_policy, signal: both });
+      const fetched = await fetchImage(image.source_url!, {
+        max_redirects: this.opts.max_redirects ?? 5,
+        policy: this.opts.url_policy,
+        signal: both,
+      });
       total = fetched.total;
       if (total !== null && total > store.max_bytes) {
         fetched.body.destroy();
@@ -185,7 +197,9 @@ export class ImageDownloader {
       if (lost.signal.aborted) return;
       const reason = overtime.signal.aborted
         ? (overtime.signal.reason as Error).message
-        : isHangarError(err) || err instanceof Error ? err.message : String(err);
+        : isHangarError(err) || err instanceof Error
+          ? err.message
+          : String(err);
       this.log.warn({ image: image.id, err: reason }, 'image download failed');
       await db
         .update(images)

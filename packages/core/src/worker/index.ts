@@ -1,5 +1,5 @@
-export { Worker, type WorkerOptions } from './worker.js';
-export { Reconciler, type ReconcilerOptions } from './reconciler.js';
-export { finishOperation, type Ending } from './finish.js';
+export { type Ending, finishOperation } from './finish.js';
+export { consoleLogger, type Logger, silentLogger } from './logger.js';
 export { observe, statusFromDomain } from './observe.js';
-export { consoleLogger, silentLogger, type Logger } from './logger.js';
+export { Reconciler, type ReconcilerOptions } from './reconciler.js';
+export { Worker, type WorkerOptions } from './worker.js';

@@ -1,9 +1,9 @@
-import { eq } from 'drizzle-orm';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError, type DomainSpec } from '../drivers/driver.js';
+import { eq } from 'drizzle-orm';
+import { type DomainSpec, DriverError } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
-import { images, type ImageRow, type VmRow } from '../store/schema.js';
+import { type ImageRow, images, type VmRow } from '../store/schema.js';
 
 /** Waits until an image is in the store; a failed or deleted image fails the operation waiting for it. */
 export async function readyImage(db: Db, id: string, signal: AbortSignal): Promise<ImageRow> {

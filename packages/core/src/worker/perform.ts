@@ -1,17 +1,20 @@
 import { and, eq } from 'drizzle-orm';
 import type { StableStatus } from '../domain/status.js';
 import type { HardwareChanges } from '../domain/vm.js';
-import { DriverError, type DomainSpec, type HypervisorDriver } from '../drivers/driver.js';
+import { type DomainSpec, DriverError, type HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
+import { type OperationRow, type VmRow, vms } from '../store/schema.js';
 import { mediaOf, readyImage } from './media.js';
-import { vms, type OperationRow, type VmRow } from '../store/schema.js';
 
 /** What an operation did: the status the VM reaches and the fields that changed with it. */
 export interface Outcome {
   status: StableStatus;
   vm?: Partial<
-    Pick<VmRow, 'domain_ref' | 'vnc_port' | 'network' | 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled' | 'deleted_at' | 'iso_image_id'>
+    Pick<
+      VmRow,
+      'domain_ref' | 'vnc_port' | 'network' | 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled' | 'deleted_at' | 'iso_image_id'
+    >
   >;
   data?: Record<string, unknown>;
   message?: string;

@@ -1,11 +1,11 @@
 import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { StableStatus, VmStatus } from '../domain/status.js';
 import type { DomainState, DomainStateChange, HypervisorDriver } from '../drivers/driver.js';
-import type { Db } from '../store/database.js';
-import { notifyChange } from '../store/notifier.js';
-import { idempotencyKeys, operations, vms, type VmRow } from '../store/schema.js';
 import { appendEvents } from '../services/events.js';
 import { setHostStatus } from '../services/hosts.js';
+import type { Db } from '../store/database.js';
+import { notifyChange } from '../store/notifier.js';
+import { idempotencyKeys, operations, type VmRow, vms } from '../store/schema.js';
 import { finishOperation } from './finish.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { observe, statusFromDomain } from './observe.js';
@@ -86,7 +86,13 @@ export class Reconciler {
     const hostIds = [...this.drivers.keys()];
     if (hostIds.length === 0) return 0;
     const overdue = await this.db
-      .select({ id: operations.id, action: operations.action, deadline_at: operations.deadline_at, vm_id: operations.vm_id, host_id: operations.host_id })
+      .select({
+        id: operations.id,
+        action: operations.action,
+        deadline_at: operations.deadline_at,
+        vm_id: operations.vm_id,
+        host_id: operations.host_id,
+      })
       .from(operations)
       .where(
         and(
@@ -158,7 +164,14 @@ export class Reconciler {
 
   private async onDomainChange(hostId: string, change: DomainStateChange): Promise<void> {
     const [vm] = await this.db
-      .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref, op: vms.current_operation_id })
+      .select({
+        id: vms.id,
+        project_id: vms.project_id,
+        status: vms.status,
+        version: vms.version,
+        domain_ref: vms.domain_ref,
+        op: vms.current_operation_id,
+      })
       .from(vms)
       .where(and(eq(vms.domain_ref, change.ref), eq(vms.host_id, hostId), isNull(vms.deleted_at)));
     // While an operation runs, what the hypervisor reports is that operation's doing.
@@ -191,7 +204,13 @@ export class Reconciler {
       const [now] = await tx.select().from(vms).where(eq(vms.id, vm.id)).for('no key update');
       if (!now || now.version !== vm.version || now.current_operation_id || now.status !== vm.status) return false;
       const lastError =
-        state === 'crashed' ? 'the domain crashed' : state === 'missing' ? 'the domain vanished from its host' : status === 'unknown' ? reason : null;
+        state === 'crashed'
+          ? 'the domain crashed'
+          : state === 'missing'
+            ? 'the domain vanished from its host'
+            : status === 'unknown'
+              ? reason
+              : null;
       await tx
         .update(vms)
         .set({ status, last_error: lastError, version: sql`${vms.version} + 1`, updated_at: new Date() })

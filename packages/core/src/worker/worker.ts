@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { rule, type OperationAction } from '../domain/state-machine.js';
+import { type OperationAction, rule } from '../domain/state-machine.js';
 import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
+import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
-import type { ImageStore } from '../images/store.js';
 import { fromRaw } from '../store/raw-rows.js';
-import { events, operations, vms, type OperationRow } from '../store/schema.js';
-import { finishOperation, type Ending } from './finish.js';
+import { events, type OperationRow, operations, vms } from '../store/schema.js';
+import { ClaimLoop } from './claim-loop.js';
+import { type Ending, finishOperation } from './finish.js';
+import { renewLease } from './lease.js';
+import { consoleLogger, type Logger } from './logger.js';
 import { observe } from './observe.js';
 import { perform } from './perform.js';
-import { renewLease } from './lease.js';
-import { ClaimLoop } from './claim-loop.js';
-import { consoleLogger, type Logger } from './logger.js';
 
 export interface WorkerOptions {
   db: Db;
@@ -148,22 +148,22 @@ export class Worker {
 
   private async execute(op: OperationRow, ctl = new AbortController()): Promise<void> {
     const deadlineMs = Math.min(op.deadline_at.getTime() - Date.now(), this.opts.max_operation_ms ?? Infinity);
-    const deadline = setTimeout(
-      () => ctl.abort(new Error(`deadline exceeded (${op.deadline_at.toISOString()})`)),
-      Math.max(0, deadlineMs),
-    );
+    const deadline = setTimeout(() => ctl.abort(new Error(`deadline exceeded (${op.deadline_at.toISOString()})`)), Math.max(0, deadlineMs));
     // Abandoned (lease lost, worker stopping): leave the operation for whoever claims it next.
     const abandoned = () => ctl.signal.reason instanceof Abandoned;
-    const renew = setInterval(() => {
-      this.renew(op.id).then(
-        (held) => {
-          if (!held) {
-            ctl.abort(new Abandoned('lease lost'));
-          }
-        },
-        (err: unknown) => this.log.warn({ err, operation: op.id }, 'lease renewal failed'),
-      );
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        this.renew(op.id).then(
+          (held) => {
+            if (!held) {
+              ctl.abort(new Abandoned('lease lost'));
+            }
+          },
+          (err: unknown) => this.log.warn({ err, operation: op.id }, 'lease renewal failed'),
+        );
+      },
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
     let definedRef: string | null = null;
     const driver = op.host_id ? this.drivers.get(op.host_id) : undefined;
     try {
@@ -206,12 +206,7 @@ export class Worker {
     }
   }
 
-  private async failure(
-    op: OperationRow,
-    ref: string | null,
-    driver: HypervisorDriver | undefined,
-    error: string,
-  ): Promise<Ending> {
+  private async failure(op: OperationRow, ref: string | null, driver: HypervisorDriver | undefined, error: string): Promise<Ending> {
     const onFailure = rule(op.action as OperationAction).onFailure;
     if (onFailure === 'observed') {
       const seen = await observe(driver, ref);

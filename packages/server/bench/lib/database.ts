@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectPostgres, openDatabase, type Database } from '@hangar/core';
+import { connectPostgres, type Database, openDatabase } from '@hangar/core';
 
 export interface BenchDatabase {
   /** A URL every process of the run connects to. */

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '@hangar/core/testing';
 
 const SERVER_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,7 +17,10 @@ async function waitReady(url: string, child: ChildProcess, what: string): Promis
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const ok = await fetch(url).then((r) => r.ok, () => false);
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await sleep(100);
   }
@@ -25,7 +28,11 @@ async function waitReady(url: string, child: ChildProcess, what: string): Promis
 }
 
 function start(args: string[], env: Record<string, string>, readyPath: string, what: string, port: number): Promise<Proc> {
-  const child = spawn(process.execPath, args, { cwd: SERVER_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    cwd: SERVER_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const url = `http://127.0.0.1:${port}`;
   return waitReady(`${url}${readyPath}`, child, what).then(() => ({
     url,

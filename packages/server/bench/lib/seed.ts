@@ -5,7 +5,10 @@ import type postgres from 'postgres';
  * statuses cycle running/stopped/paused, labels tier=web|db and a shard, one second apart.
  * They have no domain, so the reconciler leaves them alone.
  */
-export async function seedVms(sql: postgres.Sql, opts: { project_id: string; host_id: string; from: number; count: number }): Promise<void> {
+export async function seedVms(
+  sql: postgres.Sql,
+  opts: { project_id: string; host_id: string; from: number; count: number },
+): Promise<void> {
   const batch = 100_000;
   for (let start = opts.from; start < opts.from + opts.count; start += batch) {
     const end = Math.min(opts.from + opts.count, start + batch) - 1;

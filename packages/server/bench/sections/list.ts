@@ -1,6 +1,6 @@
-import type postgres from 'postgres';
 import { encodeCursor } from '@hangar/core';
-import { load, type LoadResult } from '../lib/load.js';
+import type postgres from 'postgres';
+import { type LoadResult, load } from '../lib/load.js';
 import { seedVms } from '../lib/seed.js';
 
 export interface ListResults {
@@ -24,11 +24,14 @@ export async function listPath(opts: {
   total: number;
   seconds: number;
 }): Promise<ListResults> {
-  if (opts.total > opts.seeded) await seedVms(opts.sql, { project_id: opts.project_id, host_id: opts.host_id, from: opts.seeded + 1, count: opts.total - opts.seeded });
+  if (opts.total > opts.seeded)
+    await seedVms(opts.sql, { project_id: opts.project_id, host_id: opts.host_id, from: opts.seeded + 1, count: opts.total - opts.seeded });
   // A position 90% of the way through the matching rows, as a client paging that far would hold.
   const [{ n }] = (await opts.sql`
     SELECT count(*)::int AS n FROM vms
-    WHERE project_id = ${opts.project_id} AND deleted_at IS NULL AND status = 'running' AND labels @> '{"tier":"web"}'`) as unknown as [{ n: number }];
+    WHERE project_id = ${opts.project_id} AND deleted_at IS NULL AND status = 'running' AND labels @> '{"tier":"web"}'`) as unknown as [
+    { n: number },
+  ];
   const [row] = await opts.sql`
     SELECT created_at, id FROM vms
     WHERE project_id = ${opts.project_id} AND deleted_at IS NULL AND status = 'running' AND labels @> '{"tier":"web"}'
@@ -39,6 +42,7 @@ export async function listPath(opts: {
   await load(`${opts.url}/api/v1/vms?${FILTER}`, { ...c, seconds: 1 });
   const first = await load(`${opts.url}/api/v1/vms?${FILTER}`, c);
   const deep = await load(`${opts.url}/api/v1/vms?${FILTER}&cursor=${cursor}`, c);
-  for (const [name, r] of Object.entries({ first, deep })) if (r.failures > 0) throw new Error(`list ${name}: ${r.failures} failed requests`);
+  for (const [name, r] of Object.entries({ first, deep }))
+    if (r.failures > 0) throw new Error(`list ${name}: ${r.failures} failed requests`);
   return { vms: opts.total, first, deep, deep_over_first_p99: deep.p99_ms / first.p99_ms };
 }

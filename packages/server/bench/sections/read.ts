@@ -1,5 +1,5 @@
-import { load, type LoadResult } from '../lib/load.js';
-import { rss, type Proc } from '../lib/processes.js';
+import { type LoadResult, load } from '../lib/load.js';
+import { type Proc, rss } from '../lib/processes.js';
 
 export interface ReadResults {
   trpc: LoadResult;
@@ -12,11 +12,25 @@ export interface ReadResults {
 }
 
 /** `vms.get` over tRPC and REST against the bare route, one after the other, same connections and time. */
-export async function readPath(opts: { hangar: Proc; baseline: Proc; apiKey: string; vmId: string; seconds: number; connections: number }): Promise<ReadResults> {
+export async function readPath(opts: {
+  hangar: Proc;
+  baseline: Proc;
+  apiKey: string;
+  vmId: string;
+  seconds: number;
+  connections: number;
+}): Promise<ReadResults> {
   const auth = { authorization: `Bearer ${opts.apiKey}` };
   const c = { connections: opts.connections, seconds: opts.seconds };
   let peak = 0;
-  const sampler = setInterval(() => void rss(opts.hangar.pid).then((b) => (peak = Math.max(peak, b)), () => {}), 100);
+  const sampler = setInterval(
+    () =>
+      void rss(opts.hangar.pid).then(
+        (b) => (peak = Math.max(peak, b)),
+        () => {},
+      ),
+    100,
+  );
   // Warm-up: JIT, connection pools and the statement cache on both sides.
   await load(`${opts.hangar.url}/api/v1/vms/${opts.vmId}`, { ...c, seconds: 1, headers: auth });
   await load(`${opts.baseline.url}/vms/${opts.vmId}`, { ...c, seconds: 1 });

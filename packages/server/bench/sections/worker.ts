@@ -11,7 +11,14 @@ export interface WorkerResults {
   wait_samples: number;
 }
 
-export async function workerPath(opts: { url: string; apiKey: string; sql: postgres.Sql; vm_ids: string[]; waiters: number; rounds: number }): Promise<WorkerResults> {
+export async function workerPath(opts: {
+  url: string;
+  apiKey: string;
+  sql: postgres.Sql;
+  vm_ids: string[];
+  waiters: number;
+  rounds: number;
+}): Promise<WorkerResults> {
   const headers = { authorization: `Bearer ${opts.apiKey}` };
   const post = async (path: string) => {
     const res = await fetch(`${opts.url}/api/v1${path}`, { method: 'POST', headers });
@@ -19,7 +26,11 @@ export async function workerPath(opts: { url: string; apiKey: string; sql: postg
     return (await res.json()) as { operation: { id: string } | null };
   };
   const open = async () =>
-    ((await opts.sql`SELECT count(*)::int AS n FROM operations WHERE vm_id = ANY(${opts.vm_ids}::uuid[]) AND status IN ('pending', 'running')`)[0] as { n: number }).n;
+    (
+      (
+        await opts.sql`SELECT count(*)::int AS n FROM operations WHERE vm_id = ANY(${opts.vm_ids}::uuid[]) AND status IN ('pending', 'running')`
+      )[0] as { n: number }
+    ).n;
 
   // Throughput: every VM's start queued at once; done when no operation on them is open.
   const t0 = performance.now();
@@ -45,5 +56,11 @@ export async function workerPath(opts: { url: string; apiKey: string; sql: postg
     for (const [i, op] of ops.entries()) samples.push(times[i]! - byId.get(op)!);
     await pool(ids.length, 16, (i) => post(`/vms/${ids[i]}/start?wait=true`));
   }
-  return { ops: opts.vm_ids.length, ops_per_s, wait_p50_ms: percentile(samples, 50), wait_p99_ms: percentile(samples, 99), wait_samples: samples.length };
+  return {
+    ops: opts.vm_ids.length,
+    ops_per_s,
+    wait_p50_ms: percentile(samples, 50),
+    wait_p99_ms: percentile(samples, 99),
+    wait_samples: samples.length,
+  };
 }

@@ -13,13 +13,25 @@ export interface WriteResults {
   vm_ids: string[];
 }
 
-export async function writePath(opts: { url: string; apiKey: string; databaseUrl: string; project_id: string; host_id: string; count: number; concurrency: number }): Promise<WriteResults> {
+export async function writePath(opts: {
+  url: string;
+  apiKey: string;
+  databaseUrl: string;
+  project_id: string;
+  host_id: string;
+  count: number;
+  concurrency: number;
+}): Promise<WriteResults> {
   const headers = { authorization: `Bearer ${opts.apiKey}`, 'content-type': 'application/json' };
   const spec = { cpu_cores: 1, memory_mb: 512, disk_gb: 10 };
   const run = Date.now().toString(36);
   const t0 = performance.now();
   const vm_ids = await pool(opts.count, opts.concurrency, async (i) => {
-    const res = await fetch(`${opts.url}/api/v1/vms?wait=true`, { method: 'POST', headers, body: JSON.stringify({ name: `w-${run}-${i}`, ...spec }) });
+    const res = await fetch(`${opts.url}/api/v1/vms?wait=true`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: `w-${run}-${i}`, ...spec }),
+    });
     const body = (await res.json()) as { vm?: { id: string; status: string }; detail?: string };
     if (!res.ok || body.vm?.status !== 'stopped') throw new Error(`create ${i}: ${res.status} ${body.detail ?? body.vm?.status}`);
     return body.vm.id;

@@ -1,7 +1,7 @@
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { API_KEY_PREFIX, HangarError, Uuid, type Principal, type Services } from '@hangar/core';
-import { LoginLimiter } from './login-limiter.js';
+import { API_KEY_PREFIX, HangarError, type Principal, type Services, Uuid } from '@hangar/core';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { AuthPort } from '../trpc/context.js';
+import { LoginLimiter } from './login-limiter.js';
 
 export interface AuthenticatorOptions {
   services: Services;

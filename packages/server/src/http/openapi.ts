@@ -1,8 +1,8 @@
+import { ErrorBody } from '@hangar/core';
 import { generateOpenApiDocument } from 'trpc-to-openapi';
 import { z } from 'zod';
-import { ErrorBody } from '@hangar/core';
 import { appRouter } from '../router.js';
-import { restProcedures, type RestMeta } from './rest-routes.js';
+import { type RestMeta, restProcedures } from './rest-routes.js';
 import { STREAM_ROUTES_OPENAPI } from './stream-openapi.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is JSON walked and patched by path
@@ -103,7 +103,10 @@ function finishOperation(op: Json, rest: RestMeta): void {
   for (const [status, description] of Object.entries(ERRORS)) {
     op.responses[status] = {
       description,
-      headers: { 'x-request-id': { schema: { type: 'string' } }, 'x-should-retry': { schema: { type: 'string', enum: ['true', 'false'] } } },
+      headers: {
+        'x-request-id': { schema: { type: 'string' } },
+        'x-should-retry': { schema: { type: 'string', enum: ['true', 'false'] } },
+      },
       content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
     };
   }

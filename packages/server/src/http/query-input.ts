@@ -50,11 +50,7 @@ function convert(kind: Exclude<Kind, 'array' | 'one-or-many'>, v: string): unkno
  * from their text, repeated parameters to arrays. Unknown parameters are passed on for the
  * schema to refuse.
  */
-export function queryInput(
-  schema: z.ZodType,
-  params: URLSearchParams,
-  aliases: Record<string, string> = {},
-): Record<string, unknown> {
+export function queryInput(schema: z.ZodType, params: URLSearchParams, aliases: Record<string, string> = {}): Record<string, unknown> {
   const shape = inputShape(schema) ?? {};
   const out: Record<string, unknown> = {};
   for (const raw of new Set(params.keys())) {

@@ -36,7 +36,9 @@ export function requestContext(log: Log): MiddlewareHandler<AppEnv> {
           path: c.req.path,
           status: c.res.status,
           duration_ms: Math.round((performance.now() - started) * 10) / 10,
-          principal: info.principal ? `${info.principal.username}${info.principal.api_key_id ? ` (key ${info.principal.api_key_id})` : ''}` : null,
+          principal: info.principal
+            ? `${info.principal.username}${info.principal.api_key_id ? ` (key ${info.principal.api_key_id})` : ''}`
+            : null,
           project_id: info.principal?.project_id ?? null,
           procedure: info.procedure,
         },

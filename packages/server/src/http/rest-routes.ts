@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { HttpMethod, Meta } from '../trpc/init.js';
 import { appRouter } from '../router.js';
+import type { HttpMethod, Meta } from '../trpc/init.js';
 
 export type RestMeta = NonNullable<Meta['rest']>;
 

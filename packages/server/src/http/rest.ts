@@ -1,14 +1,14 @@
+import { errors, HangarError } from '@hangar/core';
 import type { Context as HonoContext } from 'hono';
-import { HangarError, errors } from '@hangar/core';
-import { restError } from './rest-error.js';
-import { connectionSignal } from './connection-signal.js';
 import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
 import { t } from '../trpc/init.js';
-import type { AppEnv } from './request-context.js';
+import { connectionSignal } from './connection-signal.js';
 import { API_BASE } from './openapi.js';
-import { restRoutes, type RestRoute } from './rest-routes.js';
 import { queryInput } from './query-input.js';
+import type { AppEnv } from './request-context.js';
+import { restError } from './rest-error.js';
+import { type RestRoute, restRoutes } from './rest-routes.js';
 
 const createCaller = t.createCallerFactory(appRouter);
 
@@ -34,9 +34,13 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const hit = matches.find((x) => x.r.method === c.req.method);
       if (!hit) {
         if (matches.length) {
-          throw new HangarError('VALIDATION', `${c.req.method} is not allowed on ${API_BASE}${path}; use ${[...new Set(matches.map((x) => x.r.method))].join(', ')}`, {
-            fields: [{ path: '(method)', message: 'method not allowed' }],
-          });
+          throw new HangarError(
+            'VALIDATION',
+            `${c.req.method} is not allowed on ${API_BASE}${path}; use ${[...new Set(matches.map((x) => x.r.method))].join(', ')}`,
+            {
+              fields: [{ path: '(method)', message: 'method not allowed' }],
+            },
+          );
         }
         throw errors.notFound('Route', `${c.req.method} ${API_BASE}${path}`);
       }
@@ -44,7 +48,10 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const procedure = route.procedure;
       info.procedure = procedure.name;
       const input = procedure.input ? await buildInput(c, route, m!) : undefined;
-      const caller = createCaller(makeContext(c), { signal: connectionSignal(c) }) as unknown as Record<string, Record<string, (i: unknown) => Promise<unknown>>>;
+      const caller = createCaller(makeContext(c), { signal: connectionSignal(c) }) as unknown as Record<
+        string,
+        Record<string, (i: unknown) => Promise<unknown>>
+      >;
       const [ns, fn] = procedure.name.split('.') as [string, string];
       const data = (await caller[ns]![fn]!(input)) as Record<string, unknown> | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));
@@ -118,7 +125,9 @@ async function readBody(c: HonoContext<AppEnv>): Promise<Record<string, unknown>
     return Object.fromEntries(new URLSearchParams(text));
   }
   if (type && !type.includes('json')) {
-    throw errors.validation(`Unsupported content type ${type}: send application/json`, [{ path: '(body)', message: 'unsupported content type' }]);
+    throw errors.validation(`Unsupported content type ${type}: send application/json`, [
+      { path: '(body)', message: 'unsupported content type' },
+    ]);
   }
   let body: unknown;
   try {

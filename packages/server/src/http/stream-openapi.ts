@@ -4,7 +4,10 @@ type Json = Record<string, any>;
 
 const errorRefs = (statuses: number[]) =>
   Object.fromEntries(
-    statuses.map((s) => [String(s), { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+    statuses.map((s) => [
+      String(s),
+      { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+    ]),
   );
 const binary = { type: 'string', format: 'binary' };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
@@ -37,7 +40,15 @@ export const STREAM_ROUTES_OPENAPI: Record<string, Json> = {
       description:
         'Streamed and checked before anything is created: a bad archive (not a tar, truncated, bad manifest, checksum mismatch, paths with `..` or absolute, links, devices, undeclared or oversized entries, decompression bombs) is refused with 400 INVALID_ARCHIVE and leaves nothing behind. The new VM is `stopped`.',
       security: [{ bearer: [] }],
-      parameters: [{ name: 'name', in: 'query', required: false, description: "The new VM's name (default: the manifest's)", schema: { type: 'string' } }],
+      parameters: [
+        {
+          name: 'name',
+          in: 'query',
+          required: false,
+          description: "The new VM's name (default: the manifest's)",
+          schema: { type: 'string' },
+        },
+      ],
       requestBody: {
         required: true,
         content: {

@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { errors, HangarError, ImageKind, type Principal, type Role, type Scope, type Services, type VmArchives } from '@hangar/core';
 import busboy from 'busboy';
 import type { Hono, Context as HonoContext } from 'hono';
-import { errors, HangarError, ImageKind, type Principal, type Role, type Scope, type Services, type VmArchives } from '@hangar/core';
 import type { Authenticator } from '../auth/authenticator.js';
 import { requireRole, scopeOf } from '../trpc/procedures.js';
 import { API_BASE } from './openapi.js';
-import { restError } from './rest-error.js';
 import type { AppEnv } from './request-context.js';
+import { restError } from './rest-error.js';
 
 /**
  * The routes whose bodies are streams, not JSON: VM export and import, and image upload.
@@ -65,7 +65,9 @@ function archiveBody(c: HonoContext<AppEnv>, source: Readable): Promise<Readable
     form = busboy({ headers: { 'content-type': type }, limits: { files: 1, fields: 10 } });
   } catch (err) {
     // A form without a boundary, or with a broken Content-Type.
-    throw errors.validation(`Malformed multipart body: ${(err as Error).message}`, [{ path: '(content-type)', message: 'not a multipart form' }]);
+    throw errors.validation(`Malformed multipart body: ${(err as Error).message}`, [
+      { path: '(content-type)', message: 'not a multipart form' },
+    ]);
   }
   return new Promise((resolve, reject) => {
     let found = false;
@@ -78,7 +80,8 @@ function archiveBody(c: HonoContext<AppEnv>, source: Readable): Promise<Readable
     });
     form.on('error', (err) => reject(errors.validation(`Malformed multipart body: ${(err as Error).message}`)));
     form.on('close', () => {
-      if (!found) reject(errors.validation('A multipart import needs the archive in a field named "file"', [{ path: 'file', message: 'missing' }]));
+      if (!found)
+        reject(errors.validation('A multipart import needs the archive in a field named "file"', [{ path: 'file', message: 'missing' }]));
     });
     source.on('error', (err) => form.destroy(err));
     source.pipe(form);
@@ -86,7 +89,8 @@ function archiveBody(c: HonoContext<AppEnv>, source: Readable): Promise<Readable
 }
 
 const needArchives = (deps: StreamDeps): VmArchives => {
-  if (!deps.archives) throw new HangarError('HOST_UNAVAILABLE', 'This server runs no worker, so it cannot read or write VM disks', { retryable: true });
+  if (!deps.archives)
+    throw new HangarError('HOST_UNAVAILABLE', 'This server runs no worker, so it cannot read or write VM disks', { retryable: true });
   return deps.archives;
 };
 
@@ -120,7 +124,10 @@ export function mountStreamRoutes(app: Hono<AppEnv>, deps: StreamDeps): void {
       const scope = await authorize(c, deps, 'operator');
       c.get('info').procedure = 'vms.import';
       source = bodyStream(c);
-      const vm = await needArchives(deps).importVm(scope, await archiveBody(c, source), { name: c.req.query('name'), signal: c.req.raw.signal });
+      const vm = await needArchives(deps).importVm(scope, await archiveBody(c, source), {
+        name: c.req.query('name'),
+        signal: c.req.raw.signal,
+      });
       return c.json(vm, 201, { location: `${API_BASE}/vms/${vm.id}` });
     } catch (err) {
       if (source) discardRest(source);

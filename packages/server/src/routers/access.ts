@@ -1,17 +1,17 @@
-import { z } from 'zod';
 import {
   ApiKey,
   CreateApiKeyInput,
+  CreatedApiKey,
   CreateProjectInput,
   CreateUserInput,
-  CreatedApiKey,
+  errors,
   IdRequest,
   Project,
   ProjectQuotas,
   SetQuotasRequest,
   User,
-  errors,
 } from '@hangar/core';
+import { z } from 'zod';
 import { router } from '../trpc/init.js';
 import { globalAdminProcedure, viewerProcedure } from '../trpc/procedures.js';
 import { route } from '../trpc/routes.js';
@@ -25,7 +25,8 @@ export const apiKeysRouter = router({
     .mutation(({ ctx, input }) => ctx.services.api_keys.create(ctx.principal, input)),
   list: viewerProcedure
     .meta(route('GET', '/api-keys', 'List API keys'))
-    .output(z.array(ApiKey)).query(({ ctx }) => ctx.services.api_keys.list(ctx.principal)),
+    .output(z.array(ApiKey))
+    .query(({ ctx }) => ctx.services.api_keys.list(ctx.principal)),
   revoke: viewerProcedure
     .meta(route('DELETE', '/api-keys/{id}', 'Revoke an API key'))
     .input(IdRequest)
@@ -41,18 +42,18 @@ export const usersRouter = router({
     .mutation(({ ctx, input }) => ctx.services.users.create(ctx.principal, input)),
   list: viewerProcedure
     .meta(route('GET', '/users', 'List users'))
-    .output(z.array(User)).query(({ ctx }) => ctx.services.users.list(ctx.principal)),
+    .output(z.array(User))
+    .query(({ ctx }) => ctx.services.users.list(ctx.principal)),
 });
 
 export const projectsRouter = router({
   /** Every project for a global admin; your own otherwise. */
   list: viewerProcedure
     .meta(route('GET', '/projects', 'List projects'))
-    .output(z.array(Project)).query(async ({ ctx }) =>
-    ctx.principal.global_admin
-      ? ctx.services.projects.list()
-      : [await ctx.services.projects.get(ctx.principal.project_id)],
-  ),
+    .output(z.array(Project))
+    .query(async ({ ctx }) =>
+      ctx.principal.global_admin ? ctx.services.projects.list() : [await ctx.services.projects.get(ctx.principal.project_id)],
+    ),
   create: globalAdminProcedure
     .meta(route('POST', '/projects', 'Create a project', { status: 201 }))
     .input(CreateProjectInput)
@@ -72,7 +73,8 @@ export const projectsRouter = router({
   set_quotas: globalAdminProcedure
     .meta(
       route('PUT', '/projects/{id}/quotas', "Set a project's quotas (global admins)", {
-        description: 'Every limit at once: a limit left out (or null) is unlimited. Lowering one below what is in use stops growth and removes nothing.',
+        description:
+          'Every limit at once: a limit left out (or null) is unlimited. Lowering one below what is in use stops growth and removes nothing.',
       }),
     )
     .input(SetQuotasRequest)

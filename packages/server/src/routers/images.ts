@@ -1,4 +1,4 @@
-import { Image, ImageList, IdRequest, ListImagesQuery, RegisterImageInput } from '@hangar/core';
+import { IdRequest, Image, ImageList, ListImagesQuery, RegisterImageInput } from '@hangar/core';
 import { router } from '../trpc/init.js';
 import { operatorProcedure, viewerProcedure } from '../trpc/procedures.js';
 import { route } from '../trpc/routes.js';

@@ -1,8 +1,8 @@
 import { IdRequest, ListOperationsQuery, Operation, OperationPage, WaitOperationRequest, WaitOperationResult } from '@hangar/core';
 import { router } from '../trpc/init.js';
 import { viewerProcedure } from '../trpc/procedures.js';
-import { waitSignal } from './settle.js';
 import { route } from '../trpc/routes.js';
+import { waitSignal } from './settle.js';
 
 export const operationsRouter = router({
   get: viewerProcedure

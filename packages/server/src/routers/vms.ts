@@ -1,32 +1,32 @@
-import { z } from 'zod';
 import {
   AttachIsoRequest,
   ConfigureVmRequest,
-  ResizeVmRequest,
-  VmConfig,
-  type UpdateVmInput,
   CreateVmRequest,
   DeleteVmRequest,
   IdRequest,
   ListEventsRequest,
   ListVmsQuery,
+  ResizeVmRequest,
   RestartVmRequest,
   StopVmRequest,
+  type UpdateVmInput,
   UpdateVmRequest,
   Vm,
   VmActionRequest,
   VmActionResult,
+  VmConfig,
   VmEvent,
   VmPage,
   WaitVmRequest,
   WaitVmResult,
 } from '@hangar/core';
-import { router } from '../trpc/init.js';
-import { operatorProcedure, viewerProcedure } from '../trpc/procedures.js';
-import { settle, waitSignal } from './settle.js';
-import { route } from '../trpc/routes.js';
+import { z } from 'zod';
 import type { Context } from '../trpc/context.js';
+import { router } from '../trpc/init.js';
 import type { AuthedContext } from '../trpc/procedures.js';
+import { operatorProcedure, viewerProcedure } from '../trpc/procedures.js';
+import { route } from '../trpc/routes.js';
+import { settle, waitSignal } from './settle.js';
 
 type ActionName = 'start' | 'force_stop' | 'reset' | 'pause' | 'resume';
 
@@ -55,7 +55,12 @@ async function changeHardware(
 
 export const vmsRouter = router({
   create: operatorProcedure
-    .meta(route('POST', '/vms', 'Create a VM', { status: 201, description: 'Answers at once with the VM (status provisioning) and its create operation; `wait: true` answers once it is stable.' }))
+    .meta(
+      route('POST', '/vms', 'Create a VM', {
+        status: 201,
+        description: 'Answers at once with the VM (status provisioning) and its create operation; `wait: true` answers once it is stable.',
+      }),
+    )
     .input(CreateVmRequest)
     .output(VmActionResult)
     .mutation(async ({ ctx, input, signal }) => {

@@ -14,11 +14,7 @@ export interface RequestInfo {
 /** What procedures need of authentication (the Authenticator provides it). */
 export interface AuthPort {
   authenticate(authorization: string | undefined): Promise<Principal>;
-  login(
-    username: string,
-    password: string,
-    address: string,
-  ): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }>;
+  login(username: string, password: string, address: string): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }>;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { initTRPC } from '@trpc/server';
 import type { z } from 'zod';
-import type { Context } from './context.js';
 import { shouldRetry, toHangarError } from '../errors.js';
+import type { Context } from './context.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -1,7 +1,7 @@
+import { HangarError, type Principal, type Role, roleAtLeast, type Scope } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
-import { HangarError, roleAtLeast, type Principal, type Role, type Scope } from '@hangar/core';
-import { t } from './init.js';
 import { toHangarError, trpcCodeOf } from '../errors.js';
+import { t } from './init.js';
 
 /** Every procedure: typed core errors become tRPC errors with the right HTTP status; the rest are logged and hidden. */
 const errors = t.middleware(async ({ ctx, next, path }) => {
@@ -29,7 +29,10 @@ export const scopeOf = (principal: Principal): Scope => ({ project_id: principal
 /** Refuses (403) a principal whose role is below `role`. */
 export function requireRole(principal: Principal, role: Role): void {
   if (!roleAtLeast(principal.role, role)) {
-    throw new HangarError('FORBIDDEN', `This needs the ${role} role; your ${principal.via === 'api_key' ? 'key' : 'account'} has ${principal.role}`);
+    throw new HangarError(
+      'FORBIDDEN',
+      `This needs the ${role} role; your ${principal.via === 'api_key' ? 'key' : 'account'} has ${principal.role}`,
+    );
   }
 }
 

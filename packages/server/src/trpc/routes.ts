@@ -3,7 +3,10 @@ import type { HttpMethod, Meta } from './init.js';
 
 /** Headers a REST client may send instead of the body fields `idempotency_key` and `expected_version`. */
 const MutationHeaders = z.object({
-  'Idempotency-Key': z.string().optional().meta({ description: 'Same key + same request replays the first answer; same key + another request is 422.' }),
+  'Idempotency-Key': z
+    .string()
+    .optional()
+    .meta({ description: 'Same key + same request replays the first answer; same key + another request is 422.' }),
   'If-Match': z.string().optional().meta({ description: 'The VM version the change expects (409 VERSION_CONFLICT otherwise).' }),
 });
 

@@ -39,8 +39,20 @@ async function probeKvm(binary: string, timeout_ms = 5_000): Promise<string | nu
   let stderr = '';
   const child = spawn(
     binary,
-    ['-accel', 'kvm', '-nodefaults', '-display', 'none', '-m', '32', '-no-user-config',
-     '-chardev', `file,id=dbg,path=${log}`, '-device', 'isa-debugcon,iobase=0x402,chardev=dbg'],
+    [
+      '-accel',
+      'kvm',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-m',
+      '32',
+      '-no-user-config',
+      '-chardev',
+      `file,id=dbg,path=${log}`,
+      '-device',
+      'isa-debugcon,iobase=0x402,chardev=dbg',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -16,32 +16,50 @@ export interface DirectBoot {
  */
 export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: Accel; boot?: DirectBoot }): string[] {
   const args = [
-    '-name', `${optionValue(record.name)},process=qemu-${optionValue(record.vm_id)}`,
-    '-uuid', record.vm_id,
-    '-accel', opts.accel,
-    '-nodefaults', '-no-user-config',
-    '-display', 'none',
-    '-m', String(record.memory_mb),
-    '-smp', String(record.cpu_cores),
-    '-chardev', options('socket', { id: 'qmp', path: files.qmp, server: 'on', wait: 'off' }),
-    '-mon', 'chardev=qmp,mode=control',
-    '-chardev', options('socket', { id: 'serial0', path: files.serial, server: 'on', wait: 'off', logfile: files.console, logappend: 'on' }),
-    '-serial', 'chardev:serial0',
-    '-pidfile', files.pidfile,
-    '-drive', options(null, { file: files.disk, if: 'none', id: 'disk0', format: 'qcow2', cache: 'writeback' }),
-    '-device', 'virtio-blk-pci,drive=disk0,bootindex=1',
+    '-name',
+    `${optionValue(record.name)},process=qemu-${optionValue(record.vm_id)}`,
+    '-uuid',
+    record.vm_id,
+    '-accel',
+    opts.accel,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-m',
+    String(record.memory_mb),
+    '-smp',
+    String(record.cpu_cores),
+    '-chardev',
+    options('socket', { id: 'qmp', path: files.qmp, server: 'on', wait: 'off' }),
+    '-mon',
+    'chardev=qmp,mode=control',
+    '-chardev',
+    options('socket', { id: 'serial0', path: files.serial, server: 'on', wait: 'off', logfile: files.console, logappend: 'on' }),
+    '-serial',
+    'chardev:serial0',
+    '-pidfile',
+    files.pidfile,
+    '-drive',
+    options(null, { file: files.disk, if: 'none', id: 'disk0', format: 'qcow2', cache: 'writeback' }),
+    '-device',
+    'virtio-blk-pci,drive=disk0,bootindex=1',
   ];
   if (record.iso_path) {
     args.push(
-      '-drive', options(null, { file: record.iso_path, if: 'none', id: 'cd0', media: 'cdrom', readonly: 'on', format: 'raw' }),
+      '-drive',
+      options(null, { file: record.iso_path, if: 'none', id: 'cd0', media: 'cdrom', readonly: 'on', format: 'raw' }),
       // A direct kernel boot holds boot index 0 itself.
-      '-device', options('ide-cd', { drive: 'cd0', bootindex: opts.boot ? undefined : 0 }),
+      '-device',
+      options('ide-cd', { drive: 'cd0', bootindex: opts.boot ? undefined : 0 }),
     );
   }
   const net = record.network;
   args.push(
-    '-netdev', net.type === 'bridge' ? options('bridge', { id: 'net0', br: net.bridge_name ?? '' }) : 'user,id=net0',
-    '-device', options('virtio-net-pci', { netdev: 'net0', mac: net.mac_address }),
+    '-netdev',
+    net.type === 'bridge' ? options('bridge', { id: 'net0', br: net.bridge_name ?? '' }) : 'user,id=net0',
+    '-device',
+    options('virtio-net-pci', { netdev: 'net0', mac: net.mac_address }),
   );
   if (record.vnc) {
     // A unix socket in the VM's private directory: a TCP console on 127.0.0.1 (security type

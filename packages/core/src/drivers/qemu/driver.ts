@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import {
-  DriverError,
   type CallOptions,
   type DefinedDomain,
   type DiskFile,
@@ -10,16 +9,17 @@ import {
   type DomainSpec,
   type DomainState,
   type DomainStateChange,
+  DriverError,
   type HostInventory,
   type HypervisorDriver,
 } from '../driver.js';
 import { moveFile } from '../move-file.js';
-import { chooseAccel, type AccelChoice, type AccelSetting } from './accel.js';
-import { qemuArgs, type DirectBoot } from './command-line.js';
-import { readRecord, writeRecord, type DomainRecord } from './domain-record.js';
+import { type AccelChoice, type AccelSetting, chooseAccel } from './accel.js';
+import { type DirectBoot, qemuArgs } from './command-line.js';
+import { type DomainRecord, readRecord, writeRecord } from './domain-record.js';
+import { scanGpus } from './gpus.js';
 import { checkBinaries, hostCapacity } from './host.js';
 import { launchQemu } from './launch.js';
-import { scanGpus } from './gpus.js';
 import { MAX_SOCKET_PATH, vmLayout } from './layout.js';
 import { Monitor } from './monitor.js';
 import { isVmProcess, killHard, readPidfile, removeQuietly, waitForExit } from './process.js';
@@ -126,7 +126,10 @@ export class QemuDriver implements HypervisorDriver {
       const existing = await readRecord(files.domain);
       if (existing) return { ref: spec.vm_id, vnc_port: null, mac_address: existing.network.mac_address };
       if (files.serial.length > MAX_SOCKET_PATH) {
-        throw new DriverError('failed', `the data directory path is too long for QEMU's sockets (${files.serial.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter HANGAR_DATA_DIR`);
+        throw new DriverError(
+          'failed',
+          `the data directory path is too long for QEMU's sockets (${files.serial.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter HANGAR_DATA_DIR`,
+        );
       }
       await mkdir(files.dir, { recursive: true });
       try {

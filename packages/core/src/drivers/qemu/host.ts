@@ -16,7 +16,10 @@ export async function hostCapacity(root: string): Promise<Capacity> {
 
 /** Why QEMU cannot be used here (a binary missing or broken), or null. */
 export async function checkBinaries(qemu: string, qemuImg: string): Promise<string | null> {
-  for (const [bin, pkg] of [[qemu, 'qemu-system-x86'], [qemuImg, 'qemu-utils']] as const) {
+  for (const [bin, pkg] of [
+    [qemu, 'qemu-system-x86'],
+    [qemuImg, 'qemu-utils'],
+  ] as const) {
     try {
       await run(bin, ['--version'], { timeout_ms: 10_000 });
     } catch (err) {

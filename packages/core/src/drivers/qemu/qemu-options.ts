@@ -8,7 +8,8 @@ import { DriverError } from '../driver.js';
  */
 export function optionValue(value: string | number): string {
   const text = String(value);
-  if (/[\u0000-\u001f\u007f]/.test(text)) throw new DriverError('failed', `refusing a QEMU option value with control characters: ${JSON.stringify(text)}`);
+  if (/[\u0000-\u001f\u007f]/.test(text))
+    throw new DriverError('failed', `refusing a QEMU option value with control characters: ${JSON.stringify(text)}`);
   return text.replace(/,/g, ',,');
 }
 

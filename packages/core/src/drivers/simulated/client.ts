@@ -1,7 +1,7 @@
 import type { Capacity, GpuDevice } from '../../domain/host.js';
 import { AuthenticationError } from './errors.js';
 import type { HypervisorMethod } from './faults.js';
-import { SimulatedHypervisor, defaultApiKey, type CallOptions, type SimDomain, type SimVmSpec } from './hypervisor.js';
+import { type CallOptions, defaultApiKey, type SimDomain, SimulatedHypervisor, type SimVmSpec } from './hypervisor.js';
 
 export interface ClientOptions {
   /** Defaults to the HYPERVISOR_API_KEY environment variable, as the original SDK reads its key. */

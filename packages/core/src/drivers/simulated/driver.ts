@@ -1,11 +1,9 @@
 import { chmod, copyFile, open, rm, stat } from 'node:fs/promises';
-import { PRIVATE_FILE_MODE, privateDir } from '../../files/private.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE, privateDir } from '../../files/private.js';
 import { detectFormat } from '../../images/disk-format.js';
-import { moveFile } from '../move-file.js';
 import {
-  DriverError,
   type CallOptions,
   type DefinedDomain,
   type DiskFile,
@@ -14,17 +12,14 @@ import {
   type DomainSpec,
   type DomainState,
   type DomainStateChange,
+  DriverError,
   type HostInventory,
   type HypervisorDriver,
 } from '../driver.js';
+import { moveFile } from '../move-file.js';
 import { Client } from './client.js';
-import {
-  AuthenticationError,
-  CallAbortedError,
-  NoResourcesAvailableError,
-  VmNotFoundError,
-} from './errors.js';
-import { SimulatedHypervisor, type SimDomainState, type SimulatorConfig } from './hypervisor.js';
+import { AuthenticationError, CallAbortedError, NoResourcesAvailableError, VmNotFoundError } from './errors.js';
+import { type SimDomainState, SimulatedHypervisor, type SimulatorConfig } from './hypervisor.js';
 
 const STATE: Record<SimDomainState, DomainState> = {
   shutoff: 'stopped',
@@ -150,7 +145,10 @@ export class SimulatedDriver implements HypervisorDriver {
       const vm = await this.client.reconfigureVm(ref, changes, opts);
       if (changes.disk_gb !== undefined) {
         // A raw disk that exists grows with the VM (sparse); one not made yet is made at its size.
-        const size = await stat(this.diskPath(ref)).then((s) => s.size, () => null);
+        const size = await stat(this.diskPath(ref)).then(
+          (s) => s.size,
+          () => null,
+        );
         if (size !== null && size < changes.disk_gb * this.bytesPerGb && (await detectFormat(this.diskPath(ref), 'disk')) === 'raw') {
           const fh = await open(this.diskPath(ref), 'r+');
           await fh.truncate(changes.disk_gb * this.bytesPerGb).finally(() => fh.close());
@@ -170,9 +168,7 @@ export class SimulatedDriver implements HypervisorDriver {
   }
 
   list(opts?: CallOptions): Promise<DomainInfo[]> {
-    return wrap(async () =>
-      (await this.client.listVms(opts)).map((d) => ({ ref: d.id, vm_id: d.vm_id, state: STATE[d.state] })),
-    );
+    return wrap(async () => (await this.client.listVms(opts)).map((d) => ({ ref: d.id, vm_id: d.vm_id, state: STATE[d.state] })));
   }
 
   watch(listener: (change: DomainStateChange) => void): () => void {

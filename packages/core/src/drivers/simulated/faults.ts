@@ -72,9 +72,7 @@ export class FaultPlan {
     if (aimed) {
       aimed.times -= 1;
       if (aimed.times <= 0) this.queue = this.queue.filter((f) => f !== aimed);
-      return aimed.kind === 'hang'
-        ? { kind: 'hang' }
-        : { kind: 'fail', message: aimed.message ?? `injected failure in ${method}` };
+      return aimed.kind === 'hang' ? { kind: 'hang' } : { kind: 'fail', message: aimed.message ?? `injected failure in ${method}` };
     }
     const rates = { ...this.config, ...this.config.methods?.[method] };
     if (rates.fail && this.random() < rates.fail) return { kind: 'fail', message: `simulated failure in ${method}` };

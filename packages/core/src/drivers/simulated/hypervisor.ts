@@ -1,16 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { OsType } from '../../domain/fields.js';
 import type { Capacity, GpuDevice } from '../../domain/host.js';
 import type { Network } from '../../domain/vm.js';
-import type { OsType } from '../../domain/fields.js';
-import {
-  AuthenticationError,
-  CallAbortedError,
-  InvalidVmStateError,
-  NoResourcesAvailableError,
-  VmNotFoundError,
-} from './errors.js';
-import { FaultPlan, type FaultConfig, type HypervisorMethod, type InjectedFault } from './faults.js';
+import { AuthenticationError, CallAbortedError, InvalidVmStateError, NoResourcesAvailableError, VmNotFoundError } from './errors.js';
+import { type FaultConfig, FaultPlan, type HypervisorMethod, type InjectedFault } from './faults.js';
 
 export type SimDomainState = 'shutoff' | 'running' | 'paused' | 'crashed';
 

@@ -1,5 +1,5 @@
 export { Client, type ClientOptions, type VmInfo } from './client.js';
-export { SimulatedHypervisor, type SimulatorConfig, type SimDomain, type SimVmSpec } from './hypervisor.js';
 export { SimulatedDriver } from './driver.js';
 export * from './errors.js';
-export { HYPERVISOR_METHODS, type HypervisorMethod, type FaultConfig, type InjectedFault } from './faults.js';
+export { type FaultConfig, HYPERVISOR_METHODS, type HypervisorMethod, type InjectedFault } from './faults.js';
+export { type SimDomain, SimulatedHypervisor, type SimulatorConfig, type SimVmSpec } from './hypervisor.js';
