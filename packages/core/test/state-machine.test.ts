@@ -12,7 +12,7 @@ import {
   type VmStatus,
 } from '../src/domain/index.js';
 
-// The table of ARCHITECTURE.md, transcribed by hand so the data structure is checked against it.
+// The state machine table of docs/architecture.md, transcribed by hand so the data structure is checked against it.
 const TABLE = `
 action          | from                                                | while        | success | failure
 create          | -                                                   | provisioning | stopped | error

@@ -35,7 +35,7 @@ const anyButDeleted = VM_STATUSES.filter((s) => s !== 'deleted');
 const stableButDeleted = STABLE_STATUSES.filter((s) => s !== 'deleted');
 
 /**
- * The VM state machine of ARCHITECTURE.md, as data. Every check and every VM's
+ * The VM state machine (docs/architecture.md), as data. Every check and every VM's
  * `allowed_actions` is derived from this one table.
  */
 export const STATE_MACHINE = {
