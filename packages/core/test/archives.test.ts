@@ -16,8 +16,7 @@ afterAll(() => cp?.shutdown());
 async function stoppedVm(name: string) {
   const r = await cp.services.vms.create(cp.scope, { name, ...small });
   await cp.services.operations.wait(cp.scope, r.operation!.id, { timeout_ms: 5_000 });
-  const [row] = await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${r.vm.id}`;
-  return { id: r.vm.id, ref: row!.domain_ref as string };
+  return { id: r.vm.id, ref: await cp.domainRef(r.vm.id) };
 }
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -54,8 +53,7 @@ describe('export and import', () => {
 
       const copy = await cp.archives.importVm(cp.scope, Readable.from([bytes]), { name: gzip ? 'copy-gz' : 'copy' });
       expect(copy).toMatchObject({ status: 'stopped', cpu_cores: 1, memory_mb: 256, disk_gb: 1, name: gzip ? 'copy-gz' : 'copy' });
-      const [row] = await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${copy.id}`;
-      const [copied] = await cp.driver.exportDisks(row!.domain_ref as string);
+      const [copied] = await cp.driver.exportDisks(await cp.domainRef(copy.id));
       expect(await sha256File(copied!.path)).toBe(want);
       const events = await cp.services.vms.events(cp.scope, copy.id);
       expect(events[0]!.message).toMatch(/imported from an archive of original/);
@@ -100,8 +98,7 @@ describe('export and import', () => {
       const ok = await goodArchive();
       const vm = await cp.archives.importVm(cp.scope, Readable.from([ok]));
       expect(vm).toMatchObject({ name: 'crafted', status: 'stopped' });
-      const [row] = await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${vm.id}`;
-      const [d] = await cp.driver.exportDisks(row!.domain_ref as string);
+      const [d] = await cp.driver.exportDisks(await cp.domainRef(vm.id));
       expect((await readFile(d!.path)).subarray(0, 10).toString()).toBe('disk bytes');
       await expect(cp.archives.importVm(cp.scope, Readable.from([ok]))).rejects.toMatchObject({ code: 'NAME_TAKEN' });
     });

@@ -61,10 +61,7 @@ describe('concurrency', () => {
       expect(['running', 'stopped', 'paused']).toContain(final.status);
       expect(await openOps(r.vm.id)).toHaveLength(0);
       // And the record agrees with the hypervisor.
-      const [{ domain_ref }] = (await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${r.vm.id}`) as unknown as [
-        { domain_ref: string },
-      ];
-      const state = await cp.driver.state(domain_ref as string);
+      const state = await cp.driver.state(await cp.domainRef(r.vm.id));
       expect(state).toBe(({ running: 'running', stopped: 'stopped', paused: 'paused' } as Record<VmStatus, DomainState>)[final.status]);
     }
   });

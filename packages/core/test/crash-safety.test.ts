@@ -18,11 +18,6 @@ afterEach(async () => {
 
 const small = { memory_mb: 128, disk_gb: 1, cpu_cores: 1 };
 
-async function domainRef(c: TestControlPlane, vmId: string): Promise<string> {
-  const [row] = await c.database.sql`SELECT domain_ref FROM vms WHERE id = ${vmId}`;
-  return row!.domain_ref as string;
-}
-
 describe('leases', () => {
   it('does not let a worker that lost its lease end the operation', async () => {
     cp = await startTestControlPlane({ worker: false, reconciler: false });
@@ -91,7 +86,7 @@ describe('the reconciler', () => {
     const r = await services.vms.create(scope, { name: 'drifting', start: true, ...small });
     await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
     // The domain vanishes without an event: only the periodic pass can notice.
-    cp.hypervisor.domains.delete(await domainRef(cp, r.vm.id));
+    cp.hypervisor.domains.delete(await cp.domainRef(r.vm.id));
     const reconciler = new Reconciler({ db: cp.database.db, drivers: cp.drivers, logger: silentLogger });
     let pass: Promise<{ drifted: number }> | undefined;
     await cp.database.sql.begin(async (tx) => {

@@ -11,11 +11,6 @@ afterEach(async () => {
 const small = { memory_mb: 128, disk_gb: 1, cpu_cores: 1 };
 const STABLE: VmStatus[] = ['running', 'stopped', 'paused', 'error', 'unknown', 'deleted'];
 
-async function domainRef(c: TestControlPlane, vmId: string): Promise<string> {
-  const [row] = await c.database.sql`SELECT domain_ref FROM vms WHERE id = ${vmId}`;
-  return row!.domain_ref as string;
-}
-
 describe('crash takeover', () => {
   it('lets another worker take over an operation whose worker died', async () => {
     cp = await startTestControlPlane({ worker: false, reconciler: false });
@@ -205,8 +200,8 @@ describe('reconciler', () => {
     await services.operations.wait(scope, a.operation!.id, { timeout_ms: 5_000 });
     await services.operations.wait(scope, b.operation!.id, { timeout_ms: 5_000 });
     const t0 = Date.now();
-    cp.hypervisor.crash(await domainRef(cp, a.vm.id));
-    cp.hypervisor.guestPoweroff(await domainRef(cp, b.vm.id));
+    cp.hypervisor.crash(await cp.domainRef(a.vm.id));
+    cp.hypervisor.guestPoweroff(await cp.domainRef(b.vm.id));
     const crashed = await services.vms.wait(scope, a.vm.id, 'stopped', { timeout_ms: 1_000 });
     const off = await services.vms.wait(scope, b.vm.id, 'stopped', { timeout_ms: 1_000 });
     expect(Date.now() - t0).toBeLessThan(1_000);
@@ -226,7 +221,7 @@ describe('reconciler', () => {
     const reconciler = reconcilerFor(cp);
     expect((await reconciler.runOnce()).drifted).toBe(0);
 
-    cp.hypervisor.domains.delete(await domainRef(cp, a.vm.id));
+    cp.hypervisor.domains.delete(await cp.domainRef(a.vm.id));
     expect((await reconciler.runOnce()).drifted).toBe(1);
     expect(await services.vms.get(scope, a.vm.id)).toMatchObject({ status: 'error', last_error: 'the domain vanished from its host' });
 

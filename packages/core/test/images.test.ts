@@ -120,15 +120,15 @@ describe('images', () => {
     const vm = await cp.services.vms.get(cp.scope, r.vm.id);
     expect(vm.iso_image_id).not.toBeNull();
     expect(vm.image_id).toBe(vm.iso_image_id);
-    const [row] = await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${vm.id}`;
-    expect(cp.hypervisor.domains.get(row!.domain_ref as string)!.spec.iso_path).toBe(cp.images.pathOf(vm.iso_image_id!));
+    const ref = await cp.domainRef(vm.id);
+    expect(cp.hypervisor.domains.get(ref)!.spec.iso_path).toBe(cp.images.pathOf(vm.iso_image_id!));
 
     // In use: the image cannot be deleted until it is ejected.
     await expect(cp.services.images.delete(cp.scope, vm.iso_image_id!)).rejects.toMatchObject({ code: 'IMAGE_IN_USE' });
     const ej = await cp.services.vms.eject_iso(cp.scope, vm.id);
     await cp.services.operations.wait(cp.scope, ej.operation!.id, { timeout_ms: 5_000 });
     expect((await cp.services.vms.get(cp.scope, vm.id)).iso_image_id).toBeNull();
-    expect(cp.hypervisor.domains.get(row!.domain_ref as string)!.spec.iso_path).toBeNull();
+    expect(cp.hypervisor.domains.get(ref)!.spec.iso_path).toBeNull();
     await expect(cp.services.vms.eject_iso(cp.scope, vm.id)).rejects.toMatchObject({
       code: 'VALIDATION',
       message: 'No CDROM device found',
@@ -160,8 +160,7 @@ describe('images', () => {
     await cp.services.operations.wait(cp.scope, r.operation!.id, { timeout_ms: 10_000 });
     const vm = await cp.services.vms.get(cp.scope, r.vm.id);
     expect(vm).toMatchObject({ status: 'stopped', image_id: disk.id, iso_image_id: null });
-    const [row] = await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${vm.id}`;
-    const [exported] = await cp.driver.exportDisks(row!.domain_ref as string);
+    const [exported] = await cp.driver.exportDisks(await cp.domainRef(vm.id));
     expect((await readFile(exported!.path)).subarray(0, 10).toString()).toBe('a raw disk');
 
     await cp.services.images.delete(cp.scope, disk.id);

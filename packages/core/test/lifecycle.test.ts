@@ -137,7 +137,7 @@ describe('VM lifecycle on the simulated hypervisor', () => {
     await settle(r.vm.id, up.operation!.id);
     const vm = await services.vms.get(scope, r.vm.id);
     expect(vm).toMatchObject({ status: 'stopped', cpu_cores: 4, memory_mb: 1024, disk_gb: 20 });
-    const domain = cp.hypervisor.domains.get((await cp.database.sql`SELECT domain_ref FROM vms WHERE id = ${vm.id}`)[0]!.domain_ref);
+    const domain = cp.hypervisor.domains.get(await cp.domainRef(vm.id));
     expect(domain?.spec).toMatchObject({ cpu_cores: 4, memory_mb: 1024, disk_gb: 20 });
 
     await expect(services.vms.update(scope, r.vm.id, { disk_gb: 5 })).rejects.toMatchObject({ code: 'VALIDATION' });

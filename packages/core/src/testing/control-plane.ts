@@ -16,6 +16,8 @@ export interface TestControlPlane extends ControlPlane {
   hypervisor: SimulatedHypervisor;
   driver: SimulatedDriver;
   scope: Scope;
+  /** The driver's handle of a VM, as stored with it: tests reach past the API to the hypervisor with it. */
+  domainRef(vmId: string): Promise<string>;
   /** Stops everything and drops the database. */
   shutdown(): Promise<void>;
 }
@@ -54,6 +56,11 @@ export async function startTestControlPlane(
     hypervisor,
     driver,
     scope: { project_id: project.id, actor: 'test' },
+    async domainRef(vmId) {
+      const [row] = await database.sql`SELECT domain_ref FROM vms WHERE id = ${vmId}`;
+      if (!row?.domain_ref) throw new Error(`VM ${vmId} has no domain`);
+      return row.domain_ref as string;
+    },
     async shutdown() {
       await cp.close();
       if (!opts.database) await database.close();
