@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { VmArchives } from '../src/archive/service.js';
 import { Reconciler, silentLogger, UrlPolicy, Worker } from '../src/index.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 import { ImageDownloader } from '../src/worker/image-downloads.js';
@@ -76,6 +77,44 @@ describe('leases', () => {
     } finally {
       await files.close();
     }
+  });
+});
+
+describe('exports', () => {
+  it('stop streaming once their lease is lost, and leave the operation to whoever holds it', async () => {
+    cp = await startTestControlPlane({ reconciler: false });
+    const r = await cp.services.vms.create(cp.scope, { name: 'exported', memory_mb: 128, disk_gb: 4, cpu_cores: 1 });
+    await cp.services.operations.wait(cp.scope, r.operation!.id, { timeout_ms: 5_000 });
+    const archives = new VmArchives({
+      db: cp.database.db,
+      drivers: cp.drivers,
+      importDir: join(cp.dataDir, 'other-imports'),
+      lease_ms: 300,
+      logger: silentLogger,
+    });
+    const exp = await archives.exportVm(cp.scope, r.vm.id);
+    const ended = new Promise<Error | null>((resolve) => {
+      exp.stream.once('error', resolve);
+      exp.stream.once('end', () => resolve(null));
+    });
+    // The client reads a little, then the operation is taken from this export (cancelled, or
+    // claimed by another process after a stall).
+    await new Promise((resolve) =>
+      exp.stream.once('data', () => {
+        exp.stream.pause();
+        resolve(null);
+      }),
+    );
+    await cp.database.sql`UPDATE operations SET lease_owner = 'the-heir' WHERE id = ${exp.operation.id}`;
+    // A few renewals later the client reads on: it must find the stream stopped, not the rest of the disk.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    exp.stream.resume();
+    expect((await ended)?.message).toMatch(/lost its lease/);
+    // The heir's lease expires unrenewed and this control plane's worker ends the operation as
+    // an export whose server is gone; the export itself wrote nothing after losing its lease.
+    const { operation } = await cp.services.operations.wait(cp.scope, exp.operation.id, { timeout_ms: 5_000 });
+    expect(operation).toMatchObject({ status: 'failed', error: expect.stringMatching(/ended with the server/) });
+    expect((await cp.services.vms.get(cp.scope, r.vm.id)).status).toBe('stopped');
   });
 });
 

@@ -23,7 +23,7 @@ import { toVm } from '../store/mappers.js';
 import { notifyChange } from '../store/notifier.js';
 import { vms } from '../store/schema.js';
 import { finishOperation } from '../worker/finish.js';
-import { renewLease } from '../worker/lease.js';
+import { keepLease, renewLease } from '../worker/lease.js';
 import { consoleLogger, type Logger } from '../worker/logger.js';
 import { archiveStream, describeDisks } from './export-stream.js';
 import { readArchive } from './import-stream.js';
@@ -90,16 +90,23 @@ export class VmArchives {
     });
     const op = begun.operation!;
     const which = { id: op.id, vm_id: vmId };
-    const renew = setInterval(
-      () => {
-        renewLease(this.db, op.id, owner, this.leaseMs).catch((err: unknown) =>
-          this.log.warn({ err, operation: op.id }, 'export lease renewal failed'),
-        );
+    // Set once the lease is gone (cancelled, or taken over after a stall): the stream stops and
+    // the operation, no longer this export's, is left as its new holder writes it.
+    let lost: Error | null = null;
+    let onLost = () => {};
+    const stopRenewing = keepLease({
+      lease_ms: this.leaseMs,
+      renew: () => renewLease(this.db, op.id, owner, this.leaseMs),
+      onLost: () => {
+        lost = new Error('the export lost its lease (cancelled or taken over); the stream stops');
+        this.log.warn({ operation: op.id }, 'export lease lost: stopping the stream');
+        onLost();
       },
-      Math.max(100, this.leaseMs / 3),
-    );
+      onError: (err) => this.log.warn({ err, operation: op.id }, 'export lease renewal failed'),
+    });
     const end = async (ok: boolean, message: string) => {
-      clearInterval(renew);
+      stopRenewing();
+      if (lost) return;
       await finishOperation(
         this.db,
         which,
@@ -148,6 +155,11 @@ export class VmArchives {
     archive.on('data', (c: Buffer) => (bytes += c.length));
     archive.on('error', (err) => out.destroy(err));
     archive.pipe(out);
+    onLost = () => {
+      archive.destroy();
+      out.destroy(lost ?? undefined);
+    };
+    if (lost) onLost();
     out.once('end', () => {
       finished = true;
       void end(true, `exported ${bytes} bytes`).catch((err: unknown) => this.log.error({ err }, 'ending an export failed'));

@@ -9,6 +9,7 @@ import type { Notifier } from '../store/notifier.js';
 import { fromRaw } from '../store/raw-rows.js';
 import { type ImageRow, images } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
+import { keepLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
 
 /** Progress below this within the stall timeout counts as none: a trickle must not hold a slot. */
@@ -134,7 +135,7 @@ export class ImageDownloader {
     let total: number | null = null;
     let lastWrite = 0;
     // Progress and the lease travel together; a lost lease (deleted, taken over) stops the transfer.
-    const heartbeat = async (done: number) => {
+    const heartbeat = async (done: number): Promise<boolean> => {
       const rows = await db
         .update(images)
         .set({
@@ -146,8 +147,14 @@ export class ImageDownloader {
         .where(mine)
         .returning({ id: images.id });
       if (rows.length === 0) lost.abort();
+      return rows.length > 0;
     };
-    const renew = setInterval(() => void heartbeat(reported).catch(() => {}), Math.max(100, this.leaseMs / 3));
+    const stopRenewing = keepLease({
+      lease_ms: this.leaseMs,
+      renew: () => heartbeat(reported),
+      onLost: () => lost.abort(),
+      onError: (err) => this.log.warn({ err, image: image.id }, 'download lease renewal failed'),
+    });
     try {
       if ((image.attempts ?? 1) > (this.opts.max_attempts ?? 3)) throw new Error(`gave up after ${this.opts.max_attempts ?? 3} attempts`);
       const fetched = await fetchImage(image.source_url!, {
@@ -206,7 +213,7 @@ export class ImageDownloader {
         .set({ status: 'error', error: `download failed: ${reason}`, lease_owner: null, lease_expires_at: null, updated_at: new Date() })
         .where(mine);
     } finally {
-      clearInterval(renew);
+      stopRenewing();
       clearInterval(stall);
       clearTimeout(deadline);
     }

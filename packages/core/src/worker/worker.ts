@@ -9,7 +9,7 @@ import { fromRaw } from '../store/raw-rows.js';
 import { events, type OperationRow, operations, vms } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
 import { type Ending, finishOperation } from './finish.js';
-import { renewLease } from './lease.js';
+import { keepLease, renewLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { observe } from './observe.js';
 import { perform } from './perform.js';
@@ -151,19 +151,13 @@ export class Worker {
     const deadline = setTimeout(() => ctl.abort(new Error(`deadline exceeded (${op.deadline_at.toISOString()})`)), Math.max(0, deadlineMs));
     // Abandoned (lease lost, worker stopping): leave the operation for whoever claims it next.
     const abandoned = () => ctl.signal.reason instanceof Abandoned;
-    const renew = setInterval(
-      () => {
-        this.renew(op.id).then(
-          (held) => {
-            if (!held) {
-              ctl.abort(new Abandoned('lease lost'));
-            }
-          },
-          (err: unknown) => this.log.warn({ err, operation: op.id }, 'lease renewal failed'),
-        );
-      },
-      Math.max(50, Math.floor(this.leaseMs / 3)),
-    );
+    const stopRenewing = keepLease({
+      lease_ms: this.leaseMs,
+      min_interval_ms: 50,
+      renew: () => renewLease(this.db, op.id, this.id, this.leaseMs),
+      onLost: () => ctl.abort(new Abandoned('lease lost')),
+      onError: (err) => this.log.warn({ err, operation: op.id }, 'lease renewal failed'),
+    });
     let definedRef: string | null = null;
     const driver = op.host_id ? this.drivers.get(op.host_id) : undefined;
     try {
@@ -202,7 +196,7 @@ export class Worker {
       this.log.error({ err, operation: op.id }, 'operation could not be ended; its lease will expire and it will be retried');
     } finally {
       clearTimeout(deadline);
-      clearInterval(renew);
+      stopRenewing();
     }
   }
 
@@ -213,10 +207,6 @@ export class Worker {
       return { result: 'failed', error, outcome: { status: seen.status, data: { observed: seen.state } } };
     }
     return { result: 'failed', error, outcome: { status: onFailure === 'same' ? 'error' : onFailure } };
-  }
-
-  private renew(opId: string): Promise<boolean> {
-    return renewLease(this.db, opId, this.id, this.leaseMs);
   }
 }
 
