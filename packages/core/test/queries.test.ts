@@ -150,7 +150,6 @@ describe('names, versions and idempotency', () => {
     const err = await cp.services.vms.pause(scope, vm.id).catch((e: unknown) => e);
     expect(err).toMatchObject({
       code: 'INVALID_STATE',
-      httpStatus: 409,
       details: { status: 'stopped', allowed_actions: expect.arrayContaining(['start', 'delete']), retryable: false },
     });
     const started = await cp.services.vms.start(scope, vm.id);

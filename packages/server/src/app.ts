@@ -1,8 +1,9 @@
-import { type Db, pingDatabase, type Services, type VmArchives } from '@hangar/core';
+import { type Db, HangarError, pingDatabase, type Services, type VmArchives } from '@hangar/core';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Authenticator } from './auth/authenticator.js';
+import { writeError } from './errors/write-error.js';
 import { mountDocs } from './http/docs-page.js';
 import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
@@ -31,6 +32,8 @@ export const MAX_BATCH_CALLS = 50;
 
 /** Request bodies above this are refused; VM specs are small. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const tooLarge = () =>
+  new HangarError('PAYLOAD_TOO_LARGE', `Request body larger than ${MAX_BODY_BYTES} bytes`, { limit_bytes: MAX_BODY_BYTES });
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -46,7 +49,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     '/trpc/*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
+      onError: (c) => writeError(c, tooLarge()),
     }),
   );
   const waits = new WaitSlots(deps.max_waits_per_principal);
@@ -76,7 +79,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // REST: the same procedures, routed by their OpenAPI metadata.
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: (c) => c.json({ detail: `Request body larger than ${MAX_BODY_BYTES} bytes`, code: 'VALIDATION' }, 413),
+    onError: (c) => writeError(c, tooLarge()),
   });
   app.use(`${API_BASE}/*`, (c, next) => (STREAM_PATHS.some((p) => p.test(c.req.path)) ? next() : limit(c, next)));
   app.all(`${API_BASE}/*`, restHandler(context));
@@ -84,10 +87,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/openapi.json', (c) => c.body(document, 200, { 'content-type': 'application/json' }));
   mountDocs(app);
 
-  app.notFound((c) => c.json({ detail: `No route for ${c.req.method} ${c.req.path}`, code: 'NOT_FOUND' }, 404));
+  app.notFound((c) => writeError(c, new HangarError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     deps.log.error({ err, request_id: c.get('info')?.requestId }, 'unhandled error');
-    return c.json({ detail: 'Internal server error', code: 'INTERNAL' }, 500);
+    return writeError(c, err);
   });
   return app;
 }

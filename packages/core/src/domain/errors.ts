@@ -1,36 +1,33 @@
-import { z } from 'zod';
 import type { VmAction } from './state-machine.js';
 import type { VmStatus } from './status.js';
 
 /**
- * Stable error codes. The transport maps each to an HTTP status with ERROR_HTTP_STATUS;
- * clients branch on the code, never on the message.
+ * Stable error codes: clients branch on the code, never on the message. Core knows no
+ * transport: the server maps each code to its HTTP status and tRPC code.
  */
-export const ERROR_HTTP_STATUS = {
-  VALIDATION: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  QUOTA_EXCEEDED: 403,
-  NOT_FOUND: 404,
-  VM_NOT_FOUND: 404,
-  OPERATION_NOT_FOUND: 404,
-  INVALID_STATE: 409,
-  OPERATION_IN_PROGRESS: 409,
-  NAME_TAKEN: 409,
-  IMAGE_IN_USE: 409,
-  INVALID_ARCHIVE: 400,
-  PAYLOAD_TOO_LARGE: 413,
-  VERSION_CONFLICT: 409,
-  IDEMPOTENCY_MISMATCH: 422,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  HOST_UNAVAILABLE: 503,
-  DATABASE_UNAVAILABLE: 503,
-  INSUFFICIENT_CAPACITY: 503,
-} as const;
-
-export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;
-export const ERROR_CODES = Object.keys(ERROR_HTTP_STATUS) as ErrorCode[];
+export const ERROR_CODES = [
+  'VALIDATION',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'QUOTA_EXCEEDED',
+  'NOT_FOUND',
+  'VM_NOT_FOUND',
+  'OPERATION_NOT_FOUND',
+  'INVALID_STATE',
+  'OPERATION_IN_PROGRESS',
+  'NAME_TAKEN',
+  'IMAGE_IN_USE',
+  'INVALID_ARCHIVE',
+  'PAYLOAD_TOO_LARGE',
+  'VERSION_CONFLICT',
+  'IDEMPOTENCY_MISMATCH',
+  'RATE_LIMITED',
+  'INTERNAL',
+  'HOST_UNAVAILABLE',
+  'DATABASE_UNAVAILABLE',
+  'INSUFFICIENT_CAPACITY',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorDetails {
   /** For state conflicts: where the VM is and what it allows. */
@@ -52,10 +49,6 @@ export class HangarError extends Error {
     readonly details: ErrorDetails = {},
   ) {
     super(message);
-  }
-
-  get httpStatus(): number {
-    return ERROR_HTTP_STATUS[this.code];
   }
 
   toJSON() {
@@ -83,18 +76,3 @@ export const errors = {
   hostUnavailable: (reason: string) => new HangarError('HOST_UNAVAILABLE', reason, { retryable: true }),
   validation: (message: string, fields: { path: string; message: string }[] = []) => new HangarError('VALIDATION', message, { fields }),
 };
-
-/** How the REST routes answer an error (tRPC carries the same facts in its own envelope). */
-export const ErrorBody = z.looseObject({
-  detail: z
-    .string()
-    .meta({ description: 'What went wrong, in a sentence', example: 'VM with ID 6c7e3b27-7159-4e0a-9e30-3d44284574cd not found' }),
-  code: z.enum(Object.keys(ERROR_HTTP_STATUS) as [ErrorCode, ...ErrorCode[]]),
-  request_id: z.string().nullable(),
-  fields: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  status: z.string().optional().meta({ description: 'For conflicts: the VM status' }),
-  allowed_actions: z.array(z.string()).optional(),
-  operation_id: z.string().nullable().optional().meta({ description: 'For conflicts: the operation in the way' }),
-  retryable: z.boolean().optional(),
-  retry_after_s: z.number().optional(),
-});

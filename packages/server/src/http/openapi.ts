@@ -1,6 +1,6 @@
-import { ErrorBody } from '@hangar/core';
 import { generateOpenApiDocument } from 'trpc-to-openapi';
 import { z } from 'zod';
+import { ErrorBody } from '../errors/write-error.js';
 import { appRouter } from '../router.js';
 import { type RestMeta, restProcedures } from './rest-routes.js';
 import { STREAM_ROUTES_OPENAPI } from './stream-openapi.js';

@@ -1,5 +1,6 @@
 import { errors, HangarError } from '@hangar/core';
 import type { Context as HonoContext } from 'hono';
+import { writeError } from '../errors/write-error.js';
 import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
 import { t } from '../trpc/init.js';
@@ -7,7 +8,6 @@ import { connectionSignal } from './connection-signal.js';
 import { API_BASE } from './openapi.js';
 import { queryInput } from './query-input.js';
 import type { AppEnv } from './request-context.js';
-import { restError } from './rest-error.js';
 import { type RestRoute, restRoutes } from './rest-routes.js';
 
 const createCaller = t.createCallerFactory(appRouter);
@@ -56,7 +56,7 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const data = (await caller[ns]![fn]!(input)) as Record<string, unknown> | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));
     } catch (err) {
-      return restError(c, err);
+      return writeError(c, err);
     }
   };
 }

@@ -4,10 +4,10 @@ import { errors, HangarError, ImageKind, type Principal, type Role, type Scope, 
 import busboy from 'busboy';
 import type { Hono, Context as HonoContext } from 'hono';
 import type { Authenticator } from '../auth/authenticator.js';
+import { writeError } from '../errors/write-error.js';
 import { requireRole, scopeOf } from '../trpc/procedures.js';
 import { API_BASE } from './openapi.js';
 import type { AppEnv } from './request-context.js';
-import { restError } from './rest-error.js';
 
 /**
  * The routes whose bodies are streams, not JSON: VM export and import, and image upload.
@@ -114,7 +114,7 @@ export function mountStreamRoutes(app: Hono<AppEnv>, deps: StreamDeps): void {
         },
       });
     } catch (err) {
-      return restError(c, err);
+      return writeError(c, err);
     }
   });
 
@@ -131,7 +131,7 @@ export function mountStreamRoutes(app: Hono<AppEnv>, deps: StreamDeps): void {
       return c.json(vm, 201, { location: `${API_BASE}/vms/${vm.id}` });
     } catch (err) {
       if (source) discardRest(source);
-      return restError(c, err);
+      return writeError(c, err);
     }
   });
 
@@ -144,7 +144,7 @@ export function mountStreamRoutes(app: Hono<AppEnv>, deps: StreamDeps): void {
       const image = await deps.services.images.upload(scope, { name: c.req.query('name') ?? '', kind: kind.data }, bodyStream(c));
       return c.json(image, 201, { location: `${API_BASE}/images/${image.id}` });
     } catch (err) {
-      return restError(c, err);
+      return writeError(c, err);
     }
   });
 }

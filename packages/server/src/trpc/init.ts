@@ -1,6 +1,7 @@
 import { initTRPC } from '@trpc/server';
 import type { z } from 'zod';
-import { shouldRetry, toHangarError } from '../errors.js';
+import { httpStatusOf } from '../errors/http-status.js';
+import { shouldRetry, toHangarError } from '../errors/to-hangar-error.js';
 import type { Context } from './context.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -44,7 +45,7 @@ export const t = initTRPC
         code: shape.code,
         data: {
           code: err.code,
-          httpStatus: err.httpStatus,
+          httpStatus: httpStatusOf(err),
           path: shape.data.path,
           request_id: ctx?.info.requestId ?? null,
           should_retry: shouldRetry(err),

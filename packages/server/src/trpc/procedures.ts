@@ -1,6 +1,7 @@
 import { HangarError, type Principal, type Role, roleAtLeast, type Scope } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
-import { toHangarError, trpcCodeOf } from '../errors.js';
+import { toHangarError } from '../errors/to-hangar-error.js';
+import { trpcCodeOf } from '../errors/trpc-code.js';
 import { t } from './init.js';
 
 /** Every procedure: typed core errors become tRPC errors with the right HTTP status; the rest are logged and hidden. */

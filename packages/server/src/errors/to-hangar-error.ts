@@ -1,19 +1,8 @@
-import { ERROR_HTTP_STATUS, type ErrorCode, HangarError, isHangarError } from '@hangar/core';
+import { type ErrorCode, HangarError, isHangarError } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
-
-const TRPC_CODE_BY_STATUS: Record<number, TRPC_ERROR_CODE_KEY> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  409: 'CONFLICT',
-  422: 'UNPROCESSABLE_CONTENT',
-  429: 'TOO_MANY_REQUESTS',
-  500: 'INTERNAL_SERVER_ERROR',
-  503: 'SERVICE_UNAVAILABLE',
-};
+import { httpStatusOf } from './http-status.js';
 
 /** postgres.js and socket errors that mean the database cannot be reached. */
 const DATABASE_DOWN = new Set([
@@ -75,7 +64,7 @@ function fromTrpc(err: TRPCError): HangarError {
     FORBIDDEN: 'FORBIDDEN',
     NOT_FOUND: 'NOT_FOUND',
     METHOD_NOT_SUPPORTED: 'VALIDATION',
-    PAYLOAD_TOO_LARGE: 'VALIDATION',
+    PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
     TOO_MANY_REQUESTS: 'RATE_LIMITED',
   };
   const code = byTrpc[err.code];
@@ -84,12 +73,9 @@ function fromTrpc(err: TRPCError): HangarError {
     : new HangarError('INTERNAL', 'Internal server error');
 }
 
-export function trpcCodeOf(err: HangarError): TRPC_ERROR_CODE_KEY {
-  return TRPC_CODE_BY_STATUS[ERROR_HTTP_STATUS[err.code]] ?? 'INTERNAL_SERVER_ERROR';
-}
-
 /** Whether repeating the request unchanged can succeed (clients' retry hint). */
 export function shouldRetry(err: HangarError): boolean {
   if (typeof err.details.retryable === 'boolean') return err.details.retryable;
-  return err.httpStatus === 429 || err.httpStatus >= 500;
+  const status = httpStatusOf(err);
+  return status === 429 || status >= 500;
 }
