@@ -59,8 +59,9 @@ export class ImageStore {
       (l) => new HangarError('PAYLOAD_TOO_LARGE', `The image is larger than the limit of ${l} bytes`),
       opts.onProgress,
     );
+    const file = createWriteStream(partial, { mode: PRIVATE_FILE_MODE });
     try {
-      await pipeline(source, meter, createWriteStream(partial, { mode: PRIVATE_FILE_MODE }), { signal: opts.signal });
+      await pipeline(source, meter, file, { signal: opts.signal });
       const sha256 = meter.digest();
       if (opts.expected_sha256 && opts.expected_sha256 !== sha256) {
         throw new HangarError('VALIDATION', `Checksum mismatch: expected sha256 ${opts.expected_sha256}, got ${sha256}`);
@@ -74,6 +75,9 @@ export class ImageStore {
       await rename(partial, this.pathOf(id));
       return { sha256, size: meter.bytes, format };
     } catch (err) {
+      // A refusal can come before the file's open has finished: removed earlier, the file
+      // would appear afterwards and stay.
+      if (!file.closed) await new Promise((resolve) => file.once('close', resolve));
       await rm(partial, { force: true });
       throw err;
     }
