@@ -77,7 +77,7 @@ export class ImageStore {
     } catch (err) {
       // A refusal can come before the file's open has finished: removed earlier, the file
       // would appear afterwards and stay.
-      if (!file.closed) await new Promise((resolve) => file.once('close', resolve));
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       await rm(partial, { force: true });
       throw err;
     }
