@@ -12,6 +12,7 @@ export default {
   mutate: [
     'packages/core/src/domain/**/*.ts',
     'packages/core/src/services/**/*.ts',
+    'packages/core/src/actions/**/*.ts',
     'packages/core/src/worker/**/*.ts',
     'packages/server/src/auth/**/*.ts',
     'packages/server/src/routers/**/*.ts',

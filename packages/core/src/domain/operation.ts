@@ -49,23 +49,6 @@ export const MutationOptions = z.strictObject({
 });
 export type MutationOptions = z.input<typeof MutationOptions>;
 
-export const StopOptions = MutationOptions.extend({
-  /** Seconds the guest gets to shut down after ACPI power-off before it is forced off. */
-  timeout_s: z.int().min(0).max(3600).default(30),
-});
-export const RestartOptions = MutationOptions.extend({
-  force: z.boolean().default(false),
-  timeout_s: z.int().min(0).max(3600).default(30),
-});
-export const DeleteOptions = MutationOptions.extend({
-  delete_disks: z.boolean().default(true),
-  /** Delete even while an operation is in flight (it is cancelled). */
-  force: z.boolean().default(false),
-});
-export type StopOptions = z.input<typeof StopOptions>;
-export type RestartOptions = z.input<typeof RestartOptions>;
-export type DeleteOptions = z.input<typeof DeleteOptions>;
-
 export const ListOperationsQuery = z.strictObject({
   vm_id: Uuid.optional(),
   status: OperationStatus.optional(),

@@ -3,7 +3,7 @@ import { LoginName, Password } from './auth.js';
 import { ListEventsQuery } from './event.js';
 import { Uuid } from './fields.js';
 import { IsoSource, ONE_ISO_SOURCE } from './image.js';
-import { DeleteOptions, ListOperationsQuery, MutationOptions, Operation, RestartOptions, StopOptions } from './operation.js';
+import { ListOperationsQuery, MutationOptions, Operation } from './operation.js';
 import { VmStatus } from './status.js';
 import { CreateVmInput, NOTHING_TO_UPDATE, somethingToUpdate, UpdateVmFields, Vm } from './vm.js';
 
@@ -12,7 +12,7 @@ import { CreateVmInput, NOTHING_TO_UPDATE, somethingToUpdate, UpdateVmFields, Vm
  * the request options (idempotency, versions, waiting). tRPC, REST and the SDK share them.
  */
 
-const WaitFlag = {
+export const WaitFlag = {
   /** Answer only once the operation has finished (or `wait_timeout_ms` passed). */
   wait: z.boolean().default(false),
   wait_timeout_ms: z.int().min(0).max(86_400_000).default(600_000),
@@ -34,12 +34,9 @@ export type UpdateVmRequest = z.input<typeof UpdateVmRequest>;
 
 export const VmActionRequest = MutationOptions.extend({ id: Uuid, ...WaitFlag });
 export type VmActionRequest = z.input<typeof VmActionRequest>;
-export const StopVmRequest = StopOptions.extend({ id: Uuid, ...WaitFlag });
-export type StopVmRequest = z.input<typeof StopVmRequest>;
-export const RestartVmRequest = RestartOptions.extend({ id: Uuid, ...WaitFlag });
-export type RestartVmRequest = z.input<typeof RestartVmRequest>;
-export const DeleteVmRequest = DeleteOptions.extend({ id: Uuid, ...WaitFlag });
-export type DeleteVmRequest = z.input<typeof DeleteVmRequest>;
+/** An action's request: its options, the VM's id and the wait flags. */
+export const actionRequest = <Shape extends z.ZodRawShape>(options: z.ZodObject<Shape>) =>
+  z.strictObject({ ...options.shape, id: Uuid, ...WaitFlag });
 
 export const ListEventsRequest = ListEventsQuery.extend({ id: Uuid });
 export type ListEventsRequest = z.input<typeof ListEventsRequest>;

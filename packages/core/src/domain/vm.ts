@@ -127,3 +127,13 @@ export type UpdateVm = z.output<typeof UpdateVmInput>;
 export type HardwareChanges = Partial<Pick<Vm, 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled'>> & {
   network?: Network;
 };
+
+/** A network as stored: a bridge name only on bridges, unknown addresses as null. */
+export function normalizeNetwork(n: NetworkInput): Network {
+  return {
+    type: n.type,
+    bridge_name: n.type === 'bridge' ? (n.bridge_name ?? null) : null,
+    mac_address: n.mac_address ?? null,
+    ip_address: n.ip_address ?? null,
+  };
+}

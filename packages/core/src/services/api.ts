@@ -1,18 +1,11 @@
 import type { z } from 'zod';
+import type { ActionOptions, RequestableAction } from '../actions/registry.js';
 import type { ApiKey, CreateApiKeyInput, CreatedApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
 import type { ListEventsQuery, VmEvent } from '../domain/event.js';
 import type { Host, HostStatus } from '../domain/host.js';
 import type { AttachIsoInput, Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
 import type { ListVmsQuery, VmPage } from '../domain/list.js';
-import type {
-  DeleteOptions,
-  ListOperationsQuery,
-  MutationOptions,
-  Operation,
-  RestartOptions,
-  StopOptions,
-  VmActionResult,
-} from '../domain/operation.js';
+import type { ListOperationsQuery, MutationOptions, Operation, VmActionResult } from '../domain/operation.js';
 import type { Project, Scope } from '../domain/project.js';
 import type { ProjectQuotas, QuotaLimits } from '../domain/quota.js';
 import type { OperationPage } from '../domain/requests.js';
@@ -29,20 +22,17 @@ export interface WaitCallOptions {
  * The use cases the transport calls, written out as a contract: only domain types cross it,
  * so the API's types (and the SDK's) never depend on how storage is done.
  */
+/** One method per requestable action (start, stop, delete, …), typed by its options. */
+export type VmActionMethods = {
+  [A in RequestableAction]: (scope: Scope, id: string, opts?: ActionOptions<A>) => Promise<VmActionResult>;
+};
+
 export interface Services {
-  vms: {
+  vms: VmActionMethods & {
     create(scope: Scope, input: CreateVmInput, opts?: MutationOptions): Promise<VmActionResult>;
     get(scope: Scope, id: string): Promise<Vm>;
     list(scope: Scope, query?: ListVmsQuery): Promise<VmPage>;
     update(scope: Scope, id: string, patch: UpdateVmInput, opts?: MutationOptions): Promise<VmActionResult>;
-    delete(scope: Scope, id: string, opts?: DeleteOptions): Promise<VmActionResult>;
-    start(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
-    stop(scope: Scope, id: string, opts?: StopOptions): Promise<VmActionResult>;
-    force_stop(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
-    restart(scope: Scope, id: string, opts?: RestartOptions): Promise<VmActionResult>;
-    reset(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
-    pause(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
-    resume(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
     events(scope: Scope, id: string, query?: ListEventsQuery): Promise<VmEvent[]>;
     wait(scope: Scope, id: string, status: VmStatus | VmStatus[], opts?: WaitCallOptions): Promise<{ vm: Vm; timed_out: boolean }>;
     attach_iso(scope: Scope, id: string, input: AttachIsoInput, opts?: MutationOptions): Promise<VmActionResult>;

@@ -1,16 +1,20 @@
-import type { Services } from './api.js';
+import { REQUESTABLE_ACTIONS, type RequestableAction } from '../actions/registry.js';
+import type { Scope } from '../domain/project.js';
+import type { Services, VmActionMethods } from './api.js';
 import { createApiKey, listApiKeys, principalFromApiKey, revokeApiKey } from './api-keys.js';
 import { bootstrap } from './bootstrap.js';
 import type { ServiceDeps } from './context.js';
+import { createVm } from './create-vm.js';
 import { listEvents } from './events.js';
 import { getHost, listHosts, registerHost, setHostStatus } from './hosts.js';
 import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
 import { getOperation, listOperations } from './operations.js';
 import { createProject, ensureProject, getProject, listProjects } from './projects.js';
 import { getQuotas, setQuotas } from './quotas.js';
+import { requestAction } from './request-action.js';
 import { authenticatePassword, getOrCreateSetting, principalForUser } from './sessions.js';
+import { updateVm } from './update-vm.js';
 import { createUser, listUsers } from './users.js';
-import { createVm, deleteVm, forceStopVm, pauseVm, resetVm, restartVm, resumeVm, startVm, stopVm, updateVm } from './vm-commands.js';
 import { attachIso, ejectIso } from './vm-media.js';
 import { getVm, listVms } from './vm-queries.js';
 import { waitForOperation, waitForVm } from './waits.js';
@@ -24,6 +28,16 @@ function bind<T extends Record<string, (db: never, ...args: never[]) => unknown>
   ) as never;
 }
 
+/** `vms.start`, `vms.stop`, …: one per requestable action, from the action registry. */
+function actionMethods({ db }: ServiceDeps): VmActionMethods {
+  return Object.fromEntries(
+    REQUESTABLE_ACTIONS.map((a: RequestableAction) => [
+      a,
+      (scope: Scope, id: string, opts?: object) => requestAction(db, scope, id, a, opts),
+    ]),
+  ) as VmActionMethods;
+}
+
 /** Every use case, bound to one database: what the transport calls. */
 export function createServices(deps: ServiceDeps): Services {
   const { db } = deps;
@@ -34,16 +48,9 @@ export function createServices(deps: ServiceDeps): Services {
         get: getVm,
         list: listVms,
         update: updateVm,
-        delete: deleteVm,
-        start: startVm,
-        stop: stopVm,
-        force_stop: forceStopVm,
-        restart: restartVm,
-        reset: resetVm,
-        pause: pauseVm,
-        resume: resumeVm,
         events: listEvents,
       }),
+      ...actionMethods(deps),
       wait: (scope, id, status, opts) => waitForVm(deps, scope, id, status, opts),
       ...bind(db, { attach_iso: attachIso, eject_iso: ejectIso }),
     },

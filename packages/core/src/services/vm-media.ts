@@ -3,10 +3,10 @@ import { AttachIsoInput } from '../domain/image.js';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import type { Db, Tx } from '../store/database.js';
+import { beginAction } from './begin-action.js';
 import { idempotent } from './idempotency.js';
 import { registerImageTx, requireImage } from './images.js';
 import { parse, parseId } from './validate.js';
-import { beginAction } from './vm-actions.js';
 import { requireVm } from './vm-queries.js';
 
 /** How long an operation may wait for an image still downloading. */

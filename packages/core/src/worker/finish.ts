@@ -1,11 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
+import type { Outcome } from '../actions/action.js';
 import type { StableStatus, VmStatus } from '../domain/status.js';
 import { appendEvents, type NewEvent } from '../services/events.js';
 import { type Resources, release } from '../services/hosts.js';
 import type { Db } from '../store/database.js';
 import { notifyChange } from '../store/notifier.js';
 import { type OperationRow, operations, type VmRow, vms } from '../store/schema.js';
-import type { Outcome } from './perform.js';
 
 export interface Ending {
   result: 'succeeded' | 'failed';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
+import { perform } from '../actions/registry.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
 import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
@@ -12,7 +13,6 @@ import { type Ending, finishOperation } from './finish.js';
 import { keepLease, renewLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { observe } from './observe.js';
-import { perform } from './perform.js';
 
 export interface WorkerOptions {
   db: Db;

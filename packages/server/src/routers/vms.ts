@@ -1,14 +1,17 @@
 import {
+  ACTIONS,
+  type ActionOptionsSchema,
   AttachIsoRequest,
+  actionRequest,
   ConfigureVmRequest,
   CreateVmRequest,
-  DeleteVmRequest,
   IdRequest,
   ListEventsRequest,
   ListVmsQuery,
+  REQUESTABLE_ACTIONS,
+  type Requestable,
+  type RequestableAction,
   ResizeVmRequest,
-  RestartVmRequest,
-  StopVmRequest,
   type UpdateVmInput,
   UpdateVmRequest,
   Vm,
@@ -28,19 +31,29 @@ import { operatorProcedure, viewerProcedure } from '../trpc/procedures.js';
 import { route } from '../trpc/routes.js';
 import { settle, waitSignal } from './settle.js';
 
-type ActionName = 'start' | 'force_stop' | 'reset' | 'pause' | 'resume';
-
-/** start, force_stop, reset, pause, resume: same input, same answer. */
-const simpleAction = (name: ActionName, path: `/${string}`, summary: string) =>
-  operatorProcedure
-    .meta(route('POST', path, summary, { status: 'accepted' }))
-    .input(VmActionRequest)
+/**
+ * The procedure of a requestable action (start, stop, delete, …), made from its definition:
+ * its options plus the VM id and wait flags in, the VM and its operation out.
+ */
+function actionProcedure<Shape extends z.ZodRawShape>(action: RequestableAction, request: Requestable<z.ZodObject<Shape>>) {
+  const { method, path, summary } = request.api;
+  return operatorProcedure
+    .meta(route(method, path, summary, { status: 'accepted' }))
+    .input(actionRequest(request.options))
     .output(VmActionResult)
     .mutation(async ({ ctx, input, signal }) => {
-      const { id, wait, wait_timeout_ms, ...opts } = input;
-      const result = await ctx.services.vms[name](ctx.scope, id, opts);
+      const { id, wait, wait_timeout_ms, ...opts } = input as { id: string; wait: boolean; wait_timeout_ms: number };
+      const result = await ctx.services.vms[action](ctx.scope, id, opts);
       return settle(ctx, result, wait, wait_timeout_ms, signal);
     });
+}
+
+/** One procedure per requestable action, named after it. */
+function actionProcedures() {
+  return Object.fromEntries(REQUESTABLE_ACTIONS.map((a) => [a, actionProcedure(a, ACTIONS[a].request)])) as {
+    [A in RequestableAction]: ReturnType<typeof actionProcedure<ActionOptionsSchema<A>['shape']>>;
+  };
+}
 
 /** The config and resize routes are hardware-only updates. */
 async function changeHardware(
@@ -54,6 +67,8 @@ async function changeHardware(
 }
 
 export const vmsRouter = router({
+  ...actionProcedures(),
+
   create: operatorProcedure
     .meta(
       route('POST', '/vms', 'Create a VM', {
@@ -95,40 +110,6 @@ export const vmsRouter = router({
       const { id, idempotency_key, expected_version, wait, wait_timeout_ms, ...patch } = input;
       const result = await ctx.services.vms.update(ctx.scope, id, patch, { idempotency_key, expected_version });
       return settle(ctx, result, wait, wait_timeout_ms, signal);
-    }),
-
-  delete: operatorProcedure
-    .meta(route('DELETE', '/vms/{id}', 'Delete a VM', { status: 'accepted' }))
-    .input(DeleteVmRequest)
-    .output(VmActionResult)
-    .mutation(async ({ ctx, input, signal }) => {
-      const { id, wait, wait_timeout_ms, ...opts } = input;
-      const result = await ctx.services.vms.delete(ctx.scope, id, opts);
-      return settle(ctx, result, wait, wait_timeout_ms, signal);
-    }),
-
-  start: simpleAction('start', '/vms/{id}/start', 'Start a VM'),
-  force_stop: simpleAction('force_stop', '/vms/{id}/force-stop', 'Power a VM off at once'),
-  reset: simpleAction('reset', '/vms/{id}/reset', 'Hard-reset a VM'),
-  pause: simpleAction('pause', '/vms/{id}/pause', 'Pause a VM'),
-  resume: simpleAction('resume', '/vms/{id}/resume', 'Resume a paused VM'),
-
-  stop: operatorProcedure
-    .meta(route('POST', '/vms/{id}/stop', 'Stop a VM gracefully (ACPI, forced at the deadline)', { status: 'accepted' }))
-    .input(StopVmRequest)
-    .output(VmActionResult)
-    .mutation(async ({ ctx, input, signal }) => {
-      const { id, wait, wait_timeout_ms, ...opts } = input;
-      return settle(ctx, await ctx.services.vms.stop(ctx.scope, id, opts), wait, wait_timeout_ms, signal);
-    }),
-
-  restart: operatorProcedure
-    .meta(route('POST', '/vms/{id}/restart', 'Restart a VM', { status: 'accepted' }))
-    .input(RestartVmRequest)
-    .output(VmActionResult)
-    .mutation(async ({ ctx, input, signal }) => {
-      const { id, wait, wait_timeout_ms, ...opts } = input;
-      return settle(ctx, await ctx.services.vms.restart(ctx.scope, id, opts), wait, wait_timeout_ms, signal);
     }),
 
   events: viewerProcedure

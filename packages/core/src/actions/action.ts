@@ -1,0 +1,70 @@
+import type { z } from 'zod';
+import type { StableStatus } from '../domain/status.js';
+import type { HypervisorDriver } from '../drivers/driver.js';
+import type { ImageStore } from '../images/store.js';
+import type { Db } from '../store/database.js';
+import type { OperationRow, VmRow } from '../store/schema.js';
+
+/** What an operation did: the status the VM reaches and the fields that changed with it. */
+export interface Outcome {
+  status: StableStatus;
+  vm?: Partial<
+    Pick<
+      VmRow,
+      'domain_ref' | 'vnc_port' | 'network' | 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled' | 'deleted_at' | 'iso_image_id'
+    >
+  >;
+  data?: Record<string, unknown>;
+  message?: string;
+}
+
+/** What a worker hands an action's handler. */
+export interface PerformContext {
+  db: Db;
+  op: OperationRow;
+  vm: VmRow;
+  driver: HypervisorDriver;
+  /** The image store, for VMs made from or booting images. */
+  images?: ImageStore;
+  signal: AbortSignal;
+  /** Called with a domain the operation defined, so it can be cleaned up if the operation was cancelled meanwhile. */
+  defined(ref: string): void;
+}
+
+/** What a request for an action turns into: the operation's input, and how it begins. */
+export interface ActionPlan {
+  input?: Record<string, unknown>;
+  /** Begin from the action's forced sources too (delete while an operation runs). */
+  force?: boolean;
+  /** Seconds added to the action's deadline (a stop's grace period). */
+  extra_deadline_s?: number;
+}
+
+/**
+ * An action callers request by name on an existing VM (start, stop, …): what it takes, what
+ * that turns into, and where the API offers it. The API's procedure, its REST route and the
+ * service method are all made from this.
+ */
+export interface Requestable<S extends z.ZodObject = z.ZodObject> {
+  /** The options beyond the VM id; they extend the options every mutation takes. */
+  options: S;
+  plan(opts: z.output<S>): ActionPlan;
+  /** Its route under the API base: DELETE for delete, POST for the rest. */
+  api: { method: 'POST' | 'DELETE'; path: `/vms/{id}${string}`; summary: string };
+}
+
+/**
+ * One VM action: the state table's row for it is `STATE_MACHINE[name]`; this holds the rest.
+ * `perform` carries its operation out on the hypervisor; every step must be safe to repeat
+ * after a takeover. Actions with `request` are offered by the generic API; the others (create,
+ * update_hardware, export) have services of their own.
+ */
+export interface ActionDefinition<S extends z.ZodObject = z.ZodObject> {
+  perform(ctx: PerformContext): Promise<Outcome>;
+  request?: Requestable<S>;
+}
+
+/** Keeps an action's option schema type (so its service method and procedure are typed by it). */
+export function defineAction<S extends z.ZodObject>(def: { perform: ActionDefinition['perform']; request: Requestable<S> }) {
+  return def;
+}

@@ -1,0 +1,48 @@
+import { and, eq } from 'drizzle-orm';
+import type { DomainSpec } from '../drivers/driver.js';
+import { type VmRow, vms } from '../store/schema.js';
+import { mediaOf } from '../worker/media.js';
+import type { ActionDefinition, Outcome } from './action.js';
+
+function specOf(vm: VmRow): DomainSpec {
+  return {
+    vm_id: vm.id,
+    name: vm.name,
+    cpu_cores: vm.cpu_cores,
+    memory_mb: vm.memory_mb,
+    disk_gb: vm.disk_gb,
+    os_type: vm.os_type as DomainSpec['os_type'],
+    network: vm.network,
+    vnc_enabled: vm.vnc_enabled,
+  };
+}
+
+/** Defines the VM's domain on its host (and starts it when asked). Requested by `services/create-vm.ts`. */
+export const create: ActionDefinition = {
+  async perform(ctx) {
+    const { op, vm, driver, signal } = ctx;
+    const call = { signal };
+    let ref = vm.domain_ref;
+    let patch: Outcome['vm'] = {};
+    if (!ref) {
+      // A takeover may find the domain a dead worker defined but never recorded.
+      const earlier = op.attempts > 1 ? (await driver.list(call)).find((d) => d.vm_id === vm.id) : undefined;
+      if (earlier) {
+        ref = earlier.ref;
+      } else {
+        const d = await driver.define({ ...specOf(vm), ...(await mediaOf(ctx.db, ctx.images, vm, signal)) }, call);
+        ref = d.ref;
+        ctx.defined(ref);
+        patch = { vnc_port: d.vnc_port, network: { ...vm.network, mac_address: d.mac_address ?? vm.network.mac_address } };
+      }
+      // Record the handle at once, so a crash before the end of the operation orphans nothing.
+      await ctx.db
+        .update(vms)
+        .set({ domain_ref: ref, ...patch })
+        .where(and(eq(vms.id, vm.id), eq(vms.current_operation_id, op.id)));
+    }
+    const start = op.input.start === true;
+    if (start) await driver.start(ref, call);
+    return { status: start ? 'running' : 'stopped', vm: { domain_ref: ref, ...patch } };
+  },
+};

@@ -1,0 +1,101 @@
+import { eq, sql } from 'drizzle-orm';
+import { errors, HangarError } from '../domain/errors.js';
+import { MutationOptions, type VmActionResult } from '../domain/operation.js';
+import type { Scope } from '../domain/project.js';
+import type { VmStatus } from '../domain/status.js';
+import { HARDWARE_FIELDS, type HardwareChanges, METADATA_FIELDS, normalizeNetwork, UpdateVmInput } from '../domain/vm.js';
+import type { Db } from '../store/database.js';
+import { toVm } from '../store/mappers.js';
+import { notifyChange } from '../store/notifier.js';
+import { vms } from '../store/schema.js';
+import { beginAction, checkVersion, conflictError, inFlightOperation } from './begin-action.js';
+import { appendEvents } from './events.js';
+import { reserve } from './hosts.js';
+import { canonicalJson, idempotent } from './idempotency.js';
+import { nameGuard } from './name-guard.js';
+import { enforceQuota } from './quotas.js';
+import { parse, parseId } from './validate.js';
+import { requireVm } from './vm-queries.js';
+
+const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+
+/**
+ * Metadata changes apply at once, in any state but deleted. Hardware changes need a stopped
+ * VM and run as an `update_hardware` operation; the VM shows the new hardware once the
+ * hypervisor has it. A request mixing both is all-or-nothing.
+ */
+export async function updateVm(
+  db: Db,
+  scope: Scope,
+  id: string,
+  rawPatch: unknown,
+  rawOpts: MutationOptions = {},
+): Promise<VmActionResult> {
+  const vmId = parseId(id, 'vm id');
+  const patch = parse(UpdateVmInput, rawPatch, 'update');
+  const opts = parse(MutationOptions, rawOpts, 'options');
+  return nameGuard(patch.name, () =>
+    db.transaction((tx) =>
+      idempotent(tx, scope, opts.idempotency_key, { action: 'update', vm_id: vmId, patch, opts }, async () => {
+        let vm = await requireVm(tx, scope, vmId, true);
+        checkVersion(vm, opts.expected_version);
+        if (vm.status === 'deleted') {
+          throw new HangarError('INVALID_STATE', `VM ${vm.id} is deleted and cannot be changed`, {
+            status: 'deleted',
+            allowed_actions: [],
+            operation_id: null,
+            retryable: false,
+          });
+        }
+        const current: Record<string, unknown> = { ...vm };
+        const meta: Record<string, unknown> = {};
+        for (const f of METADATA_FIELDS) {
+          if (patch[f] !== undefined && !same(patch[f], current[f])) meta[f] = patch[f];
+        }
+        const hw: HardwareChanges = {};
+        for (const f of HARDWARE_FIELDS) {
+          const v = f === 'network' && patch.network ? normalizeNetwork(patch.network) : patch[f];
+          if (v !== undefined && !same(v, current[f])) (hw as Record<string, unknown>)[f] = v;
+        }
+        const hasHw = Object.keys(hw).length > 0;
+        if (hasHw && vm.status !== 'stopped') {
+          throw conflictError('update_hardware', vm, await inFlightOperation(tx, vm), vm.current_operation_id !== null);
+        }
+        if (hw.disk_gb !== undefined && hw.disk_gb < vm.disk_gb) {
+          throw errors.validation(`disk_gb can only grow (it is ${vm.disk_gb})`, [
+            { path: 'disk_gb', message: `must be at least ${vm.disk_gb}` },
+          ]);
+        }
+        if (Object.keys(meta).length > 0) {
+          const [updated] = await tx
+            .update(vms)
+            .set({ ...meta, version: sql`${vms.version} + 1`, updated_at: new Date() })
+            .where(eq(vms.id, vm.id))
+            .returning();
+          vm = updated!;
+          await appendEvents(tx, [
+            {
+              vm_id: vm.id,
+              project_id: vm.project_id,
+              type: 'vm.updated',
+              message: `changed ${Object.keys(meta).join(', ')}`,
+              data: { changes: meta },
+            },
+          ]);
+          if (!hasHw) await notifyChange(tx, { vm_id: vm.id, operation_id: null, status: vm.status as VmStatus });
+        }
+        if (!hasHw) return { vm: toVm(vm), operation: null };
+        const grow = {
+          cpus: Math.max(0, (hw.cpu_cores ?? vm.cpu_cores) - vm.cpu_cores),
+          memory_mb: Math.max(0, (hw.memory_mb ?? vm.memory_mb) - vm.memory_mb),
+          disk_gb: Math.max(0, (hw.disk_gb ?? vm.disk_gb) - vm.disk_gb),
+        };
+        if (grow.cpus + grow.memory_mb + grow.disk_gb > 0) {
+          await enforceQuota(tx, vm.project_id, { cpu_cores: grow.cpus, memory_mb: grow.memory_mb, disk_gb: grow.disk_gb });
+          await reserve(tx, grow, vm.host_id);
+        }
+        return beginAction(tx, scope, vm, 'update_hardware', { input: { changes: hw, reserved: grow }, actor: scope.actor });
+      }),
+    ),
+  );
+}
