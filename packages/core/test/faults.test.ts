@@ -136,10 +136,10 @@ describe('fault injection', () => {
   });
 
   it('is reproducible: the same seed gives the same faults', async () => {
-    const { SimulatedHypervisor, Client } = await import('../src/index.js');
+    const { SimulatedHypervisor, SimulatorClient } = await import('../src/index.js');
     const run = async () => {
       const h = new SimulatedHypervisor({ seed: 99, faults: { fail: 0.3 } });
-      const c = new Client({ hypervisor: h });
+      const c = new SimulatorClient({ hypervisor: h });
       const outcomes: string[] = [];
       for (let i = 0; i < 30; i++) {
         outcomes.push(

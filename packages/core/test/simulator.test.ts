@@ -5,10 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
   CallAbortedError,
-  Client,
   NoResourcesAvailableError,
   SimulatedDriver,
   SimulatedHypervisor,
+  SimulatorClient,
   type SimVmSpec,
   VmNotFoundError,
 } from '../src/index.js';
@@ -30,20 +30,20 @@ afterEach(() => {
   else process.env.HYPERVISOR_API_KEY = savedKey;
 });
 
-describe('simulated hypervisor Client', () => {
+describe('simulated hypervisor SimulatorClient', () => {
   it('takes its API key from the environment, like the original SDK', async () => {
     const hypervisor = new SimulatedHypervisor({ api_key: 'k-123' });
     process.env.HYPERVISOR_API_KEY = 'k-123';
-    await expect(new Client({ hypervisor }).authenticate()).resolves.toEqual({ authenticated: true });
+    await expect(new SimulatorClient({ hypervisor }).authenticate()).resolves.toEqual({ authenticated: true });
     process.env.HYPERVISOR_API_KEY = 'wrong';
-    const client = new Client({ hypervisor });
+    const client = new SimulatorClient({ hypervisor });
     await expect(client.authenticate()).rejects.toBeInstanceOf(AuthenticationError);
     await expect(client.create_vm(spec('x'))).rejects.toBeInstanceOf(AuthenticationError);
     expect(hypervisor.domains.size).toBe(0);
   });
 
   it('creates, runs and deletes VMs with the original method names', async () => {
-    const client = new Client({ hypervisor: new SimulatedHypervisor() });
+    const client = new SimulatorClient({ hypervisor: new SimulatedHypervisor() });
     const vm = await client.create_vm(spec('one'));
     expect(vm).toMatchObject({ name: 'one', state: 'shutoff', vnc_port: 5900 });
     expect(vm.mac_address).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
@@ -65,7 +65,7 @@ describe('simulated hypervisor Client', () => {
   });
 
   it('forces off a guest that ignores ACPI at the deadline', async () => {
-    const client = new Client({ hypervisor: new SimulatedHypervisor() });
+    const client = new SimulatorClient({ hypervisor: new SimulatedHypervisor() });
     const vm = await client.createVm(spec('stubborn'));
     await client.startVm(vm.id);
     client.hypervisor.setIgnoresAcpi(vm.id, true);
@@ -76,7 +76,7 @@ describe('simulated hypervisor Client', () => {
   });
 
   it('refuses to start what does not fit, as NoResourcesAvailableError', async () => {
-    const client = new Client({
+    const client = new SimulatorClient({
       hypervisor: new SimulatedHypervisor({ capacity: { cpus: 4, memory_mb: 1024, disk_gb: 100 } }),
     });
     const a = await client.createVm(spec('a', { memory_mb: 768 }));
@@ -88,7 +88,7 @@ describe('simulated hypervisor Client', () => {
 
   it('hangs a call until its caller gives up, and a kill frees a stuck call', async () => {
     const hypervisor = new SimulatedHypervisor();
-    const client = new Client({ hypervisor });
+    const client = new SimulatorClient({ hypervisor });
     const vm = await client.createVm(spec('hung'));
     hypervisor.inject({ method: 'start_vm', kind: 'hang' });
     await expect(client.startVm(vm.id, { signal: AbortSignal.timeout(50) })).rejects.toBeInstanceOf(CallAbortedError);
@@ -100,7 +100,7 @@ describe('simulated hypervisor Client', () => {
   });
 
   it('adds the configured latency to each call', async () => {
-    const client = new Client({ hypervisor: new SimulatedHypervisor({ latency_ms: 40 }) });
+    const client = new SimulatorClient({ hypervisor: new SimulatedHypervisor({ latency_ms: 40 }) });
     await client.authenticate();
     const t0 = Date.now();
     await client.listVms();

@@ -1,7 +1,9 @@
-import { apiKeysRouter, projectsRouter, usersRouter } from './routers/access.js';
+import { apiKeysRouter } from './routers/api-keys.js';
 import { authRouter } from './routers/auth.js';
 import { imagesRouter } from './routers/images.js';
 import { operationsRouter } from './routers/operations.js';
+import { projectsRouter } from './routers/projects.js';
+import { usersRouter } from './routers/users.js';
 import { vmsRouter } from './routers/vms.js';
 import { router } from './trpc/init.js';
 

@@ -76,7 +76,7 @@ export function buildOpenApiDocument(): Json {
   for (const proc of restProcedures()) {
     const op = doc.paths[proc.path]?.[proc.method.toLowerCase()] as Json | undefined;
     if (!op) continue;
-    finishOperation(op, proc.rest);
+    shapeResponses(op, proc.rest);
     for (const alias of proc.rest.also ?? []) {
       const copy = structuredClone(op);
       copy.operationId = `${op.operationId}-${alias.method.toLowerCase()}`;
@@ -88,7 +88,7 @@ export function buildOpenApiDocument(): Json {
   return sortKeys(doc) as Json;
 }
 
-function finishOperation(op: Json, rest: RestMeta): void {
+function shapeResponses(op: Json, rest: RestMeta): void {
   const ok = op.responses['200'];
   if (rest.status === 201) {
     op.responses = { '201': { ...ok, headers: { Location: { description: 'The new resource', schema: { type: 'string' } } } } };

@@ -2,7 +2,7 @@ import { IdRequest, ListOperationsQuery, Operation, OperationPage, WaitOperation
 import { router } from '../trpc/init.js';
 import { viewerProcedure } from '../trpc/procedures.js';
 import { route } from '../trpc/routes.js';
-import { waitSignal } from './settle.js';
+import { waitSignal } from '../trpc/settle.js';
 
 export const operationsRouter = router({
   get: viewerProcedure

@@ -29,7 +29,7 @@ import { router } from '../trpc/init.js';
 import type { AuthedContext } from '../trpc/procedures.js';
 import { operatorProcedure, viewerProcedure } from '../trpc/procedures.js';
 import { route } from '../trpc/routes.js';
-import { settle, waitSignal } from './settle.js';
+import { settle, waitSignal } from '../trpc/settle.js';
 
 /**
  * The procedure of a requestable action (start, stop, delete, …), made from its definition:

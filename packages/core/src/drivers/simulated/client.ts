@@ -3,7 +3,7 @@ import { AuthenticationError } from './errors.js';
 import type { HypervisorMethod } from './faults.js';
 import { type CallOptions, defaultApiKey, type SimDomain, SimulatedHypervisor, type SimVmSpec } from './hypervisor.js';
 
-export interface ClientOptions {
+export interface SimulatorClientOptions {
   /** Defaults to the HYPERVISOR_API_KEY environment variable, as the original SDK reads its key. */
   api_key?: string;
   /** The hypervisor to talk to; a fresh one when omitted. */
@@ -37,16 +37,16 @@ const info = (d: SimDomain): VmInfo => ({
 });
 
 /**
- * The simulated hypervisor's client, mirroring the provided hypervisor SDK's `Client`:
+ * The simulated hypervisor's client, mirroring the hypervisor SDK's `Client` (renamed so it does not clash with `@hangar/sdk`'s):
  * `authenticate()`, `create_vm` / `createVm`, `delete_vm` / `deleteVm` and the rest, with
  * the API key taken from the environment. Every method takes an optional `{ signal }`.
  */
-export class Client {
+export class SimulatorClient {
   readonly hypervisor: SimulatedHypervisor;
   private readonly apiKey: string;
   private authenticated = false;
 
-  constructor(opts: ClientOptions = {}) {
+  constructor(opts: SimulatorClientOptions = {}) {
     this.apiKey = opts.api_key ?? defaultApiKey();
     this.hypervisor = opts.hypervisor ?? new SimulatedHypervisor({ api_key: this.apiKey });
   }

@@ -17,7 +17,7 @@ import {
   type HypervisorDriver,
 } from '../driver.js';
 import { moveFile } from '../move-file.js';
-import { Client } from './client.js';
+import { SimulatorClient } from './client.js';
 import { AuthenticationError, CallAbortedError, NoResourcesAvailableError, VmNotFoundError } from './errors.js';
 import { type SimDomainState, SimulatedHypervisor, type SimulatorConfig } from './hypervisor.js';
 
@@ -28,10 +28,10 @@ const STATE: Record<SimDomainState, DomainState> = {
   crashed: 'crashed',
 };
 
-/** The HypervisorDriver over the simulated hypervisor's Client. */
+/** The HypervisorDriver over the simulated hypervisor's SimulatorClient. */
 export class SimulatedDriver implements HypervisorDriver {
   readonly kind = 'simulated';
-  readonly client: Client;
+  readonly client: SimulatorClient;
 
   /** Where the domains' disk files live: sparse files, made when first needed (an export). */
   readonly diskDir: string;
@@ -40,9 +40,15 @@ export class SimulatedDriver implements HypervisorDriver {
   readonly bytesPerGb: number;
 
   constructor(
-    opts: { client?: Client; hypervisor?: SimulatedHypervisor; config?: SimulatorConfig; disk_dir?: string; bytes_per_gb?: number } = {},
+    opts: {
+      client?: SimulatorClient;
+      hypervisor?: SimulatedHypervisor;
+      config?: SimulatorConfig;
+      disk_dir?: string;
+      bytes_per_gb?: number;
+    } = {},
   ) {
-    this.client = opts.client ?? new Client({ hypervisor: opts.hypervisor ?? new SimulatedHypervisor(opts.config) });
+    this.client = opts.client ?? new SimulatorClient({ hypervisor: opts.hypervisor ?? new SimulatedHypervisor(opts.config) });
     this.diskDir = opts.disk_dir ?? join(tmpdir(), 'hangar-sim-disks');
     this.bytesPerGb = opts.bytes_per_gb ?? 2 ** 30;
   }

@@ -1,4 +1,4 @@
-/** Errors of the hypervisor Client, named as the original SDK names them. */
+/** Errors of the simulated hypervisor's client, named as the hypervisor SDK names them. */
 export class HypervisorError extends Error {
   override name = 'HypervisorError';
 }

@@ -64,7 +64,7 @@ export function defaultApiKey(): string {
 }
 
 /**
- * The hypervisor behind the simulated `Client`: domains in memory, with latency and seeded
+ * The hypervisor behind the simulated `SimulatorClient`: domains in memory, with latency and seeded
  * faults, so the control plane and its users can exercise slow, stuck, failing and crashing
  * domains without a real host.
  */
@@ -159,7 +159,7 @@ export class SimulatedHypervisor {
     for (const ctl of this.pending.get(id) ?? []) ctl.abort(new CallAbortedError(reason));
   }
 
-  // The operations below are the hypervisor's side of the Client's calls.
+  // The operations below are the hypervisor's side of the SimulatorClient's calls.
 
   createDomain(spec: SimVmSpec): SimDomain {
     const capacity = this.capacity();

@@ -1,4 +1,4 @@
-export { Client, type ClientOptions, type VmInfo } from './client.js';
+export { SimulatorClient, type SimulatorClientOptions, type VmInfo } from './client.js';
 export { SimulatedDriver } from './driver.js';
 export * from './errors.js';
 export { type FaultConfig, HYPERVISOR_METHODS, type HypervisorMethod, type InjectedFault } from './faults.js';

@@ -1,50 +1,8 @@
-import {
-  ApiKey,
-  CreateApiKeyInput,
-  CreatedApiKey,
-  CreateProjectInput,
-  CreateUserInput,
-  errors,
-  IdRequest,
-  Project,
-  ProjectQuotas,
-  SetQuotasRequest,
-  User,
-} from '@hangar/core';
+import { CreateProjectInput, errors, IdRequest, Project, ProjectQuotas, SetQuotasRequest } from '@hangar/core';
 import { z } from 'zod';
 import { router } from '../trpc/init.js';
 import { globalAdminProcedure, viewerProcedure } from '../trpc/procedures.js';
 import { route } from '../trpc/routes.js';
-
-export const apiKeysRouter = router({
-  /** A new key for yourself (or, for admins, another user of the project); the secret is shown once. */
-  create: viewerProcedure
-    .meta(route('POST', '/api-keys', 'Create an API key (the secret is shown once)', { status: 201 }))
-    .input(CreateApiKeyInput)
-    .output(CreatedApiKey)
-    .mutation(({ ctx, input }) => ctx.services.api_keys.create(ctx.principal, input)),
-  list: viewerProcedure
-    .meta(route('GET', '/api-keys', 'List API keys'))
-    .output(z.array(ApiKey))
-    .query(({ ctx }) => ctx.services.api_keys.list(ctx.principal)),
-  revoke: viewerProcedure
-    .meta(route('DELETE', '/api-keys/{id}', 'Revoke an API key'))
-    .input(IdRequest)
-    .output(ApiKey)
-    .mutation(({ ctx, input }) => ctx.services.api_keys.revoke(ctx.principal, input.id)),
-});
-
-export const usersRouter = router({
-  create: viewerProcedure
-    .meta(route('POST', '/users', 'Create a user', { status: 201 }))
-    .input(CreateUserInput)
-    .output(User)
-    .mutation(({ ctx, input }) => ctx.services.users.create(ctx.principal, input)),
-  list: viewerProcedure
-    .meta(route('GET', '/users', 'List users'))
-    .output(z.array(User))
-    .query(({ ctx }) => ctx.services.users.list(ctx.principal)),
-});
 
 export const projectsRouter = router({
   /** Every project for a global admin; your own otherwise. */

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Principal, Role } from '../domain/auth.js';
 import { HangarError } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
-import { projects, settings, type UserRow, users } from '../store/schema.js';
+import { projects, type UserRow, users } from '../store/schema.js';
 import { DECOY_HASH, verifyPassword } from './passwords.js';
 
 function principalOf(user: UserRow, via: Principal['via']): Principal {
@@ -48,11 +47,4 @@ export async function principalForUser(db: Db, userId: string): Promise<Principa
   const [user] = await db.select().from(users).where(eq(users.id, userId));
   if (!user) throw new HangarError('UNAUTHENTICATED', 'The user of this token no longer exists');
   return principalOf(user, 'jwt');
-}
-
-/** A value generated once and then kept (first writer wins when several processes race). */
-export async function getOrCreateSetting(db: Db, key: string, generate = () => randomBytes(32).toString('base64url')): Promise<string> {
-  await db.insert(settings).values({ key, value: generate() }).onConflictDoNothing();
-  const [row] = await db.select().from(settings).where(eq(settings.key, key));
-  return row!.value;
 }

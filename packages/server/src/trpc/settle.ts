@@ -1,6 +1,6 @@
 import type { VmActionResult } from '@hangar/core';
-import type { Context } from '../trpc/context.js';
-import type { AuthedContext } from '../trpc/procedures.js';
+import type { Context } from './context.js';
+import type { AuthedContext } from './procedures.js';
 
 /** The request's own signal joined with the server's shutdown, so long waits end with either. */
 export function waitSignal(ctx: Context, request: AbortSignal | undefined): AbortSignal {
