@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VmArchives } from './archive/service.js';
 import type { Host } from './domain/host.js';
 import type { HypervisorDriver } from './drivers/driver.js';
 import { ImageStore } from './images/store.js';
+import { VmArchives } from './services/archive/vm-archives.js';
 import { registerHost } from './services/hosts.js';
 import { createServices, type Services } from './services/index.js';
 import type { Database } from './store/database.js';

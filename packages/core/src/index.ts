@@ -1,5 +1,4 @@
 export * from './actions/index.js';
-export * from './archive/index.js';
 export * from './control-plane.js';
 export * from './domain/index.js';
 export * from './drivers/index.js';

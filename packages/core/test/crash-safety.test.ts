@@ -3,8 +3,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { VmArchives } from '../src/archive/service.js';
 import { Reconciler, silentLogger, UrlPolicy, Worker } from '../src/index.js';
+import { VmArchives } from '../src/services/archive/vm-archives.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 import { ImageDownloader } from '../src/worker/image-downloads.js';
 

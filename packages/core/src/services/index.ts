@@ -95,6 +95,7 @@ export {
   principalFromApiKey,
   revokeApiKey,
 } from './api-keys.js';
+export * from './archive/index.js';
 export { type BootstrapOptions, type BootstrapResult, bootstrap } from './bootstrap.js';
 export type { ServiceDeps } from './context.js';
 export { decodeCursor, encodeCursor } from './cursor.js';

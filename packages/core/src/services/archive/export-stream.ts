@@ -4,8 +4,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { type ArchiveDisk, type ArchiveManifest, diskEntryName } from '../domain/archive.js';
-import type { DiskFile } from '../drivers/driver.js';
+import { type ArchiveDisk, type ArchiveManifest, diskEntryName } from '../../domain/archive.js';
+import type { DiskFile } from '../../drivers/driver.js';
 
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');

@@ -6,13 +6,13 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from '../domain/archive.js';
-import { HangarError } from '../domain/errors.js';
-import type { ImageFormat } from '../domain/image.js';
-import type { DiskFile } from '../drivers/driver.js';
-import { PRIVATE_FILE_MODE } from '../files/private.js';
-import { detectFormat } from '../images/disk-format.js';
-import { Meter } from '../images/meter.js';
+import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from '../../domain/archive.js';
+import { HangarError } from '../../domain/errors.js';
+import type { ImageFormat } from '../../domain/image.js';
+import type { DiskFile } from '../../drivers/driver.js';
+import { PRIVATE_FILE_MODE } from '../../files/private.js';
+import { detectFormat } from '../../images/disk-format.js';
+import { Meter } from '../../images/meter.js';
 
 export interface ReadArchiveOptions {
   /** Where disk files are written while they arrive (the caller removes it). */

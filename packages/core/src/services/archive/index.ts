@@ -1,3 +1,3 @@
 export { archiveStream, describeDisks, sha256File } from './export-stream.js';
 export { readArchive } from './import-stream.js';
-export { VmArchives, type VmArchivesOptions, type VmExport } from './service.js';
+export { VmArchives, type VmArchivesOptions, type VmExport } from './vm-archives.js';
