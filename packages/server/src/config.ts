@@ -1,4 +1,4 @@
-import { UrlPolicy } from '@hangar/core';
+import { DRIVER_KINDS, readDriverSettings, UrlPolicy } from '@hangar/core';
 import { z } from 'zod';
 
 const Env = z.object({
@@ -6,7 +6,7 @@ const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATABASE_URL: z.string().optional(),
   HANGAR_DATA_DIR: z.string().optional(),
-  HANGAR_DRIVER: z.enum(['simulated', 'qemu']).default('simulated'),
+  HANGAR_DRIVER: z.enum(DRIVER_KINDS).default('simulated'),
   HANGAR_HOST_NAME: z.string().min(1).default('local'),
   HANGAR_JWT_SECRET: z.string().min(32, 'HANGAR_JWT_SECRET must be at least 32 characters').optional(),
   HANGAR_JWT_TTL_S: z.coerce
@@ -20,21 +20,6 @@ const Env = z.object({
   HANGAR_WORKER: z.enum(['on', 'off']).default('on'),
   /** At shutdown, how long running operations get to finish before they are handed to the next worker. */
   HANGAR_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  /** Simulated hypervisor only: latency of each call, `ms` or `min-max`, and the fault seed. */
-  HANGAR_SIM_LATENCY_MS: z
-    .string()
-    .regex(/^\d+(-\d+)?$/, 'HANGAR_SIM_LATENCY_MS must be a number of ms or a range like 10-50')
-    .optional(),
-  HANGAR_SIM_SEED: z.coerce.number().int().optional(),
-  /** QEMU driver: the binaries, the accelerator, and an optional kernel every VM boots from directly. */
-  HANGAR_QEMU_BINARY: z.string().min(1).default('qemu-system-x86_64'),
-  HANGAR_QEMU_IMG: z.string().min(1).default('qemu-img'),
-  HANGAR_QEMU_ACCEL: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
-  HANGAR_QEMU_KERNEL: z.string().optional(),
-  HANGAR_QEMU_INITRD: z.string().optional(),
-  HANGAR_QEMU_APPEND: z.string().optional(),
-  /** Where sysfs is mounted, for the GPU scan (a fixture tree in tests). */
-  HANGAR_SYSFS_ROOT: z.string().default('/sys'),
   /** Largest image a download or upload may store, and largest expanded VM import, in bytes. */
   HANGAR_IMAGE_MAX_BYTES: z.coerce
     .number()
@@ -71,14 +56,19 @@ const Env = z.object({
   HANGAR_MAX_WAITS_PER_PRINCIPAL: z.coerce.number().int().min(1).default(64),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
-export type Config = z.infer<typeof Env>;
+export type Config = z.infer<typeof Env> & {
+  /** The settings of the driver HANGAR_DRIVER names, read by its definition (HANGAR_QEMU_…, HANGAR_SIM_…). */
+  driver_settings: unknown;
+};
 
 /** Settings come from the environment; a bad value stops the start with a sentence saying which. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const r = Env.safeParse(env);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
-  }
-  return r.data;
+  const issues = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // The driver's settings are checked too when something else is wrong: all mistakes at once.
+  const kind = Env.shape.HANGAR_DRIVER.safeParse(env.HANGAR_DRIVER);
+  const driver = kind.success ? readDriverSettings(kind.data, env) : { ok: false as const, issues: [] };
+  if (!driver.ok) issues.push(...driver.issues);
+  if (!r.success || !driver.ok) throw new Error(`Invalid configuration:\n${issues.map((l) => `  ${l}`).join('\n')}`);
+  return { ...r.data, driver_settings: driver.settings };
 }

@@ -4,14 +4,12 @@ import { join } from 'node:path';
 import {
   type BootstrapResult,
   type ControlPlane,
+  createDriver,
   type Database,
   dataDirectory,
   type HypervisorDriver,
   openDatabase,
   privateDir,
-  QemuDriver,
-  SimulatedDriver,
-  type SimulatorConfig,
   startControlPlane,
   UrlPolicy,
 } from '@hangar/core';
@@ -28,7 +26,6 @@ export interface ServerOptions {
   database?: Database;
   /** The hypervisor; otherwise the one the config names. */
   driver?: HypervisorDriver;
-  simulator?: SimulatorConfig;
   log?: Log;
   limiter?: LimiterOptions;
   worker?: { lease_ms?: number; poll_ms?: number; max_operation_ms?: number };
@@ -46,32 +43,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function defaultDriver(config: Config, simulator: SimulatorConfig | undefined): HypervisorDriver {
-  if (config.HANGAR_DRIVER === 'qemu') {
-    return new QemuDriver({
-      root: join(dataDirectory(config.HANGAR_DATA_DIR), 'vms'),
-      binary: config.HANGAR_QEMU_BINARY,
-      qemuImg: config.HANGAR_QEMU_IMG,
-      accel: config.HANGAR_QEMU_ACCEL,
-      sysfsRoot: config.HANGAR_SYSFS_ROOT,
-      ...(config.HANGAR_QEMU_KERNEL
-        ? { boot: { kernel: config.HANGAR_QEMU_KERNEL, initrd: config.HANGAR_QEMU_INITRD, append: config.HANGAR_QEMU_APPEND } }
-        : {}),
-    });
-  }
-  const latency = config.HANGAR_SIM_LATENCY_MS?.split('-').map(Number);
-  // Simulated domains are kept in the data directory so they outlive restarts, like real VMs.
-  return new SimulatedDriver({
-    disk_dir: join(dataDirectory(config.HANGAR_DATA_DIR), 'sim-disks'),
-    config: {
-      state_file: join(dataDirectory(config.HANGAR_DATA_DIR), 'simulator.json'),
-      ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),
-      ...(config.HANGAR_SIM_SEED !== undefined ? { seed: config.HANGAR_SIM_SEED } : {}),
-      ...simulator,
-    },
-  });
-}
-
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
@@ -81,8 +52,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const database = opts.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir }));
   let controlPlane: ControlPlane | undefined;
   try {
-    const driver = opts.driver ?? defaultDriver(config, opts.simulator);
-    if (driver instanceof QemuDriver) log.info({ ...(await driver.accel()), root: driver.root }, 'QEMU driver');
+    const driver = opts.driver ?? createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir });
+    const about = await driver.describe?.();
+    if (about) log.info({ driver: driver.kind, ...about }, `${driver.kind} driver`);
     controlPlane = await startControlPlane({
       database,
       hosts: [{ name: config.HANGAR_HOST_NAME, driver }],

@@ -95,6 +95,8 @@ export interface HypervisorDriver {
   list(opts?: CallOptions): Promise<DomainInfo[]>;
   /** Subscribe to state changes the hypervisor reports by itself; returns the unsubscribe. */
   watch?(listener: (change: DomainStateChange) => void): () => void;
+  /** What the driver chose at start (an accelerator, a directory), logged once. */
+  describe?(): Promise<Record<string, unknown>>;
   close?(): Promise<void>;
 }
 

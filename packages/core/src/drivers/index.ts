@@ -1,3 +1,5 @@
+export * from './definition.js';
 export * from './driver.js';
 export * from './qemu/index.js';
+export * from './registry.js';
 export * from './simulated/index.js';

@@ -71,6 +71,10 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   /** The accelerator VMs get, and why; decided once per driver. */
+  async describe(): Promise<Record<string, unknown>> {
+    return { ...(await this.accel()), root: this.root };
+  }
+
   accel(): Promise<AccelChoice> {
     this.accelChoice ??= chooseAccel(this.opts.accel ?? 'auto', this.binary);
     return this.accelChoice;

@@ -1,5 +1,6 @@
 export { type AccelChoice, type AccelSetting, chooseAccel } from './accel.js';
 export { type DirectBoot, qemuArgs } from './command-line.js';
+export { qemuDefinition } from './definition.js';
 export type { DomainRecord } from './domain-record.js';
 export { QemuDriver, type QemuDriverOptions } from './driver.js';
 export { scanGpus } from './gpus.js';

@@ -1,4 +1,5 @@
 export { SimulatorClient, type SimulatorClientOptions, type VmInfo } from './client.js';
+export { simulatedDefinition } from './definition.js';
 export { SimulatedDriver } from './driver.js';
 export * from './errors.js';
 export { type FaultConfig, HYPERVISOR_METHODS, type HypervisorMethod, type InjectedFault } from './faults.js';

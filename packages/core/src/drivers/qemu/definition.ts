@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineDriver } from '../definition.js';
+import { QemuDriver } from './driver.js';
+
+/** QEMU, one process per VM on this machine. */
+export const qemuDefinition = defineDriver({
+  description: 'QEMU processes on this machine, one per VM, driven over QMP',
+  settings: z.object({
+    HANGAR_QEMU_BINARY: z.string().min(1).default('qemu-system-x86_64'),
+    HANGAR_QEMU_IMG: z.string().min(1).default('qemu-img'),
+    HANGAR_QEMU_ACCEL: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+    /** A kernel every VM boots from directly (appliances; the tests' tiny guest). */
+    HANGAR_QEMU_KERNEL: z.string().optional(),
+    HANGAR_QEMU_INITRD: z.string().optional(),
+    HANGAR_QEMU_APPEND: z.string().optional(),
+    /** Where sysfs is mounted, for the GPU scan (a fixture tree in tests). */
+    HANGAR_SYSFS_ROOT: z.string().default('/sys'),
+  }),
+  create: (s, ctx) =>
+    new QemuDriver({
+      root: join(ctx.data_dir, 'vms'),
+      binary: s.HANGAR_QEMU_BINARY,
+      qemuImg: s.HANGAR_QEMU_IMG,
+      accel: s.HANGAR_QEMU_ACCEL,
+      sysfsRoot: s.HANGAR_SYSFS_ROOT,
+      ...(s.HANGAR_QEMU_KERNEL
+        ? { boot: { kernel: s.HANGAR_QEMU_KERNEL, initrd: s.HANGAR_QEMU_INITRD, append: s.HANGAR_QEMU_APPEND } }
+        : {}),
+    }),
+});

@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineDriver } from '../definition.js';
+import { SimulatedDriver } from './driver.js';
+
+/**
+ * The simulated hypervisor, its domains in a JSON file of the data directory so they outlive
+ * restarts like real VMs.
+ */
+export const simulatedDefinition = defineDriver({
+  description: 'a simulated hypervisor (no guests run), for trying Hangar and for tests',
+  settings: z.object({
+    /** Latency of each call: `ms`, or a range `min-max`. */
+    HANGAR_SIM_LATENCY_MS: z
+      .string()
+      .regex(/^\d+(-\d+)?$/, 'HANGAR_SIM_LATENCY_MS must be a number of ms or a range like 10-50')
+      .optional(),
+    /** Seed of the simulator's random choices (faults, jitter, MACs). */
+    HANGAR_SIM_SEED: z.coerce.number().int().optional(),
+  }),
+  create(s, ctx) {
+    const latency = s.HANGAR_SIM_LATENCY_MS?.split('-').map(Number);
+    return new SimulatedDriver({
+      disk_dir: join(ctx.data_dir, 'sim-disks'),
+      config: {
+        state_file: join(ctx.data_dir, 'simulator.json'),
+        ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),
+        ...(s.HANGAR_SIM_SEED !== undefined ? { seed: s.HANGAR_SIM_SEED } : {}),
+      },
+    });
+  },
+});
