@@ -1,6 +1,7 @@
 export { archiveDisk, archiveManifest, BAD_ARCHIVES, type BadArchive, goodArchive, makeTar } from './bad-archives.js';
 export { startTestControlPlane, type TestControlPlane } from './control-plane.js';
 export { createTestDatabase } from './database.js';
+export { type ConformanceSubject, describeDriverConformance } from './driver-conformance.js';
 export { freePort } from './free-port.js';
 export { type FileRoute, serveFiles } from './http-files.js';
 export { qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from './qemu.js';
