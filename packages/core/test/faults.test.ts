@@ -55,6 +55,42 @@ describe('crash takeover', () => {
     }
   });
 
+  it('tries again later when the host cannot be reached, and fails once the attempts are spent', async () => {
+    cp = await startTestControlPlane({ worker: { poll_ms: 50, retry_base_ms: 100, max_attempts: 3 } });
+    const { services, scope } = cp;
+    const r = await services.vms.create(scope, { name: 'patient', ...small });
+    await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
+
+    // One outage: the start waits it out and succeeds on its second attempt.
+    cp.hypervisor.inject({ method: 'start_vm', kind: 'unreachable', message: 'host restarting' });
+    const start = await services.vms.start(scope, r.vm.id);
+    const { operation } = await services.operations.wait(scope, start.operation!.id, { timeout_ms: 5_000 });
+    expect(operation).toMatchObject({ status: 'succeeded', attempts: 2 });
+    const retrying = (await services.vms.events(scope, r.vm.id)).filter(
+      (e) => e.operation_id === start.operation!.id && e.type === 'operation.retrying',
+    );
+    expect(retrying).toHaveLength(1);
+    expect(retrying[0]!.message).toMatch(/start will be tried again in 0\.1 s: host restarting/);
+
+    // An outage that outlasts the attempts: the operation fails, saying it gave up.
+    cp.hypervisor.inject({ method: 'pause_vm', kind: 'unreachable', times: 10 });
+    const pause = await services.vms.pause(scope, r.vm.id);
+    const paused = await services.operations.wait(scope, pause.operation!.id, { timeout_ms: 5_000 });
+    expect(paused.operation).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/host restarting|injected|unreachable|gave up/),
+    });
+    expect(paused.operation.attempts).toBe(3);
+    expect((await services.vms.get(scope, r.vm.id)).status).toBe('running');
+
+    // Other failures are not retried: the host answered, and would answer the same.
+    cp.hypervisor.clearFaults();
+    cp.hypervisor.inject({ method: 'pause_vm', kind: 'fail', message: 'no room' });
+    const refused = await services.vms.pause(scope, r.vm.id);
+    const ended = await services.operations.wait(scope, refused.operation!.id, { timeout_ms: 5_000 });
+    expect(ended.operation).toMatchObject({ status: 'failed', attempts: 1, error: 'no room' });
+  });
+
   it('fails an operation after too many takeovers', async () => {
     cp = await startTestControlPlane({ worker: false, reconciler: false });
     const { services, scope } = cp;

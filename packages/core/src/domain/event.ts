@@ -15,6 +15,8 @@ export const EVENT_TYPES = [
   'operation.failed',
   'operation.cancelled',
   'operation.retried',
+  /** The host could not be reached; the operation waits and is tried again. */
+  'operation.retrying',
 ] as const;
 export const EventType = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventType>;

@@ -4,11 +4,13 @@ import { perform } from '../actions/registry.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
 import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
+import { appendEvents } from '../services/events.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
 import { fromRaw } from '../store/raw-rows.js';
 import { events, type OperationRow, operations, vms } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
+import { retryDelayMs, shouldRetryLater } from './driver-error-policy.js';
 import { type Ending, finishOperation } from './finish.js';
 import { keepLease, renewLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -31,6 +33,8 @@ export interface WorkerOptions {
   poll_ms?: number;
   /** Claims of one operation before it is failed (a takeover is a claim). */
   max_attempts?: number;
+  /** First pause before retrying an operation whose host could not be reached (doubling after). */
+  retry_base_ms?: number;
   /** Abandon a driver call after this long even if the operation's deadline is later. */
   max_operation_ms?: number;
   logger?: Logger;
@@ -182,6 +186,10 @@ export class Worker {
           ending = { result: 'succeeded', outcome };
         } catch (err) {
           if (abandoned()) return;
+          if (!ctl.signal.aborted && shouldRetryLater(err) && op.attempts < this.maxAttempts) {
+            await this.retryLater(op, describe(err));
+            return;
+          }
           const reason = ctl.signal.aborted ? describe(ctl.signal.reason) : describe(err);
           ending = await this.failure(op, vm.domain_ref ?? definedRef, driver, reason);
         }
@@ -198,6 +206,32 @@ export class Worker {
       clearTimeout(deadline);
       stopRenewing();
     }
+  }
+
+  /**
+   * Leaves the operation claimed by nobody until a pause has passed (its lease then expires and
+   * any worker claims it again, as after a takeover), and says so in its events.
+   */
+  private async retryLater(op: OperationRow, reason: string): Promise<void> {
+    const delay = retryDelayMs(op.attempts, this.opts.retry_base_ms);
+    await this.db.transaction(async (tx) => {
+      const [held] = await tx
+        .update(operations)
+        .set({ lease_owner: null, lease_expires_at: new Date(Date.now() + delay), updated_at: new Date() })
+        .where(and(eq(operations.id, op.id), eq(operations.lease_owner, this.id), eq(operations.status, 'running')))
+        .returning({ id: operations.id });
+      if (!held) return;
+      await appendEvents(tx, [
+        {
+          vm_id: op.vm_id,
+          project_id: op.project_id,
+          operation_id: op.id,
+          type: 'operation.retrying',
+          message: `${op.action} will be tried again in ${Math.round(delay / 100) / 10} s: ${reason}`,
+          data: { attempt: op.attempts, delay_ms: delay, reason },
+        },
+      ]);
+    });
   }
 
   private async failure(op: OperationRow, ref: string | null, driver: HypervisorDriver | undefined, error: string): Promise<Ending> {

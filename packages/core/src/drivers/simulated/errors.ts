@@ -19,3 +19,7 @@ export class InvalidVmStateError extends HypervisorError {
 export class CallAbortedError extends HypervisorError {
   override name = 'CallAbortedError';
 }
+/** The hypervisor cannot be reached (its host is down or restarting). */
+export class HypervisorUnreachableError extends HypervisorError {
+  override name = 'HypervisorUnreachableError';
+}

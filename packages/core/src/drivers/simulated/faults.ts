@@ -34,13 +34,14 @@ export interface FaultConfig extends FaultRates {
 /** A fault aimed at the next `times` calls of `method` (on `domain`, when given). */
 export interface InjectedFault {
   method: HypervisorMethod;
-  kind: 'fail' | 'hang';
+  /** `unreachable`: the hypervisor cannot be reached at all (a transient outage of the host). */
+  kind: 'fail' | 'hang' | 'unreachable';
   domain?: string;
   times?: number;
   message?: string;
 }
 
-export type FaultVerdict = { kind: 'none' } | { kind: 'fail'; message: string } | { kind: 'hang' };
+export type FaultVerdict = { kind: 'none' } | { kind: 'fail' | 'unreachable'; message: string } | { kind: 'hang' };
 
 /** Decides, reproducibly from a seed, which calls misbehave. */
 export class FaultPlan {
@@ -72,7 +73,7 @@ export class FaultPlan {
     if (aimed) {
       aimed.times -= 1;
       if (aimed.times <= 0) this.queue = this.queue.filter((f) => f !== aimed);
-      return aimed.kind === 'hang' ? { kind: 'hang' } : { kind: 'fail', message: aimed.message ?? `injected failure in ${method}` };
+      return aimed.kind === 'hang' ? { kind: 'hang' } : { kind: aimed.kind, message: aimed.message ?? `injected failure in ${method}` };
     }
     const rates = { ...this.config, ...this.config.methods?.[method] };
     if (rates.fail && this.random() < rates.fail) return { kind: 'fail', message: `simulated failure in ${method}` };

@@ -3,7 +3,14 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { OsType } from '../../domain/fields.js';
 import type { Capacity, GpuDevice } from '../../domain/host.js';
 import type { Network } from '../../domain/vm.js';
-import { AuthenticationError, CallAbortedError, InvalidVmStateError, NoResourcesAvailableError, VmNotFoundError } from './errors.js';
+import {
+  AuthenticationError,
+  CallAbortedError,
+  HypervisorUnreachableError,
+  InvalidVmStateError,
+  NoResourcesAvailableError,
+  VmNotFoundError,
+} from './errors.js';
 import { type FaultConfig, FaultPlan, type HypervisorMethod, type InjectedFault } from './faults.js';
 
 export type SimDomainState = 'shutoff' | 'running' | 'paused' | 'crashed';
@@ -88,6 +95,11 @@ export class SimulatedHypervisor {
     this.faults.inject(fault);
   }
 
+  /** Forgets injected faults and fault rates. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
   configureFaults(faults: FaultConfig): void {
     this.faults.configure(faults);
   }
@@ -146,6 +158,7 @@ export class SimulatedHypervisor {
       const verdict = this.faults.verdict(method, domain);
       if (verdict.kind === 'hang') await abortableSleep(Number.POSITIVE_INFINITY, ctl.signal);
       if (verdict.kind === 'fail') throw new NoResourcesAvailableError(verdict.message);
+      if (verdict.kind === 'unreachable') throw new HypervisorUnreachableError(verdict.message);
       if (ctl.signal.aborted) throw new CallAbortedError(`${method} aborted`);
       return await work(ctl.signal);
     } finally {
