@@ -1,6 +1,6 @@
-import { and, eq } from 'drizzle-orm';
 import type { DomainSpec } from '../drivers/driver.js';
-import { type VmRow, vms } from '../store/schema.js';
+import type { VmRow } from '../store/schema.js';
+import { recordDomainRef } from '../store/vm-rows.js';
 import { mediaOf } from '../worker/media.js';
 import type { ActionDefinition, Outcome } from './action.js';
 
@@ -36,10 +36,7 @@ export const create: ActionDefinition = {
         patch = { vnc_port: d.vnc_port, network: { ...vm.network, mac_address: d.mac_address ?? vm.network.mac_address } };
       }
       // Record the handle at once, so a crash before the end of the operation orphans nothing.
-      await ctx.db
-        .update(vms)
-        .set({ domain_ref: ref, ...patch })
-        .where(and(eq(vms.id, vm.id), eq(vms.current_operation_id, op.id)));
+      await recordDomainRef(ctx.db, vm.id, op.id, { domain_ref: ref, ...patch });
     }
     const start = op.input.start === true;
     if (start) await driver.start(ref, call);

@@ -1,4 +1,3 @@
-import { eq, sql } from 'drizzle-orm';
 import { errors, HangarError } from '../domain/errors.js';
 import type { VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
@@ -7,7 +6,9 @@ import type { VmStatus } from '../domain/status.js';
 import type { Tx } from '../store/database.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
-import { type OperationRow, operations, type VmRow, vms } from '../store/schema.js';
+import { endOperation, insertOperation, lockOperation } from '../store/operation-rows.js';
+import type { OperationRow, VmRow } from '../store/schema.js';
+import { changeVm } from '../store/vm-rows.js';
 import { appendEvents } from './events.js';
 
 export interface BeginOptions {
@@ -32,8 +33,7 @@ export function checkVersion(vm: VmRow, expected: number | undefined): void {
 
 export async function inFlightOperation(tx: Tx, vm: VmRow): Promise<OperationRow | null> {
   if (!vm.current_operation_id) return null;
-  const [op] = await tx.select().from(operations).where(eq(operations.id, vm.current_operation_id)).for('no key update');
-  return op ?? null;
+  return (await lockOperation(tx, vm.current_operation_id)) ?? null;
 }
 
 const VERBS: Record<OperationAction, string> = {
@@ -97,47 +97,30 @@ export async function beginAction(
   const now = new Date();
   const r = rule(action);
   if (decision.preempt && inFlight) {
-    await tx
-      .update(operations)
-      .set({
-        status: 'cancelled',
-        error: `cancelled: preempted by ${action}`,
-        finished_at: now,
-        updated_at: now,
-        lease_owner: null,
-        lease_expires_at: null,
-      })
-      .where(eq(operations.id, inFlight.id));
+    await endOperation(tx, inFlight.id, { status: 'cancelled', error: `cancelled: preempted by ${action}` });
   }
   const deadline = new Date(now.getTime() + (r.deadline_s + (opts.extra_deadline_s ?? 0)) * 1000);
-  const [op] = await tx
-    .insert(operations)
-    .values({
-      vm_id: vm.id,
-      project_id: vm.project_id,
-      host_id: vm.host_id,
-      action,
-      input: opts.input ?? {},
-      deadline_at: deadline,
-      created_at: now,
-      updated_at: now,
-      ...(opts.claim
-        ? {
-            status: 'running',
-            lease_owner: opts.claim.owner,
-            lease_expires_at: new Date(now.getTime() + opts.claim.lease_ms),
-            attempts: 1,
-            started_at: now,
-          }
-        : {}),
-    })
-    .returning();
+  const op = await insertOperation(tx, {
+    vm_id: vm.id,
+    project_id: vm.project_id,
+    host_id: vm.host_id,
+    action,
+    input: opts.input ?? {},
+    deadline_at: deadline,
+    created_at: now,
+    updated_at: now,
+    ...(opts.claim
+      ? {
+          status: 'running',
+          lease_owner: opts.claim.owner,
+          lease_expires_at: new Date(now.getTime() + opts.claim.lease_ms),
+          attempts: 1,
+          started_at: now,
+        }
+      : {}),
+  });
   const during = r.during!;
-  const [updated] = await tx
-    .update(vms)
-    .set({ status: during, current_operation_id: op!.id, version: sql`${vms.version} + 1`, updated_at: now })
-    .where(eq(vms.id, vm.id))
-    .returning();
+  const updated = await changeVm(tx, vm, { status: during, current_operation_id: op.id }, { operation_id: op.id });
   const base = { vm_id: vm.id, project_id: vm.project_id };
   await appendEvents(tx, [
     ...(decision.preempt && inFlight
@@ -147,31 +130,30 @@ export async function beginAction(
             operation_id: inFlight.id,
             type: 'operation.cancelled' as const,
             message: `${inFlight.action} cancelled: preempted by ${action}`,
-            data: { preempted_by: op!.id },
+            data: { preempted_by: op.id },
           },
         ]
       : []),
     {
       ...base,
-      operation_id: op!.id,
+      operation_id: op.id,
       type: 'operation.queued',
       message: `${action} requested${opts.actor ? ` by ${opts.actor}` : ''}`,
       data: opts.input ?? {},
     },
     {
       ...base,
-      operation_id: op!.id,
+      operation_id: op.id,
       type: 'vm.status_changed',
       message: `${vm.status} -> ${during}`,
       from_status: vm.status as VmStatus,
       to_status: during,
     },
     ...(opts.claim
-      ? [{ ...base, operation_id: op!.id, type: 'operation.started' as const, message: `${action} started by ${opts.claim.owner}` }]
+      ? [{ ...base, operation_id: op.id, type: 'operation.started' as const, message: `${action} started by ${opts.claim.owner}` }]
       : []),
   ]);
-  await notifyChange(tx, { vm_id: vm.id, operation_id: op!.id, status: during });
   if (inFlight && decision.preempt) await notifyChange(tx, { vm_id: vm.id, operation_id: inFlight.id, status: 'cancelled' });
   if (!opts.claim) await notifyWork(tx, vm.host_id);
-  return { vm: toVm(updated!), operation: toOperation(op!) };
+  return { vm: toVm(updated), operation: toOperation(op) };
 }

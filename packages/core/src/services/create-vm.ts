@@ -6,7 +6,8 @@ import { CreateVmInput, normalizeNetwork } from '../domain/vm.js';
 import type { Db } from '../store/database.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
-import { operations, vms } from '../store/schema.js';
+import { insertOperation } from '../store/operation-rows.js';
+import { insertVm } from '../store/vm-rows.js';
 import { appendEvents } from './events.js';
 import { reserve } from './hosts.js';
 import { idempotent } from './idempotency.js';
@@ -33,45 +34,39 @@ export async function createVm(db: Db, scope: Scope, rawInput: unknown, rawOpts:
         const now = new Date();
         const vmId = randomUUID();
         const opId = randomUUID();
-        const [vm] = await tx
-          .insert(vms)
-          .values({
-            id: vmId,
-            project_id: scope.project_id,
-            host_id: hostId,
-            name: input.name,
-            status: 'provisioning',
-            cpu_cores: input.cpu_cores,
-            memory_mb: input.memory_mb,
-            disk_gb: input.disk_gb,
-            os_type: input.os_type,
-            os_version: input.os_version ?? null,
-            labels: input.labels,
-            public_ip: input.public_ip ?? null,
-            network: normalizeNetwork(input.network),
-            vnc_enabled: input.vnc_enabled,
-            image_id: media.image_id,
-            iso_image_id: media.iso_image_id,
-            current_operation_id: opId,
-            created_at: now,
-            updated_at: now,
-          })
-          .returning();
-        const [op] = await tx
-          .insert(operations)
-          .values({
-            id: opId,
-            vm_id: vmId,
-            project_id: scope.project_id,
-            host_id: hostId,
-            action: 'create',
-            input: { start: input.start },
-            // An image still downloading gets its download's time on top.
-            deadline_at: new Date(now.getTime() + (rule('create').deadline_s + (media.waits ? IMAGE_WAIT_S : 0)) * 1000),
-            created_at: now,
-            updated_at: now,
-          })
-          .returning();
+        const vm = await insertVm(tx, {
+          id: vmId,
+          project_id: scope.project_id,
+          host_id: hostId,
+          name: input.name,
+          status: 'provisioning',
+          cpu_cores: input.cpu_cores,
+          memory_mb: input.memory_mb,
+          disk_gb: input.disk_gb,
+          os_type: input.os_type,
+          os_version: input.os_version ?? null,
+          labels: input.labels,
+          public_ip: input.public_ip ?? null,
+          network: normalizeNetwork(input.network),
+          vnc_enabled: input.vnc_enabled,
+          image_id: media.image_id,
+          iso_image_id: media.iso_image_id,
+          current_operation_id: opId,
+          created_at: now,
+          updated_at: now,
+        });
+        const op = await insertOperation(tx, {
+          id: opId,
+          vm_id: vmId,
+          project_id: scope.project_id,
+          host_id: hostId,
+          action: 'create',
+          input: { start: input.start },
+          // An image still downloading gets its download's time on top.
+          deadline_at: new Date(now.getTime() + (rule('create').deadline_s + (media.waits ? IMAGE_WAIT_S : 0)) * 1000),
+          created_at: now,
+          updated_at: now,
+        });
         const base = { vm_id: vmId, project_id: scope.project_id, operation_id: opId };
         await appendEvents(tx, [
           { ...base, type: 'vm.created', message: `VM ${input.name} created`, to_status: 'provisioning' },
@@ -79,7 +74,7 @@ export async function createVm(db: Db, scope: Scope, rawInput: unknown, rawOpts:
         ]);
         await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
         await notifyWork(tx, hostId);
-        return { vm: toVm(vm!), operation: toOperation(op!) };
+        return { vm: toVm(vm), operation: toOperation(op) };
       }),
     ),
   );

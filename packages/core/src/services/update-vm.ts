@@ -1,13 +1,10 @@
-import { eq, sql } from 'drizzle-orm';
 import { errors, HangarError } from '../domain/errors.js';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
-import type { VmStatus } from '../domain/status.js';
 import { HARDWARE_FIELDS, type HardwareChanges, METADATA_FIELDS, normalizeNetwork, UpdateVmInput } from '../domain/vm.js';
 import type { Db } from '../store/database.js';
 import { toVm } from '../store/mappers.js';
-import { notifyChange } from '../store/notifier.js';
-import { vms } from '../store/schema.js';
+import { changeVm } from '../store/vm-rows.js';
 import { beginAction, checkVersion, conflictError, inFlightOperation } from './begin-action.js';
 import { appendEvents } from './events.js';
 import { reserve } from './hosts.js';
@@ -67,12 +64,7 @@ export async function updateVm(
           ]);
         }
         if (Object.keys(meta).length > 0) {
-          const [updated] = await tx
-            .update(vms)
-            .set({ ...meta, version: sql`${vms.version} + 1`, updated_at: new Date() })
-            .where(eq(vms.id, vm.id))
-            .returning();
-          vm = updated!;
+          vm = await changeVm(tx, vm, meta, { operation_id: null });
           await appendEvents(tx, [
             {
               vm_id: vm.id,
@@ -82,7 +74,6 @@ export async function updateVm(
               data: { changes: meta },
             },
           ]);
-          if (!hasHw) await notifyChange(tx, { vm_id: vm.id, operation_id: null, status: vm.status as VmStatus });
         }
         if (!hasHw) return { vm: toVm(vm), operation: null };
         const grow = {

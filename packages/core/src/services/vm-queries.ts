@@ -7,16 +7,18 @@ import type { Db, Tx } from '../store/database.js';
 import { toVm } from '../store/mappers.js';
 import { newestFirst } from '../store/order.js';
 import { type VmRow, vms } from '../store/schema.js';
+import { lockVm } from '../store/vm-rows.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parse, parseId } from './validate.js';
 
 /** The VM row in the caller's project (deleted ones included), or VM_NOT_FOUND. */
 export async function requireVm(tx: Tx, scope: Scope, id: string, lock = false): Promise<VmRow> {
-  const q = tx
-    .select()
-    .from(vms)
-    .where(and(eq(vms.id, id), eq(vms.project_id, scope.project_id)));
-  const [row] = lock ? await q.for('no key update') : await q;
+  const [row] = lock
+    ? [await lockVm(tx, id, scope.project_id)]
+    : await tx
+        .select()
+        .from(vms)
+        .where(and(eq(vms.id, id), eq(vms.project_id, scope.project_id)));
   if (!row) throw errors.vmNotFound(id);
   return row;
 }

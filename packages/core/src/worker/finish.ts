@@ -1,11 +1,12 @@
-import { eq, sql } from 'drizzle-orm';
 import type { Outcome } from '../actions/action.js';
 import type { StableStatus, VmStatus } from '../domain/status.js';
 import { appendEvents, type NewEvent } from '../services/events.js';
 import { type Resources, release } from '../services/hosts.js';
 import type { Db } from '../store/database.js';
 import { notifyChange } from '../store/notifier.js';
-import { type OperationRow, operations, type VmRow, vms } from '../store/schema.js';
+import { endOperation, lockOperation } from '../store/operation-rows.js';
+import type { OperationRow, VmRow } from '../store/schema.js';
+import { changeVm, lockVm } from '../store/vm-rows.js';
 
 export interface Ending {
   result: 'succeeded' | 'failed';
@@ -44,38 +45,27 @@ export async function finishOperation(
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
     // Lock order everywhere: VM first, then its operation.
-    const [vm] = await tx.select().from(vms).where(eq(vms.id, which.vm_id)).for('no key update');
-    const [op] = await tx.select().from(operations).where(eq(operations.id, which.id)).for('no key update');
+    const vm = await lockVm(tx, which.vm_id);
+    const op = await lockOperation(tx, which.id);
     if (!vm || !op) return false;
     const open = op.status === 'running' || (owner === null && op.status === 'pending');
     if (!open || (owner !== null && op.lease_owner !== owner)) return false;
 
-    const now = new Date();
     const status: StableStatus = ending.outcome.status;
-    await tx
-      .update(operations)
-      .set({
-        status: ending.result,
-        error: ending.error ?? null,
-        finished_at: now,
-        updated_at: now,
-        lease_owner: null,
-        lease_expires_at: null,
-      })
-      .where(eq(operations.id, op.id));
+    await endOperation(tx, op.id, { status: ending.result, error: ending.error ?? null });
     const ownsVm = vm.current_operation_id === op.id;
     if (ownsVm) {
-      await tx
-        .update(vms)
-        .set({
+      await changeVm(
+        tx,
+        vm,
+        {
           ...(ending.outcome.vm ?? {}),
           status,
           current_operation_id: null,
           last_error: ending.result === 'failed' ? (ending.error ?? 'operation failed') : null,
-          version: sql`${vms.version} + 1`,
-          updated_at: now,
-        })
-        .where(eq(vms.id, vm.id));
+        },
+        { operation_id: op.id },
+      );
       const free = released(op, vm, ending);
       if (free) await release(tx, vm.host_id, free);
     }
@@ -100,7 +90,8 @@ export async function finishOperation(
       });
     }
     await appendEvents(tx, list);
-    await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: ownsVm ? status : vm.status });
+    // Waiters on the operation learn it ended even when it no longer owned the VM.
+    if (!ownsVm) await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: vm.status as VmStatus });
     return true;
   });
 }

@@ -4,8 +4,8 @@ import type { DomainState, DomainStateChange, HypervisorDriver } from '../driver
 import { appendEvents } from '../services/events.js';
 import { setHostStatus } from '../services/hosts.js';
 import type { Db } from '../store/database.js';
-import { notifyChange } from '../store/notifier.js';
 import { idempotencyKeys, operations, type VmRow, vms } from '../store/schema.js';
+import { changeVm, lockVm } from '../store/vm-rows.js';
 import { finishOperation } from './finish.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { observe, statusFromDomain } from './observe.js';
@@ -201,7 +201,7 @@ export class Reconciler {
   private async applyDrift(vm: Watched, status: StableStatus, state: DomainState | null, reason: string): Promise<boolean> {
     if (status === vm.status) return false;
     return this.db.transaction(async (tx) => {
-      const [now] = await tx.select().from(vms).where(eq(vms.id, vm.id)).for('no key update');
+      const now = await lockVm(tx, vm.id);
       if (!now || now.version !== vm.version || now.current_operation_id || now.status !== vm.status) return false;
       const lastError =
         state === 'crashed'
@@ -211,10 +211,7 @@ export class Reconciler {
             : status === 'unknown'
               ? reason
               : null;
-      await tx
-        .update(vms)
-        .set({ status, last_error: lastError, version: sql`${vms.version} + 1`, updated_at: new Date() })
-        .where(eq(vms.id, vm.id));
+      await changeVm(tx, vm, { status, last_error: lastError }, { operation_id: null });
       await appendEvents(tx, [
         {
           vm_id: vm.id,
@@ -226,7 +223,6 @@ export class Reconciler {
           data: { observed: state, reason },
         },
       ]);
-      await notifyChange(tx, { vm_id: vm.id, operation_id: null, status });
       return true;
     });
   }

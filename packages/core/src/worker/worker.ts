@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { perform } from '../actions/registry.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
 import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
@@ -7,12 +7,12 @@ import type { ImageStore } from '../images/store.js';
 import { appendEvents } from '../services/events.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
-import { fromRaw } from '../store/raw-rows.js';
-import { events, type OperationRow, operations, vms } from '../store/schema.js';
+import { claimNextOperation, deferOperation, releaseLeases, renewLease } from '../store/operation-rows.js';
+import { type OperationRow, vms } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
 import { retryDelayMs, shouldRetryLater } from './driver-error-policy.js';
 import { type Ending, finishOperation } from './finish.js';
-import { keepLease, renewLease } from './lease.js';
+import { keepLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { observe } from './observe.js';
 
@@ -97,10 +97,7 @@ export class Worker {
       for (const a of active.values()) a.ctl.abort(new Abandoned('worker shutting down'));
       await all;
     }
-    await this.db
-      .update(operations)
-      .set({ lease_expires_at: new Date(0), lease_owner: null })
-      .where(and(eq(operations.lease_owner, this.id), eq(operations.status, 'running')));
+    await releaseLeases(this.db, this.id);
   }
 
   /** Claims and runs operations until none is left; for tests and scripts. Returns how many ran. */
@@ -118,36 +115,8 @@ export class Worker {
    * The oldest claimable operation on one of this worker's hosts (queued, or running with an
    * expired lease), claimed and announced with its started event in one statement.
    */
-  async claim(): Promise<OperationRow | null> {
-    const hostIds = [...this.drivers.keys()];
-    if (hostIds.length === 0) return null;
-    const rows = await this.db.execute<Record<string, unknown>>(sql`
-      WITH claimed AS (
-        UPDATE ${operations} SET
-          status = 'running',
-          lease_owner = ${this.id},
-          lease_expires_at = now() + ${`${this.leaseMs} milliseconds`}::interval,
-          attempts = ${operations.attempts} + 1,
-          started_at = COALESCE(${operations.started_at}, now()),
-          updated_at = now()
-        WHERE ${operations.id} = (
-          SELECT id FROM ${operations}
-          WHERE status IN ('pending', 'running')
-            AND (status = 'pending' OR lease_expires_at < now())
-            AND host_id IN ${hostIds}
-          ORDER BY created_at
-          FOR UPDATE SKIP LOCKED
-          LIMIT 1)
-        RETURNING *),
-      announced AS (
-        INSERT INTO ${events} (vm_id, project_id, operation_id, type, message)
-        SELECT vm_id, project_id, id,
-          CASE WHEN attempts > 1 THEN 'operation.retried' ELSE 'operation.started' END,
-          action || CASE WHEN attempts > 1 THEN ' taken over (attempt ' || attempts || ')' ELSE ' started' END
-            || ' by ' || ${this.id}
-        FROM claimed)
-      SELECT * FROM claimed`);
-    return rows[0] ? fromRaw(operations, rows[0]) : null;
+  claim(): Promise<OperationRow | null> {
+    return claimNextOperation(this.db, this.id, [...this.drivers.keys()], this.leaseMs);
   }
 
   private async execute(op: OperationRow, ctl = new AbortController()): Promise<void> {
@@ -215,12 +184,7 @@ export class Worker {
   private async retryLater(op: OperationRow, reason: string): Promise<void> {
     const delay = retryDelayMs(op.attempts, this.opts.retry_base_ms);
     await this.db.transaction(async (tx) => {
-      const [held] = await tx
-        .update(operations)
-        .set({ lease_owner: null, lease_expires_at: new Date(Date.now() + delay), updated_at: new Date() })
-        .where(and(eq(operations.id, op.id), eq(operations.lease_owner, this.id), eq(operations.status, 'running')))
-        .returning({ id: operations.id });
-      if (!held) return;
+      if (!(await deferOperation(tx, op.id, this.id, new Date(Date.now() + delay)))) return;
       await appendEvents(tx, [
         {
           vm_id: op.vm_id,

@@ -15,6 +15,7 @@ import type { Db } from '../../store/database.js';
 import { toVm } from '../../store/mappers.js';
 import { notifyChange } from '../../store/notifier.js';
 import { vms } from '../../store/schema.js';
+import { insertVm } from '../../store/vm-rows.js';
 import { finishOperation } from '../../worker/finish.js';
 import { keepLease, renewLease } from '../../worker/lease.js';
 import { consoleLogger, type Logger } from '../../worker/logger.js';
@@ -217,28 +218,25 @@ export class VmArchives {
           await enforceQuota(tx, scope.project_id, { vms: 1, cpu_cores: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb });
           await reserve(tx, { cpus: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb }, hostId);
           const now = new Date();
-          const [row] = await tx
-            .insert(vms)
-            .values({
-              id: vmId,
-              project_id: scope.project_id,
-              host_id: hostId,
-              name: vmName,
-              status: 'stopped',
-              cpu_cores: spec.cpu_cores,
-              memory_mb: spec.memory_mb,
-              disk_gb: spec.disk_gb,
-              os_type: spec.os_type,
-              os_version: manifest.vm.os_version,
-              labels: manifest.vm.labels,
-              network: { ...network, mac_address: defined.mac_address },
-              vnc_enabled: spec.vnc_enabled,
-              vnc_port: defined.vnc_port,
-              domain_ref: defined.ref,
-              created_at: now,
-              updated_at: now,
-            })
-            .returning();
+          const row = await insertVm(tx, {
+            id: vmId,
+            project_id: scope.project_id,
+            host_id: hostId,
+            name: vmName,
+            status: 'stopped',
+            cpu_cores: spec.cpu_cores,
+            memory_mb: spec.memory_mb,
+            disk_gb: spec.disk_gb,
+            os_type: spec.os_type,
+            os_version: manifest.vm.os_version,
+            labels: manifest.vm.labels,
+            network: { ...network, mac_address: defined.mac_address },
+            vnc_enabled: spec.vnc_enabled,
+            vnc_port: defined.vnc_port,
+            domain_ref: defined.ref,
+            created_at: now,
+            updated_at: now,
+          });
           await appendEvents(tx, [
             {
               vm_id: vmId,
@@ -250,7 +248,7 @@ export class VmArchives {
             },
           ]);
           await notifyChange(tx, { vm_id: vmId, operation_id: null, status: 'stopped' });
-          return toVm(row!);
+          return toVm(row);
         });
       } catch (err) {
         await driver.undefine(defined.ref, { delete_disks: true }).catch(() => {});

@@ -1,0 +1,100 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db, Tx } from './database.js';
+import { fromRaw } from './raw-rows.js';
+import { events, type OperationRow, operations } from './schema.js';
+
+/**
+ * The verbs that write operation rows: queueing, claiming with a lease, renewing and releasing
+ * it, deferring, and ending. Lock an operation only after its VM (`lockVm`).
+ */
+
+export type NewOperationRow = typeof operations.$inferInsert;
+
+export async function lockOperation(tx: Tx, id: string): Promise<OperationRow | undefined> {
+  const [row] = await tx.select().from(operations).where(eq(operations.id, id)).for('no key update');
+  return row;
+}
+
+export async function insertOperation(tx: Tx, values: NewOperationRow): Promise<OperationRow> {
+  const [row] = await tx.insert(operations).values(values).returning();
+  return row!;
+}
+
+/** Ends an operation (succeeded, failed, cancelled) and drops its lease. */
+export async function endOperation(
+  tx: Tx,
+  id: string,
+  end: { status: 'succeeded' | 'failed' | 'cancelled'; error: string | null },
+): Promise<void> {
+  const now = new Date();
+  await tx
+    .update(operations)
+    .set({ status: end.status, error: end.error, finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null })
+    .where(eq(operations.id, id));
+}
+
+/**
+ * The oldest claimable operation on one of these hosts (queued, or running with an expired
+ * lease), claimed for `owner` and announced with its started (or retried) event, in one statement.
+ */
+export async function claimNextOperation(db: Db, owner: string, hostIds: string[], lease_ms: number): Promise<OperationRow | null> {
+  if (hostIds.length === 0) return null;
+  const rows = await db.execute<Record<string, unknown>>(sql`
+    WITH claimed AS (
+      UPDATE ${operations} SET
+        status = 'running',
+        lease_owner = ${owner},
+        lease_expires_at = now() + ${`${lease_ms} milliseconds`}::interval,
+        attempts = ${operations.attempts} + 1,
+        started_at = COALESCE(${operations.started_at}, now()),
+        updated_at = now()
+      WHERE ${operations.id} = (
+        SELECT id FROM ${operations}
+        WHERE status IN ('pending', 'running')
+          AND (status = 'pending' OR lease_expires_at < now())
+          AND host_id IN ${hostIds}
+        ORDER BY created_at
+        FOR UPDATE SKIP LOCKED
+        LIMIT 1)
+      RETURNING *),
+    announced AS (
+      INSERT INTO ${events} (vm_id, project_id, operation_id, type, message)
+      SELECT vm_id, project_id, id,
+        CASE WHEN attempts > 1 THEN 'operation.retried' ELSE 'operation.started' END,
+        action || CASE WHEN attempts > 1 THEN ' taken over (attempt ' || attempts || ')' ELSE ' started' END
+          || ' by ' || ${owner}
+      FROM claimed)
+    SELECT * FROM claimed`);
+  return rows[0] ? fromRaw(operations, rows[0]) : null;
+}
+
+/** Extends an operation's lease if `owner` still holds it; false when it was lost (cancelled, taken over). */
+export async function renewLease(db: Tx, opId: string, owner: string, lease_ms: number): Promise<boolean> {
+  const rows = await db
+    .update(operations)
+    .set({ lease_expires_at: sql`now() + ${`${lease_ms} milliseconds`}::interval` })
+    .where(and(eq(operations.id, opId), eq(operations.lease_owner, owner), eq(operations.status, 'running')))
+    .returning({ id: operations.id });
+  return rows.length > 0;
+}
+
+/** Gives up every lease `owner` holds at once (a worker shutting down): the next worker need not wait for them to expire. */
+export async function releaseLeases(db: Tx, owner: string): Promise<void> {
+  await db
+    .update(operations)
+    .set({ lease_expires_at: new Date(0), lease_owner: null })
+    .where(and(eq(operations.lease_owner, owner), eq(operations.status, 'running')));
+}
+
+/**
+ * Leaves an operation `owner` holds claimed by nobody until `until` (its lease then expires and
+ * any worker claims it again). False when `owner` no longer held it.
+ */
+export async function deferOperation(tx: Tx, opId: string, owner: string, until: Date): Promise<boolean> {
+  const rows = await tx
+    .update(operations)
+    .set({ lease_owner: null, lease_expires_at: until, updated_at: new Date() })
+    .where(and(eq(operations.id, opId), eq(operations.lease_owner, owner), eq(operations.status, 'running')))
+    .returning({ id: operations.id });
+  return rows.length > 0;
+}

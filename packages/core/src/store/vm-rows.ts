@@ -1,0 +1,60 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { VmStatus } from '../domain/status.js';
+import type { Tx } from './database.js';
+import { notifyChange } from './notifier.js';
+import { type VmRow, vms } from './schema.js';
+
+/**
+ * The verbs that write VM rows. Every change goes through `changeVm`, so each one bumps the
+ * version (what `expected_version` and the reconciler compare) and wakes waiters the same way.
+ * Lock order everywhere: the VM (`lockVm`) first, then its operation (`lockOperation`).
+ */
+
+export type NewVmRow = typeof vms.$inferInsert;
+export type VmPatch = Partial<Omit<VmRow, 'id' | 'project_id' | 'version' | 'created_at' | 'updated_at'>>;
+
+/** The VM row locked for this transaction (`FOR NO KEY UPDATE`), optionally only within a project. */
+export async function lockVm(tx: Tx, id: string, project_id?: string): Promise<VmRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(vms)
+    .where(project_id ? and(eq(vms.id, id), eq(vms.project_id, project_id)) : eq(vms.id, id))
+    .for('no key update');
+  return row;
+}
+
+export async function insertVm(tx: Tx, values: NewVmRow): Promise<VmRow> {
+  const [row] = await tx.insert(vms).values(values).returning();
+  return row!;
+}
+
+/**
+ * Writes a change to a locked VM: its version goes up, and waiters on the VM (and on
+ * `operation_id`, when given) are woken at commit.
+ */
+export async function changeVm(tx: Tx, vm: Pick<VmRow, 'id'>, patch: VmPatch, notice: { operation_id: string | null }): Promise<VmRow> {
+  const [row] = await tx
+    .update(vms)
+    .set({ ...patch, version: sql`${vms.version} + 1`, updated_at: new Date() })
+    .where(eq(vms.id, vm.id))
+    .returning();
+  await notifyChange(tx, { vm_id: row!.id, operation_id: notice.operation_id, status: row!.status as VmStatus });
+  return row!;
+}
+
+/**
+ * Records the domain an operation defined, at once (a crash before the operation ends then
+ * orphans nothing) and only while that operation still owns the VM. Not a change callers see:
+ * the version stays.
+ */
+export async function recordDomainRef(
+  db: Tx,
+  vm_id: string,
+  operation_id: string,
+  patch: Pick<VmPatch, 'domain_ref' | 'vnc_port' | 'network'>,
+): Promise<void> {
+  await db
+    .update(vms)
+    .set(patch)
+    .where(and(eq(vms.id, vm_id), eq(vms.current_operation_id, operation_id)));
+}
