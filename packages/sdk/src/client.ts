@@ -11,10 +11,11 @@ import {
   toSdkError,
 } from './errors.js';
 import { statusPreservingFetch } from './fetch.js';
-import { VmList } from './pagination.js';
+import { PagePromise, type VmList } from './pagination.js';
 import type { ExportOptions, ImportOptions, Transport } from './transfers.js';
 import * as transfers from './transfers.js';
 import type {
+  ApiKey,
   AppRouter,
   CreateApiKeyInput,
   CreateUserInput,
@@ -25,12 +26,16 @@ import type {
   ListOperationsQuery,
   ListVmsQuery,
   Operation,
+  OperationPage,
   Principal,
+  Project,
   QuotaLimits,
   RegisterImageInput,
   UpdateVmPatch,
+  User,
   Vm,
   VmActionResult,
+  VmEvent,
   VmStatus,
 } from './types.js';
 
@@ -167,7 +172,11 @@ export class Client {
 
   /** `for await (const vm of client.listVms({ status: 'running' }))`, or `.page()` for one page. */
   listVms(query: ListVmsQuery = {}, opts: CallOptions = {}): VmList {
-    return new VmList((q) => this.call((signal) => this.trpc.vms.list.query(q, { signal }), opts), query);
+    return new PagePromise(
+      (cursor) => this.call((signal) => this.trpc.vms.list.query(cursor ? { ...query, page: undefined, cursor } : query, { signal }), opts),
+      (page) => page.vms,
+      (page) => page.next_cursor,
+    );
   }
 
   async updateVm(id: string, patch: UpdateVmPatch, opts: MutationOptions = {}): Promise<VmActionResult> {
@@ -249,8 +258,9 @@ export class Client {
     return this.call((signal) => this.trpc.images.get.query({ id }, { signal }), opts);
   }
 
-  async listImages(query: ListImagesQuery = {}, opts: CallOptions = {}): Promise<Image[]> {
-    return (await this.call((signal) => this.trpc.images.list.query(query, { signal }), opts)).images;
+  /** Awaited: the images (one page); iterated: each image. */
+  listImages(query: ListImagesQuery = {}, opts: CallOptions = {}): PagePromise<Image, Image[]> {
+    return whole(async () => (await this.call((signal) => this.trpc.images.list.query(query, { signal }), opts)).images);
   }
 
   deleteImage(id: string, opts: CallOptions = {}): Promise<Image> {
@@ -315,8 +325,15 @@ export class Client {
     return this.action((input, signal) => this.trpc.vms.resume.mutate(input, { signal }), id, opts);
   }
 
-  listEvents(id: string, query: ListEventsQuery = {}, opts: CallOptions = {}) {
-    return this.call((signal) => this.trpc.vms.events.query({ ...query, id }, { signal }), opts);
+  /** A VM's events, oldest first; iterated, it pages on (`after` the last event) to the newest. */
+  listEvents(id: string, query: ListEventsQuery = {}, opts: CallOptions = {}): PagePromise<VmEvent, VmEvent[]> {
+    const limit = query.limit ?? 100;
+    return new PagePromise(
+      (after) =>
+        this.call((signal) => this.trpc.vms.events.query({ ...query, ...(after ? { after: Number(after) } : {}), id }, { signal }), opts),
+      (page) => page,
+      (page) => (page.length === limit ? String(page.at(-1)!.id) : null),
+    );
   }
 
   /**
@@ -356,8 +373,13 @@ export class Client {
     return this.call((signal) => this.trpc.operations.get.query({ id }, { signal }), opts);
   }
 
-  listOperations(query: ListOperationsQuery = {}, opts: CallOptions = {}) {
-    return this.call((signal) => this.trpc.operations.list.query(query, { signal }), opts);
+  /** Awaited: the first page (`{operations, next_cursor}`); iterated: every operation, page after page. */
+  listOperations(query: ListOperationsQuery = {}, opts: CallOptions = {}): PagePromise<Operation, OperationPage> {
+    return new PagePromise(
+      (cursor) => this.call((signal) => this.trpc.operations.list.query(cursor ? { ...query, cursor } : query, { signal }), opts),
+      (page) => page.operations,
+      (page) => page.next_cursor,
+    );
   }
 
   /** Resolves once the operation has finished (succeeded, failed or cancelled); TimeoutError after `timeout_ms`. */
@@ -385,8 +407,8 @@ export class Client {
   createApiKey(input: CreateApiKeyInput, opts: CallOptions = {}) {
     return this.call((signal) => this.trpc.api_keys.create.mutate(input, { signal }), opts, 'if-not-processed');
   }
-  listApiKeys(opts: CallOptions = {}) {
-    return this.call((signal) => this.trpc.api_keys.list.query(undefined, { signal }), opts);
+  listApiKeys(opts: CallOptions = {}): PagePromise<ApiKey, ApiKey[]> {
+    return whole(() => this.call((signal) => this.trpc.api_keys.list.query(undefined, { signal }), opts));
   }
   revokeApiKey(id: string, opts: CallOptions = {}) {
     return this.call((signal) => this.trpc.api_keys.revoke.mutate({ id }, { signal }), opts);
@@ -394,11 +416,11 @@ export class Client {
   createUser(input: CreateUserInput, opts: CallOptions = {}) {
     return this.call((signal) => this.trpc.users.create.mutate(input, { signal }), opts, 'if-not-processed');
   }
-  listUsers(opts: CallOptions = {}) {
-    return this.call((signal) => this.trpc.users.list.query(undefined, { signal }), opts);
+  listUsers(opts: CallOptions = {}): PagePromise<User, User[]> {
+    return whole(() => this.call((signal) => this.trpc.users.list.query(undefined, { signal }), opts));
   }
-  listProjects(opts: CallOptions = {}) {
-    return this.call((signal) => this.trpc.projects.list.query(undefined, { signal }), opts);
+  listProjects(opts: CallOptions = {}): PagePromise<Project, Project[]> {
+    return whole(() => this.call((signal) => this.trpc.projects.list.query(undefined, { signal }), opts));
   }
   createProject(name: string, opts: CallOptions = {}) {
     return this.call((signal) => this.trpc.projects.create.mutate({ name }, { signal }), opts, 'if-not-processed');
@@ -474,8 +496,15 @@ export class Client {
   }
 }
 
+/**
+ * The server's retry hint first (it knows whether the same request can succeed), then the
+ * SDK's own policy. A call that is not safe to repeat (`if-not-processed`) is repeated only
+ * when the server also said it did not act (429, 503).
+ */
 function shouldRetry(err: HangarError, retry: Retry): boolean {
+  if (err.shouldRetry === false) return false;
   if (retry === 'if-not-processed') return err instanceof RateLimitError || err.status === 503;
+  if (err.shouldRetry === true) return true;
   if (err instanceof ConnectionError || err instanceof RateLimitError) return true;
   return err instanceof ServerError && err.status !== 501;
 }
@@ -485,6 +514,11 @@ function backoff(attempt: number, err: HangarError): number {
   if (err instanceof RateLimitError && err.retryAfterSeconds) return Math.min(err.retryAfterSeconds * 1000, 60_000);
   const cap = Math.min(8_000, 250 * 2 ** attempt);
   return Math.round(cap / 2 + (Math.random() * cap) / 2);
+}
+
+/** A list the server answers whole: one page, its items the array itself. */
+function whole<T>(fetch: () => Promise<T[]>): PagePromise<T, T[]> {
+  return new PagePromise(fetch, (items) => items);
 }
 
 function newKey(): string {

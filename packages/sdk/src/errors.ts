@@ -1,8 +1,17 @@
+import type { ErrorCode } from '@hangar/server';
 import { TRPCClientError } from '@trpc/client';
+
+/**
+ * Every `code` an error of the SDK can carry: the server's (docs/api.md lists them), and the
+ * SDK's own for what never reached an answer: `CONNECTION`, `TIMEOUT`, `OPERATION_FAILED` (a
+ * waited-for operation ended unsuccessfully), `IMAGE_FAILED`, and `HTTP_<status>` for an answer
+ * that was not Hangar's (a proxy's error page).
+ */
+export type HangarErrorCode = ErrorCode | 'CONNECTION' | 'TIMEOUT' | 'OPERATION_FAILED' | 'IMAGE_FAILED' | `HTTP_${number}`;
 
 export interface ErrorInit {
   status: number | null;
-  code: string;
+  code: HangarErrorCode;
   request_id?: string | null;
   details?: Record<string, unknown>;
   cause?: unknown;
@@ -12,7 +21,7 @@ export interface ErrorInit {
 export class HangarError extends Error {
   override name = 'HangarError';
   readonly status: number | null;
-  readonly code: string;
+  readonly code: HangarErrorCode;
   readonly request_id: string | null;
   /** Everything else the server said: for conflicts `status`, `allowed_actions`, `operation_id`. */
   readonly details: Record<string, unknown>;
@@ -23,6 +32,12 @@ export class HangarError extends Error {
     this.code = init.code;
     this.request_id = init.request_id ?? null;
     this.details = init.details ?? {};
+  }
+
+  /** The server's word on whether repeating the request can succeed (`should_retry`, `x-should-retry`), when it said. */
+  get shouldRetry(): boolean | null {
+    const hint = this.details.should_retry;
+    return typeof hint === 'boolean' ? hint : null;
   }
 }
 
@@ -107,7 +122,7 @@ const BY_STATUS: Record<number, new (m: string, i: ErrorInit) => HangarError> = 
 };
 
 interface ServerErrorData {
-  code?: string;
+  code?: ErrorCode;
   httpStatus?: number;
   request_id?: string | null;
   [key: string]: unknown;
@@ -146,10 +161,12 @@ export async function fromRestResponse(res: Response): Promise<HangarError> {
     // not JSON (a proxy's page): the status says enough
   }
   const { detail, code, request_id, ...details } = body;
+  const hint = res.headers.get('x-should-retry');
+  if (hint === 'true' || hint === 'false') details.should_retry = hint === 'true';
   const Kind = BY_STATUS[res.status] ?? (res.status >= 500 ? ServerError : HangarError);
   return new Kind(typeof detail === 'string' ? detail : `HTTP ${res.status}`, {
     status: res.status,
-    code: typeof code === 'string' ? code : `HTTP_${res.status}`,
+    code: typeof code === 'string' ? (code as ErrorCode) : `HTTP_${res.status}`,
     request_id: typeof request_id === 'string' ? request_id : res.headers.get('x-request-id'),
     details,
   });

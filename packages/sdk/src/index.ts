@@ -4,6 +4,7 @@ export {
   ConflictError,
   ConnectionError,
   HangarError,
+  type HangarErrorCode,
   NotFoundError,
   OperationFailedError,
   PermissionDeniedError,
@@ -12,6 +13,6 @@ export {
   TimeoutError,
   ValidationError,
 } from './errors.js';
-export { VmList } from './pagination.js';
+export { PagePromise, type VmList } from './pagination.js';
 export type { ExportOptions, ImportOptions, WritableLike } from './transfers.js';
 export type * from './types.js';

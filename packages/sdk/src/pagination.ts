@@ -1,36 +1,56 @@
-import type { ListVmsQuery, Vm, VmPage } from './types.js';
+import type { Vm, VmPage } from './types.js';
 
 /**
- * The VMs a query matches: `for await (const vm of list)` walks every page (by cursor),
- * `await list.page()` fetches just the page the query names.
+ * Every list the client returns, one shape:
+ * - `await client.listX()` (or `.page()`): the first page, as the server answers it;
+ * - `for await (const item of client.listX())`: every item, fetching page after page;
+ * - `.pages()` page by page, `.toArray()` every item at once (mind the size).
+ * Lists the server answers whole (projects, users, keys, images) are one page.
  */
-export class VmList implements AsyncIterable<Vm> {
+export class PagePromise<Item, Page> implements PromiseLike<Page>, AsyncIterable<Item> {
+  private first: Promise<Page> | null = null;
+
   constructor(
-    private readonly fetchPage: (query: ListVmsQuery) => Promise<VmPage>,
-    private readonly query: ListVmsQuery,
+    /** Fetches a page: the first with `null`, then with what `next` returned. */
+    private readonly fetchPage: (next: string | null) => Promise<Page>,
+    private readonly itemsOf: (page: Page) => Item[],
+    /** What fetches the page after this one, or null on the last page. */
+    private readonly nextOf: (page: Page) => string | null = () => null,
   ) {}
 
-  page(): Promise<VmPage> {
-    return this.fetchPage(this.query);
+  /** The first page (fetched once, however often it is asked for). */
+  page(): Promise<Page> {
+    this.first ??= this.fetchPage(null);
+    return this.first;
   }
 
-  async *pages(): AsyncGenerator<VmPage> {
-    let page = await this.fetchPage(this.query);
+  // biome-ignore lint/suspicious/noThenProperty: a list is awaited for its first page, like a promise of it
+  then<A = Page, B = never>(
+    onfulfilled?: ((page: Page) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.page().then(onfulfilled, onrejected);
+  }
+
+  async *pages(): AsyncGenerator<Page> {
+    let page = await this.page();
     yield page;
-    while (page.next_cursor) {
-      page = await this.fetchPage({ ...this.query, page: undefined, cursor: page.next_cursor });
+    for (let next = this.nextOf(page); next !== null; next = this.nextOf(page)) {
+      page = await this.fetchPage(next);
       yield page;
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Vm> {
-    for await (const page of this.pages()) yield* page.vms;
+  async *[Symbol.asyncIterator](): AsyncIterator<Item> {
+    for await (const page of this.pages()) yield* this.itemsOf(page);
   }
 
-  /** Every matching VM in one array (mind the size). */
-  async toArray(): Promise<Vm[]> {
-    const all: Vm[] = [];
-    for await (const vm of this) all.push(vm);
+  async toArray(): Promise<Item[]> {
+    const all: Item[] = [];
+    for await (const item of this) all.push(item);
     return all;
   }
 }
+
+/** The VMs a query matches (paged by cursor). */
+export type VmList = PagePromise<Vm, VmPage>;

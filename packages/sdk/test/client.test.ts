@@ -60,6 +60,14 @@ describe('SDK against a live server', () => {
     expect(events.filter((e) => e.type === 'operation.succeeded').length).toBeGreaterThanOrEqual(10);
     const ops = await client.listOperations({ vm_id: id, limit: 100 });
     expect(ops.operations.length).toBeGreaterThanOrEqual(11);
+    // Every list has one shape: awaited, the first page; iterated, every item across pages.
+    const walked = await client.listOperations({ vm_id: id, limit: 3 }).toArray();
+    expect(walked.map((o) => o.id)).toEqual(ops.operations.map((o) => o.id));
+    const pagesOfEvents = await client.listEvents(id, { limit: 2 }).toArray();
+    expect(pagesOfEvents.map((e) => e.id)).toEqual((await client.listEvents(id, { limit: 500 })).map((e) => e.id));
+    const projects: string[] = [];
+    for await (const p of client.listProjects()) projects.push(p.name);
+    expect(projects).toEqual((await client.listProjects()).map((p) => p.name));
 
     const deleted = await client.deleteVm(id, { wait: true });
     expect(deleted.vm).toMatchObject({ status: 'deleted' });

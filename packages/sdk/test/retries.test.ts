@@ -11,7 +11,7 @@ afterAll(() => server?.stop());
 const small = { cpu_cores: 1, memory_mb: 128, disk_gb: 1 };
 
 /** A fetch that misbehaves on chosen calls, and counts what it was asked. */
-function flakyFetch(plan: (n: number, url: string) => 'ok' | 'drop-after-send' | 'refuse' | '503') {
+function flakyFetch(plan: (n: number, url: string) => 'ok' | 'drop-after-send' | 'refuse' | '503' | '503-final') {
   const calls: string[] = [];
   const f: typeof fetch = async (input, init) => {
     const url = String(input instanceof Request ? input.url : input);
@@ -19,6 +19,18 @@ function flakyFetch(plan: (n: number, url: string) => 'ok' | 'drop-after-send' |
     const what = plan(calls.length, url);
     if (what === 'refuse') throw new TypeError('fetch failed: connect ECONNREFUSED');
     if (what === '503') return new Response('upstream unavailable', { status: 503 });
+    if (what === '503-final') {
+      // Hangar's own 503 saying that repeating the request cannot help.
+      const error = {
+        error: {
+          message: 'the host is gone for good',
+          code: -32603,
+          data: { code: 'HOST_UNAVAILABLE', httpStatus: 503, should_retry: false },
+        },
+      };
+      const batched = new URL(url).searchParams.has('batch');
+      return new Response(JSON.stringify(batched ? [error] : error), { status: 503, headers: { 'content-type': 'application/json' } });
+    }
     const res = await fetch(input, init);
     if (what === 'drop-after-send') {
       await res.arrayBuffer();
@@ -55,6 +67,15 @@ describe('retries', () => {
     const sick = new Client({ base_url: server.url, api_key: server.apiKey, fetch: failing.fetch, max_retries: 2 });
     await expect(sick.listVms().page()).rejects.toBeInstanceOf(ServerError);
     expect(failing.calls).toHaveLength(3);
+  });
+
+  it('obeys the server’s retry hint before its own policy', async () => {
+    const final = flakyFetch(() => '503-final');
+    const client = new Client({ base_url: server.url, api_key: server.apiKey, fetch: final.fetch, max_retries: 3 });
+    const err = await client.getVm('00000000-0000-4000-8000-000000000000').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServerError);
+    expect(err).toMatchObject({ code: 'HOST_UNAVAILABLE', shouldRetry: false });
+    expect(final.calls).toHaveLength(1);
   });
 
   it('does not retry what cannot succeed', async () => {
