@@ -3,10 +3,11 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reconciler, silentLogger, UrlPolicy, Worker } from '../src/index.js';
+import { Reconciler, SimulatedDriver, silentLogger, UrlPolicy, Worker } from '../src/index.js';
 import { VmArchives } from '../src/services/archive/vm-archives.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 import { ImageDownloader } from '../src/worker/image-downloads.js';
+import { houseKeep } from '../src/worker/maintenance/housekeeping.js';
 
 // What must hold when processes die or race mid-operation: each test here was written against
 // a breakage that the rest of the suite let through.
@@ -161,6 +162,51 @@ describe('the reconciler', () => {
       code: 'NAME_TAKEN',
     });
     expect(old.vm.id).toBeTruthy();
+  });
+
+  it('logs a pass that fails, and keeps running', async () => {
+    const failures: string[] = [];
+    const logger = { info: () => {}, warn: () => {}, error: (_: object, msg?: string) => failures.push(msg ?? '') };
+    // A database that fails every query.
+    const down = new Proxy(
+      {},
+      {
+        get: () => () => {
+          throw new Error('the database is down');
+        },
+      },
+    ) as never;
+    const driver = new SimulatedDriver();
+    const reconciler = new Reconciler({
+      db: down,
+      drivers: new Map([['h', driver]]),
+      logger,
+      interval_ms: 30,
+      housekeeping_interval_ms: 30,
+    });
+    reconciler.start();
+    await expect.poll(() => failures.filter((f) => f === 'reconciling failed').length).toBeGreaterThanOrEqual(2);
+    await reconciler.stop();
+    expect(failures).toContain('housekeeping failed');
+  });
+
+  it('does its housekeeping in one process at a time', async () => {
+    cp = await startTestControlPlane({ reconciler: false });
+    await cp.services.vms.create(cp.scope, { name: 'kept', ...small }, { idempotency_key: 'stale-key' });
+    await cp.database.sql`UPDATE idempotency_keys SET created_at = now() - interval '2 days'`;
+    const ttl = { idempotency_ttl_ms: 24 * 3600 * 1000 };
+    // Another process is at it: this one leaves the chores alone.
+    const busy = await cp.database.sql.reserve();
+    try {
+      await busy`BEGIN`;
+      await busy`SELECT pg_advisory_xact_lock(${0x48414e47})`;
+      expect(await houseKeep(cp.database.db, ttl)).toBeNull();
+      await busy`COMMIT`;
+    } finally {
+      busy.release();
+    }
+    expect(await houseKeep(cp.database.db, ttl)).toBe(1);
+    expect(await cp.database.sql`SELECT key FROM idempotency_keys`).toHaveLength(0);
   });
 });
 

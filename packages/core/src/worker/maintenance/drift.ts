@@ -1,0 +1,139 @@
+import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import type { StableStatus, VmStatus } from '../../domain/status.js';
+import type { DomainState, DomainStateChange, HypervisorDriver } from '../../drivers/driver.js';
+import { appendEvents } from '../../services/events.js';
+import { setHostStatus } from '../../services/hosts.js';
+import type { Db } from '../../store/database.js';
+import { type VmRow, vms } from '../../store/schema.js';
+import { changeVm, lockVm } from '../../store/vm-rows.js';
+import type { Logger } from '../logger.js';
+import { statusFromDomain } from '../observe.js';
+
+/** Statuses the reconciler may correct: stable, and backed by a domain. */
+const CHECKED: VmStatus[] = ['running', 'paused', 'stopped', 'unknown'];
+
+type Watched = Pick<VmRow, 'id' | 'project_id' | 'status' | 'version' | 'domain_ref'>;
+
+/**
+ * Drift and heartbeat: compares settled VMs with what their host's hypervisor lists (and hears
+ * its events), corrects what changed by itself (crashed, vanished, powered off by the guest),
+ * marks VMs `unknown` while their host cannot be reached, and tells the scheduler the host is
+ * served.
+ */
+export class DriftWatch {
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {}
+
+  /** Compares every settled VM on a host with what its hypervisor lists. */
+  async checkHost(hostId: string, driver: HypervisorDriver): Promise<number> {
+    const settled = and(
+      eq(vms.host_id, hostId),
+      isNull(vms.deleted_at),
+      isNull(vms.current_operation_id),
+      isNotNull(vms.domain_ref),
+      inArray(vms.status, CHECKED),
+    );
+    let listed: Map<string, DomainState>;
+    // Only VMs that last changed before the hypervisor was asked can be compared with its
+    // answer: one created or started meanwhile is not in it yet (it waits for the next pass).
+    const askedAt = new Date();
+    try {
+      const domains = await driver.list({ signal: AbortSignal.timeout(10_000) });
+      listed = new Map(domains.map((d) => [d.ref, d.state]));
+    } catch (err) {
+      return this.hostUnreachable(hostId, settled, err);
+    }
+    // Also the heartbeat that tells the scheduler this host is served.
+    await setHostStatus(this.db, hostId, 'online');
+    const rows = await this.db
+      .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref })
+      .from(vms)
+      .where(and(settled, lt(vms.updated_at, askedAt)));
+    let n = 0;
+    for (const vm of rows) {
+      const state = listed.get(vm.domain_ref!) ?? 'missing';
+      if (await this.applyDrift(vm, statusFromDomain(state), state, 'periodic check')) n++;
+    }
+    return n;
+  }
+
+  private async hostUnreachable(hostId: string, settled: ReturnType<typeof and>, err: unknown): Promise<number> {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.log.warn({ host: hostId, err: reason }, 'hypervisor unreachable');
+    await setHostStatus(this.db, hostId, 'offline', reason);
+    const rows = await this.db
+      .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref })
+      .from(vms)
+      .where(and(settled, sql`${vms.status} <> 'unknown'`));
+    let n = 0;
+    for (const vm of rows) if (await this.applyDrift(vm, 'unknown', null, `host unreachable: ${reason}`)) n++;
+    return n;
+  }
+
+  async onDomainChange(hostId: string, change: DomainStateChange): Promise<void> {
+    const [vm] = await this.db
+      .select({
+        id: vms.id,
+        project_id: vms.project_id,
+        status: vms.status,
+        version: vms.version,
+        domain_ref: vms.domain_ref,
+        op: vms.current_operation_id,
+      })
+      .from(vms)
+      .where(and(eq(vms.domain_ref, change.ref), eq(vms.host_id, hostId), isNull(vms.deleted_at)));
+    // While an operation runs, what the hypervisor reports is that operation's doing.
+    if (!vm || vm.op || !CHECKED.includes(vm.status as VmStatus)) return;
+    const status = statusFromDomain(change.state);
+    if (status !== vm.status) {
+      await this.applyDrift(vm, status, change.state, change.reason);
+    } else if (change.event) {
+      await appendEvents(this.db, [
+        {
+          vm_id: vm.id,
+          project_id: vm.project_id,
+          type: 'vm.hypervisor_event',
+          message: change.reason,
+          from_status: null,
+          to_status: null,
+          data: { event: change.event, observed: change.state },
+        },
+      ]);
+    }
+  }
+
+  /**
+   * Moves a settled VM to what was observed, if nothing touched it since it was read (its
+   * version is unchanged and no operation began), and records why.
+   */
+  private async applyDrift(vm: Watched, status: StableStatus, state: DomainState | null, reason: string): Promise<boolean> {
+    if (status === vm.status) return false;
+    return this.db.transaction(async (tx) => {
+      const now = await lockVm(tx, vm.id);
+      if (!now || now.version !== vm.version || now.current_operation_id || now.status !== vm.status) return false;
+      const lastError =
+        state === 'crashed'
+          ? 'the domain crashed'
+          : state === 'missing'
+            ? 'the domain vanished from its host'
+            : status === 'unknown'
+              ? reason
+              : null;
+      await changeVm(tx, vm, { status, last_error: lastError }, { operation_id: null });
+      await appendEvents(tx, [
+        {
+          vm_id: vm.id,
+          project_id: vm.project_id,
+          type: 'vm.drift',
+          message: `hypervisor shows ${state ?? 'nothing'} (${reason}): ${vm.status} -> ${status}`,
+          from_status: vm.status as VmStatus,
+          to_status: status,
+          data: { observed: state, reason },
+        },
+      ]);
+      return true;
+    });
+  }
+}
