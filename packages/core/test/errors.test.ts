@@ -47,6 +47,15 @@ describe('errors', () => {
     });
   }
 
+  it('formats a schema refusal once: every field, the first five in the message', () => {
+    const issues = Array.from({ length: 7 }, (_, i) => ({ path: ['vm', `f${i}`], message: `bad ${i}` }));
+    const err = errors.fromZod({ issues: [{ path: [], message: 'not an object' }, ...issues] }, 'VM');
+    expect(err.code).toBe('VALIDATION');
+    expect(err.message).toBe('Invalid VM: (root): not an object; vm.f0: bad 0; vm.f1: bad 1; vm.f2: bad 2; vm.f3: bad 3');
+    expect(err.details.fields).toHaveLength(8);
+    expect(err.details.fields![1]).toEqual({ path: 'vm.f0', message: 'bad 0' });
+  });
+
   it('tells its own errors from others', () => {
     expect(isHangarError(new Error('x'))).toBe(false);
     expect(isHangarError({ code: 'VM_NOT_FOUND', message: 'x' })).toBe(false);

@@ -75,4 +75,13 @@ export const errors = {
     new HangarError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request`, { retryable: false }),
   hostUnavailable: (reason: string) => new HangarError('HOST_UNAVAILABLE', reason, { retryable: true }),
   validation: (message: string, fields: { path: string; message: string }[] = []) => new HangarError('VALIDATION', message, { fields }),
+  /** A schema's refusal, naming each failing field (the first five in the message). */
+  fromZod: (err: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, what = 'input') => {
+    const fields = err.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+    const summary = fields
+      .slice(0, 5)
+      .map((f) => `${f.path}: ${f.message}`)
+      .join('; ');
+    return new HangarError('VALIDATION', `Invalid ${what}: ${summary}`, { fields });
+  },
 };

@@ -6,15 +6,7 @@ import { Uuid } from '../domain/fields.js';
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what = 'input'): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  const fields = r.error.issues.map((i) => ({
-    path: i.path.map(String).join('.') || '(root)',
-    message: i.message,
-  }));
-  const summary = fields
-    .slice(0, 5)
-    .map((f) => `${f.path}: ${f.message}`)
-    .join('; ');
-  throw errors.validation(`Invalid ${what}: ${summary}`, fields);
+  throw errors.fromZod(r.error, what);
 }
 
 export function parseId(id: unknown, what = 'id'): string {

@@ -1,4 +1,4 @@
-import { type ErrorCode, HangarError, isHangarError } from '@hangar/core';
+import { type ErrorCode, errors, HangarError, isHangarError } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
@@ -34,7 +34,7 @@ export function toHangarError(err: unknown): HangarError {
     const cause = err.cause;
     // Input that failed its schema is the client's mistake; anything else that fails a schema
     // (an answer failing the output schema, a row the server parsed) is the server's.
-    if (cause instanceof ZodError) return err.code === 'BAD_REQUEST' ? fromZod(cause) : internal();
+    if (cause instanceof ZodError) return err.code === 'BAD_REQUEST' ? errors.fromZod(cause) : internal();
     if (isHangarError(cause)) return cause;
     // tRPC wraps whatever a procedure threw as an internal error; look at what it was.
     if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : internal();
@@ -46,15 +46,6 @@ export function toHangarError(err: unknown): HangarError {
 }
 
 const internal = () => new HangarError('INTERNAL', 'Internal server error');
-
-function fromZod(err: ZodError): HangarError {
-  const fields = err.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-  const summary = fields
-    .slice(0, 5)
-    .map((f) => `${f.path}: ${f.message}`)
-    .join('; ');
-  return new HangarError('VALIDATION', `Invalid input: ${summary}`, { fields });
-}
 
 function fromTrpc(err: TRPCError): HangarError {
   const byTrpc: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
