@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errors, HangarError, isHangarError } from '../src/domain/errors.js';
+import { errors, HangarError, isHangarError } from '../../src/domain/errors.js';
 
 // Clients branch on code and `retryable`, and people read the message: each
 // factory's whole answer is pinned here.

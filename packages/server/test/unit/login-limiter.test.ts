@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LoginLimiter } from '../src/auth/login-limiter.js';
+import { LoginLimiter } from '../../src/auth/login-limiter.js';
 
 // The limiter alone, on a fake clock: counts, waits, their doubling and cap, what a success
 // forgives, and which records it forgets. (auth.test.ts drives it through the server.)

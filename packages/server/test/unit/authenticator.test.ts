@@ -1,7 +1,7 @@
 import type { Principal, Services } from '@hangar/core';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { Authenticator } from '../src/auth/authenticator.js';
+import { Authenticator } from '../../src/auth/authenticator.js';
 
 // The Authorization header and access tokens, with the services behind them faked: which
 // headers are read as which credential, and what each refusal says.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Labels, MacAddress } from '../src/domain/fields.js';
-import { looksLikeIso } from '../src/domain/image.js';
-import { ListVmsQuery, parseLabelSelector } from '../src/domain/list.js';
+import { Labels, MacAddress } from '../../src/domain/fields.js';
+import { looksLikeIso } from '../../src/domain/image.js';
+import { ListVmsQuery, parseLabelSelector } from '../../src/domain/list.js';
 
 // Field schemas in isolation: what each accepts, refuses and turns into.
 describe('label selectors', () => {

@@ -1,6 +1,6 @@
 import { DRIVER_KINDS, DRIVERS } from '@hangar/core';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../../src/config.js';
 
 // Settings come from the environment; the driver's own come from its definition in the
 // registry. A bad value stops the start with a line naming it.

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readRecord } from '../src/drivers/qemu/domain-record.js';
+import { readRecord } from '../../src/drivers/qemu/domain-record.js';
 
 // Records written by earlier versions (a TCP VNC port) still read: a VM that had a console keeps one.
 describe('readRecord', () => {

@@ -11,7 +11,7 @@ import {
   SimulatorClient,
   type SimVmSpec,
   VmNotFoundError,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 const spec = (name: string, over: Partial<SimVmSpec> = {}): SimVmSpec => ({
   name,

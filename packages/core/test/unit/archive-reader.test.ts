@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readArchive } from '../src/services/archive/import-stream.js';
-import { BAD_ARCHIVES, goodArchive } from '../src/testing/bad-archives.js';
+import { readArchive } from '../../src/services/archive/import-stream.js';
+import { BAD_ARCHIVES, goodArchive } from '../../src/testing/bad-archives.js';
 
 // The archive reader alone (no database): what it refuses, and that it refuses before writing.
 

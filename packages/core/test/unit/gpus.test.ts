@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QemuDriver, scanGpus } from '../src/index.js';
+import { QemuDriver, scanGpus } from '../../src/index.js';
 
 /** A sysfs tree as the kernel lays it out, with two GPUs among other PCI devices. */
 async function fixture(root: string): Promise<void> {

@@ -10,7 +10,7 @@ import {
   Vm,
   type VmAction,
   type VmStatus,
-} from '../src/domain/index.js';
+} from '../../src/domain/index.js';
 
 // The state machine table of docs/architecture.md, transcribed by hand so the data structure is checked against it.
 const TABLE = `

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { qemuArgs } from '../src/drivers/qemu/command-line.js';
-import type { DomainRecord } from '../src/drivers/qemu/domain-record.js';
-import { vmLayout } from '../src/drivers/qemu/layout.js';
+import { qemuArgs } from '../../src/drivers/qemu/command-line.js';
+import type { DomainRecord } from '../../src/drivers/qemu/domain-record.js';
+import { vmLayout } from '../../src/drivers/qemu/layout.js';
 
 // The command-line builder alone (no QEMU, no database): whatever a name, path or bridge holds,
 // it stays one value of its option.
