@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { dataDirectory, insertApiKey, openDatabase, Role, tables } from '@hangar/core';
-import { and, eq } from 'drizzle-orm';
+import { createKeyForUser, dataDirectory, openDatabase } from '@hangar/core';
 import { loadConfig } from './config.js';
 import { startServer } from './server.js';
 
@@ -60,18 +59,12 @@ async function createKey(args: string[]): Promise<void> {
   const config = loadConfig();
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: dataDirectory(config.HANGAR_DATA_DIR) });
   try {
-    const { users, projects } = tables;
-    const found = await database.db
-      .select({ user: users, project: projects.name })
-      .from(users)
-      .innerJoin(projects, eq(projects.id, users.project_id))
-      .where(and(eq(users.username, values.user!), values.project ? eq(projects.name, values.project) : undefined));
-    if (found.length === 0) throw new Error(`No user named '${values.user}'${values.project ? ` in project '${values.project}'` : ''}`);
-    if (found.length > 1)
-      throw new Error(`Users named '${values.user}' are in projects ${found.map((f) => f.project).join(', ')}: say which with --project`);
-    const { user } = found[0]!;
-    const role = Role.parse(values.role ?? user.role);
-    const { key } = await insertApiKey(database.db, user, { name: values.name!, role });
+    const { key } = await createKeyForUser(database.db, {
+      username: values.user!,
+      project: values.project,
+      name: values.name!,
+      role: values.role,
+    });
     process.stdout.write(`${key}\n`);
   } finally {
     await database.close();

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, or, sql } from 'drizzle-orm';
-import { type ApiKey, CreateApiKeyInput, type CreatedApiKey, type Principal, type Role, roleAtLeast } from '../domain/auth.js';
+import { type ApiKey, CreateApiKeyInput, type CreatedApiKey, type Principal, Role, roleAtLeast } from '../domain/auth.js';
 import { errors, HangarError } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { toApiKey } from '../store/mappers.js';
-import { apiKeys, users } from '../store/schema.js';
+import { apiKeys, projects, users } from '../store/schema.js';
 import { cachedPrincipal, forgetApiKey, rememberPrincipal } from './api-key-cache.js';
 import { forbidden } from './users.js';
 import { parse, parseId } from './validate.js';
@@ -141,4 +141,32 @@ export async function principalFromApiKey(db: Db, key: string): Promise<Principa
   };
   rememberPrincipal(db, hash, principal, found.key.expires_at);
   return principal;
+}
+
+/**
+ * A key for a user named on the host's command line (`hangar admin create-key`), with the
+ * user's role unless a weaker one is asked for. The username may be in several projects:
+ * then `project` must say which.
+ */
+export async function createKeyForUser(
+  db: Db,
+  opts: { username: string; project?: string; name: string; role?: string },
+): Promise<CreatedApiKey> {
+  const found = await db
+    .select({ user: users, project: projects.name })
+    .from(users)
+    .innerJoin(projects, eq(projects.id, users.project_id))
+    .where(and(eq(users.username, opts.username), opts.project ? eq(projects.name, opts.project) : undefined));
+  if (found.length === 0) {
+    throw errors.validation(`No user named '${opts.username}'${opts.project ? ` in project '${opts.project}'` : ''}`);
+  }
+  if (found.length > 1) {
+    throw errors.validation(
+      `Users named '${opts.username}' are in projects ${found.map((f) => f.project).join(', ')}: say which with --project`,
+    );
+  }
+  const { user } = found[0]!;
+  const role = parse(Role, opts.role ?? user.role, 'role');
+  if (!roleAtLeast(user.role as Role, role)) throw forbidden(`A key cannot have more than its owner's role (${user.role})`);
+  return insertApiKey(db, user, { name: opts.name, role });
 }

@@ -88,6 +88,7 @@ export type { Services, WaitCallOptions } from './api.js';
 export {
   API_KEY_PREFIX,
   createApiKey,
+  createKeyForUser,
   generateApiKey,
   hashApiKey,
   insertApiKey,

@@ -4,4 +4,3 @@ export { type EmbeddedCluster, startEmbeddedPostgres } from './embedded.js';
 export * from './mappers.js';
 export { MIGRATIONS_FOLDER, runMigrations } from './migrate.js';
 export * from './notifier.js';
-export * as tables from './schema.js';
