@@ -2,7 +2,7 @@ import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256File } from '../src/index.js';
+import { sha256File, VmArchives } from '../src/index.js';
 import { BAD_ARCHIVES, goodArchive, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
@@ -58,6 +58,26 @@ describe('export and import', () => {
       const events = await cp.services.vms.events(cp.scope, copy.id);
       expect(events[0]!.message).toMatch(/imported from an archive of original/);
     }
+  });
+
+  it('refuses both up front on a host whose driver takes no archives, beginning nothing', async () => {
+    const src = await stoppedVm('no-archives');
+    const hostId = cp.hosts[0]!.id;
+    // The same driver without the optional archive capability.
+    const bare = Object.assign(Object.create(cp.driver), { exportDisks: undefined, importDomain: undefined });
+    const archives = new VmArchives({
+      db: cp.database.db,
+      drivers: new Map([[hostId, bare]]),
+      importDir: join(cp.dataDir, 'bare-imports'),
+    });
+    const opsBefore = (await cp.services.operations.list(cp.scope, { vm_id: src.id, limit: 100 })).operations.length;
+    await expect(archives.exportVm(cp.scope, src.id)).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: 'Exporting VMs is not supported by the simulated driver of this host',
+    });
+    expect((await cp.services.operations.list(cp.scope, { vm_id: src.id, limit: 100 })).operations).toHaveLength(opsBefore);
+    expect((await cp.services.vms.get(cp.scope, src.id)).status).toBe('stopped');
+    await expect(archives.importVm(cp.scope, Readable.from([await goodArchive()]))).rejects.toMatchObject({ code: 'UNSUPPORTED' });
   });
 
   it('refuses to export a VM that is not stopped', async () => {

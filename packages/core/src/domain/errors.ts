@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'IMAGE_IN_USE',
   'INVALID_ARCHIVE',
   'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED',
   'VERSION_CONFLICT',
   'IDEMPOTENCY_MISMATCH',
   'RATE_LIMITED',
@@ -74,6 +75,9 @@ export const errors = {
   idempotencyMismatch: (key: string) =>
     new HangarError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request`, { retryable: false }),
   hostUnavailable: (reason: string) => new HangarError('HOST_UNAVAILABLE', reason, { retryable: true }),
+  /** The host's driver lacks the capability the request needs (exports on a driver without archives). */
+  unsupported: (what: string, driver: string) =>
+    new HangarError('UNSUPPORTED', `${what} is not supported by the ${driver} driver of this host`, { retryable: false }),
   validation: (message: string, fields: { path: string; message: string }[] = []) => new HangarError('VALIDATION', message, { fields }),
   /** A schema's refusal, naming each failing field (the first five in the message). */
   fromZod: (err: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, what = 'input') => {

@@ -66,12 +66,28 @@ export interface DomainStateChange {
 /** Offline changes a driver applies: the VM's hardware, and the ISO in its CD-ROM drive. */
 export type DomainChanges = HardwareChanges & { iso_path?: string | null };
 
+/** Optional: VMs leave and enter the host as archives of their disks (export, import). */
+export interface ArchiveCapability {
+  /** The disk files of a stopped domain, to be read for an export. */
+  exportDisks(ref: string, opts?: CallOptions): Promise<DiskFile[]>;
+  /** Defines a domain whose disks are these files; the driver takes them over (moves them). */
+  importDomain(spec: DomainSpec, disks: DiskFile[], opts?: CallOptions): Promise<DefinedDomain>;
+}
+
+/** Optional: the hypervisor reports state changes by itself (a guest powering off, a crash). */
+export interface WatchCapability {
+  /** Subscribe; returns the unsubscribe. */
+  watch(listener: (change: DomainStateChange) => void): () => void;
+}
+
 /**
- * What every hypervisor backend does. Calls are idempotent: starting a running domain,
- * killing a stopped one or undefining a missing one succeeds, so a retried operation is safe.
- * Drivers know nothing of the database.
+ * What every hypervisor backend does: the lifecycle, mandatory. Calls are idempotent:
+ * starting a running domain, killing a stopped one or undefining a missing one succeeds, so a
+ * retried operation is safe. Drivers know nothing of the database. Optional capabilities
+ * (`ArchiveCapability`, `WatchCapability`) are methods a driver has or has not; `can` tells
+ * which, so callers refuse up front what a host cannot do.
  */
-export interface HypervisorDriver {
+export interface HypervisorDriver extends Partial<ArchiveCapability>, Partial<WatchCapability> {
   readonly kind: string;
   inventory(opts?: CallOptions): Promise<HostInventory>;
   define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain>;
@@ -88,13 +104,7 @@ export interface HypervisorDriver {
   /** Offline changes: the domain is stopped. Returns what changed on the driver's side (a new VNC port). */
   reconfigure(ref: string, changes: DomainChanges, opts?: CallOptions): Promise<Partial<DefinedDomain>>;
   state(ref: string, opts?: CallOptions): Promise<DomainState>;
-  /** The disk files of a stopped domain, to be read for an export. */
-  exportDisks(ref: string, opts?: CallOptions): Promise<DiskFile[]>;
-  /** Defines a domain whose disks are these files; the driver takes them over (moves them). */
-  importDomain(spec: DomainSpec, disks: DiskFile[], opts?: CallOptions): Promise<DefinedDomain>;
   list(opts?: CallOptions): Promise<DomainInfo[]>;
-  /** Subscribe to state changes the hypervisor reports by itself; returns the unsubscribe. */
-  watch?(listener: (change: DomainStateChange) => void): () => void;
   /** What the driver chose at start (an accelerator, a directory), logged once. */
   describe?(): Promise<Record<string, unknown>>;
   close?(): Promise<void>;
@@ -112,3 +122,10 @@ export class DriverError extends Error {
     super(message);
   }
 }
+
+/** Which optional capabilities a driver has. */
+export const can = {
+  archives: (d: HypervisorDriver): d is HypervisorDriver & ArchiveCapability =>
+    typeof d.exportDisks === 'function' && typeof d.importDomain === 'function',
+  watch: (d: HypervisorDriver): d is HypervisorDriver & WatchCapability => typeof d.watch === 'function',
+};

@@ -9,7 +9,7 @@ import { VmName } from '../../domain/fields.js';
 import type { Operation } from '../../domain/operation.js';
 import type { Scope } from '../../domain/project.js';
 import type { Vm } from '../../domain/vm.js';
-import { type DomainSpec, DriverError, type HypervisorDriver } from '../../drivers/driver.js';
+import { type ArchiveCapability, can, type DomainSpec, DriverError, type HypervisorDriver } from '../../drivers/driver.js';
 import { privateDir } from '../../files/private.js';
 import type { Db } from '../../store/database.js';
 import { toVm } from '../../store/mappers.js';
@@ -84,6 +84,9 @@ export class VmArchives {
     const owner = `export-${randomUUID().slice(0, 8)}`;
     const begun = await this.db.transaction(async (tx) => {
       const vm = await requireVm(tx, scope, vmId, true);
+      // What the host cannot do is refused before an operation begins.
+      const driver = vm.host_id ? this.opts.drivers.get(vm.host_id) : undefined;
+      if (driver && !can.archives(driver)) throw errors.unsupported('Exporting VMs', driver.kind);
       // Another client's export is streaming: this one cannot join it.
       if (vm.status === 'exporting') throw conflictError('export', vm, await inFlightOperation(tx, vm), true);
       const r = await beginAction(tx, scope, vm, 'export', { claim: { owner, lease_ms: this.leaseMs }, actor: scope.actor });
@@ -125,6 +128,7 @@ export class VmArchives {
           retryable: true,
         });
       if (!begun.row.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
+      if (!can.archives(driver)) throw errors.unsupported('Exporting VMs', driver.kind);
       const files = await driver.exportDisks(begun.row.domain_ref, { signal: opts.signal });
       const manifest: ArchiveManifest = {
         format: ARCHIVE_FORMAT,
@@ -184,6 +188,13 @@ export class VmArchives {
 
   async importVm(scope: Scope, body: Readable, opts: { name?: string; signal?: AbortSignal } = {}): Promise<Vm> {
     const name = opts.name === undefined ? undefined : parse(VmName, opts.name, 'name');
+    // The first host here that takes archives; checked before a byte of the archive is read.
+    const [hostId, driver] = [...this.opts.drivers.entries()].find(([, d]) => can.archives(d)) ?? [];
+    if (!hostId || !driver) {
+      const any = [...this.opts.drivers.values()][0];
+      if (any) throw errors.unsupported('Importing VMs', any.kind);
+      throw new HangarError('HOST_UNAVAILABLE', 'This server runs no hypervisor host to import into', { retryable: true });
+    }
     const dir = join(this.opts.importDir, randomUUID());
     await privateDir(dir);
     try {
@@ -198,9 +209,6 @@ export class VmArchives {
         .from(vms)
         .where(and(eq(vms.project_id, scope.project_id), eq(vms.name, vmName), isNull(vms.deleted_at)));
       if (taken) throw errors.nameTaken(vmName);
-      const [hostId, driver] = [...this.opts.drivers.entries()][0] ?? [];
-      if (!hostId || !driver)
-        throw new HangarError('HOST_UNAVAILABLE', 'This server runs no hypervisor host to import into', { retryable: true });
       const vmId = randomUUID();
       const network = {
         type: manifest.vm.network.type,
@@ -210,9 +218,11 @@ export class VmArchives {
       };
       const { labels: _labels, os_version: _osVersion, ...hardware } = manifest.vm;
       const spec: DomainSpec = { ...hardware, vm_id: vmId, name: vmName, network };
-      const defined = await driver.importDomain(spec, disks, { signal: opts.signal }).catch((err: unknown) => {
-        throw driverFailure(err, 'import failed');
-      });
+      const defined = await (driver as HypervisorDriver & ArchiveCapability)
+        .importDomain(spec, disks, { signal: opts.signal })
+        .catch((err: unknown) => {
+          throw driverFailure(err, 'import failed');
+        });
       try {
         return await this.db.transaction(async (tx) => {
           await enforceQuota(tx, scope.project_id, { vms: 1, cpu_cores: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb });
