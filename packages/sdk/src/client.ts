@@ -49,6 +49,8 @@ export interface ClientOptions {
   password?: string;
   /** Per-call timeout (default 60 s). */
   timeout_ms?: number;
+  /** How long an export, import or upload may take to be answered (default 1 hour). */
+  transfer_timeout_ms?: number;
   /** Retries after connection errors, 429 and 5xx (default 2), with exponential backoff and jitter. */
   max_retries?: number;
   fetch?: typeof fetch;
@@ -75,7 +77,7 @@ export interface WaitOptions extends CallOptions {
   timeout_ms?: number;
 }
 
-type Retry = 'always' | 'if-not-processed';
+type Retry = 'always' | 'if-not-processed' | 'never';
 
 const DEFAULT_WAIT_MS = 600_000;
 /** Long-polls are cut in slices the HTTP stack keeps open without trouble; the server itself has no cap. */
@@ -108,12 +110,14 @@ export class Client {
   readonly baseUrl: string;
   private token: string | undefined;
   private readonly timeoutMs: number;
+  private readonly transferTimeoutMs: number;
   private readonly maxRetries: number;
 
   constructor(private readonly opts: ClientOptions = {}) {
     this.baseUrl = (opts.base_url ?? env('HANGAR_URL') ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
     this.token = opts.api_key ?? (opts.username ? undefined : env('HANGAR_API_KEY'));
     this.timeoutMs = opts.timeout_ms ?? 60_000;
+    this.transferTimeoutMs = opts.transfer_timeout_ms ?? 3_600_000;
     this.maxRetries = opts.max_retries ?? 2;
     const url = `${this.baseUrl}/trpc`;
     const headers = () => (this.token ? { authorization: `Bearer ${this.token}` } : {});
@@ -447,11 +451,20 @@ export class Client {
   }
 
   /** For `wait: true`: follows the operation to its end. */
+  /** Streams' requests go the calls' way: base URL, credentials, retries; their own timeout (`transfer_timeout_ms`). */
   private transport(): Transport {
-    return {
+    const base = {
       baseUrl: this.baseUrl,
       headers: (): Record<string, string> => (this.token ? { authorization: `Bearer ${this.token}` } : {}),
       fetch: this.opts.fetch ?? globalThis.fetch,
+    };
+    return {
+      request: (path, init, o) =>
+        this.call(
+          (signal) => transfers.sendRequest(base, path, init, signal),
+          { signal: o.signal, timeout_ms: this.transferTimeoutMs },
+          o.retry,
+        ),
     };
   }
 
@@ -502,7 +515,7 @@ export class Client {
  * when the server also said it did not act (429, 503).
  */
 function shouldRetry(err: HangarError, retry: Retry): boolean {
-  if (err.shouldRetry === false) return false;
+  if (retry === 'never' || err.shouldRetry === false) return false;
   if (retry === 'if-not-processed') return err instanceof RateLimitError || err.status === 503;
   if (err.shouldRetry === true) return true;
   if (err instanceof ConnectionError || err instanceof RateLimitError) return true;

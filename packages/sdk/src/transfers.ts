@@ -25,28 +25,47 @@ export interface ImportOptions {
   signal?: AbortSignal;
 }
 
+/** The REST API's base path; streams (exports, imports, uploads) are REST routes. */
+export const REST_BASE = '/api/v1';
+
+/**
+ * How the client sends a stream's request: the same base URL, credentials, timeouts, abort and
+ * retry policy as its calls (`retry`: `if-not-processed` for a request that may be repeated
+ * when the server said it did not act, `never` for a body that cannot be sent twice). Resolves
+ * with a successful response, or throws the typed error.
+ */
 export interface Transport {
-  baseUrl: string;
-  headers(): Record<string, string>;
-  fetch: typeof fetch;
+  request(path: string, init: StreamRequest, opts: { signal?: AbortSignal; retry: 'if-not-processed' | 'never' }): Promise<Response>;
 }
 
-async function check(res: Response): Promise<Response> {
-  if (!res.ok) throw await fromRestResponse(res);
-  return res;
-}
+/** A request whose body is made afresh for each try (a file opened again). */
+export type StreamRequest = Omit<RequestInit, 'body' | 'signal'> & { body?: () => BodyInit };
 
-async function send(t: Transport, path: string, init: RequestInit): Promise<Response> {
+/** One HTTP request of a stream, as `Transport.request` sends it (each try). */
+export async function sendRequest(
+  base: { baseUrl: string; headers(): Record<string, string>; fetch: typeof fetch },
+  path: string,
+  init: StreamRequest,
+  signal: AbortSignal,
+): Promise<Response> {
+  let res: Response;
   try {
-    return await t.fetch(`${t.baseUrl}${path}`, { ...init, headers: { ...t.headers(), ...(init.headers as Record<string, string>) } });
+    res = await base.fetch(`${base.baseUrl}${REST_BASE}${path}`, {
+      ...init,
+      body: init.body?.(),
+      signal,
+      headers: { ...base.headers(), ...(init.headers as Record<string, string>) },
+    });
   } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err;
+    if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw err;
     throw new ConnectionError(`Cannot reach the Hangar server: ${(err as Error).message}`, {
       status: null,
       code: 'CONNECTION',
       cause: err,
     });
   }
+  if (!res.ok) throw await fromRestResponse(res);
+  return res;
 }
 
 async function writeTo(body: ReadableStream<Uint8Array>, target: WritableStream<Uint8Array> | WritableLike): Promise<void> {
@@ -66,7 +85,8 @@ async function writeTo(body: ReadableStream<Uint8Array>, target: WritableStream<
 export async function exportVm(t: Transport, id: string, opts: ExportOptions): Promise<{ bytes: number; operation_id: string | null }> {
   if (!opts.path === !opts.stream) throw new TypeError('exportVm needs exactly one of `path` and `stream`');
   const query = opts.compress === 'gzip' ? '?compress=gzip' : '';
-  const res = await check(await send(t, `/api/v1/vms/${encodeURIComponent(id)}/export${query}`, { signal: opts.signal }));
+  // Beginning an export begins an operation: repeated only when the server said it did not act.
+  const res = await t.request(`/vms/${encodeURIComponent(id)}/export${query}`, {}, { signal: opts.signal, retry: 'if-not-processed' });
   let bytes = 0;
   const counted = res.body!.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
@@ -92,27 +112,30 @@ export async function importVm(
   opts: ImportOptions,
 ): Promise<Vm> {
   const query = opts.name ? `?name=${encodeURIComponent(opts.name)}` : '';
-  return upload<Vm>(t, `/api/v1/vms/import${query}`, 'application/x-tar', source, opts.signal);
+  return upload<Vm>(t, `/vms/import${query}`, 'application/x-tar', source, opts.signal);
 }
 
 type Source = string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
-/** POSTs a file (by path) or a stream as the raw body, streamed; answers the JSON reply. */
+/**
+ * POSTs a file (by path) or a stream as the raw body, streamed; answers the JSON reply. A file
+ * is opened again for each try, so it may be retried (when the server said it did not act); a
+ * stream is read once and never retried.
+ */
 async function upload<T>(t: Transport, path: string, contentType: string, source: Source, signal?: AbortSignal): Promise<T> {
-  let body = source as ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
-  if (typeof source === 'string') {
-    const { createReadStream } = await import('node:fs');
-    body = createReadStream(source) as unknown as AsyncIterable<Uint8Array>;
-  }
-  const res = await send(t, path, {
-    method: 'POST',
-    headers: { 'content-type': contentType },
-    body: body as unknown as BodyInit,
-    signal,
-    // A streamed request body (Node's fetch requires saying so).
-    ...({ duplex: 'half' } as object),
-  });
-  return (await (await check(res)).json()) as T;
+  const { createReadStream } = typeof source === 'string' ? await import('node:fs') : { createReadStream: null };
+  const res = await t.request(
+    path,
+    {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body: () => (typeof source === 'string' ? createReadStream!(source) : source) as unknown as BodyInit,
+      // A streamed request body (Node's fetch requires saying so).
+      ...({ duplex: 'half' } as object),
+    },
+    { signal, retry: typeof source === 'string' ? 'if-not-processed' : 'never' },
+  );
+  return (await res.json()) as T;
 }
 
 /** Uploads an image's bytes (a file path or a stream) into the image store; returns it, `ready`. */
@@ -122,5 +145,5 @@ export async function uploadImage<I>(
   opts: { name: string; kind?: 'iso' | 'disk'; signal?: AbortSignal },
 ): Promise<I> {
   const query = `?name=${encodeURIComponent(opts.name)}&kind=${opts.kind ?? 'iso'}`;
-  return upload<I>(t, `/api/v1/images/upload${query}`, 'application/octet-stream', source, opts.signal);
+  return upload<I>(t, `/images/upload${query}`, 'application/octet-stream', source, opts.signal);
 }

@@ -1,3 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ConflictError, ConnectionError, ServerError, TimeoutError } from '../src/index.js';
@@ -76,6 +81,26 @@ describe('retries', () => {
     expect(err).toBeInstanceOf(ServerError);
     expect(err).toMatchObject({ code: 'HOST_UNAVAILABLE', shouldRetry: false });
     expect(final.calls).toHaveLength(1);
+  });
+
+  it('sends uploads the calls’ way: a file is sent again after a 503, a stream (read once) is not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sdk-upload-'));
+    try {
+      const file = join(dir, 'tools.iso');
+      await writeFile(file, randomBytes(16 * 1024));
+      const once503 = flakyFetch((n) => (n === 1 ? '503' : 'ok'));
+      const client = new Client({ base_url: server.url, api_key: server.apiKey, fetch: once503.fetch });
+      expect(await client.uploadImage(file, { name: 'retried.iso' })).toMatchObject({ status: 'ready' });
+      expect(once503.calls).toHaveLength(2);
+      expect(once503.calls[1]).toContain('/api/v1/images/upload?name=retried.iso');
+
+      const again503 = flakyFetch((n) => (n === 1 ? '503' : 'ok'));
+      const streaming = new Client({ base_url: server.url, api_key: server.apiKey, fetch: again503.fetch });
+      await expect(streaming.uploadImage(createReadStream(file), { name: 'streamed.iso' })).rejects.toBeInstanceOf(ServerError);
+      expect(again503.calls).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('does not retry what cannot succeed', async () => {
