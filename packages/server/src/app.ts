@@ -1,4 +1,4 @@
-import { type Db, HangarError, pingDatabase, type Services, type VmArchives } from '@hangar/core';
+import { type Db, errors, HangarError, pingDatabase, type Services, type VmArchives } from '@hangar/core';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -32,8 +32,7 @@ export const MAX_BATCH_CALLS = 50;
 
 /** Request bodies above this are refused; VM specs are small. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const tooLarge = () =>
-  new HangarError('PAYLOAD_TOO_LARGE', `Request body larger than ${MAX_BODY_BYTES} bytes`, { limit_bytes: MAX_BODY_BYTES });
+const tooLarge = () => errors.payloadTooLarge(`Request body larger than ${MAX_BODY_BYTES} bytes`, { limit_bytes: MAX_BODY_BYTES });
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

@@ -75,6 +75,20 @@ export const errors = {
   idempotencyMismatch: (key: string) =>
     new HangarError('IDEMPOTENCY_MISMATCH', `Idempotency key '${key}' was already used with a different request`, { retryable: false }),
   hostUnavailable: (reason: string) => new HangarError('HOST_UNAVAILABLE', reason, { retryable: true }),
+  unauthenticated: (message: string) => new HangarError('UNAUTHENTICATED', message),
+  forbidden: (message: string) => new HangarError('FORBIDDEN', message),
+  /** A name another user or project has (VMs have `nameTaken`). */
+  duplicate: (message: string) => new HangarError('NAME_TAKEN', message, { retryable: false }),
+  rateLimited: (message: string, retry_after_s?: number) =>
+    new HangarError('RATE_LIMITED', message, { ...(retry_after_s !== undefined ? { retry_after_s } : {}), retryable: true }),
+  payloadTooLarge: (message: string, details: ErrorDetails = {}) => new HangarError('PAYLOAD_TOO_LARGE', message, details),
+  invalidArchive: (message: string) => new HangarError('INVALID_ARCHIVE', message),
+  insufficientCapacity: (message: string, details: ErrorDetails = {}) =>
+    new HangarError('INSUFFICIENT_CAPACITY', message, { retryable: true, ...details }),
+  invalidState: (message: string, details: ErrorDetails) => new HangarError('INVALID_STATE', message, details),
+  databaseUnavailable: () => new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true }),
+  /** A server fault; what the client sees of it (details stay in the log). */
+  internal: (message = 'Internal server error') => new HangarError('INTERNAL', message),
   /** The host's driver lacks the capability the request needs (exports on a driver without archives). */
   unsupported: (what: string, driver: string) =>
     new HangarError('UNSUPPORTED', `${what} is not supported by the ${driver} driver of this host`, { retryable: false }),

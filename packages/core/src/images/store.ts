@@ -4,7 +4,7 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import type { ImageFormat, ImageKind } from '../domain/image.js';
 import { PRIVATE_FILE_MODE, privateDir } from '../files/private.js';
 import { detectFormat } from './disk-format.js';
@@ -56,7 +56,7 @@ export class ImageStore {
     const partial = join(this.partialDir, `${id}.${randomBytes(4).toString('hex')}`);
     const meter = new Meter(
       this.max_bytes,
-      (l) => new HangarError('PAYLOAD_TOO_LARGE', `The image is larger than the limit of ${l} bytes`),
+      (l) => errors.payloadTooLarge(`The image is larger than the limit of ${l} bytes`),
       opts.onProgress,
     );
     const file = createWriteStream(partial, { mode: PRIVATE_FILE_MODE });
@@ -64,13 +64,13 @@ export class ImageStore {
       await pipeline(source, meter, file, { signal: opts.signal });
       const sha256 = meter.digest();
       if (opts.expected_sha256 && opts.expected_sha256 !== sha256) {
-        throw new HangarError('VALIDATION', `Checksum mismatch: expected sha256 ${opts.expected_sha256}, got ${sha256}`);
+        throw errors.validation(`Checksum mismatch: expected sha256 ${opts.expected_sha256}, got ${sha256}`);
       }
       let format: ImageFormat;
       try {
         format = await detectFormat(partial, opts.kind);
       } catch (err) {
-        throw new HangarError('VALIDATION', (err as Error).message);
+        throw errors.validation((err as Error).message);
       }
       await rename(partial, this.pathOf(id));
       return { sha256, size: meter.bytes, format };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, or, sql } from 'drizzle-orm';
 import { type ApiKey, CreateApiKeyInput, type CreatedApiKey, type Principal, Role, roleAtLeast } from '../domain/auth.js';
-import { errors, HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { toApiKey } from '../store/mappers.js';
 import { apiKeys, projects, users } from '../store/schema.js';
@@ -112,7 +112,7 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 
 /** The principal behind an API key, or UNAUTHENTICATED (unknown, revoked or expired). */
 export async function principalFromApiKey(db: Db, key: string): Promise<Principal> {
-  const invalid = () => new HangarError('UNAUTHENTICATED', 'Invalid, revoked or expired API key');
+  const invalid = () => errors.unauthenticated('Invalid, revoked or expired API key');
   if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid();
   const hash = hashApiKey(key);
   const hit = cachedPrincipal(db, hash);

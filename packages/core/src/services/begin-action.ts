@@ -67,7 +67,7 @@ export function conflictError(action: OperationAction, vm: VmRow, inFlight: Oper
     );
   }
   const allowed = details.allowed_actions.length ? details.allowed_actions.join(', ') : 'nothing';
-  return new HangarError('INVALID_STATE', `Cannot ${VERBS[action]} VM ${vm.id} while it is ${status} (allowed: ${allowed})`, details);
+  return errors.invalidState(`Cannot ${VERBS[action]} VM ${vm.id} while it is ${status} (allowed: ${allowed})`, details);
 }
 
 /**

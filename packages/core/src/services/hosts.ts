@@ -1,5 +1,5 @@
 import { asc, eq, sql } from 'drizzle-orm';
-import { errors, HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import type { Host, HostStatus } from '../domain/host.js';
 import type { HostInventory } from '../drivers/driver.js';
 import type { Db, Tx } from '../store/database.js';
@@ -112,11 +112,9 @@ async function explainNoPlacement(tx: Tx, r: Resources, hostId?: string | null):
     const why = all.filter((h) => h.status_reason).map((h) => `${h.name}: ${h.status_reason}`);
     throw errors.hostUnavailable(`No hypervisor host is online${why.length ? ` (${why.join('; ')})` : ''}`);
   }
-  throw new HangarError(
-    'INSUFFICIENT_CAPACITY',
-    `No host has room for ${r.cpus} vCPUs, ${r.memory_mb} MB of memory and ${r.disk_gb} GB of disk`,
-    { retryable: true },
-  );
+  throw errors.insufficientCapacity(`No host has room for ${r.cpus} vCPUs, ${r.memory_mb} MB of memory and ${r.disk_gb} GB of disk`, {
+    retryable: true,
+  });
 }
 
 const because = (h: { status_reason: string | null }) => (h.status_reason ? `: ${h.status_reason}` : '');

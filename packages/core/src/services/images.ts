@@ -62,7 +62,7 @@ export async function registerImageTx(
     // Registered by a concurrent call a moment ago.
     const [again] = await tx.select().from(images).where(same);
     if (again) return { image: toImage(again), created: false };
-    throw new HangarError('INTERNAL', 'could not register the image');
+    throw errors.internal('could not register the image');
   }
   await notifyWork(tx, null);
   return { image: toImage(row), created: true };
@@ -145,7 +145,7 @@ export async function uploadImage(
   raw: unknown,
   body: AsyncIterable<Uint8Array>,
 ): Promise<Image> {
-  if (!store) throw new HangarError('HOST_UNAVAILABLE', 'This server has no image store');
+  if (!store) throw errors.hostUnavailable('This server has no image store');
   const input = parse(UploadImageInput, raw, 'image');
   // Checked before the bytes are taken in, and again where the row is made.
   await db.transaction((tx) => enforceQuota(tx, scope.project_id, { images: 1 }));

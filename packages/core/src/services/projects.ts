@@ -1,5 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
-import { errors, HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import { CreateProjectInput, type Project } from '../domain/project.js';
 import type { Db } from '../store/database.js';
 import { toProject } from '../store/mappers.js';
@@ -13,7 +13,7 @@ export async function createProject(db: Db, input: { name: string }): Promise<Pr
     const [row] = await db.insert(projects).values({ name }).returning();
     return toProject(row!);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new HangarError('NAME_TAKEN', `A project named '${name}' already exists`);
+    if (isUniqueViolation(err)) throw errors.duplicate(`A project named '${name}' already exists`);
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Principal, Role } from '../domain/auth.js';
-import { HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { projects, type UserRow, users } from '../store/schema.js';
 import { DECOY_HASH, verifyPassword } from './passwords.js';
@@ -39,12 +39,12 @@ export async function authenticatePassword(db: Db, login: string, password: stri
     if (await verifyPassword(password, user.password_hash!)) return principalOf(user, 'password');
   }
   if (candidates.length === 0) await verifyPassword(password, await DECOY_HASH);
-  throw new HangarError('UNAUTHENTICATED', 'Incorrect username or password');
+  throw errors.unauthenticated('Incorrect username or password');
 }
 
 /** The principal for a user named in a token we issued; gone users are refused. */
 export async function principalForUser(db: Db, userId: string): Promise<Principal> {
   const [user] = await db.select().from(users).where(eq(users.id, userId));
-  if (!user) throw new HangarError('UNAUTHENTICATED', 'The user of this token no longer exists');
+  if (!user) throw errors.unauthenticated('The user of this token no longer exists');
   return principalOf(user, 'jwt');
 }

@@ -1,4 +1,4 @@
-import { errors, HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { HARDWARE_FIELDS, type HardwareChanges, METADATA_FIELDS, normalizeNetwork, UpdateVmInput } from '../domain/vm.js';
@@ -37,7 +37,7 @@ export async function updateVm(
         let vm = await requireVm(tx, scope, vmId, true);
         checkVersion(vm, opts.expected_version);
         if (vm.status === 'deleted') {
-          throw new HangarError('INVALID_STATE', `VM ${vm.id} is deleted and cannot be changed`, {
+          throw errors.invalidState(`VM ${vm.id} is deleted and cannot be changed`, {
             status: 'deleted',
             allowed_actions: [],
             operation_id: null,

@@ -1,6 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import { CreateUserInput, type Principal, roleAtLeast, type User } from '../domain/auth.js';
-import { errors, HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { toUser } from '../store/mappers.js';
 import { projects, users } from '../store/schema.js';
@@ -9,7 +9,7 @@ import { isUniqueViolation } from './pg-errors.js';
 import { parse } from './validate.js';
 
 export function forbidden(message: string) {
-  return new HangarError('FORBIDDEN', message);
+  return errors.forbidden(message);
 }
 
 /** Project admins manage their project's users; global admins manage everyone. */
@@ -37,7 +37,7 @@ export async function createUser(db: Db, actor: Principal, raw: CreateUserInput)
     return toUser(row!);
   } catch (err) {
     // Names are unique per project: this says nothing about other projects' users.
-    if (isUniqueViolation(err)) throw new HangarError('NAME_TAKEN', `A user named '${input.username}' already exists in this project`);
+    if (isUniqueViolation(err)) throw errors.duplicate(`A user named '${input.username}' already exists in this project`);
     throw err;
   }
 }

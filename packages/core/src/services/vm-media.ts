@@ -1,4 +1,4 @@
-import { errors, HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import { AttachIsoInput } from '../domain/image.js';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
@@ -85,7 +85,7 @@ export async function ejectIso(db: Db, scope: Scope, id: string, rawOpts: Mutati
     idempotent(tx, scope, opts.idempotency_key, { action: 'eject_iso', vm_id: vmId }, async () => {
       const vm = await requireVm(tx, scope, vmId, true);
       if (!vm.iso_image_id) {
-        throw new HangarError('VALIDATION', 'No CDROM device found', { fields: [{ path: 'id', message: 'the VM has no ISO attached' }] });
+        throw errors.validation('No CDROM device found', [{ path: 'id', message: 'the VM has no ISO attached' }]);
       }
       return beginAction(tx, scope, vm, 'update_hardware', {
         input: { iso: { image_id: null } },

@@ -1,4 +1,4 @@
-import { API_KEY_PREFIX, HangarError, type Principal, type Services, Uuid } from '@hangar/core';
+import { API_KEY_PREFIX, errors, type Principal, type Services, Uuid } from '@hangar/core';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { AuthPort } from '../trpc/context.js';
 import { LoginLimiter } from './login-limiter.js';
@@ -26,7 +26,7 @@ export class Authenticator implements AuthPort {
   async authenticate(authorization: string | undefined): Promise<Principal> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!match) {
-      throw new HangarError('UNAUTHENTICATED', 'Missing credentials: send Authorization: Bearer <API key or access token>');
+      throw errors.unauthenticated('Missing credentials: send Authorization: Bearer <API key or access token>');
     }
     const token = match[1]!;
     if (token.startsWith(API_KEY_PREFIX)) return this.opts.services.auth.apiKey(token);
@@ -57,9 +57,9 @@ export class Authenticator implements AuthPort {
       sub = payload.sub;
     } catch (err) {
       const expired = err instanceof joseErrors.JWTExpired;
-      throw new HangarError('UNAUTHENTICATED', expired ? 'Access token expired; sign in again' : 'Invalid access token');
+      throw errors.unauthenticated(expired ? 'Access token expired; sign in again' : 'Invalid access token');
     }
-    if (!Uuid.safeParse(sub).success) throw new HangarError('UNAUTHENTICATED', 'Invalid access token');
+    if (!Uuid.safeParse(sub).success) throw errors.unauthenticated('Invalid access token');
     return this.opts.services.auth.user(sub!);
   }
 }

@@ -1,4 +1,4 @@
-import { HangarError } from '@hangar/core';
+import { errors } from '@hangar/core';
 
 export interface LimiterOptions {
   /** Attempts per username from one address before each further failure doubles the wait. */
@@ -58,10 +58,7 @@ export class LoginLimiter {
       const r = this.records.get(key);
       if (r && r.next > now) {
         const retryAfter = Math.ceil((r.next - now) / 1000);
-        throw new HangarError('RATE_LIMITED', `Too many failed logins; try again in ${retryAfter} s`, {
-          retry_after_s: retryAfter,
-          retryable: true,
-        });
+        throw errors.rateLimited(`Too many failed logins; try again in ${retryAfter} s`, retryAfter);
       }
     }
     for (const [key, free] of keys) {

@@ -40,12 +40,11 @@ export function toHangarError(err: unknown): HangarError {
     if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : internal();
     return fromTrpc(err);
   }
-  if (databaseDown(err))
-    return new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true });
+  if (databaseDown(err)) return errors.databaseUnavailable();
   return internal();
 }
 
-const internal = () => new HangarError('INTERNAL', 'Internal server error');
+const internal = () => errors.internal('Internal server error');
 
 function fromTrpc(err: TRPCError): HangarError {
   const byTrpc: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
@@ -61,7 +60,7 @@ function fromTrpc(err: TRPCError): HangarError {
   const code = byTrpc[err.code];
   return code
     ? new HangarError(code, err.message, code === 'VALIDATION' ? { fields: [{ path: '(request)', message: err.message }] } : {})
-    : new HangarError('INTERNAL', 'Internal server error');
+    : errors.internal('Internal server error');
 }
 
 /** Whether repeating the request unchanged can succeed (clients' retry hint). */

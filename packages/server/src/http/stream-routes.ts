@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { errors, HangarError, ImageKind, type Principal, type Role, type Scope, type Services, type VmArchives } from '@hangar/core';
+import { errors, ImageKind, type Principal, type Role, type Scope, type Services, type VmArchives } from '@hangar/core';
 import busboy from 'busboy';
 import type { Hono, Context as HonoContext } from 'hono';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -89,8 +89,7 @@ function archiveBody(c: HonoContext<AppEnv>, source: Readable): Promise<Readable
 }
 
 const needArchives = (deps: StreamDeps): VmArchives => {
-  if (!deps.archives)
-    throw new HangarError('HOST_UNAVAILABLE', 'This server runs no worker, so it cannot read or write VM disks', { retryable: true });
+  if (!deps.archives) throw errors.hostUnavailable('This server runs no worker, so it cannot read or write VM disks');
   return deps.archives;
 };
 

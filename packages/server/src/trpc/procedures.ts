@@ -1,11 +1,11 @@
-import { HangarError, type Principal, type Role, roleAtLeast, type Scope } from '@hangar/core';
+import { errors, type Principal, type Role, roleAtLeast, type Scope } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
 import { toHangarError } from '../errors/to-hangar-error.js';
 import { trpcCodeOf } from '../errors/trpc-code.js';
 import { t } from './init.js';
 
 /** Every procedure: typed core errors become tRPC errors with the right HTTP status; the rest are logged and hidden. */
-const errors = t.middleware(async ({ ctx, next, path }) => {
+const translateErrors = t.middleware(async ({ ctx, next, path }) => {
   ctx.info.procedure = path;
   const result = await next();
   if (!result.ok) {
@@ -16,7 +16,7 @@ const errors = t.middleware(async ({ ctx, next, path }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(errors);
+export const publicProcedure = t.procedure.use(translateErrors);
 
 const authenticated = publicProcedure.use(async ({ ctx, next }) => {
   const principal = await ctx.auth.authenticate(ctx.authorization);
@@ -30,10 +30,7 @@ export const scopeOf = (principal: Principal): Scope => ({ project_id: principal
 /** Refuses (403) a principal whose role is below `role`. */
 export function requireRole(principal: Principal, role: Role): void {
   if (!roleAtLeast(principal.role, role)) {
-    throw new HangarError(
-      'FORBIDDEN',
-      `This needs the ${role} role; your ${principal.via === 'api_key' ? 'key' : 'account'} has ${principal.role}`,
-    );
+    throw errors.forbidden(`This needs the ${role} role; your ${principal.via === 'api_key' ? 'key' : 'account'} has ${principal.role}`);
   }
 }
 
@@ -53,7 +50,7 @@ export const adminProcedure = atLeast('admin');
 
 /** Projects and users everywhere. */
 export const globalAdminProcedure = authenticated.use(({ ctx, next }) => {
-  if (!ctx.principal.global_admin) throw new HangarError('FORBIDDEN', 'This needs a global admin');
+  if (!ctx.principal.global_admin) throw errors.forbidden('This needs a global admin');
   return next();
 });
 

@@ -1,4 +1,4 @@
-import { HangarError, type Principal } from '@hangar/core';
+import { errors, type Principal } from '@hangar/core';
 
 /**
  * Long-polls held at once per principal (an API key, or a user signed in by token). Each held
@@ -14,10 +14,7 @@ export class WaitSlots {
     const key = principal.api_key_id ?? `user:${principal.user_id}`;
     const n = this.held.get(key) ?? 0;
     if (n >= this.perPrincipal) {
-      throw new HangarError('RATE_LIMITED', `Too many waits held at once (${this.perPrincipal} per key or user); let one end first`, {
-        retry_after_s: 1,
-        retryable: true,
-      });
+      throw errors.rateLimited(`Too many waits held at once (${this.perPrincipal} per key or user); let one end first`, 1);
     }
     this.held.set(key, n + 1);
     try {

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from '../../domain/archive.js';
-import { HangarError } from '../../domain/errors.js';
+import { errors, HangarError } from '../../domain/errors.js';
 import type { ImageFormat } from '../../domain/image.js';
 import type { DiskFile } from '../../drivers/driver.js';
 import { PRIVATE_FILE_MODE } from '../../files/private.js';
@@ -36,7 +36,7 @@ const MAX_MANIFEST = 1024 * 1024;
 /** Tar headers, padding and the end-of-archive blocks, on top of what the manifest declares. */
 const TAR_OVERHEAD = (entries: number) => (entries + 1) * 2048 + 20 * 1024;
 
-const invalid = (message: string) => new HangarError('INVALID_ARCHIVE', message);
+const invalid = (message: string) => errors.invalidArchive(message);
 
 /** Counts expanded bytes; past the limit the archive is refused (a decompression bomb, or a lie). */
 class ExpansionLimit extends Transform {
@@ -153,7 +153,7 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
       }
       const free = await (opts.free_bytes ?? freeBytes)(opts.dir);
       if (diskBytes > free) {
-        throw new HangarError('INSUFFICIENT_CAPACITY', `The archive's disks need ${diskBytes} bytes; the host has ${free} bytes free`, {
+        throw errors.insufficientCapacity(`The archive's disks need ${diskBytes} bytes; the host has ${free} bytes free`, {
           retryable: false,
         });
       }

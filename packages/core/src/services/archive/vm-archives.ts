@@ -52,9 +52,8 @@ export interface VmExport {
 
 function driverFailure(err: unknown, what: string): HangarError {
   if (err instanceof HangarError) return err;
-  if (err instanceof DriverError && err.kind === 'unavailable')
-    return new HangarError('HOST_UNAVAILABLE', `${what}: ${err.message}`, { retryable: true });
-  return new HangarError('INTERNAL', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+  if (err instanceof DriverError && err.kind === 'unavailable') return errors.hostUnavailable(`${what}: ${err.message}`);
+  return errors.internal(`${what}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 /**
@@ -123,10 +122,7 @@ export class VmArchives {
     let archive: Readable;
     try {
       const driver = begun.row.host_id ? this.opts.drivers.get(begun.row.host_id) : undefined;
-      if (!driver)
-        throw new HangarError('HOST_UNAVAILABLE', "This server does not run the VM's host, so it cannot read its disks", {
-          retryable: true,
-        });
+      if (!driver) throw errors.hostUnavailable("This server does not run the VM's host, so it cannot read its disks");
       if (!begun.row.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
       if (!can.archives(driver)) throw errors.unsupported('Exporting VMs', driver.kind);
       const files = await driver.exportDisks(begun.row.domain_ref, { signal: opts.signal });
@@ -193,7 +189,7 @@ export class VmArchives {
     if (!hostId || !driver) {
       const any = [...this.opts.drivers.values()][0];
       if (any) throw errors.unsupported('Importing VMs', any.kind);
-      throw new HangarError('HOST_UNAVAILABLE', 'This server runs no hypervisor host to import into', { retryable: true });
+      throw errors.hostUnavailable('This server runs no hypervisor host to import into');
     }
     const dir = join(this.opts.importDir, randomUUID());
     await privateDir(dir);
