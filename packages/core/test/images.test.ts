@@ -36,13 +36,11 @@ afterAll(async () => {
   await files?.close();
 });
 
+/** The image once its download ended: the wait wakes when the downloader says so. */
 async function settled(id: string): Promise<Image> {
-  for (let i = 0; i < 200; i++) {
-    const image = await cp.services.images.get(cp.scope, id);
-    if (image.status === 'ready' || image.status === 'error') return image;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`image ${id} did not settle`);
+  const { image, timed_out } = await cp.services.images.wait(cp.scope, id, { timeout_ms: 10_000 });
+  if (timed_out) throw new Error(`image ${id} did not settle`);
+  return image;
 }
 
 async function storeFiles(): Promise<string[]> {

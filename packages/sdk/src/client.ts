@@ -273,10 +273,14 @@ export class Client {
 
   /** Waits until an image is `ready` (resolves) or in `error` (throws OperationFailedError-like HangarError). */
   async waitForImage(id: string, opts: WaitOptions = {}): Promise<Image> {
-    const until = Date.now() + (opts.timeout_ms ?? DEFAULT_WAIT_MS);
+    const deadline = Date.now() + (opts.timeout_ms ?? DEFAULT_WAIT_MS);
     for (;;) {
-      const image = await this.getImage(id, { signal: opts.signal });
-      if (image.status === 'ready') return image;
+      // Long-polls, like the other waits: the server answers when the download ends.
+      const slice = Math.max(0, Math.min(deadline - Date.now(), LONG_POLL_SLICE_MS));
+      const { image, timed_out } = await this.call((signal) => this.trpc.images.wait.query({ id, timeout_ms: slice }, { signal }), {
+        signal: opts.signal,
+        timeout_ms: slice + 30_000,
+      });
       if (image.status === 'error') {
         throw new HangarError(`Image ${id} failed: ${image.error ?? 'download failed'}`, {
           status: null,
@@ -284,8 +288,8 @@ export class Client {
           details: { image },
         });
       }
-      if (Date.now() > until) throw new TimeoutError(`Image ${id} was not ready in time`, { status: null, code: 'TIMEOUT' });
-      await sleep(250, opts.signal);
+      if (!timed_out) return image;
+      if (Date.now() >= deadline) throw new TimeoutError(`Image ${id} was not ready in time`, { status: null, code: 'TIMEOUT' });
     }
   }
 

@@ -103,6 +103,7 @@ const MATRIX = {
   'images.create': { min: 'operator', input: () => ({ url: 'http://127.0.0.1:9/matrix.iso' }) },
   'images.get': { min: 'viewer', scoped: true, input: async (f) => ({ id: await f.image() }) },
   'images.list': { min: 'viewer', input: () => undefined },
+  'images.wait': { min: 'viewer', scoped: true, input: async (f) => ({ id: await f.image(), timeout_ms: 0 }) },
   'images.delete': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ id: await f.image() }) },
 } satisfies Record<ProcedureName, Row>;
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LoginName, Password } from './auth.js';
 import { ListEventsQuery } from './event.js';
 import { Uuid } from './fields.js';
-import { IsoSource, ONE_ISO_SOURCE } from './image.js';
+import { Image, IsoSource, ONE_ISO_SOURCE } from './image.js';
 import { ListOperationsQuery, MutationOptions, Operation } from './operation.js';
 import { VmStatus } from './status.js';
 import { CreateVmInput, NOTHING_TO_UPDATE, somethingToUpdate, UpdateVmFields, Vm } from './vm.js';
@@ -57,6 +57,10 @@ export const WaitOperationRequest = z.strictObject({
 });
 export type WaitOperationRequest = z.input<typeof WaitOperationRequest>;
 export const WaitOperationResult = z.object({ operation: Operation, timed_out: z.boolean() }).meta({ id: 'WaitOperationResult' });
+
+/** Waiting for an image: the same request as for an operation. */
+export const WaitImageRequest = WaitOperationRequest;
+export const WaitImageResult = z.object({ image: Image, timed_out: z.boolean() }).meta({ id: 'WaitImageResult' });
 
 export const OperationPage = z.object({ operations: z.array(Operation), next_cursor: z.string().nullable() }).meta({ id: 'OperationPage' });
 export { ListOperationsQuery };

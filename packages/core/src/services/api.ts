@@ -44,6 +44,8 @@ export interface Services {
     upload(scope: Scope, input: UploadImageInput, body: AsyncIterable<Uint8Array>): Promise<Image>;
     get(scope: Scope, id: string): Promise<Image>;
     list(scope: Scope, query?: ListImagesQuery): Promise<{ images: Image[] }>;
+    /** Long-poll: until the image is ready or failed, or the timeout. */
+    wait(scope: Scope, id: string, opts?: WaitCallOptions): Promise<{ image: Image; timed_out: boolean }>;
     delete(scope: Scope, id: string): Promise<Image>;
   };
   operations: {

@@ -18,7 +18,7 @@ import { updateVm } from './update-vm.js';
 import { createUser, listUsers } from './users.js';
 import { attachIso, ejectIso } from './vm-media.js';
 import { getVm, listVms } from './vm-queries.js';
-import { waitForOperation, waitForVm } from './waits.js';
+import { waitForImage, waitForOperation, waitForVm } from './waits.js';
 
 type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
 
@@ -58,6 +58,7 @@ export function createServices(deps: ServiceDeps): Services {
     images: {
       ...bind(db, { register: registerImage, get: getImage, list: listImages }),
       upload: (scope, input, body) => uploadImage(db, deps.images, scope, input, body),
+      wait: (scope, id, opts) => waitForImage(deps, scope, id, opts),
       delete: (scope, id) => deleteImage(db, deps.images, scope, id),
     },
     operations: {

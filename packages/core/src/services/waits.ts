@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import type { Image } from '../domain/image.js';
 import { isFinished, type Operation } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { VmStatus } from '../domain/status.js';
 import type { Vm } from '../domain/vm.js';
 import type { ServiceDeps } from './context.js';
+import { getImage } from './images.js';
 import { getOperation } from './operations.js';
 import { parse, parseId } from './validate.js';
 import { getVm } from './vm-queries.js';
@@ -110,4 +112,26 @@ export async function waitForVm(
     opts.signal,
   );
   return { vm: r.value, timed_out: r.timed_out };
+}
+
+/** Resolves once the image is `ready` or in `error` (its download failed), or at the timeout. */
+export async function waitForImage(
+  deps: ServiceDeps,
+  scope: Scope,
+  id: string,
+  opts: WaitOptions = {},
+): Promise<{ image: Image; timed_out: boolean }> {
+  const imageId = parseId(id, 'image id');
+  const { timeout_ms } = parse(WaitOptions, { timeout_ms: opts.timeout_ms }, 'wait options');
+  const r = await waitUntil(
+    deps,
+    imageId,
+    async () => {
+      const image = await getImage(deps.db, scope, imageId);
+      return { value: image, done: image.status === 'ready' || image.status === 'error' };
+    },
+    timeout_ms,
+    opts.signal,
+  );
+  return { image: r.value, timed_out: r.timed_out };
 }

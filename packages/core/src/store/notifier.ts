@@ -8,6 +8,7 @@ export const CHANGES_CHANNEL = 'hangar_changes';
 export const WORK_CHANNEL = 'hangar_work';
 
 export interface ChangeNotice {
+  /** The VM that changed; for an image's change, the image's id. */
   vm_id: string;
   operation_id: string | null;
   status: string;

@@ -5,7 +5,7 @@ import { fetchImage } from '../images/fetch-image.js';
 import type { ImageStore } from '../images/store.js';
 import type { UrlPolicy } from '../images/url-policy.js';
 import type { Db } from '../store/database.js';
-import type { Notifier } from '../store/notifier.js';
+import { type Notifier, notifyChange } from '../store/notifier.js';
 import { fromRaw } from '../store/raw-rows.js';
 import { type ImageRow, images } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
@@ -199,6 +199,7 @@ export class ImageDownloader {
         .returning({ id: images.id });
       // Deleted while downloading: the bytes have nowhere to belong.
       if (done.length === 0) await store.remove(image.id);
+      else await notifyChange(db, { vm_id: image.id, operation_id: null, status: 'ready' });
     } catch (err) {
       if (signal.aborted) return; // stopping: the lease is released for the next process
       if (lost.signal.aborted) return;
@@ -212,6 +213,7 @@ export class ImageDownloader {
         .update(images)
         .set({ status: 'error', error: `download failed: ${reason}`, lease_owner: null, lease_expires_at: null, updated_at: new Date() })
         .where(mine);
+      await notifyChange(db, { vm_id: image.id, operation_id: null, status: 'error' });
     } finally {
       stopRenewing();
       clearInterval(stall);

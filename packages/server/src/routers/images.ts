@@ -1,7 +1,8 @@
-import { IdRequest, Image, ImageList, ListImagesQuery, RegisterImageInput } from '@hangar/core';
+import { IdRequest, Image, ImageList, ListImagesQuery, RegisterImageInput, WaitImageRequest, WaitImageResult } from '@hangar/core';
 import { router } from '../trpc/init.js';
 import { operatorProcedure, viewerProcedure } from '../trpc/procedures.js';
 import { route } from '../trpc/routes.js';
+import { waitSignal } from '../trpc/settle.js';
 
 export const imagesRouter = router({
   /** Registers a download; the worker fetches it (see the image's `status` and `progress`). */
@@ -28,6 +29,21 @@ export const imagesRouter = router({
     .input(ListImagesQuery.optional())
     .output(ImageList)
     .query(({ ctx, input }) => ctx.services.images.list(ctx.scope, input ?? {})),
+
+  /** Long-poll: held until the image is ready or its download failed, or the caller's timeout passes. */
+  wait: viewerProcedure
+    .meta(
+      route('GET', '/images/{id}/wait', 'Wait until an image is ready (or its download failed)', {
+        query_aliases: { timeout: 'timeout_ms' },
+      }),
+    )
+    .input(WaitImageRequest)
+    .output(WaitImageResult)
+    .query(({ ctx, input, signal }) =>
+      ctx.waits.hold(ctx.principal, () =>
+        ctx.services.images.wait(ctx.scope, input.id, { timeout_ms: input.timeout_ms, signal: waitSignal(ctx, signal) }),
+      ),
+    ),
 
   delete: operatorProcedure
     .meta(route('DELETE', '/images/{id}', 'Delete an image (409 while a VM uses it)'))
