@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Labels, MacAddress } from '../../src/domain/fields.js';
 import { looksLikeIso } from '../../src/domain/image.js';
 import { ListVmsQuery, parseLabelSelector } from '../../src/domain/list.js';
+import { normalizeNetwork } from '../../src/domain/vm.js';
 
 // Field schemas in isolation: what each accepts, refuses and turns into.
 describe('label selectors', () => {
@@ -56,5 +57,23 @@ describe('ISO names', () => {
     expect(looksLikeIso('DEBIAN.ISO')).toBe(true);
     expect(looksLikeIso('debian.iso.qcow2')).toBe(false);
     expect(looksLikeIso('iso')).toBe(false);
+  });
+});
+
+describe('networks as stored', () => {
+  it('keep a bridge name only on bridges, and unknown addresses as null', () => {
+    expect(normalizeNetwork({ type: 'bridge', bridge_name: 'br0' })).toEqual({
+      type: 'bridge',
+      bridge_name: 'br0',
+      mac_address: null,
+      ip_address: null,
+    });
+    expect(normalizeNetwork({ type: 'bridge' })).toEqual({ type: 'bridge', bridge_name: null, mac_address: null, ip_address: null });
+    expect(normalizeNetwork({ type: 'nat', bridge_name: 'br0', mac_address: '52:54:00:00:00:01', ip_address: '10.0.0.5' })).toEqual({
+      type: 'nat',
+      bridge_name: null,
+      mac_address: '52:54:00:00:00:01',
+      ip_address: '10.0.0.5',
+    });
   });
 });
