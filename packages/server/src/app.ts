@@ -1,4 +1,4 @@
-import { type Db, errors, HangarError, pingDatabase, type Services, type VmArchives } from '@hangar/core';
+import { type Db, errors, pingDatabase, type Services, type VmArchives } from '@hangar/core';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/openapi.json', (c) => c.body(document, 200, { 'content-type': 'application/json' }));
   mountDocs(app);
 
-  app.notFound((c) => writeError(c, new HangarError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) => writeError(c, errors.routeNotFound(c.req.method, c.req.path)));
   app.onError((err, c) => {
     deps.log.error({ err, request_id: c.get('info')?.requestId }, 'unhandled error');
     return writeError(c, err);

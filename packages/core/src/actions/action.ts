@@ -60,11 +60,13 @@ export interface Requestable<S extends z.ZodObject = z.ZodObject> {
  * update_hardware, export) have services of their own.
  */
 export interface ActionDefinition<S extends z.ZodObject = z.ZodObject> {
+  /** The action in a sentence's words: "Cannot {verb} VM …". */
+  verb: string;
   perform(ctx: PerformContext): Promise<Outcome>;
   request?: Requestable<S>;
 }
 
 /** Keeps an action's option schema type (so its service method and procedure are typed by it). */
-export function defineAction<S extends z.ZodObject>(def: { perform: ActionDefinition['perform']; request: Requestable<S> }) {
+export function defineAction<S extends z.ZodObject>(def: { verb: string; perform: ActionDefinition['perform']; request: Requestable<S> }) {
   return def;
 }

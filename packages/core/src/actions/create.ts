@@ -19,6 +19,7 @@ function specOf(vm: VmRow): DomainSpec {
 
 /** Defines the VM's domain on its host (and starts it when asked). Requested by `services/create-vm.ts`. */
 export const create: ActionDefinition = {
+  verb: 'create',
   async perform(ctx) {
     const { op, vm, driver, signal } = ctx;
     const call = { signal };

@@ -12,6 +12,7 @@ export type DeleteOptions = z.input<typeof DeleteOptions>;
 
 /** Powers the domain off and removes it (with its disks unless told otherwise). */
 export const deleteAction = defineAction({
+  verb: 'delete',
   request: {
     options: DeleteOptions,
     plan: (o) => ({ input: { delete_disks: o.delete_disks }, force: o.force }),

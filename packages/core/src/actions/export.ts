@@ -6,6 +6,7 @@ import type { ActionDefinition } from './action.js';
  * a worker only ever meets one whose server died, and ends it.
  */
 export const exportAction: ActionDefinition = {
+  verb: 'export',
   async perform() {
     throw new DriverError('failed', 'the export ended with the server that was streaming it');
   },

@@ -4,6 +4,7 @@ import { refOf } from './driver-calls.js';
 
 /** Power off at once; preempts whatever operation is running (see the state table). */
 export const force_stop = defineAction({
+  verb: 'force-stop',
   request: {
     options: MutationOptions,
     plan: () => ({}),

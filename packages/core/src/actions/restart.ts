@@ -12,6 +12,7 @@ export type RestartOptions = z.input<typeof RestartOptions>;
 
 /** A guest reboot (ACPI power-off, then power on), or with `force` a power cycle. */
 export const restart = defineAction({
+  verb: 'restart',
   request: {
     options: RestartOptions,
     plan: (o) => ({ input: { force: o.force, timeout_s: o.timeout_s }, extra_deadline_s: o.timeout_s }),

@@ -3,6 +3,7 @@ import { defineAction } from './action.js';
 import { refOf } from './driver-calls.js';
 
 export const resume = defineAction({
+  verb: 'resume',
   request: {
     options: MutationOptions,
     plan: () => ({}),

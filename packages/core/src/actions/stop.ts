@@ -11,6 +11,7 @@ export type StopOptions = z.input<typeof StopOptions>;
 
 /** ACPI power-off, forced off once `timeout_s` passes. */
 export const stop = defineAction({
+  verb: 'stop',
   request: {
     options: StopOptions,
     plan: (o) => ({ input: { timeout_s: o.timeout_s }, extra_deadline_s: o.timeout_s }),

@@ -9,6 +9,7 @@ import { refOf } from './driver-calls.js';
  * by `services/update-vm.ts` and `services/vm-media.ts`.
  */
 export const update_hardware: ActionDefinition = {
+  verb: 'change the hardware of',
   async perform(ctx) {
     const { op, vm, driver, signal } = ctx;
     const changes = (op.input.changes ?? {}) as HardwareChanges;

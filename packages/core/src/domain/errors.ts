@@ -64,6 +64,7 @@ export function isHangarError(err: unknown): err is HangarError {
 export const errors = {
   vmNotFound: (id: string) => new HangarError('VM_NOT_FOUND', `VM with ID ${id} not found`),
   operationNotFound: (id: string) => new HangarError('OPERATION_NOT_FOUND', `Operation with ID ${id} not found`),
+  routeNotFound: (method: string, path: string) => new HangarError('NOT_FOUND', `No route for ${method} ${path}`),
   notFound: (what: string, id: string) => new HangarError('NOT_FOUND', `${what} with ID ${id} not found`),
   nameTaken: (name: string) => new HangarError('NAME_TAKEN', `A VM named '${name}' already exists in this project`, { retryable: false }),
   versionConflict: (expected: number, actual: number) =>
@@ -86,6 +87,9 @@ export const errors = {
   insufficientCapacity: (message: string, details: ErrorDetails = {}) =>
     new HangarError('INSUFFICIENT_CAPACITY', message, { retryable: true, ...details }),
   invalidState: (message: string, details: ErrorDetails) => new HangarError('INVALID_STATE', message, details),
+  operationInProgress: (message: string, details: ErrorDetails) => new HangarError('OPERATION_IN_PROGRESS', message, details),
+  quotaExceeded: (message: string, details: ErrorDetails) => new HangarError('QUOTA_EXCEEDED', message, { ...details, retryable: false }),
+  imageInUse: (message: string, details: ErrorDetails) => new HangarError('IMAGE_IN_USE', message, details),
   databaseUnavailable: () => new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true }),
   /** A server fault; what the client sees of it (details stay in the log). */
   internal: (message = 'Internal server error') => new HangarError('INTERNAL', message),

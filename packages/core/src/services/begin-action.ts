@@ -1,4 +1,5 @@
-import { errors, HangarError } from '../domain/errors.js';
+import { ACTIONS } from '../actions/registry.js';
+import { errors } from '../domain/errors.js';
 import type { VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { allowedActions, decide, type OperationAction, rule } from '../domain/state-machine.js';
@@ -36,20 +37,6 @@ export async function inFlightOperation(tx: Tx, vm: VmRow): Promise<OperationRow
   return (await lockOperation(tx, vm.current_operation_id)) ?? null;
 }
 
-const VERBS: Record<OperationAction, string> = {
-  create: 'create',
-  start: 'start',
-  stop: 'stop',
-  force_stop: 'force-stop',
-  restart: 'restart',
-  reset: 'reset',
-  pause: 'pause',
-  resume: 'resume',
-  update_hardware: 'change the hardware of',
-  export: 'export',
-  delete: 'delete',
-};
-
 export function conflictError(action: OperationAction, vm: VmRow, inFlight: OperationRow | null, retryable: boolean) {
   const status = vm.status as VmStatus;
   const details = {
@@ -60,14 +47,13 @@ export function conflictError(action: OperationAction, vm: VmRow, inFlight: Oper
   };
   if (retryable && inFlight) {
     const hint = rule(action).forcedFrom?.includes(status) ? '; pass force=true to cancel it' : '';
-    return new HangarError(
-      'OPERATION_IN_PROGRESS',
-      `Cannot ${VERBS[action]} VM ${vm.id}: it is ${status} while operation ${inFlight.id} (${inFlight.action}) runs${hint}`,
+    return errors.operationInProgress(
+      `Cannot ${ACTIONS[action].verb} VM ${vm.id}: it is ${status} while operation ${inFlight.id} (${inFlight.action}) runs${hint}`,
       details,
     );
   }
   const allowed = details.allowed_actions.length ? details.allowed_actions.join(', ') : 'nothing';
-  return errors.invalidState(`Cannot ${VERBS[action]} VM ${vm.id} while it is ${status} (allowed: ${allowed})`, details);
+  return errors.invalidState(`Cannot ${ACTIONS[action].verb} VM ${vm.id} while it is ${status} (allowed: ${allowed})`, details);
 }
 
 /**

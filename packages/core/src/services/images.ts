@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
-import { errors, HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import { type Image, type ImageKind, ListImagesQuery, looksLikeIso, RegisterImageInput, UploadImageInput } from '../domain/image.js';
 import type { Scope } from '../domain/project.js';
 import type { ImageStore } from '../images/store.js';
@@ -122,13 +122,9 @@ export async function deleteImage(db: Db, store: ImageStore | undefined, scope: 
       )
       .limit(5);
     if (users.length) {
-      throw new HangarError(
-        'IMAGE_IN_USE',
-        `Image ${row.id} is in use by VM ${users.map((u) => u.name).join(', ')}; eject or delete it first`,
-        {
-          vm_ids: users.map((u) => u.id),
-        },
-      );
+      throw errors.imageInUse(`Image ${row.id} is in use by VM ${users.map((u) => u.name).join(', ')}; eject or delete it first`, {
+        vm_ids: users.map((u) => u.id),
+      });
     }
     await tx.delete(images).where(eq(images.id, row.id));
     return row;

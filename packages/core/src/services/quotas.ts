@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { HangarError } from '../domain/errors.js';
+import { errors } from '../domain/errors.js';
 import { type ProjectQuotas, QUOTA_KINDS, type QuotaKind, QuotaLimits } from '../domain/quota.js';
 import type { Db, Tx } from '../store/database.js';
 import { projectQuotas } from '../store/schema.js';
@@ -44,17 +44,12 @@ export async function enforceQuota(tx: Tx, projectId: string, adds: Partial<Usag
     const limit = limits[k]!;
     const want = adds[k]!;
     if (used[k] + want > limit) {
-      throw new HangarError(
-        'QUOTA_EXCEEDED',
-        `Project quota exceeded: ${used[k]} of ${limit} ${LABELS[k]} in use, and this needs ${want} more`,
-        {
-          quota: k,
-          limit,
-          used: used[k],
-          requested: want,
-          retryable: false,
-        },
-      );
+      throw errors.quotaExceeded(`Project quota exceeded: ${used[k]} of ${limit} ${LABELS[k]} in use, and this needs ${want} more`, {
+        quota: k,
+        limit,
+        used: used[k],
+        requested: want,
+      });
     }
   }
 }

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { errors } from '@hangar/core';
 import type { Hono } from 'hono';
+import { writeError } from '../errors/write-error.js';
 import type { AppEnv } from './request-context.js';
 
 const ASSETS: Record<string, string> = {
@@ -43,7 +45,7 @@ export function mountDocs(app: Hono<AppEnv>): void {
   app.get('/docs/assets/:file', async (c) => {
     const file = c.req.param('file');
     const type = ASSETS[file];
-    if (!type) return c.json({ detail: `No asset ${file}`, code: 'NOT_FOUND' }, 404);
+    if (!type) return writeError(c, errors.routeNotFound('GET', c.req.path));
     const body = await readFile(join(assetDir, file));
     return c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' });
   });

@@ -1,4 +1,4 @@
-import { errors, HangarError } from '@hangar/core';
+import { errors, type HangarError } from '@hangar/core';
 import type { Context as HonoContext } from 'hono';
 import { writeError } from '../errors/write-error.js';
 import { appRouter } from '../router.js';
@@ -34,15 +34,12 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const hit = matches.find((x) => x.r.method === c.req.method);
       if (!hit) {
         if (matches.length) {
-          throw new HangarError(
-            'VALIDATION',
+          throw errors.validation(
             `${c.req.method} is not allowed on ${API_BASE}${path}; use ${[...new Set(matches.map((x) => x.r.method))].join(', ')}`,
-            {
-              fields: [{ path: '(method)', message: 'method not allowed' }],
-            },
+            [{ path: '(method)', message: 'method not allowed' }],
           );
         }
-        throw errors.notFound('Route', `${c.req.method} ${API_BASE}${path}`);
+        throw errors.routeNotFound(c.req.method, `${API_BASE}${path}`);
       }
       const { r: route, m } = hit;
       const procedure = route.procedure;
