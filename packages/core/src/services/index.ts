@@ -90,8 +90,6 @@ export {
   API_KEY_PREFIX,
   createApiKey,
   createKeyForUser,
-  generateApiKey,
-  hashApiKey,
   insertApiKey,
   listApiKeys,
   principalFromApiKey,
@@ -102,8 +100,6 @@ export { type BootstrapOptions, type BootstrapResult, bootstrap } from './bootst
 export type { ServiceDeps } from './context.js';
 export { decodeCursor, encodeCursor } from './cursor.js';
 export { registerHost, release, reserve, setHostStatus } from './hosts.js';
-export { canonicalJson } from './idempotency.js';
-export { hashPassword, verifyPassword } from './passwords.js';
 export { createProject, ensureProject, getProject, listProjects } from './projects.js';
 export { getOrCreateSetting } from './settings.js';
 export { authenticatePassword, principalForUser } from './sign-in.js';

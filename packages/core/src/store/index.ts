@@ -1,6 +1,7 @@
+// What the server and tools use of the store: opening a database (embedded or external) and
+// the change notifier. Queries stay behind the services and the store's own verbs.
 export { connectPostgres } from './connect.js';
-export * from './database.js';
+export { type Database, type Db, dataDirectory, type OpenDatabaseOptions, openDatabase, pingDatabase, type Tx } from './database.js';
 export { type EmbeddedCluster, startEmbeddedPostgres } from './embedded.js';
-export * from './mappers.js';
 export { MIGRATIONS_FOLDER, runMigrations } from './migrate.js';
-export * from './notifier.js';
+export { type ChangeNotice, Notifier } from './notifier.js';
