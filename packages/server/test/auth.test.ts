@@ -122,9 +122,13 @@ describe('authentication', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(Object.fromEntries(Object.entries(input).slice(0, 10))),
     });
-    const answers = (await ten.json()) as { error?: { data: { code: string } } }[];
+    const answers = (await ten.json()) as { error?: { message: string; data: { code: string; fields?: unknown } } }[];
     // The first is checked (a wrong password); the other nine are refused unchecked.
     expect(answers.map((a) => a.error?.data.code)).toEqual(['UNAUTHENTICATED', ...Array(9).fill('VALIDATION')]);
+    expect(answers[1]!.error).toMatchObject({
+      message: 'One sign-in per request: send auth.token on its own',
+      data: { fields: [{ path: '(batch)', message: 'more than one auth.token call' }] },
+    });
   });
 
   it('does not lock the owner out: guesses from one address do not slow another', async () => {
