@@ -514,14 +514,16 @@ export class Client {
 }
 
 /**
- * The server's retry hint first (it knows whether the same request can succeed), then the
- * SDK's own policy. A call that is not safe to repeat (`if-not-processed`) is repeated only
- * when the server also said it did not act (429, 503).
+ * The server's retry hint first: `false` (repeating cannot help) is never retried, `true` is
+ * retried where the SDK retries on its own (a 4xx the server calls retryable, such as a VM busy
+ * with another operation, is the caller's to wait out: it is not repeated behind its back). A
+ * call that is not safe to repeat (`if-not-processed`) is repeated only when the server also
+ * said it did not act (429, 503).
  */
 function shouldRetry(err: HangarError, retry: Retry): boolean {
   if (retry === 'never' || err.shouldRetry === false) return false;
   if (retry === 'if-not-processed') return err instanceof RateLimitError || err.status === 503;
-  if (err.shouldRetry === true) return true;
+  if (err.shouldRetry === true && err.status !== null && err.status >= 500) return true;
   if (err instanceof ConnectionError || err instanceof RateLimitError) return true;
   return err instanceof ServerError && err.status !== 501;
 }

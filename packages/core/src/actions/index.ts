@@ -1,6 +1,7 @@
 export type { ActionDefinition, ActionPlan, Outcome, PerformContext, Requestable } from './action.js';
 export { DeleteOptions } from './delete.js';
 export {
+  ACTION_REQUESTS,
   ACTIONS,
   type ActionOptions,
   type ActionOptionsSchema,

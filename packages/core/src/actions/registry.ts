@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { OperationAction } from '../domain/state-machine.js';
-import type { ActionDefinition, Outcome, PerformContext } from './action.js';
+import type { ActionDefinition, Outcome, PerformContext, Requestable } from './action.js';
 import { create } from './create.js';
 import { deleteAction } from './delete.js';
 import { exportAction } from './export.js';
@@ -31,17 +31,27 @@ export const ACTIONS = {
   delete: deleteAction,
 } satisfies Record<OperationAction, ActionDefinition<z.ZodObject>>;
 
-/** The actions the generic API offers (those with a `request`). */
-export type RequestableAction = {
-  [A in keyof typeof ACTIONS]: (typeof ACTIONS)[A] extends { request: object } ? A : never;
-}[keyof typeof ACTIONS];
+/**
+ * The request side of the requestable actions alone (options, plan, route): what the API's
+ * types are made of. Kept apart from the handlers so the API's published types (the SDK's) do
+ * not reach into the worker's (database, streams).
+ */
+function requestsOf<T extends Record<string, { request?: Requestable }>>(actions: T) {
+  return Object.fromEntries(
+    Object.entries(actions)
+      .filter(([, a]) => a.request !== undefined)
+      .map(([name, a]) => [name, a.request]),
+  ) as { [K in keyof T as T[K] extends { request: object } ? K : never]: T[K] extends { request: infer R } ? R : never };
+}
+export const ACTION_REQUESTS = requestsOf(ACTIONS);
 
-export const REQUESTABLE_ACTIONS = (Object.keys(ACTIONS) as OperationAction[]).filter(
-  (a) => (ACTIONS[a] as ActionDefinition).request !== undefined,
-) as RequestableAction[];
+/** The actions the generic API offers (those with a `request`). */
+export type RequestableAction = keyof typeof ACTION_REQUESTS;
+
+export const REQUESTABLE_ACTIONS = Object.keys(ACTION_REQUESTS) as RequestableAction[];
 
 /** The options schema of a requestable action. */
-export type ActionOptionsSchema<A extends RequestableAction> = (typeof ACTIONS)[A]['request']['options'];
+export type ActionOptionsSchema<A extends RequestableAction> = (typeof ACTION_REQUESTS)[A]['options'];
 export type ActionOptions<A extends RequestableAction> = z.input<ActionOptionsSchema<A>>;
 
 /** Carries out one operation on the hypervisor, with its action's handler. */

@@ -1,5 +1,5 @@
 import {
-  ACTIONS,
+  ACTION_REQUESTS,
   type ActionOptionsSchema,
   AttachIsoRequest,
   actionRequest,
@@ -50,7 +50,7 @@ function actionProcedure<Shape extends z.ZodRawShape>(action: RequestableAction,
 
 /** One procedure per requestable action, named after it. */
 function actionProcedures() {
-  return Object.fromEntries(REQUESTABLE_ACTIONS.map((a) => [a, actionProcedure(a, ACTIONS[a].request)])) as {
+  return Object.fromEntries(REQUESTABLE_ACTIONS.map((a) => [a, actionProcedure(a, ACTION_REQUESTS[a])])) as {
     [A in RequestableAction]: ReturnType<typeof actionProcedure<ActionOptionsSchema<A>['shape']>>;
   };
 }

@@ -45,7 +45,7 @@ export const t = initTRPC
         code: shape.code,
         data: {
           code: err.code,
-          httpStatus: httpStatusOf(err),
+          httpStatus: httpStatusOf(err) as number,
           path: shape.data.path,
           request_id: ctx?.info.requestId ?? null,
           should_retry: shouldRetry(err),
