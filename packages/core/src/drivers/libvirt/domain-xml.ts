@@ -1,0 +1,111 @@
+import { create } from 'xmlbuilder2';
+import type { DirectBoot } from '../qemu/command-line.js';
+
+/** The namespace of the metadata element that ties a libvirt domain to its Hangar VM. */
+export const HANGAR_XMLNS = 'https://hangar.dev/xmlns/libvirt/vm/1';
+
+/** What a libvirt domain is made from: the VM record, and where its files are. */
+export interface LibvirtDomain {
+  vm_id: string;
+  /** The VM's name, shown as the domain's title (domain names must be unique per host: `hangar-<id>`). */
+  name: string;
+  cpu_cores: number;
+  memory_mb: number;
+  /** `kvm` where KVM runs guests, else `qemu` (TCG). */
+  domain_type: 'kvm' | 'qemu';
+  disk: { path: string; format: 'qcow2' | 'raw' };
+  /** An ISO in the CD-ROM drive. */
+  iso_path: string | null;
+  network: { type: 'nat' | 'bridge'; bridge_name: string | null; mac_address: string };
+  /** libvirt's network for NAT VMs (`default`). */
+  nat_network?: string;
+  /** A VNC console on this unix socket (no TCP port), or none. */
+  vnc_socket: string | null;
+  /** Where the serial console's output is kept. */
+  console_log: string;
+  boot?: DirectBoot;
+}
+
+/** The libvirt name of a Hangar VM's domain. */
+export const domainName = (vmId: string) => `hangar-${vmId}`;
+
+// XML 1.0 cannot carry these at all (escaping does not help): refused, as the QEMU driver refuses them.
+const UNREPRESENTABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udfff]/;
+
+function checked(values: (string | null | undefined)[]): void {
+  for (const v of values) {
+    if (v && UNREPRESENTABLE.test(v)) throw new Error(`a value of the domain cannot be written as XML: ${JSON.stringify(v)}`);
+  }
+}
+
+/**
+ * The domain XML for `defineXML`, built with an XML library: every value is text or an
+ * attribute value, escaped by the builder, never pasted into markup. Persistent domains
+ * (defined, not created) outlive Hangar and libvirtd.
+ */
+export function domainXml(d: LibvirtDomain): string {
+  checked([
+    d.name,
+    d.disk.path,
+    d.iso_path,
+    d.network.bridge_name,
+    d.network.mac_address,
+    d.vnc_socket,
+    d.console_log,
+    d.boot?.kernel,
+    d.boot?.initrd,
+    d.boot?.append,
+  ]);
+  const doc = create({ version: '1.0' });
+  const domain = doc.ele('domain', { type: d.domain_type });
+  domain.ele('name').txt(domainName(d.vm_id));
+  domain.ele('uuid').txt(d.vm_id);
+  domain.ele('title').txt(d.name);
+  domain.ele('metadata').ele(HANGAR_XMLNS, 'hangar:vm', { id: d.vm_id });
+  domain.ele('memory', { unit: 'MiB' }).txt(String(d.memory_mb));
+  domain.ele('vcpu').txt(String(d.cpu_cores));
+  const os = domain.ele('os');
+  os.ele('type', { arch: 'x86_64', machine: 'pc' }).txt('hvm');
+  if (d.boot) {
+    os.ele('kernel').txt(d.boot.kernel);
+    if (d.boot.initrd) os.ele('initrd').txt(d.boot.initrd);
+    if (d.boot.append) os.ele('cmdline').txt(d.boot.append);
+  } else {
+    os.ele('boot', { dev: 'hd' });
+    if (d.iso_path) os.ele('boot', { dev: 'cdrom' });
+  }
+  const features = domain.ele('features');
+  features.ele('acpi');
+  features.ele('apic');
+  // A guest that powers off ends the domain (it stays defined); the control plane decides the rest.
+  domain.ele('on_poweroff').txt('destroy');
+  domain.ele('on_reboot').txt('restart');
+  domain.ele('on_crash').txt('destroy');
+
+  const devices = domain.ele('devices');
+  const disk = devices.ele('disk', { type: 'file', device: 'disk' });
+  disk.ele('driver', { name: 'qemu', type: d.disk.format, cache: 'writeback' });
+  disk.ele('source', { file: d.disk.path });
+  disk.ele('target', { dev: 'vda', bus: 'virtio' });
+  if (d.iso_path) {
+    const cd = devices.ele('disk', { type: 'file', device: 'cdrom' });
+    cd.ele('driver', { name: 'qemu', type: 'raw' });
+    cd.ele('source', { file: d.iso_path });
+    cd.ele('target', { dev: 'sda', bus: 'sata' });
+    cd.ele('readonly');
+  }
+  const bridged = d.network.type === 'bridge';
+  const nic = devices.ele('interface', { type: bridged ? 'bridge' : 'network' });
+  nic.ele('source', bridged ? { bridge: d.network.bridge_name ?? '' } : { network: d.nat_network ?? 'default' });
+  nic.ele('mac', { address: d.network.mac_address });
+  nic.ele('model', { type: 'virtio' });
+  const serial = devices.ele('serial', { type: 'pty' });
+  serial.ele('log', { file: d.console_log, append: 'on' });
+  serial.ele('target', { port: '0' });
+  devices.ele('console', { type: 'pty' }).ele('target', { type: 'serial', port: '0' });
+  if (d.vnc_socket) {
+    devices.ele('graphics', { type: 'vnc', socket: d.vnc_socket });
+    devices.ele('video').ele('model', { type: 'vga' });
+  }
+  return doc.end({ prettyPrint: true });
+}
