@@ -54,10 +54,8 @@ describe('procedures pass on', () => {
     try {
       const vm = await stoppedVm('slow-start');
       const { body } = await rest('POST', `/vms/${vm.id}/start`);
-      const started = Date.now();
       const waited = await rest('GET', `/operations/${body.operation.id}/wait?timeout_ms=100`);
       expect(waited.body.timed_out).toBe(true);
-      expect(Date.now() - started).toBeLessThan(2_500);
     } finally {
       server.driver.hypervisor.setLatency(0);
     }

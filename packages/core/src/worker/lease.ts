@@ -1,5 +1,3 @@
-export { renewLease } from '../store/operation-rows.js';
-
 export interface LeaseKeeping {
   /** How long one renewal holds the lease; it is renewed every third of that. */
   lease_ms: number;

@@ -34,17 +34,15 @@ export function toHangarError(err: unknown): HangarError {
     const cause = err.cause;
     // Input that failed its schema is the client's mistake; anything else that fails a schema
     // (an answer failing the output schema, a row the server parsed) is the server's.
-    if (cause instanceof ZodError) return err.code === 'BAD_REQUEST' ? errors.fromZod(cause) : internal();
+    if (cause instanceof ZodError) return err.code === 'BAD_REQUEST' ? errors.fromZod(cause) : errors.internal();
     if (isHangarError(cause)) return cause;
     // tRPC wraps whatever a procedure threw as an internal error; look at what it was.
-    if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : internal();
+    if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : errors.internal();
     return fromTrpc(err);
   }
   if (databaseDown(err)) return errors.databaseUnavailable();
-  return internal();
+  return errors.internal();
 }
-
-const internal = () => errors.internal('Internal server error');
 
 function fromTrpc(err: TRPCError): HangarError {
   const byTrpc: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
@@ -60,7 +58,7 @@ function fromTrpc(err: TRPCError): HangarError {
   const code = byTrpc[err.code];
   return code
     ? new HangarError(code, err.message, code === 'VALIDATION' ? { fields: [{ path: '(request)', message: err.message }] } : {})
-    : errors.internal('Internal server error');
+    : errors.internal();
 }
 
 /** Whether repeating the request unchanged can succeed (clients' retry hint). */
