@@ -80,6 +80,12 @@ export interface WatchCapability {
   watch(listener: (change: DomainStateChange) => void): () => void;
 }
 
+/** Optional: the hypervisor holds a configuration document of its own for each domain (libvirt's domain XML). */
+export interface ConfigCapability {
+  /** The domain's configuration as the hypervisor holds it, for people to read. */
+  configXml(ref: string, opts?: CallOptions): Promise<string>;
+}
+
 /**
  * What every hypervisor backend does: the lifecycle, mandatory. Calls are idempotent:
  * starting a running domain, killing a stopped one or undefining a missing one succeeds, so a
@@ -87,7 +93,7 @@ export interface WatchCapability {
  * (`ArchiveCapability`, `WatchCapability`) are methods a driver has or has not; `can` tells
  * which, so callers refuse up front what a host cannot do.
  */
-export interface HypervisorDriver extends Partial<ArchiveCapability>, Partial<WatchCapability> {
+export interface HypervisorDriver extends Partial<ArchiveCapability>, Partial<WatchCapability>, Partial<ConfigCapability> {
   readonly kind: string;
   inventory(opts?: CallOptions): Promise<HostInventory>;
   define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain>;
@@ -128,4 +134,5 @@ export const can = {
   archives: (d: HypervisorDriver): d is HypervisorDriver & ArchiveCapability =>
     typeof d.exportDisks === 'function' && typeof d.importDomain === 'function',
   watch: (d: HypervisorDriver): d is HypervisorDriver & WatchCapability => typeof d.watch === 'function',
+  config: (d: HypervisorDriver): d is HypervisorDriver & ConfigCapability => typeof d.configXml === 'function',
 };

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { DriverContext, DriverDefinition } from './definition.js';
 import type { HypervisorDriver } from './driver.js';
+import { libvirtDefinition } from './libvirt/definition.js';
 import { qemuDefinition } from './qemu/definition.js';
 import { simulatedDefinition } from './simulated/definition.js';
 
@@ -8,6 +9,7 @@ import { simulatedDefinition } from './simulated/definition.js';
 export const DRIVERS = {
   simulated: simulatedDefinition,
   qemu: qemuDefinition,
+  libvirt: libvirtDefinition,
 } satisfies Record<string, DriverDefinition<z.ZodObject>>;
 
 export type DriverKind = keyof typeof DRIVERS;

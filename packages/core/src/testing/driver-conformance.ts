@@ -14,6 +14,8 @@ export interface ConformanceSubject {
   make(root: string): HypervisorDriver | Promise<HypervisorDriver>;
   /** Resolves once the guest of a started domain is up (a power button is only heard by a booted guest). */
   booted?(driver: HypervisorDriver, ref: string): Promise<void>;
+  /** After the suite, per domain it defined: what the driver needs beyond a kill (libvirt's domains stay defined until undefined). */
+  cleanup?(driver: HypervisorDriver, ref: string): Promise<void>;
   /** How long a call that boots or stops a guest may take. */
   timeout_ms?: number;
 }
@@ -59,6 +61,7 @@ export function describeDriverConformance(subject: ConformanceSubject): void {
     });
     afterAll(async () => {
       for (const ref of refs) await driver?.kill(ref).catch(() => {});
+      if (subject.cleanup) for (const ref of refs) await subject.cleanup(driver, ref).catch(() => {});
       for (const d of drivers) await d.close?.();
       await rm(root, { recursive: true, force: true });
     }, timeout);

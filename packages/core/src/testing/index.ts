@@ -4,4 +4,15 @@ export { createTestDatabase } from './database.js';
 export { type ConformanceSubject, describeDriverConformance } from './driver-conformance.js';
 export { freePort } from './free-port.js';
 export { type FileRoute, serveFiles } from './http-files.js';
+export {
+  ensureDefaultNetwork,
+  libvirtSkipReason,
+  libvirtTestGuest,
+  openRemote,
+  startLibvirtd,
+  stopLibvirtd,
+  TEST_LIBVIRT_URI,
+  typeOnSerial,
+  virsh,
+} from './libvirt.js';
 export { qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from './qemu.js';

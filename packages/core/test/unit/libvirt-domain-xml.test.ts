@@ -1,23 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { convert } from 'xmlbuilder2';
+import { type DomainRecord, parseRecord } from '../../src/drivers/libvirt/domain-record.js';
 import { domainName, domainXml, HANGAR_XMLNS, type LibvirtDomain } from '../../src/drivers/libvirt/domain-xml.js';
 
 // The libvirt domain XML builder alone: whatever a name, path or bridge holds, it stays one
 // text or attribute value; the document is what libvirt expects to read.
 
 const ID = '6c7e3b27-7159-4e0a-9e30-3d44284574cd';
-const base = (over: Partial<LibvirtDomain> = {}): LibvirtDomain => ({
-  vm_id: ID,
+const record = (over: Partial<DomainRecord> = {}): DomainRecord => ({
+  id: ID,
   name: 'web-1',
   cpu_cores: 2,
   memory_mb: 512,
+  disk_gb: 10,
+  network: 'nat',
+  mac: '52:54:00:12:34:56',
+  vnc: 'no',
+  ...over,
+});
+const base = (over: Partial<DomainRecord> = {}, rest: Partial<LibvirtDomain> = {}): LibvirtDomain => ({
+  record: record(over),
   domain_type: 'qemu',
   disk: { path: '/var/lib/hangar/vms/x/disk0.qcow2', format: 'qcow2' },
-  iso_path: null,
-  network: { type: 'nat', bridge_name: null, mac_address: '52:54:00:12:34:56' },
-  vnc_socket: null,
   console_log: '/var/lib/hangar/vms/x/console.log',
-  ...over,
+  ...rest,
 });
 
 /** The five predefined entities, decoded (the parser keeps text as written). */
@@ -45,12 +51,12 @@ const HOSTILE = ['a</title><devices><hostdev/></devices><title>', `"'><&`, ']]>'
 
 describe('domainXml', () => {
   it('writes the domain libvirt expects', () => {
-    const d = parsed(domainXml(base({ iso_path: '/images/tools.iso', vnc_socket: '/v/vnc.sock' })));
+    const d = parsed(domainXml(base({ iso: '/images/tools.iso', vnc: 'yes' })));
     expect(d['@type']).toBe('qemu');
     expect(d.name).toBe(domainName(ID));
     expect(d.uuid).toBe(ID);
     expect(d.title).toBe('web-1');
-    expect(d.metadata['hangar:vm']).toMatchObject({ '@xmlns:hangar': HANGAR_XMLNS, '@id': ID });
+    expect(d.metadata['hangar:vm']).toMatchObject({ '@xmlns:hangar': HANGAR_XMLNS, '@id': ID, '@disk_gb': '10', '@vnc': 'yes' });
     expect(d.memory).toEqual({ '@unit': 'MiB', '#': '512' });
     expect(d.vcpu).toBe('2');
     const disks = list(d.devices.disk);
@@ -62,17 +68,17 @@ describe('domainXml', () => {
       source: { '@network': 'default' },
       mac: { '@address': '52:54:00:12:34:56' },
     });
-    expect(d.devices.graphics).toEqual({ '@type': 'vnc', '@socket': '/v/vnc.sock' });
+    expect(d.devices.graphics).toEqual({ '@type': 'vnc', listen: { '@type': 'socket' } });
     expect(d.on_poweroff).toBe('destroy');
   });
 
   it('attaches a bridge, and boots a kernel directly when told', () => {
     const d = parsed(
       domainXml(
-        base({
-          network: { type: 'bridge', bridge_name: 'br0', mac_address: '52:54:00:00:00:01' },
-          boot: { kernel: '/k', initrd: '/i', append: 'console=ttyS0' },
-        }),
+        base(
+          { network: 'bridge', bridge: 'br0', mac: '52:54:00:00:00:01' },
+          { boot: { kernel: '/k', initrd: '/i', append: 'console=ttyS0' } },
+        ),
       ),
     );
     expect(d.devices.interface).toMatchObject({ '@type': 'bridge', source: { '@bridge': 'br0' } });
@@ -83,14 +89,10 @@ describe('domainXml', () => {
   for (const hostile of HOSTILE) {
     it(`keeps ${JSON.stringify(hostile)} one value wherever it goes`, () => {
       const xml = domainXml(
-        base({
-          name: hostile,
-          disk: { path: `/data/${hostile}/disk0.qcow2`, format: 'qcow2' },
-          iso_path: `/images/${hostile}.iso`,
-          network: { type: 'bridge', bridge_name: hostile, mac_address: '52:54:00:00:00:02' },
-          vnc_socket: `/data/${hostile}/vnc.sock`,
-          console_log: `/data/${hostile}/console.log`,
-        }),
+        base(
+          { name: hostile, iso: `/images/${hostile}.iso`, network: 'bridge', bridge: hostile, mac: '52:54:00:00:00:02', vnc: 'yes' },
+          { disk: { path: `/data/${hostile}/disk0.qcow2`, format: 'qcow2' }, console_log: `/data/${hostile}/console.log` },
+        ),
       );
       const d = parsed(xml);
       expect(d.title).toBe(hostile);
@@ -99,11 +101,28 @@ describe('domainXml', () => {
       expect(disks[0].source['@file']).toBe(`/data/${hostile}/disk0.qcow2`);
       expect(disks[1].source['@file']).toBe(`/images/${hostile}.iso`);
       expect(d.devices.interface.source['@bridge']).toBe(hostile);
-      expect(d.devices.graphics['@socket']).toBe(`/data/${hostile}/vnc.sock`);
+      expect(d.metadata['hangar:vm']['@name']).toBe(hostile);
       expect(d.devices.hostdev).toBeUndefined();
       expect(Object.keys(d.devices).sort()).toEqual(['console', 'disk', 'graphics', 'interface', 'serial', 'video']);
     });
   }
+
+  it('keeps the record in the metadata element, read back whole (as libvirt returns it)', () => {
+    for (const name of ['web-1', ...HOSTILE]) {
+      const r = record({ name, iso: `/images/${name}.iso`, network: 'bridge', bridge: name });
+      const xml = domainXml(base(r));
+      // libvirt hands back the element alone, namespace declared on it.
+      const element = xml.slice(xml.indexOf('<hangar:vm'), xml.indexOf('</metadata>')).trim();
+      expect(parseRecord(element)).toEqual(r);
+    }
+  });
+
+  it('reads no record from an element that is not a whole, valid one', () => {
+    expect(parseRecord('')).toBeNull();
+    expect(parseRecord('<hangar:vm xmlns:hangar="x" id="not-a-uuid"/>')).toBeNull();
+    expect(parseRecord(`<vm id="${ID}" name="a"/>`)).toBeNull();
+    expect(parseRecord('<<<')).toBeNull();
+  });
 
   it('refuses what XML cannot carry', () => {
     for (const bad of ['a\u0000b', 'x\u001b[31m', '\ud800']) {

@@ -1,26 +1,19 @@
 import { create } from 'xmlbuilder2';
 import type { DirectBoot } from '../qemu/command-line.js';
+import { type DomainRecord, recordAttributes } from './domain-record.js';
 
 /** The namespace of the metadata element that ties a libvirt domain to its Hangar VM. */
 export const HANGAR_XMLNS = 'https://hangar.dev/xmlns/libvirt/vm/1';
 
 /** What a libvirt domain is made from: the VM record, and where its files are. */
 export interface LibvirtDomain {
-  vm_id: string;
-  /** The VM's name, shown as the domain's title (domain names must be unique per host: `hangar-<id>`). */
-  name: string;
-  cpu_cores: number;
-  memory_mb: number;
+  /** What Hangar keeps in the metadata element; the VM's name is the domain's title (names must be unique per host: `hangar-<id>`). */
+  record: DomainRecord;
   /** `kvm` where KVM runs guests, else `qemu` (TCG). */
   domain_type: 'kvm' | 'qemu';
   disk: { path: string; format: 'qcow2' | 'raw' };
-  /** An ISO in the CD-ROM drive. */
-  iso_path: string | null;
-  network: { type: 'nat' | 'bridge'; bridge_name: string | null; mac_address: string };
   /** libvirt's network for NAT VMs (`default`). */
   nat_network?: string;
-  /** A VNC console on this unix socket (no TCP port), or none. */
-  vnc_socket: string | null;
   /** Where the serial console's output is kept. */
   console_log: string;
   boot?: DirectBoot;
@@ -44,13 +37,11 @@ function checked(values: (string | null | undefined)[]): void {
  * (defined, not created) outlive Hangar and libvirtd.
  */
 export function domainXml(d: LibvirtDomain): string {
+  const r = d.record;
   checked([
-    d.name,
+    ...Object.values(recordAttributes(r)),
     d.disk.path,
-    d.iso_path,
-    d.network.bridge_name,
-    d.network.mac_address,
-    d.vnc_socket,
+    d.nat_network,
     d.console_log,
     d.boot?.kernel,
     d.boot?.initrd,
@@ -58,12 +49,12 @@ export function domainXml(d: LibvirtDomain): string {
   ]);
   const doc = create({ version: '1.0' });
   const domain = doc.ele('domain', { type: d.domain_type });
-  domain.ele('name').txt(domainName(d.vm_id));
-  domain.ele('uuid').txt(d.vm_id);
-  domain.ele('title').txt(d.name);
-  domain.ele('metadata').ele(HANGAR_XMLNS, 'hangar:vm', { id: d.vm_id });
-  domain.ele('memory', { unit: 'MiB' }).txt(String(d.memory_mb));
-  domain.ele('vcpu').txt(String(d.cpu_cores));
+  domain.ele('name').txt(domainName(r.id));
+  domain.ele('uuid').txt(r.id);
+  domain.ele('title').txt(r.name);
+  domain.ele('metadata').ele(HANGAR_XMLNS, 'hangar:vm', recordAttributes(r));
+  domain.ele('memory', { unit: 'MiB' }).txt(String(r.memory_mb));
+  domain.ele('vcpu').txt(String(r.cpu_cores));
   const os = domain.ele('os');
   os.ele('type', { arch: 'x86_64', machine: 'pc' }).txt('hvm');
   if (d.boot) {
@@ -72,7 +63,7 @@ export function domainXml(d: LibvirtDomain): string {
     if (d.boot.append) os.ele('cmdline').txt(d.boot.append);
   } else {
     os.ele('boot', { dev: 'hd' });
-    if (d.iso_path) os.ele('boot', { dev: 'cdrom' });
+    if (r.iso) os.ele('boot', { dev: 'cdrom' });
   }
   const features = domain.ele('features');
   features.ele('acpi');
@@ -87,24 +78,25 @@ export function domainXml(d: LibvirtDomain): string {
   disk.ele('driver', { name: 'qemu', type: d.disk.format, cache: 'writeback' });
   disk.ele('source', { file: d.disk.path });
   disk.ele('target', { dev: 'vda', bus: 'virtio' });
-  if (d.iso_path) {
+  if (r.iso) {
     const cd = devices.ele('disk', { type: 'file', device: 'cdrom' });
     cd.ele('driver', { name: 'qemu', type: 'raw' });
-    cd.ele('source', { file: d.iso_path });
+    cd.ele('source', { file: r.iso });
     cd.ele('target', { dev: 'sda', bus: 'sata' });
     cd.ele('readonly');
   }
-  const bridged = d.network.type === 'bridge';
+  const bridged = r.network === 'bridge';
   const nic = devices.ele('interface', { type: bridged ? 'bridge' : 'network' });
-  nic.ele('source', bridged ? { bridge: d.network.bridge_name ?? '' } : { network: d.nat_network ?? 'default' });
-  nic.ele('mac', { address: d.network.mac_address });
+  nic.ele('source', bridged ? { bridge: r.bridge ?? '' } : { network: d.nat_network ?? 'default' });
+  nic.ele('mac', { address: r.mac });
   nic.ele('model', { type: 'virtio' });
   const serial = devices.ele('serial', { type: 'pty' });
   serial.ele('log', { file: d.console_log, append: 'on' });
   serial.ele('target', { port: '0' });
   devices.ele('console', { type: 'pty' }).ele('target', { type: 'serial', port: '0' });
-  if (d.vnc_socket) {
-    devices.ele('graphics', { type: 'vnc', socket: d.vnc_socket });
+  if (r.vnc === 'yes') {
+    // A unix socket libvirt places in its own private directory: no TCP port for anyone to reach.
+    devices.ele('graphics', { type: 'vnc' }).ele('listen', { type: 'socket' });
     devices.ele('video').ele('model', { type: 'vga' });
   }
   return doc.end({ prettyPrint: true });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import {
   type CallOptions,
@@ -13,6 +12,7 @@ import {
   type HostInventory,
   type HypervisorDriver,
 } from '../driver.js';
+import { randomMac } from '../mac-address.js';
 import { moveFile } from '../move-file.js';
 import { type AccelChoice, type AccelSetting, chooseAccel } from './accel.js';
 import { type DirectBoot, qemuArgs } from './command-line.js';
@@ -440,11 +440,6 @@ export class QemuDriver implements HypervisorDriver {
     const problem = await this.problem();
     if (problem) throw new DriverError('unavailable', problem);
   }
-}
-
-function randomMac(): string {
-  // 52:54:00 is QEMU's locally administered prefix.
-  return ['52', '54', '00', ...[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 function fail(what: string) {

@@ -2,7 +2,8 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { GpuDevice } from '../../domain/host.js';
 
-const VENDORS: Record<string, string> = {
+/** PCI vendor ids of display controllers, by name. */
+export const PCI_VENDORS: Record<string, string> = {
   '0x10de': 'NVIDIA',
   '0x1002': 'AMD',
   '0x8086': 'Intel',
@@ -54,7 +55,7 @@ export async function scanGpus(sysfsRoot = '/sys'): Promise<GpuDevice[]> {
       address,
       vendor_id,
       device_id: (await text(join(dir, 'device')))?.toLowerCase() ?? 'unknown',
-      vendor: VENDORS[vendor_id] ?? null,
+      vendor: PCI_VENDORS[vendor_id] ?? null,
       driver: await linkName(join(dir, 'driver')),
       iommu_group: group !== null && /^\d+$/.test(group) ? Number(group) : null,
       // The kernel writes -1 when the device has no NUMA affinity.

@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DirectBoot } from '../src/drivers/qemu/command-line.js';
+import {
+  type ControlPlane,
+  type Database,
+  DriverError,
+  ensureProject,
+  HangarError,
+  LibvirtDriver,
+  type Scope,
+  silentLogger,
+  startControlPlane,
+  type VmActionResult,
+} from '../src/index.js';
+import {
+  createTestDatabase,
+  describeDriverConformance,
+  ensureDefaultNetwork,
+  libvirtSkipReason,
+  libvirtTestGuest,
+  openRemote,
+  startLibvirtd,
+  stopLibvirtd,
+  TEST_LIBVIRT_URI,
+  typeOnSerial,
+  virsh,
+  waitForText,
+} from '../src/testing/index.js';
+
+// Everything that talks to the real libvirtd is in this one file: its tests run one after
+// another, and one of them restarts the daemon.
+
+const skip = await libvirtSkipReason();
+const UP = 'hangar-test-guest: up';
+const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
+let boot: DirectBoot | undefined;
+let bootDir: string;
+/** Hangar domains libvirtd held before this file ran: not ours to clean up. */
+let before = new Set<string>();
+
+async function hangarDomains(): Promise<string[]> {
+  const remote = await openRemote();
+  try {
+    return (await remote.listDomains()).map((d) => d.name).filter((n) => n.startsWith('hangar-'));
+  } finally {
+    await remote.close();
+  }
+}
+
+beforeAll(async () => {
+  if (skip) return;
+  bootDir = await mkdtemp('/tmp/hangar-libvirt-guest-');
+  boot = await libvirtTestGuest(bootDir);
+  await ensureDefaultNetwork();
+  before = new Set(await hangarDomains());
+}, 120_000);
+
+afterAll(async () => {
+  if (skip) return;
+  // Nothing this file defined may stay defined in libvirtd.
+  const left = (await hangarDomains()).filter((n) => !before.has(n));
+  for (const name of left) {
+    await virsh('destroy', name).catch(() => '');
+    await virsh('undefine', name).catch(() => '');
+  }
+  await rm(bootDir, { recursive: true, force: true });
+  expect(left).toEqual([]);
+}, 60_000);
+
+const bootCounts = new Map<string, number>();
+const make = (image_dir: string, over: Partial<ConstructorParameters<typeof LibvirtDriver>[0]> = {}) =>
+  new LibvirtDriver({ uri: TEST_LIBVIRT_URI, image_dir, domain_type: 'qemu', boot, ...over });
+
+describeDriverConformance({
+  name: 'libvirt',
+  skip,
+  make: async (root) => {
+    // QEMU runs as libvirt's user: it must be able to pass through to the disks.
+    await chmod(root, 0o711);
+    return make(join(root, 'images'));
+  },
+  // The guest prints UP on every boot; each boot of a domain waits for one more.
+  async booted(driver, ref) {
+    const count = (bootCounts.get(ref) ?? 0) + 1;
+    bootCounts.set(ref, count);
+    await waitForText((driver as LibvirtDriver).files(ref).console, UP, { count });
+  },
+  async cleanup(driver, ref) {
+    await driver.undefine(ref, { delete_disks: true });
+  },
+  timeout_ms: 60_000,
+});
+
+describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
+  let dir: string;
+  let database: Database;
+  let driver: LibvirtDriver;
+  let cp: ControlPlane;
+  let scope: Scope;
+
+  const start = async (d: LibvirtDriver) =>
+    startControlPlane({
+      database,
+      hosts: [{ name: 'libvirt-1', driver: d }],
+      worker: { poll_ms: 100 },
+      reconciler: { interval_ms: 60_000 },
+      logger: silentLogger,
+    });
+
+  beforeAll(async () => {
+    dir = await mkdtemp('/tmp/hangar-libvirt-');
+    await chmod(dir, 0o711);
+    database = await createTestDatabase();
+    driver = make(join(dir, 'images'));
+    cp = await start(driver);
+    scope = { project_id: (await ensureProject(database.db, 'libvirt')).id, actor: 'test' };
+  }, 120_000);
+
+  afterAll(async () => {
+    if (!cp) return;
+    for (const d of await driver.list().catch(() => [])) await driver.undefine(d.ref, { delete_disks: true }).catch(() => {});
+    await cp.close();
+    await database.close();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  async function done(p: Promise<VmActionResult>) {
+    const r = await p;
+    const { operation } = await cp.services.operations.wait(scope, r.operation!.id, { timeout_ms: 60_000 });
+    expect(operation, operation.error ?? '').toMatchObject({ status: 'succeeded' });
+    return operation;
+  }
+  const running = async (name: string) => {
+    const r = await cp.services.vms.create(scope, { name, start: true, ...small });
+    await done(Promise.resolve(r));
+    await waitForText(driver.files(r.vm.id).console, UP);
+    return r.vm.id;
+  };
+
+  it('runs the lifecycle through the service layer: the domain is in virsh list, with its XML', async () => {
+    const { services } = cp;
+    const r = await services.vms.create(scope, { name: 'svc', ...small });
+    await done(Promise.resolve(r));
+    const id = r.vm.id;
+    const name = `hangar-${id}`;
+    expect(await virsh('domstate', name)).toContain('shut off');
+    await done(services.vms.start(scope, id));
+    expect(await virsh('domstate', name)).toContain('running');
+    await done(services.vms.pause(scope, id));
+    expect(await virsh('domstate', name)).toContain('paused');
+    await done(services.vms.resume(scope, id));
+    await done(services.vms.force_stop(scope, id));
+    expect(await virsh('domstate', name)).toContain('shut off');
+    await done(services.vms.update(scope, id, { memory_mb: 320 }));
+    const xml = await driver.configXml(id);
+    expect(xml).toContain(`<memory unit='KiB'>${320 * 1024}</memory>`);
+    expect(xml).toContain('hangar:vm');
+    await done(services.vms.delete(scope, id));
+    await expect(virsh('domstate', name)).rejects.toThrow(/failed to get domain/);
+  }, 120_000);
+
+  it('hears a guest that powers itself off at once (a libvirt event, not the periodic check)', async () => {
+    const id = await running('self-poweroff');
+    const typed = await typeOnSerial(`hangar-${id}`, 'poweroff -f');
+    const seen = await cp.services.vms.wait(scope, id, 'stopped', { timeout_ms: 15_000 });
+    expect(seen.timed_out).toBe(false);
+    // The reconciler's periodic check is a minute away: only the event can have been this quick
+    // (the time includes the guest, under TCG, running poweroff).
+    expect(Date.now() - typed).toBeLessThan(3_000);
+    const events = await cp.services.vms.events(scope, id);
+    expect(events.at(-1)).toMatchObject({ type: 'vm.drift', to_status: 'stopped' });
+    expect(events.at(-1)!.message).toContain('the guest powered off');
+    await done(cp.services.vms.delete(scope, id));
+  }, 120_000);
+
+  it('notices `virsh destroy` from outside as drift, and starts the VM again', async () => {
+    const id = await running('destroyed');
+    await virsh('destroy', `hangar-${id}`);
+    const seen = await cp.services.vms.wait(scope, id, 'stopped', { timeout_ms: 10_000 });
+    expect(seen.timed_out).toBe(false);
+    const events = await cp.services.vms.events(scope, id);
+    expect(events.at(-1)!.message).toContain('destroyed');
+    await done(cp.services.vms.start(scope, id));
+    expect(await virsh('domstate', `hangar-${id}`)).toContain('running');
+    await done(cp.services.vms.delete(scope, id));
+  }, 120_000);
+
+  it('survives libvirtd restarting: the host goes offline with the reason (503), VMs keep running, and it all comes back', async () => {
+    const id = await running('through-restart');
+    const reconciler = cp.reconciler!;
+    const hostId = cp.hosts[0]!.id;
+    await stopLibvirtd();
+    try {
+      const err = await driver.state(id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DriverError);
+      expect((err as DriverError).kind).toBe('unavailable');
+      expect((await driver.inventory()).unavailable).toMatch(/libvirtd/);
+      await reconciler.checkHost(hostId, driver);
+      const refused = await cp.services.vms.create(scope, { name: 'while-down', ...small }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(HangarError);
+      expect(refused).toMatchObject({ code: 'HOST_UNAVAILABLE' });
+      expect((refused as Error).message).toMatch(/libvirtd/);
+      expect((await cp.services.vms.get(scope, id)).status).toBe('unknown');
+    } finally {
+      await startLibvirtd();
+    }
+    // The driver reconnects by itself; the next check finds the VM still running.
+    await expect.poll(() => driver.state(id).catch(() => 'unreachable'), { timeout: 15_000 }).toBe('running');
+    await reconciler.checkHost(hostId, driver);
+    expect((await cp.services.vms.get(scope, id)).status).toBe('running');
+    // Events flow again on the new connection.
+    await typeOnSerial(`hangar-${id}`, 'poweroff -f');
+    expect((await cp.services.vms.wait(scope, id, 'stopped', { timeout_ms: 10_000 })).timed_out).toBe(false);
+    await done(cp.services.vms.delete(scope, id));
+  }, 180_000);
+
+  it('re-adopts running VMs when Hangar restarts, and leaves domains without its metadata alone', async () => {
+    const id = await running('adopted');
+    // Someone else's domain on the same libvirtd.
+    const foreign = `other-${Date.now()}`;
+    const foreignXml = join(dir, 'foreign.xml');
+    await writeFile(
+      foreignXml,
+      `<domain type='qemu'><name>${foreign}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>`,
+    );
+    await virsh('define', foreignXml);
+    try {
+      await cp.close();
+      await driver.close();
+      driver = make(join(dir, 'images'));
+      cp = await start(driver);
+      expect((await driver.list()).find((d) => d.ref === id)?.state).toBe('running');
+      expect((await driver.list()).some((d) => d.vm_id === null)).toBe(false);
+      expect((await driver.listUnmanaged()).map((d) => d.name)).toContain(foreign);
+      await cp.reconciler!.checkHost(cp.hosts[0]!.id, driver);
+      expect((await cp.services.vms.get(scope, id)).status).toBe('running');
+      // The new control plane drives it: a graceful stop reaches the guest.
+      await done(cp.services.vms.stop(scope, id));
+      expect(await virsh('domstate', `hangar-${id}`)).toContain('shut off');
+      await done(cp.services.vms.delete(scope, id));
+      // Delete never touched the foreign domain.
+      expect(await virsh('domstate', foreign)).toContain('shut off');
+    } finally {
+      await virsh('undefine', foreign);
+    }
+  }, 180_000);
+
+  it("hands a stopped domain's disk over for export, and defines a new domain from an imported one", async () => {
+    const r = await cp.services.vms.create(scope, { name: 'exported', ...small });
+    await done(Promise.resolve(r));
+    const [disk] = await driver.exportDisks(r.vm.id);
+    expect(disk).toMatchObject({ name: 'disk0.qcow2', format: 'qcow2' });
+    expect((await readFile(disk!.path)).subarray(0, 4).toString('latin1')).toBe('QFI\xfb');
+    const copy = join(dir, 'incoming.qcow2');
+    await copyFile(disk!.path, copy);
+    const vm_id = randomUUID();
+    const spec = { vm_id, name: 'imported', ...small, os_type: 'linux' as const, vnc_enabled: false };
+    const network = { type: 'nat' as const, bridge_name: null, mac_address: null, ip_address: null };
+    const imported = await driver.importDomain({ ...spec, network }, [{ ...disk!, path: copy }]);
+    try {
+      expect(imported.ref).toBe(vm_id);
+      await driver.start(vm_id);
+      await waitForText(driver.files(vm_id).console, UP);
+      // A running domain's disk is not handed out.
+      await expect(driver.exportDisks(vm_id)).rejects.toThrow(/stop it/);
+    } finally {
+      await driver.undefine(vm_id, { delete_disks: true });
+    }
+    await done(cp.services.vms.delete(scope, r.vm.id));
+  }, 120_000);
+});

@@ -1,0 +1,249 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConnectionClosedError, LibvirtError, RpcConnection } from '../../src/drivers/libvirt/rpc/connection.js';
+import { MessageStatus, MessageType, Proc, REMOTE_PROGRAM } from '../../src/drivers/libvirt/rpc/protocol.js';
+import { LibvirtRemote, uuidBytes, uuidString } from '../../src/drivers/libvirt/rpc/remote.js';
+import { parseLibvirtUri } from '../../src/drivers/libvirt/rpc/transport.js';
+import { XdrReader, XdrWriter } from '../../src/drivers/libvirt/rpc/xdr.js';
+
+// libvirt's RPC framing against a scripted daemon on a real unix socket: what the driver
+// reads and writes byte for byte, and how it behaves when the daemon misbehaves or goes away.
+
+interface Call {
+  proc: number;
+  serial: number;
+  body: XdrReader;
+}
+
+function packet(proc: number, type: number, serial: number, status: number, body: Buffer = Buffer.alloc(0)): Buffer {
+  const head = new XdrWriter()
+    .uint(28 + body.length)
+    .uint(REMOTE_PROGRAM)
+    .uint(1)
+    .int(proc)
+    .int(type)
+    .uint(serial)
+    .int(status)
+    .bytes();
+  return Buffer.concat([head, body]);
+}
+
+/** A daemon that reads calls and lets the test answer each. */
+async function fakeDaemon(dir: string, onCall: (c: Call, s: Socket) => void): Promise<{ server: Server; path: string }> {
+  const path = join(dir, 'sock');
+  const server = createServer((s) => {
+    let buf = Buffer.alloc(0);
+    s.on('error', () => {});
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4 && buf.length >= buf.readUInt32BE(0)) {
+        const len = buf.readUInt32BE(0);
+        const r = new XdrReader(buf.subarray(4, len));
+        r.uint();
+        r.uint();
+        const proc = r.int();
+        r.int();
+        const serial = r.uint();
+        r.int();
+        onCall({ proc, serial, body: new XdrReader(buf.subarray(28, len)) }, s);
+        buf = buf.subarray(len);
+      }
+    });
+  });
+  await new Promise<void>((res) => server.listen(path, res));
+  return { server, path };
+}
+
+async function connected(path: string, timeout_ms = 2_000): Promise<RpcConnection> {
+  const target = parseLibvirtUri(`qemu+unix:///system?socket=${encodeURIComponent(path)}`);
+  return new RpcConnection(await target.open(), timeout_ms);
+}
+
+describe('XDR', () => {
+  it('pads to words and reads back what it wrote', () => {
+    const w = new XdrWriter()
+      .int(-2)
+      .uint(0xffffffff)
+      .uhyper(2n ** 40n)
+      .string('abcde')
+      .optString(null)
+      .optString('x')
+      .bool(true);
+    const bytes = w.bytes();
+    expect(bytes.length).toBe(4 + 4 + 8 + (4 + 8) + 4 + (4 + 4 + 4) + 4);
+    const r = new XdrReader(bytes);
+    expect([r.int(), r.uint(), r.uhyper(), r.string(), r.optString(), r.optString(), r.bool()]).toEqual([
+      -2,
+      0xffffffff,
+      2n ** 40n,
+      'abcde',
+      null,
+      'x',
+      true,
+    ]);
+    expect(r.remaining).toBe(0);
+  });
+
+  it('refuses a message that ends early or claims more than its limit', () => {
+    expect(() => new XdrReader(Buffer.from([0, 0, 0, 9, 97])).string()).toThrow(/ends early/);
+    expect(() => new XdrReader(new XdrWriter().uint(5).bytes()).opaque(4)).toThrow(/over its limit/);
+    expect(() => new XdrReader(new XdrWriter().uint(2 ** 30).bytes()).array((r) => r.int())).toThrow(/over its limit/);
+  });
+
+  it('writes UUIDs as 16 raw bytes and reads them back', () => {
+    const id = '6c7e3b27-7159-4e0a-9e30-3d44284574cd';
+    expect(uuidBytes(id)).toHaveLength(16);
+    expect(uuidString(uuidBytes(id))).toBe(id);
+  });
+});
+
+describe('RpcConnection against a scripted daemon', () => {
+  let dir: string;
+  let server: Server | null = null;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hangar-rpc-'));
+  });
+  afterEach(async () => {
+    server?.close();
+    server = null;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('matches replies to calls by serial, whatever their order, across split packets', async () => {
+    const calls: Call[] = [];
+    const d = await fakeDaemon(dir, (c, s) => {
+      calls.push(c);
+      if (calls.length < 2) return;
+      // Answer the second call first, the first one byte by byte.
+      const [a, b] = calls as [Call, Call];
+      s.write(packet(b.proc, MessageType.REPLY, b.serial, MessageStatus.OK, new XdrWriter().string('second').bytes()));
+      const first = packet(a.proc, MessageType.REPLY, a.serial, MessageStatus.OK, new XdrWriter().string('first').bytes());
+      for (const byte of first) s.write(Buffer.from([byte]));
+    });
+    server = d.server;
+    const rpc = await connected(d.path);
+    const [one, two] = await Promise.all([rpc.call(7, (w) => w.int(1)), rpc.call(8, (w) => w.int(2))]);
+    expect([one.string(), two.string()]).toEqual(['first', 'second']);
+    expect(calls.map((c) => [c.proc, c.body.int()])).toEqual([
+      [7, 1],
+      [8, 2],
+    ]);
+    rpc.close();
+  });
+
+  it("turns the daemon's remote_error into a LibvirtError with its code and message", async () => {
+    const d = await fakeDaemon(dir, (c, s) => {
+      const err = new XdrWriter().int(42).int(10).optString('Domain not found: no domain with matching uuid').int(2).bytes();
+      s.write(packet(c.proc, MessageType.REPLY, c.serial, MessageStatus.ERROR, err));
+    });
+    server = d.server;
+    const remote = new LibvirtRemote(await connected(d.path));
+    // NO_DOMAIN on a lookup is an answer (there is none), not a failure.
+    expect(await remote.lookupByUuid('6c7e3b27-7159-4e0a-9e30-3d44284574cd')).toBeNull();
+    const err = await remote.rpc.call(Proc.DOMAIN_CREATE).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LibvirtError);
+    expect(err).toMatchObject({ code: 42, message: 'Domain not found: no domain with matching uuid' });
+    remote.rpc.close();
+  });
+
+  it('hands lifecycle events to the listener and ignores other programs (keepalive)', async () => {
+    const d = await fakeDaemon(dir, (c, s) => {
+      const keepalive = Buffer.concat([
+        new XdrWriter().uint(28).uint(0x6b656570).uint(1).int(1).int(MessageType.MESSAGE).uint(0).int(0).bytes(),
+      ]);
+      s.write(keepalive);
+      s.write(packet(c.proc, MessageType.REPLY, c.serial, MessageStatus.OK, new XdrWriter().int(1).bytes()));
+      const uuid = uuidBytes('6c7e3b27-7159-4e0a-9e30-3d44284574cd');
+      const ev = new XdrWriter()
+        .int(1)
+        .string('hangar-6c7e3b27-7159-4e0a-9e30-3d44284574cd')
+        .fixedOpaque(uuid)
+        .int(3)
+        .int(5)
+        .int(0)
+        .bytes();
+      s.write(packet(Proc.DOMAIN_EVENT_CALLBACK_LIFECYCLE, MessageType.MESSAGE, 0, MessageStatus.OK, ev));
+    });
+    server = d.server;
+    const remote = new LibvirtRemote(await connected(d.path));
+    const heard = new Promise((resolve) => void remote.registerLifecycle(resolve));
+    expect(await heard).toMatchObject({ domain: { name: 'hangar-6c7e3b27-7159-4e0a-9e30-3d44284574cd', id: 3 }, event: 5, detail: 0 });
+    remote.rpc.close();
+  });
+
+  it('fails waiting calls when the daemon goes away, and refuses new ones', async () => {
+    const d = await fakeDaemon(dir, (_c, s) => s.destroy());
+    server = d.server;
+    const rpc = await connected(d.path);
+    const closed = new Promise((resolve) => rpc.once('close', resolve));
+    await expect(rpc.call(1)).rejects.toBeInstanceOf(ConnectionClosedError);
+    expect(await closed).toMatch(/closed the connection/);
+    await expect(rpc.call(1)).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
+  it('gives up on a daemon that does not answer, and on one that sends an impossible packet', async () => {
+    const silent = await fakeDaemon(dir, () => {});
+    server = silent.server;
+    const rpc = await connected(silent.path, 200);
+    await expect(rpc.call(1)).rejects.toThrow(/did not answer procedure 1 within 200 ms/);
+    rpc.close();
+    server.close();
+
+    const liar = await fakeDaemon(dir, (_c, s) => s.write(new XdrWriter().uint(2 ** 31).bytes()));
+    server = liar.server;
+    const rpc2 = await connected(liar.path);
+    await expect(rpc2.call(1)).rejects.toThrow(/impossible length/);
+  });
+});
+
+describe('parseLibvirtUri', () => {
+  it('reads the local socket, TCP and ssh forms, and opens the daemon by the plain name', () => {
+    expect(parseLibvirtUri('qemu:///system')).toMatchObject({ name: 'qemu:///system', local: true });
+    expect(parseLibvirtUri('qemu:///session')).toMatchObject({ name: 'qemu:///session', local: true });
+    expect(parseLibvirtUri('qemu+tcp://10.0.0.5:16510/system')).toMatchObject({ name: 'qemu:///system', local: false });
+    expect(parseLibvirtUri('qemu+ssh://admin@hv1.example:2222/system')).toMatchObject({ name: 'qemu:///system', local: false });
+  });
+
+  it('refuses what it cannot speak, saying why', () => {
+    expect(() => parseLibvirtUri('xen:///system')).toThrow(/only qemu/);
+    expect(() => parseLibvirtUri('qemu://hv1/system')).toThrow(/transport tls is not supported/);
+    expect(() => parseLibvirtUri('qemu+tcp:///system')).toThrow(/needs a host/);
+    expect(() => parseLibvirtUri('qemu:///embed?root=/tmp')).toThrow(/\/system or \/session/);
+    expect(() => parseLibvirtUri('qemu+ssh://hv1/system?command=sh')).toThrow(/unsupported URI parameter command/);
+    expect(() => parseLibvirtUri('not a uri')).toThrow(/not a URI/);
+  });
+
+  it('runs ssh with the host after the end of its options and a fixed remote command', () => {
+    expect(parseLibvirtUri('qemu+ssh://admin@hv1.example:2222/system').command).toEqual([
+      'ssh',
+      '-T',
+      '-o',
+      'BatchMode=yes',
+      '-e',
+      'none',
+      '-p',
+      '2222',
+      '-l',
+      'admin',
+      '--',
+      'hv1.example',
+      'virt-ssh-helper',
+      'qemu:///system',
+    ]);
+  });
+
+  it('refuses a host or user that reads as an ssh option or carries a command', () => {
+    for (const uri of [
+      'qemu+ssh://-oProxyCommand=touch%20x/system',
+      'qemu+ssh://hv1%3Breboot/system',
+      'qemu+ssh://-lroot@hv1/system',
+      'qemu+ssh://a%20b@hv1/system',
+      'qemu+ssh://$(reboot)@hv1/system',
+    ]) {
+      expect(() => parseLibvirtUri(uri), uri).toThrow();
+    }
+  });
+});
