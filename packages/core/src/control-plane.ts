@@ -79,7 +79,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger: opts.logger,
   });
   await archives.init();
-  const services = createServices({ db, notifier, images });
+  const services = createServices({ db, notifier, images, drivers });
   const worker = opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images });
   const downloader =
     opts.worker === false ? null : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger });

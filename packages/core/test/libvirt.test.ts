@@ -155,7 +155,9 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     await done(services.vms.force_stop(scope, id));
     expect(await virsh('domstate', name)).toContain('shut off');
     await done(services.vms.update(scope, id, { memory_mb: 320 }));
-    const xml = await driver.configXml(id);
+    // The config view shows what libvirt holds, changed with the VM.
+    const xml = await services.vms.config_xml(scope, id);
+    expect(xml).toContain(`<name>${name}</name>`);
     expect(xml).toContain(`<memory unit='KiB'>${320 * 1024}</memory>`);
     expect(xml).toContain('hangar:vm');
     await done(services.vms.delete(scope, id));
@@ -204,6 +206,8 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
       expect(refused).toMatchObject({ code: 'HOST_UNAVAILABLE' });
       expect((refused as Error).message).toMatch(/libvirtd/);
       expect((await cp.services.vms.get(scope, id)).status).toBe('unknown');
+      expect((await cp.services.hosts.get(hostId)).status_reason).toMatch(/libvirtd/);
+      await expect(cp.services.vms.config_xml(scope, id)).rejects.toMatchObject({ code: 'HOST_UNAVAILABLE' });
     } finally {
       await startLibvirtd();
     }
@@ -211,6 +215,7 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     await expect.poll(() => driver.state(id).catch(() => 'unreachable'), { timeout: 15_000 }).toBe('running');
     await reconciler.checkHost(hostId, driver);
     expect((await cp.services.vms.get(scope, id)).status).toBe('running');
+    expect((await cp.services.hosts.get(hostId)).status).toBe('online');
     // Events flow again on the new connection.
     await typeOnSerial(`hangar-${id}`, 'poweroff -f');
     expect((await cp.services.vms.wait(scope, id, 'stopped', { timeout_ms: 10_000 })).timed_out).toBe(false);
@@ -234,7 +239,7 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
       cp = await start(driver);
       expect((await driver.list()).find((d) => d.ref === id)?.state).toBe('running');
       expect((await driver.list()).some((d) => d.vm_id === null)).toBe(false);
-      expect((await driver.listUnmanaged()).map((d) => d.name)).toContain(foreign);
+      expect((await cp.services.hosts.unmanaged(cp.hosts[0]!.id)).map((d) => d.name)).toContain(foreign);
       await cp.reconciler!.checkHost(cp.hosts[0]!.id, driver);
       expect((await cp.services.vms.get(scope, id)).status).toBe('running');
       // The new control plane drives it: a graceful stop reaches the guest.

@@ -20,6 +20,7 @@ import type {
   CreateApiKeyInput,
   CreateUserInput,
   CreateVmSpec,
+  Host,
   Image,
   ListEventsQuery,
   ListImagesQuery,
@@ -31,10 +32,12 @@ import type {
   Project,
   QuotaLimits,
   RegisterImageInput,
+  UnmanagedDomain,
   UpdateVmPatch,
   User,
   Vm,
   VmActionResult,
+  VmConfig,
   VmEvent,
   VmStatus,
 } from './types.js';
@@ -293,8 +296,8 @@ export class Client {
     }
   }
 
-  /** The VM's hardware: cpu, memory, disk, VNC and network. */
-  getVmConfig(id: string, opts: CallOptions = {}) {
+  /** The VM's hardware: cpu, memory, disk, VNC and network; on libvirt hosts also the domain XML libvirt holds (`xml_config`). */
+  getVmConfig(id: string, opts: CallOptions = {}): Promise<VmConfig> {
     return this.call((signal) => this.trpc.vms.get_config.query({ id }, { signal }), opts);
   }
 
@@ -440,6 +443,18 @@ export class Client {
   /** Sets every limit of a project (global admins); a limit left out is unlimited. */
   setQuotas(projectId: string, limits: QuotaLimits, opts: CallOptions = {}) {
     return this.call((signal) => this.trpc.projects.set_quotas.mutate({ ...limits, id: projectId }, { signal }), opts);
+  }
+
+  /** The hypervisor hosts, with their status and why one is offline (global admins). */
+  listHosts(opts: CallOptions = {}): PagePromise<Host, Host[]> {
+    return whole(() => this.call((signal) => this.trpc.hosts.list.query(undefined, { signal }), opts));
+  }
+  getHost(id: string, opts: CallOptions = {}): Promise<Host> {
+    return this.call((signal) => this.trpc.hosts.get.query({ id }, { signal }), opts);
+  }
+  /** Domains on a host that Hangar does not manage, and never touches (global admins). */
+  listUnmanagedDomains(hostId: string, opts: CallOptions = {}): PagePromise<UnmanagedDomain, UnmanagedDomain[]> {
+    return whole(() => this.call((signal) => this.trpc.hosts.unmanaged_domains.query({ id: hostId }, { signal }), opts));
   }
 
   // Plumbing

@@ -1,5 +1,6 @@
 import { apiKeysRouter } from './routers/api-keys.js';
 import { authRouter } from './routers/auth.js';
+import { hostsRouter } from './routers/hosts.js';
 import { imagesRouter } from './routers/images.js';
 import { operationsRouter } from './routers/operations.js';
 import { projectsRouter } from './routers/projects.js';
@@ -15,6 +16,7 @@ export const appRouter = router({
   vms: vmsRouter,
   operations: operationsRouter,
   images: imagesRouter,
+  hosts: hostsRouter,
 });
 
 /** The API's type: what the SDK and any tRPC client are typed against. */

@@ -105,6 +105,11 @@ const MATRIX = {
   'images.list': { min: 'viewer', input: () => undefined },
   'images.wait': { min: 'viewer', scoped: true, input: async (f) => ({ id: await f.image(), timeout_ms: 0 }) },
   'images.delete': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ id: await f.image() }) },
+
+  // Hosts are the fleet's, not a project's.
+  'hosts.list': { min: 'global', input: () => undefined },
+  'hosts.get': { min: 'global', input: async () => ({ id: await hostId() }) },
+  'hosts.unmanaged_domains': { min: 'global', input: async () => ({ id: await hostId() }) },
 } satisfies Record<ProcedureName, Row>;
 
 /** A request to a stream route (REST only: bodies and answers are streams, not JSON values). */
@@ -160,6 +165,8 @@ type VmState = 'stopped' | 'running' | 'paused' | 'with-iso';
 const ISO = new Uint8Array(Buffer.concat([Buffer.alloc(32769), Buffer.from('CD001'), Buffer.alloc(8186)]));
 /** An exported VM, for the import route. */
 let archive: Uint8Array;
+
+const hostId = async () => (await services().hosts.list())[0]!.id;
 
 let names = 0;
 /** Shared fixtures, one per project and kind, made on first use. */

@@ -40,3 +40,14 @@ export const Host = z
   })
   .meta({ id: 'Host' });
 export type Host = z.infer<typeof Host>;
+
+/** A domain on a host that Hangar does not manage: shown to admins, never touched. */
+export const UnmanagedDomain = z
+  .object({
+    host_id: Uuid,
+    name: z.string(),
+    uuid: z.string(),
+    state: z.enum(['running', 'paused', 'stopped', 'crashed', 'missing']),
+  })
+  .meta({ id: 'UnmanagedDomain' });
+export type UnmanagedDomain = z.infer<typeof UnmanagedDomain>;

@@ -96,7 +96,12 @@ export const VmConfig = Vm.pick({
   vnc_port: true,
   network: true,
   version: true,
-}).meta({ id: 'VmConfig' });
+})
+  .extend({
+    /** The domain XML libvirt holds for the VM, read-only; null where the driver keeps none (or the VM has no domain yet). */
+    xml_config: z.string().nullable(),
+  })
+  .meta({ id: 'VmConfig' });
 export type VmConfig = z.infer<typeof VmConfig>;
 
 const HardwareFields = UpdateVmFields.pick({ cpu_cores: true, memory_mb: true, disk_gb: true, vnc_enabled: true, network: true });

@@ -80,10 +80,22 @@ export interface WatchCapability {
   watch(listener: (change: DomainStateChange) => void): () => void;
 }
 
-/** Optional: the hypervisor holds a configuration document of its own for each domain (libvirt's domain XML). */
-export interface ConfigCapability {
-  /** The domain's configuration as the hypervisor holds it, for people to read. */
+/** A domain the hypervisor holds that is not Hangar's (defined by another tool or by hand). */
+export interface UnmanagedDomainInfo {
+  name: string;
+  uuid: string;
+  state: DomainState;
+}
+
+/**
+ * Optional: the hypervisor keeps things of its own worth showing people: each domain's
+ * configuration document (libvirt's domain XML), and domains that are not Hangar's.
+ */
+export interface InspectCapability {
+  /** The domain's configuration as the hypervisor holds it, read-only. */
   configXml(ref: string, opts?: CallOptions): Promise<string>;
+  /** Domains on the host that Hangar does not manage (and never touches). */
+  listUnmanaged(opts?: CallOptions): Promise<UnmanagedDomainInfo[]>;
 }
 
 /**
@@ -93,7 +105,7 @@ export interface ConfigCapability {
  * (`ArchiveCapability`, `WatchCapability`) are methods a driver has or has not; `can` tells
  * which, so callers refuse up front what a host cannot do.
  */
-export interface HypervisorDriver extends Partial<ArchiveCapability>, Partial<WatchCapability>, Partial<ConfigCapability> {
+export interface HypervisorDriver extends Partial<ArchiveCapability>, Partial<WatchCapability>, Partial<InspectCapability> {
   readonly kind: string;
   inventory(opts?: CallOptions): Promise<HostInventory>;
   define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain>;
@@ -134,5 +146,6 @@ export const can = {
   archives: (d: HypervisorDriver): d is HypervisorDriver & ArchiveCapability =>
     typeof d.exportDisks === 'function' && typeof d.importDomain === 'function',
   watch: (d: HypervisorDriver): d is HypervisorDriver & WatchCapability => typeof d.watch === 'function',
-  config: (d: HypervisorDriver): d is HypervisorDriver & ConfigCapability => typeof d.configXml === 'function',
+  inspect: (d: HypervisorDriver): d is HypervisorDriver & InspectCapability =>
+    typeof d.configXml === 'function' && typeof d.listUnmanaged === 'function',
 };

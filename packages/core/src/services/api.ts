@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { ActionOptions, RequestableAction } from '../actions/registry.js';
 import type { ApiKey, CreateApiKeyInput, CreatedApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
 import type { ListEventsQuery, VmEvent } from '../domain/event.js';
-import type { Host, HostStatus } from '../domain/host.js';
+import type { Host, HostStatus, UnmanagedDomain } from '../domain/host.js';
 import type { AttachIsoInput, Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
 import type { ListVmsQuery, VmPage } from '../domain/list.js';
 import type { ListOperationsQuery, MutationOptions, Operation, VmActionResult } from '../domain/operation.js';
@@ -37,6 +37,8 @@ export interface Services {
     wait(scope: Scope, id: string, status: VmStatus | VmStatus[], opts?: WaitCallOptions): Promise<{ vm: Vm; timed_out: boolean }>;
     attach_iso(scope: Scope, id: string, input: AttachIsoInput, opts?: MutationOptions): Promise<VmActionResult>;
     eject_iso(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
+    /** The configuration document the hypervisor holds for the VM (libvirt's domain XML), or null. */
+    config_xml(scope: Scope, id: string): Promise<string | null>;
   };
   images: {
     register(scope: Scope, input: RegisterImageInput): Promise<{ image: Image; created: boolean }>;
@@ -58,6 +60,8 @@ export interface Services {
     list(): Promise<Host[]>;
     get(id: string): Promise<Host>;
     setStatus(id: string, status: HostStatus): Promise<void>;
+    /** Domains on the host that are not Hangar's. */
+    unmanaged(id: string): Promise<UnmanagedDomain[]>;
   };
   projects: {
     create(input: { name: string }): Promise<Project>;

@@ -1,3 +1,4 @@
+import type { HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
@@ -8,4 +9,6 @@ export interface ServiceDeps {
   notifier?: Notifier;
   /** Where images live; uploads need it. */
   images?: ImageStore;
+  /** The hosts this process drives, by host id: what the hypervisor itself shows is read through them. */
+  drivers?: ReadonlyMap<string, HypervisorDriver>;
 }

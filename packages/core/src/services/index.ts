@@ -7,6 +7,7 @@ import type { ServiceDeps } from './context.js';
 import { createVm } from './create-vm.js';
 import { listEvents } from './events.js';
 import { getHost, listHosts, registerHost, setHostStatus } from './hosts.js';
+import { unmanagedDomains, vmConfigXml } from './hypervisor-views.js';
 import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
 import { getOperation, listOperations } from './operations.js';
 import { createProject, ensureProject, getProject, listProjects } from './projects.js';
@@ -54,6 +55,7 @@ export function createServices(deps: ServiceDeps): Services {
       ...actionMethods(deps),
       wait: (scope, id, status, opts) => waitForVm(deps, scope, id, status, opts),
       ...bind(db, { attach_iso: attachIso, eject_iso: ejectIso }),
+      config_xml: (scope, id) => vmConfigXml(deps, scope, id),
     },
     images: {
       ...bind(db, { register: registerImage, get: getImage, list: listImages }),
@@ -65,7 +67,10 @@ export function createServices(deps: ServiceDeps): Services {
       ...bind(db, { get: getOperation, list: listOperations }),
       wait: (scope, id, opts) => waitForOperation(deps, scope, id, opts),
     },
-    hosts: bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),
+    hosts: {
+      ...bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),
+      unmanaged: (id) => unmanagedDomains(deps, id),
+    },
     projects: bind(db, {
       create: createProject,
       ensure: ensureProject,

@@ -125,7 +125,10 @@ export const vmsRouter = router({
     .meta(route('GET', '/vms/{id}/config', "A VM's hardware configuration"))
     .input(IdRequest)
     .output(VmConfig)
-    .query(async ({ ctx, input }) => VmConfig.parse(await ctx.services.vms.get(ctx.scope, input.id))),
+    .query(async ({ ctx, input }) => {
+      const vm = await ctx.services.vms.get(ctx.scope, input.id);
+      return VmConfig.parse({ ...vm, xml_config: await ctx.services.vms.config_xml(ctx.scope, vm.id) });
+    }),
 
   configure: operatorProcedure
     .meta(route('PUT', '/vms/{id}/config', "Change a VM's hardware (the VM must be stopped)", { status: 'accepted' }))

@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Capacity } from '../../domain/host.js';
 import {
   type CallOptions,
-  type ConfigCapability,
   type DefinedDomain,
   type DiskFile,
   type DomainChanges,
@@ -15,6 +14,8 @@ import {
   DriverError,
   type HostInventory,
   type HypervisorDriver,
+  type InspectCapability,
+  type UnmanagedDomainInfo,
 } from '../driver.js';
 import { randomMac } from '../mac-address.js';
 import { moveFile } from '../move-file.js';
@@ -65,7 +66,7 @@ const POLL_MS = 50;
  * list`, and are found again by any later driver (adoption needs no file of ours). Domains
  * without that element belong to someone else: listed for an admin as unmanaged, never touched.
  */
-export class LibvirtDriver implements HypervisorDriver, ConfigCapability {
+export class LibvirtDriver implements HypervisorDriver, InspectCapability {
   readonly kind = 'libvirt';
   readonly session: LibvirtSession;
   private readonly img: QemuImg;
@@ -264,7 +265,7 @@ export class LibvirtDriver implements HypervisorDriver, ConfigCapability {
   }
 
   /** Domains libvirt holds that are not Hangar's: an admin's to see, never the control plane's to touch. */
-  async listUnmanaged(opts?: CallOptions): Promise<{ name: string; uuid: string; state: DomainState }[]> {
+  async listUnmanaged(opts?: CallOptions): Promise<UnmanagedDomainInfo[]> {
     return (await this.listAll(opts)).filter((d) => d.vm_id === null).map((d) => ({ name: d.name, uuid: d.ref, state: d.state }));
   }
 

@@ -1,0 +1,54 @@
+import { errors, HangarError } from '../domain/errors.js';
+import type { UnmanagedDomain } from '../domain/host.js';
+import type { Scope } from '../domain/project.js';
+import { can, DriverError } from '../drivers/driver.js';
+import { vmPlacement } from '../store/vm-rows.js';
+import type { ServiceDeps } from './context.js';
+import { getHost } from './hosts.js';
+import { parseId } from './validate.js';
+
+/** A driver call made to show something: a host that cannot answer is a 503 with the reason. */
+async function asked<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof DriverError && err.kind === 'unavailable') throw errors.hostUnavailable(`${what}: ${err.message}`);
+    if (err instanceof HangarError) throw err;
+    throw errors.internal(`${what}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The configuration document the VM's hypervisor holds for it (libvirt's domain XML), or null
+ * where there is none to show: the driver keeps no such document, the VM has no domain yet (or
+ * it vanished), or its host is not driven by this process.
+ */
+export async function vmConfigXml(deps: ServiceDeps, scope: Scope, id: string): Promise<string | null> {
+  const vmId = parseId(id, 'vm id');
+  const placed = await vmPlacement(deps.db, vmId, scope.project_id);
+  if (!placed) throw errors.vmNotFound(vmId);
+  const driver = placed.host_id ? deps.drivers?.get(placed.host_id) : undefined;
+  if (!driver || !can.inspect(driver) || !placed.domain_ref) return null;
+  const ref = placed.domain_ref;
+  return asked("Reading the VM's domain configuration", () =>
+    driver.configXml(ref, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
+      if (err instanceof DriverError && err.kind === 'not_found') return null;
+      throw err;
+    }),
+  );
+}
+
+/**
+ * Domains on a host that are not Hangar's, for an admin to see. A driver that keeps no
+ * domains but Hangar's (QEMU's directory of VMs, the simulator) has none to show.
+ */
+export async function unmanagedDomains(deps: ServiceDeps, hostId: string): Promise<UnmanagedDomain[]> {
+  const host = await getHost(deps.db, hostId);
+  const driver = deps.drivers?.get(host.id);
+  if (!driver) throw errors.hostUnavailable(`Host ${host.name} is not driven by this server`);
+  if (!can.inspect(driver)) return [];
+  const found = await asked(`Listing the domains on host ${host.name}`, () =>
+    driver.listUnmanaged({ signal: AbortSignal.timeout(10_000) }),
+  );
+  return found.map((d) => ({ host_id: host.id, ...d }));
+}
