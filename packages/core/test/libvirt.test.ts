@@ -253,6 +253,22 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     }
   }, 180_000);
 
+  it("boots a VM under Hangar's private umask (the server's): QEMU, as libvirt's user, still reaches the disk", async () => {
+    const old = process.umask(0o077);
+    const private_ = make(join(dir, 'private-images'));
+    const vm_id = randomUUID();
+    try {
+      const network = { type: 'nat' as const, bridge_name: null, mac_address: null, ip_address: null };
+      await private_.define({ vm_id, name: 'umask', ...small, os_type: 'linux', vnc_enabled: false, network });
+      await private_.start(vm_id);
+      expect(await private_.state(vm_id)).toBe('running');
+    } finally {
+      process.umask(old);
+      await private_.undefine(vm_id, { delete_disks: true });
+      await private_.close();
+    }
+  }, 60_000);
+
   it("hands a stopped domain's disk over for export, and defines a new domain from an imported one", async () => {
     const r = await cp.services.vms.create(scope, { name: 'exported', ...small });
     await done(Promise.resolve(r));

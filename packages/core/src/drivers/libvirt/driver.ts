@@ -317,9 +317,8 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
         const existing = await r.lookupByUuid(spec.vm_id);
         if (existing) return { ref: spec.vm_id, vnc_port: null, mac_address: (await this.record(r, existing)).mac };
         const files = this.files(spec.vm_id);
-        // Traversable, not readable: QEMU runs as libvirt's user and opens the disk by path.
-        await mkdir(files.dir, { recursive: true, mode: 0o711 });
-        await chmod(files.dir, 0o711);
+        await this.traversable(this.opts.image_dir);
+        await this.traversable(files.dir);
         try {
           await rm(files.disk, { force: true });
           await makeDisk(files.disk);
@@ -403,9 +402,18 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     }
   }
 
+  /**
+   * Traversable, not readable (0711, whatever the umask): QEMU runs as libvirt's user and opens
+   * a disk by its path, so it must pass through; nobody may list what is there.
+   */
+  private async traversable(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o711);
+  }
+
   private async freeDiskGb(): Promise<number> {
     if (!this.session.target.local) return 0;
-    await mkdir(this.opts.image_dir, { recursive: true, mode: 0o711 });
+    await this.traversable(this.opts.image_dir);
     const fs = await statfs(this.opts.image_dir);
     return Math.floor((fs.bavail * fs.bsize) / 2 ** 30);
   }
