@@ -222,6 +222,40 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     await done(cp.services.vms.delete(scope, id));
   }, 180_000);
 
+  it('starts while libvirtd is down: the host is offline with the reason, and gets its capacity once libvirtd is back', async () => {
+    const late = await createTestDatabase();
+    const lateDriver = make(join(dir, 'late-images'));
+    await stopLibvirtd();
+    let lateCp: ControlPlane | null = null;
+    try {
+      lateCp = await startControlPlane({
+        database: late,
+        hosts: [{ name: 'libvirt-late', driver: lateDriver }],
+        worker: { poll_ms: 100 },
+        reconciler: { interval_ms: 60_000 },
+        logger: silentLogger,
+      });
+      const host = lateCp.hosts[0]!;
+      expect(host).toMatchObject({ status: 'offline', capacity: { cpus: 0, memory_mb: 0 } });
+      expect(host.status_reason).toMatch(/libvirtd/);
+    } finally {
+      await startLibvirtd();
+    }
+    try {
+      await expect.poll(() => lateDriver.state(randomUUID()).catch(() => 'unreachable'), { timeout: 15_000 }).toBe('missing');
+      const host = lateCp.hosts[0]!;
+      await lateCp.reconciler!.checkHost(host.id, lateDriver);
+      const back = await lateCp.services.hosts.get(host.id);
+      expect(back.status).toBe('online');
+      expect(back.capacity.cpus).toBeGreaterThan(0);
+      expect(back.capacity.memory_mb).toBeGreaterThan(0);
+    } finally {
+      await lateCp.close();
+      await lateDriver.close();
+      await late.close();
+    }
+  }, 120_000);
+
   it('re-adopts running VMs when Hangar restarts, and leaves domains without its metadata alone', async () => {
     const id = await running('adopted');
     // Someone else's domain on the same libvirtd.

@@ -30,12 +30,29 @@ export async function registerHost(
     last_seen_at: new Date(),
     ...(host.cpu_allocation_ratio ? { cpu_allocation_ratio: host.cpu_allocation_ratio } : {}),
   };
+  // A hypervisor that cannot answer says nothing about what the host has: what was known stays.
+  const { cpus: _c, memory_mb: _m, disk_gb: _d, gpus: _g, ...statusOnly } = values;
   const [row] = await db
     .insert(hosts)
     .values(values)
-    .onConflictDoUpdate({ target: hosts.name, set: { ...values, updated_at: new Date() } })
+    .onConflictDoUpdate({ target: hosts.name, set: { ...(host.inventory.unavailable ? statusOnly : values), updated_at: new Date() } })
     .returning();
   return toHost(row!);
+}
+
+/** What a host has, read again from its hypervisor (it was offline when the host was registered, say). */
+export async function refreshInventory(db: Db, id: string, inventory: HostInventory): Promise<void> {
+  if (inventory.unavailable) return;
+  await db
+    .update(hosts)
+    .set({
+      cpus: inventory.capacity.cpus,
+      memory_mb: inventory.capacity.memory_mb,
+      disk_gb: inventory.capacity.disk_gb,
+      gpus: inventory.gpus,
+      updated_at: new Date(),
+    })
+    .where(eq(hosts.id, id));
 }
 
 export async function setHostStatus(db: Db, id: string, status: HostStatus, reason: string | null = null): Promise<void> {

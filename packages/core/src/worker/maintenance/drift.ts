@@ -2,7 +2,7 @@ import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { StableStatus, VmStatus } from '../../domain/status.js';
 import type { DomainState, DomainStateChange, HypervisorDriver } from '../../drivers/driver.js';
 import { appendEvents } from '../../services/events.js';
-import { setHostStatus } from '../../services/hosts.js';
+import { getHost, refreshInventory, setHostStatus } from '../../services/hosts.js';
 import type { Db } from '../../store/database.js';
 import { type VmRow, vms } from '../../store/schema.js';
 import { changeVm, lockVm } from '../../store/vm-rows.js';
@@ -44,6 +44,10 @@ export class DriftWatch {
       listed = new Map(domains.map((d) => [d.ref, d.state]));
     } catch (err) {
       return this.hostUnreachable(hostId, settled, err);
+    }
+    // Back from offline: what the host has is read again (it may have been unknown at start).
+    if ((await getHost(this.db, hostId)).status === 'offline') {
+      await refreshInventory(this.db, hostId, await driver.inventory({ signal: AbortSignal.timeout(10_000) }));
     }
     // Also the heartbeat that tells the scheduler this host is served.
     await setHostStatus(this.db, hostId, 'online');
