@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectBoot } from '../src/drivers/qemu/command-line.js';
 import {
@@ -19,6 +21,7 @@ import {
   createTestDatabase,
   describeDriverConformance,
   ensureDefaultNetwork,
+  libvirtOverTcp,
   libvirtSkipReason,
   libvirtTestGuest,
   openRemote,
@@ -66,13 +69,28 @@ afterAll(async () => {
     await virsh('destroy', name).catch(() => '');
     await virsh('undefine', name).catch(() => '');
   }
+  // Each pool must be empty by now: every VM was deleted with its disks.
+  const leftVolumes: string[] = [];
+  for (const pool of pools) {
+    const vols = await virsh('vol-list', pool).catch(() => '');
+    leftVolumes.push(...vols.split('\n').filter((l) => /\.(qcow2|img)\s/.test(l)));
+    await virsh('pool-destroy', pool).catch(() => '');
+    await virsh('pool-undefine', pool).catch(() => '');
+  }
   await rm(bootDir, { recursive: true, force: true });
+  await tcp?.close();
   expect(left).toEqual([]);
+  expect(leftVolumes).toEqual([]);
 }, 60_000);
 
 const bootCounts = new Map<string, number>();
-const make = (image_dir: string, over: Partial<ConstructorParameters<typeof LibvirtDriver>[0]> = {}) =>
-  new LibvirtDriver({ uri: TEST_LIBVIRT_URI, image_dir, domain_type: 'qemu', boot, ...over });
+/** Storage pools this file made (one per image directory): removed after it, with their volumes gone. */
+const pools = new Set<string>();
+const make = (image_dir: string, over: Partial<ConstructorParameters<typeof LibvirtDriver>[0]> = {}) => {
+  const pool = `hangar-test-${basename(dirname(image_dir))}-${basename(image_dir)}`;
+  pools.add(pool);
+  return new LibvirtDriver({ uri: TEST_LIBVIRT_URI, image_dir, pool, domain_type: 'qemu', boot, ...over });
+};
 
 describeDriverConformance({
   name: 'libvirt',
@@ -93,6 +111,32 @@ describeDriverConformance({
   },
   timeout_ms: 60_000,
 });
+
+// The same suite through a TCP port: the driver treats the host as remote (disks through
+// libvirt's upload and download streams, no file of the host read directly).
+let tcp: Awaited<ReturnType<typeof libvirtOverTcp>> | null = null;
+describeDriverConformance({
+  name: 'libvirt over qemu+tcp (a remote host)',
+  skip,
+  make: async (root) => {
+    await chmod(root, 0o711);
+    tcp ??= await libvirtOverTcp();
+    return make(join(root, 'images'), { uri: tcp.uri });
+  },
+  async booted(driver, ref) {
+    const count = (bootCounts.get(ref) ?? 0) + 1;
+    bootCounts.set(ref, count);
+    await waitForText((driver as LibvirtDriver).files(ref).console, UP, { count });
+  },
+  async cleanup(driver, ref) {
+    await driver.undefine(ref, { delete_disks: true });
+  },
+  timeout_ms: 60_000,
+});
+
+const run = promisify(execFile);
+const qemuImgInfo = async (path: string) =>
+  JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', path])).stdout) as Record<string, unknown>;
 
 describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
   let dir: string;
@@ -126,6 +170,12 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     await database.close();
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
+
+  /** The path of a VM's disk volume, as libvirt reports it. */
+  const volumeOf = async (vmId: string) => {
+    const pool = `hangar-test-${basename(dir)}-images`;
+    return (await virsh('vol-path', '--pool', pool, `${vmId}.qcow2`).catch(() => virsh('vol-path', '--pool', pool, `${vmId}.img`))).trim();
+  };
 
   async function done(p: Promise<VmActionResult>) {
     const r = await p;
@@ -287,6 +337,82 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     }
   }, 180_000);
 
+  it('makes disks from qcow2 and raw images in the storage pool, at the size asked, with the image inside', async () => {
+    const img = join(dir, 'base.qcow2');
+    const raw = join(dir, 'base.img');
+    await run('qemu-img', ['create', '-f', 'qcow2', img, '64M']);
+    await run('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xab 1M 64k', img]);
+    await run('qemu-img', ['convert', '-O', 'raw', img, raw]);
+    const network = { type: 'nat' as const, bridge_name: null, mac_address: null, ip_address: null };
+    for (const base of [
+      { path: img, format: 'qcow2' as const },
+      { path: raw, format: 'raw' as const },
+    ]) {
+      const vm_id = randomUUID();
+      await driver.define({
+        vm_id,
+        name: `from-${base.format}`,
+        ...small,
+        os_type: 'linux',
+        vnc_enabled: false,
+        network,
+        base_image: base,
+      });
+      try {
+        const vol = await volumeOf(vm_id);
+        expect(await qemuImgInfo(vol)).toMatchObject({ format: base.format, 'virtual-size': small.disk_gb * 2 ** 30 });
+        await run('qemu-img', ['compare', '-f', base.format, '-F', base.format, base.path, vol]);
+        expect(await driver.configXml(vm_id)).toContain(`type='${base.format}'`);
+        await driver.start(vm_id);
+        expect(await driver.state(vm_id)).toBe('running');
+      } finally {
+        await driver.undefine(vm_id, { delete_disks: true });
+      }
+    }
+    // A disk image larger than the VM's disk is refused, and nothing is left.
+    const big = join(dir, 'big.qcow2');
+    await run('qemu-img', ['create', '-f', 'qcow2', big, '2G']);
+    const vm_id = randomUUID();
+    await expect(
+      driver.define({
+        vm_id,
+        name: 'too-big',
+        ...small,
+        os_type: 'linux',
+        vnc_enabled: false,
+        network,
+        base_image: { path: big, format: 'qcow2' },
+      }),
+    ).rejects.toThrow(/larger than disk_gb 1/);
+    expect(await driver.state(vm_id)).toBe('missing');
+    await expect(volumeOf(vm_id)).rejects.toThrow();
+  }, 120_000);
+
+  it('exports from a remote host by downloading the disk (released after), and imports by uploading it', async () => {
+    tcp ??= await libvirtOverTcp();
+    const remote = make(join(dir, 'images'), { uri: tcp.uri, scratch_dir: join(dir, 'scratch') });
+    const network = { type: 'nat' as const, bridge_name: null, mac_address: null, ip_address: null };
+    const vm_id = randomUUID();
+    const copy_id = randomUUID();
+    try {
+      await remote.define({ vm_id, name: 'remote-export', ...small, os_type: 'linux', vnc_enabled: false, network });
+      await run('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xcd 4M 128k', await volumeOf(vm_id)]);
+      const [disk] = await remote.exportDisks(vm_id);
+      expect(disk!.path.startsWith(join(dir, 'scratch'))).toBe(true);
+      await run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', disk!.path, await volumeOf(vm_id)]);
+      await remote.importDomain({ vm_id: copy_id, name: 'remote-import', ...small, os_type: 'linux', vnc_enabled: false, network }, [
+        disk!,
+      ]);
+      await run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', await volumeOf(vm_id), await volumeOf(copy_id)]);
+      await disk!.release!();
+      await expect(readFile(disk!.path)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await remote.undefine(vm_id, { delete_disks: true });
+      await remote.undefine(copy_id, { delete_disks: true });
+      await remote.close();
+    }
+  }, 120_000);
+
   it("boots a VM under Hangar's private umask (the server's): QEMU, as libvirt's user, still reaches the disk", async () => {
     const old = process.umask(0o077);
     const private_ = make(join(dir, 'private-images'));
@@ -308,6 +434,7 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     await done(Promise.resolve(r));
     const [disk] = await driver.exportDisks(r.vm.id);
     expect(disk).toMatchObject({ name: 'disk0.qcow2', format: 'qcow2' });
+    expect(disk!.release).toBeUndefined(); // this machine's own volume, not a copy
     expect((await readFile(disk!.path)).subarray(0, 4).toString('latin1')).toBe('QFI\xfb');
     const copy = join(dir, 'incoming.qcow2');
     await copyFile(disk!.path, copy);
@@ -317,6 +444,10 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     const imported = await driver.importDomain({ ...spec, network }, [{ ...disk!, path: copy }]);
     try {
       expect(imported.ref).toBe(vm_id);
+      // The new domain's volume holds the same disk, at the VM's size.
+      const vol = await volumeOf(vm_id);
+      expect(await qemuImgInfo(vol)).toMatchObject({ format: 'qcow2', 'virtual-size': small.disk_gb * 2 ** 30 });
+      await run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', copy, vol]);
       await driver.start(vm_id);
       await waitForText(driver.files(vm_id).console, UP);
       // A running domain's disk is not handed out.

@@ -26,6 +26,8 @@ export interface DiskFile {
   path: string;
   format: 'raw' | 'qcow2';
   size: number;
+  /** For a copy made for the export (a remote host's disk, downloaded): removes it once read. */
+  release?: () => Promise<void>;
 }
 
 export interface DefinedDomain {

@@ -6,6 +6,7 @@ export { freePort } from './free-port.js';
 export { type FileRoute, serveFiles } from './http-files.js';
 export {
   ensureDefaultNetwork,
+  libvirtOverTcp,
   libvirtSkipReason,
   libvirtTestGuest,
   openRemote,

@@ -128,3 +128,32 @@ export async function startLibvirtd(): Promise<void> {
   }
   throw new Error('libvirtd did not open its socket');
 }
+
+/**
+ * libvirtd as a remote host would offer it: a TCP port (on loopback) that carries the RPC
+ * protocol to the local daemon's socket. A driver given `qemu+tcp://127.0.0.1:<port>/system`
+ * takes it for a remote host: no file of the host is its to touch, disks go up and come down
+ * through libvirt's streams.
+ */
+export async function libvirtOverTcp(): Promise<{ uri: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((client) => {
+    const daemon = connect('/run/libvirt/libvirt-sock');
+    for (const s of [client, daemon]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(daemon).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    uri: `qemu+tcp://127.0.0.1:${port}/system`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

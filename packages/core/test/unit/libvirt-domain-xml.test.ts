@@ -13,6 +13,7 @@ const record = (over: Partial<DomainRecord> = {}): DomainRecord => ({
   cpu_cores: 2,
   memory_mb: 512,
   disk_gb: 10,
+  disk_format: 'qcow2',
   network: 'nat',
   mac: '52:54:00:12:34:56',
   vnc: 'no',

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectionClosedError, LibvirtError, RpcConnection } from '../../src/drivers/libvirt/rpc/connection.js';
 import { MessageStatus, MessageType, Proc, REMOTE_PROGRAM } from '../../src/drivers/libvirt/rpc/protocol.js';
@@ -172,6 +173,63 @@ describe('RpcConnection against a scripted daemon', () => {
     const heard = new Promise((resolve) => void remote.registerLifecycle(resolve));
     expect(await heard).toMatchObject({ domain: { name: 'hangar-6c7e3b27-7159-4e0a-9e30-3d44284574cd', id: 3 }, event: 5, detail: 0 });
     remote.rpc.close();
+  });
+
+  it('streams a download into its sink and goes on answering calls, even when the sink ends full', async () => {
+    const data = Buffer.alloc(64 * 1024, 7);
+    const d = await fakeDaemon(dir, (c, s) => {
+      if (c.proc === Proc.STORAGE_VOL_DOWNLOAD) {
+        // The reply, the data and the end in one write, as a fast daemon sends them.
+        s.write(
+          Buffer.concat([
+            packet(c.proc, MessageType.REPLY, c.serial, MessageStatus.OK),
+            packet(c.proc, MessageType.STREAM, c.serial, MessageStatus.CONTINUE, data),
+            packet(c.proc, MessageType.STREAM, c.serial, MessageStatus.CONTINUE),
+          ]),
+        );
+      } else {
+        s.write(packet(c.proc, MessageType.REPLY, c.serial, MessageStatus.OK, new XdrWriter().string('still here').bytes()));
+      }
+    });
+    server = d.server;
+    const rpc = await connected(d.path);
+    // A sink nobody reads: full after the first chunk, and never drained.
+    const sink = new PassThrough({ highWaterMark: 1024 });
+    await rpc.download(Proc.STORAGE_VOL_DOWNLOAD, (w) => w.int(0), sink);
+    expect((sink.read() as Buffer).equals(data)).toBe(true);
+    expect((await rpc.call(1)).string()).toBe('still here');
+    rpc.close();
+  });
+
+  it('uploads in chunks the daemon can take, and resolves when it confirms', async () => {
+    const got: Buffer[] = [];
+    const d = await fakeDaemon(dir, () => {});
+    server = d.server;
+    server.removeAllListeners('connection');
+    server.on('connection', (s) => {
+      let buf = Buffer.alloc(0);
+      s.on('error', () => {});
+      s.on('data', (chunk) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 4 && buf.length >= buf.readUInt32BE(0)) {
+          const len = buf.readUInt32BE(0);
+          const proc = buf.readInt32BE(12);
+          const type = buf.readInt32BE(16);
+          const serial = buf.readUInt32BE(20);
+          const status = buf.readInt32BE(24);
+          if (type === MessageType.CALL) s.write(packet(proc, MessageType.REPLY, serial, MessageStatus.OK));
+          else if (status === MessageStatus.CONTINUE) got.push(Buffer.from(buf.subarray(28, len)));
+          else s.write(packet(proc, MessageType.STREAM, serial, MessageStatus.OK));
+          buf = buf.subarray(len);
+        }
+      });
+    });
+    const rpc = await connected(d.path);
+    const big = Buffer.alloc(600 * 1024, 3);
+    await rpc.upload(Proc.STORAGE_VOL_UPLOAD, (w) => w.int(0), [big.subarray(0, 100), big.subarray(100)]);
+    expect(Buffer.concat(got).equals(big)).toBe(true);
+    expect(Math.max(...got.map((g) => g.length))).toBeLessThanOrEqual(256 * 1024);
+    rpc.close();
   });
 
   it('fails waiting calls when the daemon goes away, and refuses new ones', async () => {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { defineDriver } from '../definition.js';
 import { LibvirtDriver } from './driver.js';
@@ -19,23 +20,25 @@ export const libvirtDefinition = defineDriver({
       }),
     /** `kvm` only where KVM runs guests: `auto` probes as the QEMU driver does. */
     HANGAR_LIBVIRT_DOMAIN_TYPE: z.enum(['auto', 'kvm', 'qemu']).default('auto'),
-    /** Where VMs' disks and console logs live on the libvirt host (QEMU must be able to reach it). */
+    /** The storage pool of VMs' disks (made where it does not exist, as a directory pool at HANGAR_LIBVIRT_IMAGE_DIR). */
+    HANGAR_LIBVIRT_POOL: z.string().min(1).default('hangar'),
+    /** The pool's directory on the libvirt host: disks and console logs. */
     HANGAR_LIBVIRT_IMAGE_DIR: z.string().min(1).default('/var/lib/libvirt/images/hangar'),
     /** The libvirt network NAT VMs join. */
     HANGAR_LIBVIRT_NETWORK: z.string().min(1).default('default'),
-    HANGAR_QEMU_IMG: z.string().min(1).default('qemu-img'),
     /** A kernel every VM boots from directly (appliances; the tests' tiny guest). */
     HANGAR_LIBVIRT_KERNEL: z.string().optional(),
     HANGAR_LIBVIRT_INITRD: z.string().optional(),
     HANGAR_LIBVIRT_APPEND: z.string().optional(),
   }),
-  create: (s) =>
+  create: (s, ctx) =>
     new LibvirtDriver({
       uri: s.HANGAR_LIBVIRT_URI,
+      pool: s.HANGAR_LIBVIRT_POOL,
       image_dir: s.HANGAR_LIBVIRT_IMAGE_DIR,
+      scratch_dir: join(ctx.data_dir, 'libvirt-exports'),
       domain_type: s.HANGAR_LIBVIRT_DOMAIN_TYPE,
       nat_network: s.HANGAR_LIBVIRT_NETWORK,
-      qemuImg: s.HANGAR_QEMU_IMG,
       ...(s.HANGAR_LIBVIRT_KERNEL
         ? { boot: { kernel: s.HANGAR_LIBVIRT_KERNEL, initrd: s.HANGAR_LIBVIRT_INITRD, append: s.HANGAR_LIBVIRT_APPEND } }
         : {}),

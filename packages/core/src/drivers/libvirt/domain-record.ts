@@ -13,6 +13,8 @@ export const DomainRecord = z.object({
   cpu_cores: z.coerce.number().int().positive(),
   memory_mb: z.coerce.number().int().positive(),
   disk_gb: z.coerce.number().int().positive(),
+  /** The disk volume's format: qcow2, or raw for a VM made from a raw image. */
+  disk_format: z.enum(['qcow2', 'raw']).default('qcow2'),
   network: z.enum(['nat', 'bridge']),
   bridge: z.string().optional(),
   mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i),

@@ -1,4 +1,6 @@
-import { chmod, mkdir, rm, stat, statfs } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Capacity } from '../../domain/host.js';
@@ -18,10 +20,9 @@ import {
   type UnmanagedDomainInfo,
 } from '../driver.js';
 import { randomMac } from '../mac-address.js';
-import { moveFile } from '../move-file.js';
 import { chooseAccel } from '../qemu/accel.js';
 import type { DirectBoot } from '../qemu/command-line.js';
-import { QemuImg } from '../qemu/qemu-img.js';
+import { consoleLogName, DiskPool } from './disk-pool.js';
 import { type DomainRecord, parseRecord } from './domain-record.js';
 import { domainName, domainXml, HANGAR_XMLNS } from './domain-xml.js';
 import { gpuFromNodeDevice } from './node-devices.js';
@@ -35,7 +36,7 @@ import {
   VIR_DOMAIN_UNDEFINE_NVRAM,
   VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
 } from './rpc/protocol.js';
-import { type DomainHandle, type LibvirtRemote, type LifecycleMessage, uuidString } from './rpc/remote.js';
+import { type DomainHandle, type LibvirtRemote, type LifecycleMessage, uuidString, type VolumeHandle } from './rpc/remote.js';
 import { parseLibvirtUri } from './rpc/transport.js';
 import { LibvirtSession } from './session.js';
 
@@ -44,12 +45,15 @@ export type DomainTypeSetting = 'auto' | 'kvm' | 'qemu';
 export interface LibvirtDriverOptions {
   /** `qemu:///system`, `qemu+ssh://host/system`, … */
   uri: string;
-  /** Where domains' disks and console logs live, on the libvirt host. */
+  /** The directory of the storage pool VMs' disks and console logs go to, on the libvirt host (where the pool is made). */
   image_dir: string;
+  /** The libvirt storage pool of VMs' disks; made at `image_dir` where it does not exist. */
+  pool?: string;
+  /** Where a remote host's disks are downloaded to for an export (on this machine). */
+  scratch_dir?: string;
   domain_type?: DomainTypeSetting;
   /** libvirt's network NAT VMs join. */
   nat_network?: string;
-  qemuImg?: string;
   /** Boot every VM from this kernel instead of its disk or CD-ROM. */
   boot?: DirectBoot;
   /** How long each call may wait for libvirtd. */
@@ -69,19 +73,24 @@ const POLL_MS = 50;
 export class LibvirtDriver implements HypervisorDriver, InspectCapability {
   readonly kind = 'libvirt';
   readonly session: LibvirtSession;
-  private readonly img: QemuImg;
+  private readonly disks: DiskPool;
   private readonly listeners = new Set<(c: DomainStateChange) => void>();
   private backlog: DomainStateChange[] = [];
+  /** The storage pool's directory on the libvirt host, once known. */
+  private poolDir: string | null = null;
   private domainType: Promise<{ type: 'kvm' | 'qemu'; reason: string }> | null = null;
   private lastCapacity: Capacity = { cpus: 0, memory_mb: 0, disk_gb: 0 };
   /** Serializes changes to one domain's definition (a define racing a reconfigure). */
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: LibvirtDriverOptions) {
-    this.img = new QemuImg(opts.qemuImg ?? 'qemu-img');
+    this.disks = new DiskPool({ name: opts.pool ?? 'hangar', dir: opts.image_dir });
     this.session = new LibvirtSession(parseLibvirtUri(opts.uri), {
       onLifecycle: (m) => this.onLifecycle(m),
-      onReconnect: () => void this.resync(),
+      onReconnect: () => {
+        this.disks.reset();
+        void this.resync();
+      },
       call_timeout_ms: opts.call_timeout_ms,
     });
   }
@@ -101,7 +110,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
           const gpu = gpuFromNodeDevice(await r.nodeDeviceXml(name, opts).catch(() => ''));
           if (gpu) gpus.push(gpu);
         }
-        this.lastCapacity = { cpus: info.cpus, memory_mb: Number(info.memory_kib / 1024n), disk_gb: await this.freeDiskGb() };
+        this.lastCapacity = { cpus: info.cpus, memory_mb: Number(info.memory_kib / 1024n), disk_gb: await this.disks.freeGb(r) };
         return { capacity: this.lastCapacity, gpus };
       });
     } catch (err) {
@@ -112,29 +121,48 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
 
   async define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain> {
     const base = spec.base_image;
-    return this.defineWith(spec, async (disk) => {
-      if (!base) return this.img.create(disk, spec.disk_gb, opts?.signal);
-      await this.img.convert(base.path, base.format, disk, opts?.signal);
-      await this.growTo(disk, spec.disk_gb, opts?.signal);
-    });
+    return this.defineWith(spec, (r) =>
+      base
+        ? this.disks.createFrom(r, spec.vm_id, spec.disk_gb, base, opts?.signal)
+        : this.disks.createBlank(r, spec.vm_id, spec.disk_gb, opts?.signal),
+    );
   }
 
   async importDomain(spec: DomainSpec, disks: DiskFile[], opts?: CallOptions): Promise<DefinedDomain> {
     if (disks.length !== 1) throw new DriverError('failed', `the libvirt driver runs VMs with one disk; the archive has ${disks.length}`);
     const [src] = disks as [DiskFile];
-    return this.defineWith(spec, async (disk) => {
-      if (src.format === 'qcow2') await moveFile(src.path, disk);
-      else await this.img.convert(src.path, 'raw', disk, opts?.signal);
-      await this.growTo(disk, spec.disk_gb, opts?.signal);
-    });
+    return this.defineWith(spec, (r) => this.disks.createFrom(r, spec.vm_id, spec.disk_gb, src, opts?.signal));
   }
 
+  /**
+   * The disk of a stopped domain. On this machine it is the volume's own file; from a remote
+   * host it is downloaded first, and removed once the export has read it.
+   */
   async exportDisks(ref: string, opts?: CallOptions): Promise<DiskFile[]> {
-    const { state } = await this.existing(ref, opts);
-    if (state !== 'stopped') throw new DriverError('failed', 'the VM is running: stop it before exporting');
-    this.needLocalFiles('exporting');
-    const disk = this.files(ref).disk;
-    return [{ name: 'disk0.qcow2', path: disk, format: 'qcow2', size: (await stat(disk)).size }];
+    return this.session.use('reading the disk for export', async (r) => {
+      const d = await this.handle(r, ref, opts);
+      if (toState(await r.state(d, opts)) !== 'stopped') throw new DriverError('failed', 'the VM is running: stop it before exporting');
+      const found = await this.disks.find(r, ref);
+      if (!found) throw new DriverError('not_found', `the disk of ${domainName(ref)} is not in storage pool ${this.opts.pool ?? 'hangar'}`);
+      const name = found.format === 'qcow2' ? 'disk0.qcow2' : 'disk0.img';
+      if (this.session.target.local) {
+        const path = await r.volumePath(found.vol, opts);
+        return [{ name, path, format: found.format, size: (await stat(path)).size }];
+      }
+      const scratch = this.opts.scratch_dir ?? join(tmpdir(), 'hangar-libvirt-exports');
+      await mkdir(scratch, { recursive: true, mode: 0o700 });
+      const path = join(scratch, `${ref}-${Date.now()}.${found.format}`);
+      const out = createWriteStream(path, { mode: 0o600 });
+      try {
+        await r.download(found.vol, out, { signal: opts?.signal });
+        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      } catch (err) {
+        out.destroy();
+        await rm(path, { force: true });
+        throw err;
+      }
+      return [{ name, path, format: found.format, size: (await stat(path)).size, release: () => rm(path, { force: true }) }];
+    });
   }
 
   async undefine(ref: string, params: { delete_disks: boolean }, opts?: CallOptions): Promise<void> {
@@ -145,8 +173,12 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
         const flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM;
         await ignoring(ErrorCode.NO_DOMAIN, r.undefine(d, flags, opts));
       }
+      if (params.delete_disks) {
+        await this.disks.remove(r, ref);
+        // The console log is virtlogd's file, not a volume: reachable only on this machine.
+        if (this.session.target.local) await rm(this.files(ref).console, { force: true });
+      }
     });
-    if (params.delete_disks && this.session.target.local) await rm(this.files(ref).dir, { recursive: true, force: true });
   }
 
   async start(ref: string, opts?: CallOptions): Promise<void> {
@@ -234,8 +266,9 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
         if (changes.disk_gb !== undefined && changes.disk_gb !== record.disk_gb) {
           if (changes.disk_gb < record.disk_gb)
             throw new DriverError('failed', `disks only grow: ${record.disk_gb} GB cannot become ${changes.disk_gb} GB`);
-          this.needLocalFiles('resizing a disk');
-          await this.img.resize(this.files(ref).disk, changes.disk_gb, opts?.signal);
+          const found = await this.disks.find(r, ref);
+          if (!found) throw new DriverError('not_found', `the disk of ${domainName(ref)} is missing from its storage pool`);
+          await this.disks.grow(r, found.vol, changes.disk_gb, opts?.signal);
           next.disk_gb = changes.disk_gb;
         }
         if (changes.network) {
@@ -246,7 +279,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
         if (changes.vnc_enabled !== undefined) next.vnc = changes.vnc_enabled ? 'yes' : 'no';
         if (changes.iso_path !== undefined) next.iso = changes.iso_path ?? undefined;
         // Redefining a persistent domain replaces its definition.
-        await r.defineXml(await this.xml(next), opts);
+        await r.defineXml(await this.xml(r, next), opts);
         return { vnc_port: null, mac_address: next.mac };
       }),
     );
@@ -287,10 +320,9 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     await this.session.close();
   }
 
-  /** Where a domain's files are, on the libvirt host. */
+  /** Where a domain's console log is, on the libvirt host (in the storage pool's directory). */
   files(ref: string) {
-    const dir = join(this.opts.image_dir, ref);
-    return { dir, disk: join(dir, 'disk0.qcow2'), console: join(dir, 'console.log') };
+    return { console: join(this.poolDir ?? this.opts.image_dir, consoleLogName(ref)) };
   }
 
   // ---- internals ----
@@ -310,49 +342,45 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     });
   }
 
-  private async defineWith(spec: DomainSpec, makeDisk: (path: string) => Promise<void>): Promise<DefinedDomain> {
-    this.needLocalFiles('creating a disk');
+  private async defineWith(spec: DomainSpec, makeDisk: (r: LibvirtRemote) => Promise<VolumeHandle>): Promise<DefinedDomain> {
     return this.locked(spec.vm_id, () =>
       this.session.use('defining the domain', async (r) => {
         const existing = await r.lookupByUuid(spec.vm_id);
         if (existing) return { ref: spec.vm_id, vnc_port: null, mac_address: (await this.record(r, existing)).mac };
-        const files = this.files(spec.vm_id);
-        await this.traversable(this.opts.image_dir);
-        await this.traversable(files.dir);
-        try {
-          await rm(files.disk, { force: true });
-          await makeDisk(files.disk);
-        } catch (err) {
-          await rm(files.dir, { recursive: true, force: true });
-          throw new DriverError('failed', `creating the disk: ${(err as Error).message}`);
-        }
+        // A volume without a domain is an unfinished define: made again.
+        await this.disks.remove(r, spec.vm_id);
+        const vol = await makeDisk(r);
         const record: DomainRecord = {
           id: spec.vm_id,
           name: spec.name,
           cpu_cores: spec.cpu_cores,
           memory_mb: spec.memory_mb,
           disk_gb: spec.disk_gb,
+          disk_format: vol.name.endsWith('.qcow2') ? 'qcow2' : 'raw',
           network: spec.network.type,
           bridge: spec.network.bridge_name ?? undefined,
           mac: spec.network.mac_address ?? randomMac(),
           vnc: spec.vnc_enabled ? 'yes' : 'no',
           iso: spec.iso_path ?? undefined,
         };
-        // Defined last: a disk without a domain is an unfinished define, redone on retry.
-        await r.defineXml(await this.xml(record));
+        // Defined last: the domain is what makes the define done.
+        await r.defineXml(await this.xml(r, record));
         return { ref: spec.vm_id, vnc_port: null, mac_address: record.mac };
       }),
     );
   }
 
-  private async xml(record: DomainRecord): Promise<string> {
-    const files = this.files(record.id);
+  private async xml(r: LibvirtRemote, record: DomainRecord): Promise<string> {
+    const found = await this.disks.find(r, record.id);
+    if (!found) throw new DriverError('failed', `the disk of ${domainName(record.id)} is missing from its storage pool`);
+    const { dir } = await this.disks.ensure(r);
+    this.poolDir = dir;
     return domainXml({
       record,
       domain_type: (await this.type()).type,
-      disk: { path: files.disk, format: 'qcow2' },
+      disk: { path: await r.volumePath(found.vol), format: found.format },
       nat_network: this.opts.nat_network,
-      console_log: files.console,
+      console_log: join(dir, consoleLogName(record.id)),
       boot: this.opts.boot,
     });
   }
@@ -388,34 +416,6 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     const record = parseRecord((await r.metadata(d, HANGAR_XMLNS, opts)) ?? '');
     if (!record) throw new DriverError('failed', `domain ${d.name} carries no Hangar record in its metadata`);
     return record;
-  }
-
-  private async growTo(disk: string, size_gb: number, signal?: AbortSignal): Promise<void> {
-    const { virtual_size } = await this.img.info(disk);
-    if (virtual_size > size_gb * 2 ** 30) throw new Error(`the disk image is ${virtual_size} bytes, larger than disk_gb ${size_gb}`);
-    if (virtual_size < size_gb * 2 ** 30) await this.img.resize(disk, size_gb, signal);
-  }
-
-  private needLocalFiles(what: string): void {
-    if (!this.session.target.local) {
-      throw new DriverError('failed', `${what} needs the disks on this machine; for a remote host run a hangar agent there`);
-    }
-  }
-
-  /**
-   * Traversable, not readable (0711, whatever the umask): QEMU runs as libvirt's user and opens
-   * a disk by its path, so it must pass through; nobody may list what is there.
-   */
-  private async traversable(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    await chmod(dir, 0o711);
-  }
-
-  private async freeDiskGb(): Promise<number> {
-    if (!this.session.target.local) return 0;
-    await this.traversable(this.opts.image_dir);
-    const fs = await statfs(this.opts.image_dir);
-    return Math.floor((fs.bavail * fs.bsize) / 2 ** 30);
   }
 
   private onLifecycle(m: LifecycleMessage): void {

@@ -9,7 +9,7 @@ import { VmName } from '../../domain/fields.js';
 import type { Operation } from '../../domain/operation.js';
 import type { Scope } from '../../domain/project.js';
 import type { Vm } from '../../domain/vm.js';
-import { type ArchiveCapability, can, type DomainSpec, DriverError, type HypervisorDriver } from '../../drivers/driver.js';
+import { type ArchiveCapability, can, type DiskFile, type DomainSpec, DriverError, type HypervisorDriver } from '../../drivers/driver.js';
 import { privateDir } from '../../files/private.js';
 import type { Db } from '../../store/database.js';
 import { toVm } from '../../store/mappers.js';
@@ -108,8 +108,12 @@ export class VmArchives {
       },
       onError: (err) => this.log.warn({ err, operation: op.id }, 'export lease renewal failed'),
     });
+    let files: DiskFile[] = [];
     const end = async (ok: boolean, message: string) => {
       stopRenewing();
+      // Copies made for this export (a remote host's disks) go once it is over, however it ended.
+      for (const f of files)
+        await f.release?.().catch((err: unknown) => this.log.warn({ err, path: f.path }, 'removing an export copy failed'));
       if (lost) return;
       await finishOperation(
         this.db,
@@ -126,7 +130,7 @@ export class VmArchives {
       if (!driver) throw errors.hostUnavailable("This server does not run the VM's host, so it cannot read its disks");
       if (!begun.row.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
       if (!can.archives(driver)) throw errors.unsupported('Exporting VMs', driver.kind);
-      const files = await driver.exportDisks(begun.row.domain_ref, { signal: opts.signal });
+      files = await driver.exportDisks(begun.row.domain_ref, { signal: opts.signal });
       const manifest: ArchiveManifest = {
         format: ARCHIVE_FORMAT,
         version: ARCHIVE_VERSION,

@@ -1,6 +1,14 @@
-import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
-import { HEADER_BYTES, MAX_PACKET_BYTES, MessageStatus, MessageType, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION } from './protocol.js';
+import { EventEmitter, once } from 'node:events';
+import type { Duplex, Writable } from 'node:stream';
+import {
+  HEADER_BYTES,
+  MAX_PACKET_BYTES,
+  MessageStatus,
+  MessageType,
+  REMOTE_PROGRAM,
+  REMOTE_PROTOCOL_VERSION,
+  STREAM_CHUNK_BYTES,
+} from './protocol.js';
 import { XdrReader, XdrWriter } from './xdr.js';
 
 /** An error libvirtd answered a call with (`remote_error`): its virErrorNumber and message. */
@@ -25,6 +33,14 @@ interface Pending {
   reject(e: Error): void;
 }
 
+/** What the connection does with the stream packets of one call (a volume upload or download). */
+interface StreamHandler {
+  data(chunk: Buffer): void;
+  /** The daemon's end of the stream (status OK, or an empty CONTINUE as some daemons send). */
+  end(): void;
+  error(err: Error): void;
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
   /** How long libvirtd gets to answer; a hung daemon must not hang an operation forever. */
@@ -43,6 +59,7 @@ export class RpcConnection extends EventEmitter<{
 }> {
   private serial = 0;
   private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, StreamHandler>();
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private closedReason: string | null = null;
@@ -64,21 +81,107 @@ export class RpcConnection extends EventEmitter<{
   }
 
   call(proc: number, args?: (w: XdrWriter) => void, opts: CallOptions = {}): Promise<XdrReader> {
-    if (this.closedReason !== null) return Promise.reject(new ConnectionClosedError(this.closedReason));
-    if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal));
+    return this.callAs(++this.serial, proc, args, opts);
+  }
+
+  /**
+   * A call whose reply opens a stream the client writes (a volume upload): the data goes out in
+   * stream packets after the reply, then the end; resolves when the daemon confirms it has all.
+   */
+  async upload(proc: number, args: (w: XdrWriter) => void, source: AsyncIterable<Uint8Array>, opts: CallOptions = {}): Promise<void> {
     const serial = ++this.serial;
-    const body = new XdrWriter();
-    args?.(body);
-    const payload = body.bytes();
-    const packet = new XdrWriter()
-      .uint(HEADER_BYTES + payload.length)
+    const done = this.openStream(serial, () => {});
+    try {
+      await this.callAs(serial, proc, args, opts);
+      for await (const chunk of source) {
+        for (let at = 0; at < chunk.length; at += STREAM_CHUNK_BYTES) {
+          if (opts.signal?.aborted) throw abortError(opts.signal);
+          if (this.closedReason !== null) throw new ConnectionClosedError(this.closedReason);
+          const part = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(STREAM_CHUNK_BYTES, chunk.length - at));
+          // The socket's backpressure paces a fast source to the daemon.
+          if (
+            !this.stream.write(Buffer.concat([this.header(proc, MessageType.STREAM, serial, MessageStatus.CONTINUE, part.length), part]))
+          ) {
+            await Promise.race([once(this.stream, 'drain'), done]);
+          }
+        }
+      }
+      this.stream.write(this.header(proc, MessageType.STREAM, serial, MessageStatus.OK, 0));
+      await done;
+    } catch (err) {
+      // Tell the daemon to abandon the stream; the connection stays usable.
+      if (this.closedReason === null) this.stream.write(this.header(proc, MessageType.STREAM, serial, MessageStatus.ERROR, 0));
+      throw err;
+    } finally {
+      this.streams.delete(serial);
+    }
+  }
+
+  /**
+   * A call whose reply opens a stream the daemon writes (a volume download): its data goes to
+   * `sink` (the socket pauses while the sink is full); resolves at the daemon's end of it.
+   */
+  async download(proc: number, args: (w: XdrWriter) => void, sink: Writable, opts: CallOptions = {}): Promise<void> {
+    const serial = ++this.serial;
+    // The socket pauses while the sink is full, and always resumes: a sink that ends full
+    // emits no 'drain', and a paused socket would hear nothing more from the daemon.
+    let paused = false;
+    const resume = () => {
+      if (!paused) return;
+      paused = false;
+      this.stream.resume();
+    };
+    const done = this.openStream(serial, (chunk) => {
+      if (!sink.write(chunk) && !paused) {
+        paused = true;
+        this.stream.pause();
+        sink.once('drain', resume);
+      }
+    });
+    const onAbort = () => this.streams.get(serial)?.error(abortError(opts.signal!));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.callAs(serial, proc, args, opts);
+      await done;
+    } catch (err) {
+      if (this.closedReason === null) this.stream.write(this.header(proc, MessageType.STREAM, serial, MessageStatus.ERROR, 0));
+      throw err;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      sink.off('drain', resume);
+      resume();
+      this.streams.delete(serial);
+    }
+  }
+
+  private openStream(serial: number, data: (chunk: Buffer) => void): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      this.streams.set(serial, { data, end: resolve, error: reject });
+    });
+    // Awaited by the caller once the call is answered; an end that comes first must not go unhandled.
+    done.catch(() => {});
+    return done;
+  }
+
+  private header(proc: number, type: number, serial: number, status: number, payloadBytes: number): Buffer {
+    return new XdrWriter()
+      .uint(HEADER_BYTES + payloadBytes)
       .uint(REMOTE_PROGRAM)
       .uint(REMOTE_PROTOCOL_VERSION)
       .int(proc)
-      .int(MessageType.CALL)
+      .int(type)
       .uint(serial)
-      .int(MessageStatus.OK)
+      .int(status)
       .bytes();
+  }
+
+  private callAs(serial: number, proc: number, args: ((w: XdrWriter) => void) | undefined, opts: CallOptions): Promise<XdrReader> {
+    if (this.closedReason !== null) return Promise.reject(new ConnectionClosedError(this.closedReason));
+    if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal));
+    const body = new XdrWriter();
+    args?.(body);
+    const payload = body.bytes();
+    const packet = this.header(proc, MessageType.CALL, serial, MessageStatus.OK, payload.length);
     return new Promise<XdrReader>((resolve, reject) => {
       const timeout_ms = opts.timeout_ms ?? this.defaultTimeoutMs;
       const timer = setTimeout(
@@ -111,6 +214,8 @@ export class RpcConnection extends EventEmitter<{
     this.closedReason = reason;
     for (const p of this.pending.values()) p.reject(new ConnectionClosedError(reason));
     this.pending.clear();
+    for (const s of this.streams.values()) s.error(new ConnectionClosedError(reason));
+    this.streams.clear();
     this.emit('close', reason);
   }
 
@@ -147,6 +252,14 @@ export class RpcConnection extends EventEmitter<{
     if (prog !== REMOTE_PROGRAM) return; // keepalive and other programs: nothing this client asked for
     if (type === MessageType.MESSAGE) {
       this.emit('event', proc, body);
+      return;
+    }
+    if (type === MessageType.STREAM) {
+      const s = this.streams.get(serial);
+      if (!s) return;
+      if (status === MessageStatus.ERROR) s.error(readError(body, proc));
+      else if (status === MessageStatus.OK || body.remaining === 0) s.end();
+      else s.data(packet.subarray(HEADER_BYTES));
       return;
     }
     if (type !== MessageType.REPLY) return;

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { type CallOptions, LibvirtError, type RpcConnection } from './connection.js';
 import {
   AuthType,
@@ -25,6 +26,19 @@ export interface NodeInfo {
   mhz: number;
 }
 
+/** `remote_nonnull_storage_pool` */
+export interface PoolHandle {
+  name: string;
+  uuid: Buffer;
+}
+
+/** `remote_nonnull_storage_vol` */
+export interface VolumeHandle {
+  pool: string;
+  name: string;
+  key: string;
+}
+
 export interface LifecycleMessage {
   domain: DomainHandle;
   event: number;
@@ -33,6 +47,11 @@ export interface LifecycleMessage {
 
 const writeDomain = (w: XdrWriter, d: DomainHandle) => w.string(d.name).fixedOpaque(d.uuid).int(d.id);
 const readDomain = (r: XdrReader): DomainHandle => ({ name: r.string(), uuid: Buffer.from(r.fixedOpaque(16)), id: r.int() });
+
+const writePool = (w: XdrWriter, p: PoolHandle) => w.string(p.name).fixedOpaque(p.uuid);
+const readPool = (r: XdrReader): PoolHandle => ({ name: r.string(), uuid: Buffer.from(r.fixedOpaque(16)) });
+const writeVol = (w: XdrWriter, v: VolumeHandle) => w.string(v.pool).string(v.name).string(v.key);
+const readVol = (r: XdrReader): VolumeHandle => ({ pool: r.string(), name: r.string(), key: r.string() });
 
 export const uuidBytes = (uuid: string) => Buffer.from(uuid.replace(/-/g, ''), 'hex');
 export const uuidString = (b: Buffer) => {
@@ -91,12 +110,9 @@ export class LibvirtRemote {
 
   /** The domain with this UUID, or null when libvirt has none. */
   async lookupByUuid(uuid: string, opts?: CallOptions): Promise<DomainHandle | null> {
-    try {
-      return readDomain(await this.rpc.call(Proc.DOMAIN_LOOKUP_BY_UUID, (w) => w.fixedOpaque(uuidBytes(uuid)), opts));
-    } catch (err) {
-      if (err instanceof LibvirtError && err.code === ErrorCode.NO_DOMAIN) return null;
-      throw err;
-    }
+    return orNull(ErrorCode.NO_DOMAIN, async () =>
+      readDomain(await this.rpc.call(Proc.DOMAIN_LOOKUP_BY_UUID, (w) => w.fixedOpaque(uuidBytes(uuid)), opts)),
+    );
   }
 
   async create(d: DomainHandle, opts?: CallOptions): Promise<void> {
@@ -145,17 +161,14 @@ export class LibvirtRemote {
 
   /** The domain's metadata element in namespace `uri`, or null when it has none. */
   async metadata(d: DomainHandle, uri: string, opts?: CallOptions): Promise<string | null> {
-    try {
+    return orNull(ErrorCode.NO_DOMAIN_METADATA, async () => {
       const r = await this.rpc.call(
         Proc.DOMAIN_GET_METADATA,
         (w) => writeDomain(w, d).int(VIR_DOMAIN_METADATA_ELEMENT).optString(uri).uint(0),
         opts,
       );
       return r.string();
-    } catch (err) {
-      if (err instanceof LibvirtError && err.code === ErrorCode.NO_DOMAIN_METADATA) return null;
-      throw err;
-    }
+    });
   }
 
   async listDomains(opts?: CallOptions): Promise<DomainHandle[]> {
@@ -177,6 +190,87 @@ export class LibvirtRemote {
     return (await this.rpc.call(Proc.NODE_DEVICE_GET_XML_DESC, (w) => w.string(name).uint(0), opts)).string();
   }
 
+  /** The storage pool of this name, or null when libvirt has none. */
+  async poolByName(name: string, opts?: CallOptions): Promise<PoolHandle | null> {
+    return orNull(ErrorCode.NO_STORAGE_POOL, async () =>
+      readPool(await this.rpc.call(Proc.STORAGE_POOL_LOOKUP_BY_NAME, (w) => w.string(name), opts)),
+    );
+  }
+
+  async definePool(xml: string, opts?: CallOptions): Promise<PoolHandle> {
+    return readPool(await this.rpc.call(Proc.STORAGE_POOL_DEFINE_XML, (w) => w.string(xml).uint(0), opts));
+  }
+
+  async buildPool(p: PoolHandle, opts?: CallOptions): Promise<void> {
+    await this.rpc.call(Proc.STORAGE_POOL_BUILD, (w) => writePool(w, p).uint(0), opts);
+  }
+
+  async startPool(p: PoolHandle, opts?: CallOptions): Promise<void> {
+    await this.rpc.call(Proc.STORAGE_POOL_CREATE, (w) => writePool(w, p).uint(0), opts);
+  }
+
+  async setPoolAutostart(p: PoolHandle, on: boolean, opts?: CallOptions): Promise<void> {
+    await this.rpc.call(Proc.STORAGE_POOL_SET_AUTOSTART, (w) => writePool(w, p).int(on ? 1 : 0), opts);
+  }
+
+  /** virStoragePoolState (2: running) and its space in bytes. */
+  async poolInfo(p: PoolHandle, opts?: CallOptions): Promise<{ state: number; capacity: bigint; available: bigint }> {
+    const r = await this.rpc.call(Proc.STORAGE_POOL_GET_INFO, (w) => writePool(w, p), opts);
+    // `unsigned char state`: XDR writes it as a whole word.
+    const state = r.uint();
+    const capacity = r.uhyper();
+    r.uhyper(); // allocation
+    return { state, capacity, available: r.uhyper() };
+  }
+
+  async poolXml(p: PoolHandle, opts?: CallOptions): Promise<string> {
+    return (await this.rpc.call(Proc.STORAGE_POOL_GET_XML_DESC, (w) => writePool(w, p).uint(0), opts)).string();
+  }
+
+  async refreshPool(p: PoolHandle, opts?: CallOptions): Promise<void> {
+    await this.rpc.call(Proc.STORAGE_POOL_REFRESH, (w) => writePool(w, p).uint(0), opts);
+  }
+
+  /** The volume of this name in the pool, or null when there is none. */
+  async volumeByName(p: PoolHandle, name: string, opts?: CallOptions): Promise<VolumeHandle | null> {
+    return orNull(ErrorCode.NO_STORAGE_VOL, async () =>
+      readVol(await this.rpc.call(Proc.STORAGE_VOL_LOOKUP_BY_NAME, (w) => writePool(w, p).string(name), opts)),
+    );
+  }
+
+  async createVolume(p: PoolHandle, xml: string, opts?: CallOptions): Promise<VolumeHandle> {
+    return readVol(await this.rpc.call(Proc.STORAGE_VOL_CREATE_XML, (w) => writePool(w, p).string(xml).uint(0), opts));
+  }
+
+  async deleteVolume(v: VolumeHandle, opts?: CallOptions): Promise<void> {
+    await this.rpc.call(Proc.STORAGE_VOL_DELETE, (w) => writeVol(w, v).uint(0), opts);
+  }
+
+  async volumePath(v: VolumeHandle, opts?: CallOptions): Promise<string> {
+    return (await this.rpc.call(Proc.STORAGE_VOL_GET_PATH, (w) => writeVol(w, v), opts)).string();
+  }
+
+  /** The volume's virtual size and the space it takes, in bytes. */
+  async volumeInfo(v: VolumeHandle, opts?: CallOptions): Promise<{ capacity: bigint; allocation: bigint }> {
+    const r = await this.rpc.call(Proc.STORAGE_VOL_GET_INFO, (w) => writeVol(w, v), opts);
+    r.int(); // `char type`, a whole word in XDR
+    return { capacity: r.uhyper(), allocation: r.uhyper() };
+  }
+
+  async resizeVolume(v: VolumeHandle, bytes: bigint, opts?: CallOptions): Promise<void> {
+    await this.rpc.call(Proc.STORAGE_VOL_RESIZE, (w) => writeVol(w, v).uhyper(bytes).uint(0), opts);
+  }
+
+  /** Writes `source` into the volume from its start. */
+  async upload(v: VolumeHandle, source: AsyncIterable<Uint8Array>, opts?: CallOptions): Promise<void> {
+    await this.rpc.upload(Proc.STORAGE_VOL_UPLOAD, (w) => writeVol(w, v).uhyper(0).uhyper(0).uint(0), source, opts);
+  }
+
+  /** Reads the whole volume into `sink`. */
+  async download(v: VolumeHandle, sink: Writable, opts?: CallOptions): Promise<void> {
+    await this.rpc.download(Proc.STORAGE_VOL_DOWNLOAD, (w) => writeVol(w, v).uhyper(0).uhyper(0).uint(0), sink, opts);
+  }
+
   /** Subscribes this connection to every domain's lifecycle events; `onLifecycle` hears them. */
   async registerLifecycle(onLifecycle: (m: LifecycleMessage) => void, opts?: CallOptions): Promise<number> {
     this.rpc.on('event', (proc, body) => {
@@ -194,5 +288,15 @@ export class LibvirtRemote {
       opts,
     );
     return r.int();
+  }
+}
+
+/** The answer, or null where libvirt says there is no such thing (error `code`). */
+async function orNull<T>(code: number, call: () => Promise<T>): Promise<T | null> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof LibvirtError && err.code === code) return null;
+    throw err;
   }
 }
