@@ -408,10 +408,6 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     return d;
   }
 
-  private async existing(ref: string, opts?: CallOptions): Promise<{ state: DomainState }> {
-    return this.session.use('reading the domain', async (r) => ({ state: toState(await r.state(await this.handle(r, ref, opts), opts)) }));
-  }
-
   private async record(r: LibvirtRemote, d: DomainHandle, opts?: CallOptions): Promise<DomainRecord> {
     const record = parseRecord((await r.metadata(d, HANGAR_XMLNS, opts)) ?? '');
     if (!record) throw new DriverError('failed', `domain ${d.name} carries no Hangar record in its metadata`);

@@ -88,7 +88,12 @@ export class RpcConnection extends EventEmitter<{
    * A call whose reply opens a stream the client writes (a volume upload): the data goes out in
    * stream packets after the reply, then the end; resolves when the daemon confirms it has all.
    */
-  async upload(proc: number, args: (w: XdrWriter) => void, source: AsyncIterable<Uint8Array>, opts: CallOptions = {}): Promise<void> {
+  async upload(
+    proc: number,
+    args: (w: XdrWriter) => void,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    opts: CallOptions = {},
+  ): Promise<void> {
     const serial = ++this.serial;
     const done = this.openStream(serial, () => {});
     try {
