@@ -32,6 +32,8 @@ await chmod(dir, 0o711);
 const boot = await libvirtTestGuest(join(dir, 'guest'));
 await ensureDefaultNetwork();
 const key = 'hgr_bench_key_0123456789abcdefghij';
+// A pool of its own, removed at the end: the bench leaves nothing defined in libvirtd.
+const pool = `hangar-bench-${process.pid}`;
 const database = await openDatabase({ dataDir: join(dir, 'data') });
 const server = await startServer({
   config: loadConfig({
@@ -40,6 +42,7 @@ const server = await startServer({
     HANGAR_DRIVER: 'libvirt',
     HANGAR_LIBVIRT_URI: TEST_LIBVIRT_URI,
     HANGAR_LIBVIRT_DOMAIN_TYPE: 'qemu',
+    HANGAR_LIBVIRT_POOL: pool,
     HANGAR_LIBVIRT_IMAGE_DIR: join(dir, 'images'),
     HANGAR_LIBVIRT_KERNEL: boot.kernel,
     HANGAR_LIBVIRT_INITRD: boot.initrd!,
@@ -105,5 +108,7 @@ try {
   await api('DELETE', `/vms/${vmId}?delete_disks=true&wait=true`).catch(() => {});
   await server.close();
   await database.close();
+  await virsh('pool-destroy', pool).catch(() => {});
+  await virsh('pool-undefine', pool).catch(() => {});
   await rm(dir, { recursive: true, force: true });
 }
