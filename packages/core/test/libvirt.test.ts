@@ -242,6 +242,8 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
 
   it('survives libvirtd restarting: the host goes offline with the reason (503), VMs keep running, and it all comes back', async () => {
     const id = await running('through-restart');
+    // A second VM whose QEMU dies while libvirtd is down: no event can tell of it.
+    const lost = await running('lost-while-down');
     const reconciler = cp.reconciler!;
     const hostId = cp.hosts[0]!.id;
     await stopLibvirtd();
@@ -258,10 +260,15 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
       expect((await cp.services.vms.get(scope, id)).status).toBe('unknown');
       expect((await cp.services.hosts.get(hostId)).status_reason).toMatch(/libvirtd/);
       await expect(cp.services.vms.config_xml(scope, id)).rejects.toMatchObject({ code: 'HOST_UNAVAILABLE' });
+      process.kill(Number(await readFile(`/run/libvirt/qemu/hangar-${lost}.pid`, 'utf8')), 'SIGKILL');
     } finally {
       await startLibvirtd();
     }
-    // The driver reconnects by itself; the next check finds the VM still running.
+    // The driver reconnects by itself and looks at every domain once: the lost VM is seen
+    // stopped without waiting for the reconciler's periodic check (a minute away).
+    const seen = await cp.services.vms.wait(scope, lost, ['stopped'], { timeout_ms: 15_000 });
+    expect(seen.timed_out).toBe(false);
+    expect((await cp.services.vms.events(scope, lost)).at(-1)!.message).toContain('after reconnecting to libvirtd');
     await expect.poll(() => driver.state(id).catch(() => 'unreachable'), { timeout: 15_000 }).toBe('running');
     await reconciler.checkHost(hostId, driver);
     expect((await cp.services.vms.get(scope, id)).status).toBe('running');
@@ -270,6 +277,7 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     await typeOnSerial(`hangar-${id}`, 'poweroff -f');
     expect((await cp.services.vms.wait(scope, id, 'stopped', { timeout_ms: 10_000 })).timed_out).toBe(false);
     await done(cp.services.vms.delete(scope, id));
+    await done(cp.services.vms.delete(scope, lost));
   }, 180_000);
 
   it('starts while libvirtd is down: the host is offline with the reason, and gets its capacity once libvirtd is back', async () => {
