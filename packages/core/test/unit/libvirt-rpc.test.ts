@@ -246,8 +246,11 @@ describe('RpcConnection against a scripted daemon', () => {
     const silent = await fakeDaemon(dir, () => {});
     server = silent.server;
     const rpc = await connected(silent.path, 200);
+    const other = rpc.call(2, undefined, { timeout_ms: 60_000 });
     await expect(rpc.call(1)).rejects.toThrow(/did not answer procedure 1 within 200 ms/);
-    rpc.close();
+    // Given up whole: the other call fails too, and the session will connect afresh.
+    await expect(other).rejects.toBeInstanceOf(ConnectionClosedError);
+    expect(rpc.closed).toBe(true);
     server.close();
 
     const liar = await fakeDaemon(dir, (_c, s) => s.write(new XdrWriter().uint(2 ** 31).bytes()));

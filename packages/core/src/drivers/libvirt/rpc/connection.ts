@@ -189,10 +189,14 @@ export class RpcConnection extends EventEmitter<{
     const packet = this.header(proc, MessageType.CALL, serial, MessageStatus.OK, payload.length);
     return new Promise<XdrReader>((resolve, reject) => {
       const timeout_ms = opts.timeout_ms ?? this.defaultTimeoutMs;
-      const timer = setTimeout(
-        () => done(new ConnectionClosedError(`libvirtd did not answer procedure ${proc} within ${timeout_ms} ms`)),
-        timeout_ms,
-      );
+      // A daemon that does not answer is hung: the connection is given up (every call on it
+      // fails as unavailable) so that the next call connects afresh.
+      const timer = setTimeout(() => {
+        const reason = `libvirtd did not answer procedure ${proc} within ${timeout_ms} ms`;
+        done(new ConnectionClosedError(reason));
+        this.shut(reason);
+        this.stream.destroy();
+      }, timeout_ms);
       const onAbort = () => done(abortError(opts.signal!));
       const done = (err: Error | null, r?: XdrReader) => {
         clearTimeout(timer);
