@@ -27,6 +27,17 @@ async function settled(vmId: string) {
   throw new Error('never settled');
 }
 
+/** The VM's status and its open operations, as one moment of the database saw them. */
+async function snapshot(vmId: string) {
+  return cp.database.sql.begin('isolation level repeatable read', async (tx) => {
+    const [vm] = await tx<{ status: VmStatus; current_operation_id: string | null }[]>`
+      SELECT status, current_operation_id FROM vms WHERE id = ${vmId}`;
+    const open = await tx<{ id: string; action: string }[]>`
+      SELECT id, action FROM operations WHERE vm_id = ${vmId} AND status IN ('pending', 'running')`;
+    return { vm: vm!, open };
+  });
+}
+
 async function openOps(vmId: string) {
   return cp.database.sql<{ id: string; action: string }[]>`
     SELECT id, action FROM operations WHERE vm_id = ${vmId} AND status IN ('pending', 'running')`;
@@ -47,9 +58,9 @@ describe('concurrency', () => {
           expect(['INVALID_STATE', 'OPERATION_IN_PROGRESS']).toContain((res.reason as HangarError).code);
         }
       }
-      // Right after the burst: the VM's status matches the single operation in flight, if any.
-      const vm = await services.vms.get(scope, r.vm.id);
-      const open = await openOps(r.vm.id);
+      // Right after the burst: the VM's status matches the single operation in flight, if any
+      // (both read in one snapshot: the operation may end between two separate reads).
+      const { vm, open } = await snapshot(r.vm.id);
       expect(open.length).toBeLessThanOrEqual(1);
       if (open.length === 1) {
         expect(vm.current_operation_id).toBe(open[0]!.id);
