@@ -421,6 +421,74 @@ describe.skipIf(skip !== null)('libvirt driver against a real libvirtd', () => {
     }
   }, 120_000);
 
+  it('attaches VMs only to bridges the operator allowed', async () => {
+    const strict = make(join(dir, 'images'), { allowed_bridges: ['br-tenants'] });
+    const vm_id = randomUUID();
+    try {
+      const bridge = (name: string) => ({ type: 'bridge' as const, bridge_name: name, mac_address: null, ip_address: null });
+      const spec = { vm_id, name: 'bridged', ...small, os_type: 'linux' as const, vnc_enabled: false };
+      await expect(strict.define({ ...spec, network: bridge('br-mgmt') })).rejects.toThrow(/not one this host allows/);
+      expect(await strict.state(vm_id)).toBe('missing');
+      await strict.define({ ...spec, network: bridge('br-tenants') });
+      expect(await strict.configXml(vm_id)).toContain("<source bridge='br-tenants'/>");
+      await expect(strict.reconfigure(vm_id, { network: bridge('docker0') })).rejects.toThrow(/not one this host allows/);
+    } finally {
+      await strict.undefine(vm_id, { delete_disks: true });
+      await strict.close();
+    }
+  }, 60_000);
+
+  it("leaves alone a domain that is not Hangar's even when it holds a VM's UUID", async () => {
+    const uuid = randomUUID();
+    const name = `someone-elses-${Date.now()}`;
+    const xml = join(dir, 'squatter.xml');
+    await writeFile(
+      xml,
+      `<domain type='qemu'><name>${name}</name><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>`,
+    );
+    await virsh('define', xml);
+    try {
+      expect(await driver.state(uuid)).toBe('missing');
+      await driver.kill(uuid);
+      await driver.undefine(uuid, { delete_disks: true });
+      await expect(driver.start(uuid)).rejects.toMatchObject({ kind: 'not_found' });
+      const network = { type: 'nat' as const, bridge_name: null, mac_address: null, ip_address: null };
+      await expect(driver.define({ vm_id: uuid, name: 'clash', ...small, os_type: 'linux', vnc_enabled: false, network })).rejects.toThrow(
+        /not Hangar's, has this VM's UUID/,
+      );
+      expect(await virsh('domstate', name)).toContain('shut off');
+    } finally {
+      await virsh('undefine', name);
+    }
+  }, 60_000);
+
+  it('does not resize a raw disk that libvirt has come to see as qcow2 (a guest wrote a header into it)', async () => {
+    const raw = join(dir, 'plain.img');
+    await run('qemu-img', ['create', '-f', 'raw', raw, '16M']);
+    const vm_id = randomUUID();
+    const network = { type: 'nat' as const, bridge_name: null, mac_address: null, ip_address: null };
+    await driver.define({
+      vm_id,
+      name: 'raw-disk',
+      ...small,
+      os_type: 'linux',
+      vnc_enabled: false,
+      network,
+      base_image: { path: raw, format: 'raw' },
+    });
+    try {
+      const vol = await volumeOf(vm_id);
+      // What a guest can do to its own raw disk: write a qcow2 header naming a backing file.
+      const hostile = join(dir, 'hostile.qcow2');
+      await run('qemu-img', ['create', '-f', 'qcow2', '-b', '/etc/shadow', '-F', 'raw', hostile, '1G']);
+      await run('dd', [`if=${hostile}`, `of=${vol}`, 'conv=notrunc', 'status=none']);
+      await virsh('pool-refresh', `hangar-test-${basename(dir)}-images`);
+      await expect(driver.reconfigure(vm_id, { disk_gb: 2 })).rejects.toThrow(/not the raw it was made as/);
+    } finally {
+      await driver.undefine(vm_id, { delete_disks: true });
+    }
+  }, 60_000);
+
   it("boots a VM under Hangar's private umask (the server's): QEMU, as libvirt's user, still reaches the disk", async () => {
     const old = process.umask(0o077);
     const private_ = make(join(dir, 'private-images'));

@@ -12,7 +12,10 @@ async function asked<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof DriverError && err.kind === 'unavailable') throw errors.hostUnavailable(`${what}: ${err.message}`);
+    // Unreachable, or too slow to answer in time: either way the host, not the request.
+    if (err instanceof DriverError && (err.kind === 'unavailable' || err.kind === 'aborted')) {
+      throw errors.hostUnavailable(`${what}: ${err.message}`);
+    }
     if (err instanceof HangarError) throw err;
     throw errors.internal(`${what}: ${(err as Error).message}`);
   }
@@ -28,7 +31,8 @@ export async function vmConfigXml(deps: ServiceDeps, scope: Scope, id: string): 
   const placed = await vmPlacement(deps.db, vmId, scope.project_id);
   if (!placed) throw errors.vmNotFound(vmId);
   const driver = placed.host_id ? deps.drivers?.get(placed.host_id) : undefined;
-  if (!driver || !can.inspect(driver) || !placed.domain_ref) return null;
+  // A deleted VM has no domain any more: there is nothing to show.
+  if (!driver || !can.inspect(driver) || !placed.domain_ref || placed.deleted_at) return null;
   const ref = placed.domain_ref;
   return asked("Reading the VM's domain configuration", () =>
     driver.configXml(ref, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {

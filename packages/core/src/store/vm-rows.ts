@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { VmStatus } from '../domain/status.js';
 import type { Tx } from './database.js';
 import { notifyChange } from './notifier.js';
@@ -24,11 +24,15 @@ export async function lockVm(tx: Tx, id: string, project_id?: string): Promise<V
 }
 
 /** Where a VM lives: its host and the driver's handle of its domain (unset until one is defined), within a project. */
-export async function vmPlacement(db: Tx, id: string, project_id: string): Promise<Pick<VmRow, 'host_id' | 'domain_ref'> | undefined> {
+export async function vmPlacement(
+  db: Tx,
+  id: string,
+  project_id: string,
+): Promise<Pick<VmRow, 'host_id' | 'domain_ref' | 'deleted_at'> | undefined> {
   const [row] = await db
-    .select({ host_id: vms.host_id, domain_ref: vms.domain_ref })
+    .select({ host_id: vms.host_id, domain_ref: vms.domain_ref, deleted_at: vms.deleted_at })
     .from(vms)
-    .where(and(eq(vms.id, id), eq(vms.project_id, project_id), isNull(vms.deleted_at)));
+    .where(and(eq(vms.id, id), eq(vms.project_id, project_id)));
   return row;
 }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectionClosedError, LibvirtError, RpcConnection } from '../../src/drivers/libvirt/rpc/connection.js';
 import { MessageStatus, MessageType, Proc, REMOTE_PROGRAM } from '../../src/drivers/libvirt/rpc/protocol.js';
@@ -195,7 +195,7 @@ describe('RpcConnection against a scripted daemon', () => {
     const rpc = await connected(d.path);
     // A sink nobody reads: full after the first chunk, and never drained.
     const sink = new PassThrough({ highWaterMark: 1024 });
-    await rpc.download(Proc.STORAGE_VOL_DOWNLOAD, (w) => w.int(0), sink);
+    await rpc.download(Proc.STORAGE_VOL_DOWNLOAD, (w) => w.int(0), sink, { max_bytes: 2 ** 20 });
     expect((sink.read() as Buffer).equals(data)).toBe(true);
     expect((await rpc.call(1)).string()).toBe('still here');
     rpc.close();
@@ -229,6 +229,37 @@ describe('RpcConnection against a scripted daemon', () => {
     await rpc.upload(Proc.STORAGE_VOL_UPLOAD, (w) => w.int(0), [big.subarray(0, 100), big.subarray(100)]);
     expect(Buffer.concat(got).equals(big)).toBe(true);
     expect(Math.max(...got.map((g) => g.length))).toBeLessThanOrEqual(256 * 1024);
+    rpc.close();
+  });
+
+  it('ends a stream that stalls, that its caller cancels, or whose sink fails, and stays usable', async () => {
+    // A daemon that answers calls and takes stream data, and never confirms an upload's end.
+    const d = await fakeDaemon(dir, (c, s) => {
+      if (c.proc === Proc.STORAGE_VOL_DOWNLOAD) {
+        s.write(packet(c.proc, MessageType.REPLY, c.serial, MessageStatus.OK));
+        s.write(packet(c.proc, MessageType.STREAM, c.serial, MessageStatus.CONTINUE, Buffer.alloc(4096, 1)));
+        return;
+      }
+      s.write(packet(c.proc, MessageType.REPLY, c.serial, MessageStatus.OK, new XdrWriter().string('ok').bytes()));
+    });
+    server = d.server;
+    const rpc = await connected(d.path);
+    await expect(rpc.upload(Proc.STORAGE_VOL_UPLOAD, (w) => w.int(0), [Buffer.alloc(10)], { idle_ms: 200 })).rejects.toThrow(
+      /no progress for 200 ms/,
+    );
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(new Error('cancelled by the caller')), 100);
+    await expect(rpc.upload(Proc.STORAGE_VOL_UPLOAD, (w) => w.int(0), [Buffer.alloc(10)], { signal: cancel.signal })).rejects.toThrow(
+      /cancelled by the caller/,
+    );
+    // A sink that fails (a full disk): the download fails, nothing throws elsewhere.
+    const failing = new Writable({ write: (_c, _e, cb) => cb(new Error('ENOSPC: no space left on device')) });
+    await expect(rpc.download(Proc.STORAGE_VOL_DOWNLOAD, (w) => w.int(0), failing, { max_bytes: 2 ** 20 })).rejects.toThrow(/ENOSPC/);
+    // More than the volume can hold is refused.
+    await expect(rpc.download(Proc.STORAGE_VOL_DOWNLOAD, (w) => w.int(0), new PassThrough(), { max_bytes: 100 })).rejects.toThrow(
+      /more than the 100 bytes/,
+    );
+    expect((await rpc.call(1)).string()).toBe('ok');
     rpc.close();
   });
 

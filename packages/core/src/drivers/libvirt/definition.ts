@@ -24,6 +24,16 @@ export const libvirtDefinition = defineDriver({
     HANGAR_LIBVIRT_POOL: z.string().min(1).default('hangar'),
     /** The pool's directory on the libvirt host: disks and console logs. */
     HANGAR_LIBVIRT_IMAGE_DIR: z.string().min(1).default('/var/lib/libvirt/images/hangar'),
+    /** Bridges VMs may join, comma-separated (none by default: libvirt would attach a VM to any bridge it is named). */
+    HANGAR_LIBVIRT_BRIDGES: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((b) => b.trim())
+          .filter(Boolean),
+      ),
     /** The libvirt network NAT VMs join. */
     HANGAR_LIBVIRT_NETWORK: z.string().min(1).default('default'),
     /** A kernel every VM boots from directly (appliances; the tests' tiny guest). */
@@ -39,6 +49,7 @@ export const libvirtDefinition = defineDriver({
       scratch_dir: join(ctx.data_dir, 'libvirt-exports'),
       domain_type: s.HANGAR_LIBVIRT_DOMAIN_TYPE,
       nat_network: s.HANGAR_LIBVIRT_NETWORK,
+      allowed_bridges: s.HANGAR_LIBVIRT_BRIDGES,
       ...(s.HANGAR_LIBVIRT_KERNEL
         ? { boot: { kernel: s.HANGAR_LIBVIRT_KERNEL, initrd: s.HANGAR_LIBVIRT_INITRD, append: s.HANGAR_LIBVIRT_APPEND } }
         : {}),

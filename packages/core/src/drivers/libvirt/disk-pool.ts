@@ -17,6 +17,7 @@ export const volumeName = (vmId: string, format: DiskFormat) => `${vmId}.${forma
 /** The pool directory a VM's console log goes to (virtlogd writes it; the pool's directory exists on the libvirt host). */
 export const consoleLogName = (vmId: string) => `${vmId}.console.log`;
 
+const VolumeXml = z.object({ volume: z.object({ target: z.object({ format: z.object({ '@type': z.string() }).optional() }) }) });
 const PoolXml = z.object({ pool: z.object({ target: z.object({ path: z.string().min(1) }) }) });
 
 /**
@@ -92,7 +93,22 @@ export class DiskPool {
     }
   }
 
-  async grow(r: LibvirtRemote, vol: VolumeHandle, gb: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Grows a disk, if libvirt still sees it in the format it was made in: a dir pool guesses
+   * formats from content when it refreshes, and a guest can write a qcow2 header (naming a
+   * backing file) into its raw disk. Such a disk is not resized, nor opened as qcow2.
+   */
+  async grow(r: LibvirtRemote, vol: VolumeHandle, format: DiskFormat, gb: number, signal?: AbortSignal): Promise<void> {
+    const seen = VolumeXml.safeParse(
+      new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' }).parse(await r.volumeXml(vol, { signal })),
+    );
+    const type = seen.success ? seen.data.volume.target.format?.['@type'] : undefined;
+    if (type !== format) {
+      throw new DriverError(
+        'failed',
+        `libvirt sees the disk as ${type ?? 'an unknown format'}, not the ${format} it was made as: not resized`,
+      );
+    }
     await r.resizeVolume(vol, BigInt(gb) * GB, { signal });
   }
 

@@ -58,6 +58,8 @@ export interface LibvirtDriverOptions {
   boot?: DirectBoot;
   /** How long each call may wait for libvirtd. */
   call_timeout_ms?: number;
+  /** Bridges VMs may be attached to (none by default: `bridge` networks are refused). */
+  allowed_bridges?: string[];
 }
 
 const POWERDOWN_REPEAT_MS = 2_000;
@@ -76,6 +78,8 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
   private readonly disks: DiskPool;
   private readonly listeners = new Set<(c: DomainStateChange) => void>();
   private backlog: DomainStateChange[] = [];
+  /** When each domain's last lifecycle event came, so a resync does not report an older state over it. */
+  private readonly lastEvent = new Map<string, number>();
   /** The storage pool's directory on the libvirt host, once known. */
   private poolDir: string | null = null;
   private domainType: Promise<{ type: 'kvm' | 'qemu'; reason: string }> | null = null;
@@ -153,9 +157,15 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
       await mkdir(scratch, { recursive: true, mode: 0o700 });
       const path = join(scratch, `${ref}-${Date.now()}.${found.format}`);
       const out = createWriteStream(path, { mode: 0o600 });
+      // Every stream gets an error handler: one failing (a full disk) fails the export, below.
+      out.on('error', () => {});
       try {
-        await r.download(found.vol, out, { signal: opts?.signal });
+        // No more than the volume can hold (its virtual size, plus qcow2's own tables): a
+        // daemon streaming without end must not fill this machine's disk.
+        const { capacity } = await r.volumeInfo(found.vol, opts);
+        await r.download(found.vol, out, { signal: opts?.signal, max_bytes: Number(capacity) + Number(capacity) / 8 + 64 * 2 ** 20 });
         await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        if (out.errored) throw out.errored;
       } catch (err) {
         out.destroy();
         await rm(path, { force: true });
@@ -167,7 +177,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
 
   async undefine(ref: string, params: { delete_disks: boolean }, opts?: CallOptions): Promise<void> {
     await this.session.use('undefining the domain', async (r) => {
-      const d = await r.lookupByUuid(ref, opts);
+      const d = await this.hangarDomain(r, ref, opts);
       if (d) {
         await ignoring(ErrorCode.OPERATION_INVALID, r.destroy(d, opts));
         const flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM;
@@ -221,7 +231,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
 
   async kill(ref: string, opts?: CallOptions): Promise<void> {
     await this.session.use('destroying the domain', async (r) => {
-      const d = await r.lookupByUuid(ref, opts);
+      const d = await this.hangarDomain(r, ref, opts);
       // Not running (or not there): already what was asked.
       if (d) await ignoring(ErrorCode.OPERATION_INVALID, r.destroy(d, opts));
     });
@@ -268,10 +278,11 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
             throw new DriverError('failed', `disks only grow: ${record.disk_gb} GB cannot become ${changes.disk_gb} GB`);
           const found = await this.disks.find(r, ref);
           if (!found) throw new DriverError('not_found', `the disk of ${domainName(ref)} is missing from its storage pool`);
-          await this.disks.grow(r, found.vol, changes.disk_gb, opts?.signal);
+          await this.disks.grow(r, found.vol, record.disk_format, changes.disk_gb, opts?.signal);
           next.disk_gb = changes.disk_gb;
         }
         if (changes.network) {
+          this.checkNetwork(changes.network);
           next.network = changes.network.type;
           next.bridge = changes.network.bridge_name ?? undefined;
           next.mac = changes.network.mac_address ?? record.mac;
@@ -287,7 +298,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
 
   async state(ref: string, opts?: CallOptions): Promise<DomainState> {
     return this.session.use('reading the domain state', async (r) => {
-      const d = await r.lookupByUuid(ref, opts);
+      const d = await this.hangarDomain(r, ref, opts);
       return d ? toState(await r.state(d, opts)) : 'missing';
     });
   }
@@ -330,22 +341,33 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
   private async listAll(opts?: CallOptions): Promise<(DomainInfo & { name: string })[]> {
     return this.session.use('listing domains', async (r) => {
       const domains = await r.listDomains(opts);
-      return Promise.all(
+      const found = await Promise.all(
         domains.map(async (d) => {
-          const record = parseRecord((await r.metadata(d, HANGAR_XMLNS, opts)) ?? '');
-          const uuid = uuidString(d.uuid);
-          // A record claiming another domain's VM id (a copied definition) is not Hangar's.
-          const vm_id = record && record.id === uuid && d.name === domainName(uuid) ? uuid : null;
-          return { ref: uuid, vm_id, name: d.name, state: toState(await r.state(d, opts)) };
+          try {
+            const record = parseRecord((await r.metadata(d, HANGAR_XMLNS, opts)) ?? '');
+            const uuid = uuidString(d.uuid);
+            // A record claiming another domain's VM id (a copied definition) is not Hangar's.
+            const vm_id = record && record.id === uuid && d.name === domainName(uuid) ? uuid : null;
+            return { ref: uuid, vm_id, name: d.name, state: toState(await r.state(d, opts)) };
+          } catch (err) {
+            // Undefined between the list and the look: it is simply not there any more.
+            if (err instanceof LibvirtError && err.code === ErrorCode.NO_DOMAIN) return null;
+            throw err;
+          }
         }),
       );
+      return found.filter((d) => d !== null);
     });
   }
 
   private async defineWith(spec: DomainSpec, makeDisk: (r: LibvirtRemote) => Promise<VolumeHandle>): Promise<DefinedDomain> {
     return this.locked(spec.vm_id, () =>
       this.session.use('defining the domain', async (r) => {
+        this.checkNetwork(spec.network);
         const existing = await r.lookupByUuid(spec.vm_id);
+        if (existing && existing.name !== domainName(spec.vm_id)) {
+          throw new DriverError('failed', `domain ${existing.name}, not Hangar's, has this VM's UUID: it is left alone`);
+        }
         if (existing) return { ref: spec.vm_id, vnc_port: null, mac_address: (await this.record(r, existing)).mac };
         // A volume without a domain is an unfinished define: made again.
         await this.disks.remove(r, spec.vm_id);
@@ -396,8 +418,29 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     return this.domainType;
   }
 
-  private async handle(r: LibvirtRemote, ref: string, opts?: CallOptions): Promise<DomainHandle> {
+  /** A bridge only where the operator allowed it: libvirt attaches a tap to any bridge it is named. */
+  private checkNetwork(network: { type: string; bridge_name?: string | null }): void {
+    if (network.type !== 'bridge') return;
+    const allowed = this.opts.allowed_bridges ?? [];
+    if (!network.bridge_name || !allowed.includes(network.bridge_name)) {
+      throw new DriverError(
+        'failed',
+        `bridge ${JSON.stringify(network.bridge_name)} is not one this host allows (HANGAR_LIBVIRT_BRIDGES: ${allowed.join(', ') || 'none'})`,
+      );
+    }
+  }
+
+  /**
+   * Hangar's domain for this VM, or null. A domain with the VM's UUID but another name is not
+   * Hangar's (defined by hand, or by another tool): never driven, never undefined.
+   */
+  private async hangarDomain(r: LibvirtRemote, ref: string, opts?: CallOptions): Promise<DomainHandle | null> {
     const d = await r.lookupByUuid(ref, opts);
+    return d && d.name === domainName(ref) ? d : null;
+  }
+
+  private async handle(r: LibvirtRemote, ref: string, opts?: CallOptions): Promise<DomainHandle> {
+    const d = await this.hangarDomain(r, ref, opts);
     if (!d) throw new DriverError('not_found', `no libvirt domain ${domainName(ref)} on ${this.opts.uri}`);
     return d;
   }
@@ -418,13 +461,21 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     const ref = uuidString(m.domain.uuid);
     if (m.domain.name !== domainName(ref)) return; // not Hangar's
     const change = fromLifecycle(ref, m.event, m.detail);
-    if (change) this.report(change);
+    if (!change) return;
+    this.lastEvent.set(ref, Date.now());
+    if (change.state === 'missing') this.lastEvent.delete(ref);
+    this.report(change);
   }
 
   /** After libvirtd comes back: what each domain is now, since events may have been missed. */
   private async resync(): Promise<void> {
+    const began = Date.now();
     const domains = await this.list().catch(() => []);
-    for (const d of domains) this.report({ ref: d.ref, state: d.state, reason: 'seen after reconnecting to libvirtd' });
+    for (const d of domains) {
+      // An event heard meanwhile is newer than what the list read: it stands.
+      if ((this.lastEvent.get(d.ref) ?? 0) >= began) continue;
+      this.report({ ref: d.ref, state: d.state, reason: 'seen after reconnecting to libvirtd' });
+    }
   }
 
   private report(change: DomainStateChange): void {

@@ -63,6 +63,8 @@ export class RpcConnection extends EventEmitter<{
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private closedReason: string | null = null;
+  /** When the daemon last sent anything. */
+  private lastHeard = Date.now();
 
   constructor(
     private readonly stream: Duplex,
@@ -87,46 +89,54 @@ export class RpcConnection extends EventEmitter<{
   /**
    * A call whose reply opens a stream the client writes (a volume upload): the data goes out in
    * stream packets after the reply, then the end; resolves when the daemon confirms it has all.
+   * Every wait also ends on the caller's signal, on the daemon's error, and after `idle_ms`
+   * without progress: a stuck stream never holds its caller forever.
    */
   async upload(
     proc: number,
     args: (w: XdrWriter) => void,
     source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-    opts: CallOptions = {},
+    opts: CallOptions & { idle_ms?: number } = {},
   ): Promise<void> {
     const serial = ++this.serial;
     const done = this.openStream(serial, () => {});
+    const watch = this.watchdog(serial, opts);
     try {
       await this.callAs(serial, proc, args, opts);
       for await (const chunk of source) {
         for (let at = 0; at < chunk.length; at += STREAM_CHUNK_BYTES) {
-          if (opts.signal?.aborted) throw abortError(opts.signal);
-          if (this.closedReason !== null) throw new ConnectionClosedError(this.closedReason);
+          watch.check();
           const part = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(STREAM_CHUNK_BYTES, chunk.length - at));
           // The socket's backpressure paces a fast source to the daemon.
-          if (
-            !this.stream.write(Buffer.concat([this.header(proc, MessageType.STREAM, serial, MessageStatus.CONTINUE, part.length), part]))
-          ) {
-            await Promise.race([once(this.stream, 'drain'), done]);
-          }
+          const header = this.header(proc, MessageType.STREAM, serial, MessageStatus.CONTINUE, part.length);
+          if (!this.stream.write(Buffer.concat([header, part]))) await watch.race(once(this.stream, 'drain'));
+          watch.progress();
         }
       }
+      watch.check();
       this.stream.write(this.header(proc, MessageType.STREAM, serial, MessageStatus.OK, 0));
-      await done;
+      await watch.race(done);
     } catch (err) {
       // Tell the daemon to abandon the stream; the connection stays usable.
       if (this.closedReason === null) this.stream.write(this.header(proc, MessageType.STREAM, serial, MessageStatus.ERROR, 0));
       throw err;
     } finally {
+      watch.stop();
       this.streams.delete(serial);
     }
   }
 
   /**
    * A call whose reply opens a stream the daemon writes (a volume download): its data goes to
-   * `sink` (the socket pauses while the sink is full); resolves at the daemon's end of it.
+   * `sink` (the socket pauses while the sink is full); resolves at the daemon's end of it. More
+   * than `max_bytes`, a sink that fails, the caller's signal or `idle_ms` without data end it.
    */
-  async download(proc: number, args: (w: XdrWriter) => void, sink: Writable, opts: CallOptions = {}): Promise<void> {
+  async download(
+    proc: number,
+    args: (w: XdrWriter) => void,
+    sink: Writable,
+    opts: CallOptions & { max_bytes: number; idle_ms?: number },
+  ): Promise<void> {
     const serial = ++this.serial;
     // The socket pauses while the sink is full, and always resumes: a sink that ends full
     // emits no 'drain', and a paused socket would hear nothing more from the daemon.
@@ -136,27 +146,84 @@ export class RpcConnection extends EventEmitter<{
       paused = false;
       this.stream.resume();
     };
+    let received = 0;
     const done = this.openStream(serial, (chunk) => {
+      watch.progress();
+      received += chunk.length;
+      if (received > opts.max_bytes) {
+        this.streams.get(serial)?.error(new Error(`libvirtd sent more than the ${opts.max_bytes} bytes the volume can hold`));
+        return;
+      }
       if (!sink.write(chunk) && !paused) {
         paused = true;
         this.stream.pause();
         sink.once('drain', resume);
       }
     });
-    const onAbort = () => this.streams.get(serial)?.error(abortError(opts.signal!));
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const watch = this.watchdog(serial, opts);
+    // Every stream gets an error handler: a sink that fails (a full disk) fails the download.
+    const onSinkError = (err: Error) => this.streams.get(serial)?.error(err);
+    sink.on('error', onSinkError);
     try {
       await this.callAs(serial, proc, args, opts);
-      await done;
+      await watch.race(done);
     } catch (err) {
       if (this.closedReason === null) this.stream.write(this.header(proc, MessageType.STREAM, serial, MessageStatus.ERROR, 0));
       throw err;
     } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
+      watch.stop();
+      sink.off('error', onSinkError);
       sink.off('drain', resume);
       resume();
       this.streams.delete(serial);
     }
+  }
+
+  /** For a stream: its failure (the daemon's error, the caller's signal, no progress for `idle_ms`) ends every wait on it. */
+  private watchdog(serial: number, opts: CallOptions & { idle_ms?: number }) {
+    const idle_ms = opts.idle_ms ?? this.defaultTimeoutMs;
+    let failure: Error | null = null;
+    let last = Date.now();
+    let fail: (err: Error) => void = () => {};
+    const failed = new Promise<never>((_, reject) => {
+      fail = (err) => {
+        failure ??= err;
+        reject(failure);
+      };
+    });
+    failed.catch(() => {});
+    const stream = this.streams.get(serial);
+    if (stream) {
+      const error = stream.error;
+      stream.error = (err) => {
+        fail(err);
+        error(err);
+      };
+    }
+    const onAbort = () => fail(abortError(opts.signal!));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setInterval(
+      () => {
+        if (Date.now() - last > idle_ms) fail(new ConnectionClosedError(`the stream made no progress for ${idle_ms} ms`));
+      },
+      Math.min(1_000, idle_ms),
+    );
+    timer.unref();
+    return {
+      progress: () => {
+        last = Date.now();
+      },
+      check: () => {
+        if (opts.signal?.aborted) fail(abortError(opts.signal));
+        if (this.closedReason !== null) fail(new ConnectionClosedError(this.closedReason));
+        if (failure) throw failure;
+      },
+      race: <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed]),
+      stop: () => {
+        clearInterval(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+      },
+    };
   }
 
   private openStream(serial: number, data: (chunk: Buffer) => void): Promise<void> {
@@ -194,8 +261,11 @@ export class RpcConnection extends EventEmitter<{
       const timer = setTimeout(() => {
         const reason = `libvirtd did not answer procedure ${proc} within ${timeout_ms} ms`;
         done(new ConnectionClosedError(reason));
-        this.shut(reason);
-        this.stream.destroy();
+        // Silent all that while, and no stream moving: hung. A busy daemon answering others is not.
+        if (Date.now() - this.lastHeard >= timeout_ms && this.streams.size === 0) {
+          this.shut(reason);
+          this.stream.destroy();
+        }
       }, timeout_ms);
       const onAbort = () => done(abortError(opts.signal!));
       const done = (err: Error | null, r?: XdrReader) => {
@@ -229,23 +299,25 @@ export class RpcConnection extends EventEmitter<{
   }
 
   private receive(chunk: Buffer): void {
+    this.lastHeard = Date.now();
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
     while (this.bufferedBytes >= 4) {
-      const head = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
-      this.buffered = [head];
-      const length = head.readUInt32BE(0);
+      // Joined only to read the length, and again once the whole packet is here: a packet
+      // arriving in many small pieces costs its size, not its size times the pieces.
+      if (this.buffered[0]!.length < 4) this.buffered = [Buffer.concat(this.buffered)];
+      const length = this.buffered[0]!.readUInt32BE(0);
       if (length < HEADER_BYTES || length > MAX_PACKET_BYTES) {
         this.shut(`libvirtd sent a packet of impossible length ${length}`);
         this.stream.destroy();
         return;
       }
-      if (head.length < length) return;
-      const packet = head.subarray(0, length);
-      const rest = head.subarray(length);
+      if (this.bufferedBytes < length) return;
+      const all = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
+      const rest = all.subarray(length);
       this.buffered = rest.length ? [rest] : [];
       this.bufferedBytes = rest.length;
-      this.dispatch(packet);
+      this.dispatch(all.subarray(0, length));
     }
   }
 

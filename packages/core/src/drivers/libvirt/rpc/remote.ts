@@ -53,7 +53,12 @@ const readPool = (r: XdrReader): PoolHandle => ({ name: r.string(), uuid: Buffer
 const writeVol = (w: XdrWriter, v: VolumeHandle) => w.string(v.pool).string(v.name).string(v.key);
 const readVol = (r: XdrReader): VolumeHandle => ({ pool: r.string(), name: r.string(), key: r.string() });
 
-export const uuidBytes = (uuid: string) => Buffer.from(uuid.replace(/-/g, ''), 'hex');
+export const uuidBytes = (uuid: string) => {
+  const hex = uuid.replace(/-/g, '');
+  // libvirt's UUIDs are 16 raw bytes; anything else would be a packet it cannot read.
+  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new Error(`not a UUID: ${JSON.stringify(uuid)}`);
+  return Buffer.from(hex, 'hex');
+};
 export const uuidString = (b: Buffer) => {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
@@ -246,6 +251,10 @@ export class LibvirtRemote {
     await this.rpc.call(Proc.STORAGE_VOL_DELETE, (w) => writeVol(w, v).uint(0), opts);
   }
 
+  async volumeXml(v: VolumeHandle, opts?: CallOptions): Promise<string> {
+    return (await this.rpc.call(Proc.STORAGE_VOL_GET_XML_DESC, (w) => writeVol(w, v).uint(0), opts)).string();
+  }
+
   async volumePath(v: VolumeHandle, opts?: CallOptions): Promise<string> {
     return (await this.rpc.call(Proc.STORAGE_VOL_GET_PATH, (w) => writeVol(w, v), opts)).string();
   }
@@ -266,8 +275,8 @@ export class LibvirtRemote {
     await this.rpc.upload(Proc.STORAGE_VOL_UPLOAD, (w) => writeVol(w, v).uhyper(0).uhyper(0).uint(0), source, opts);
   }
 
-  /** Reads the whole volume into `sink`. */
-  async download(v: VolumeHandle, sink: Writable, opts?: CallOptions): Promise<void> {
+  /** Reads the whole volume into `sink`; more than `max_bytes` is refused. */
+  async download(v: VolumeHandle, sink: Writable, opts: CallOptions & { max_bytes: number }): Promise<void> {
     await this.rpc.download(Proc.STORAGE_VOL_DOWNLOAD, (w) => writeVol(w, v).uhyper(0).uhyper(0).uint(0), sink, opts);
   }
 

@@ -113,7 +113,10 @@ function dial(make: () => import('node:net').Socket, what: string, signal?: Abor
 }
 
 async function viaSsh(args: string[], signal?: AbortSignal): Promise<Duplex> {
-  const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'], signal });
+  if (signal?.aborted) throw new Error('connecting over ssh was cancelled');
+  // No `signal` for spawn: it would kill ssh whenever the signal fires, long after connecting.
+  // Past the spawn, the RPC open's own timeout bounds a connection that never answers.
+  const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
   await new Promise<void>((resolve, reject) => {
