@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -261,6 +261,38 @@ describe('RpcConnection against a scripted daemon', () => {
     );
     expect((await rpc.call(1)).string()).toBe('ok');
     rpc.close();
+  });
+
+  it('talks through ssh (a stand-in ssh on PATH piping to the daemon), still there long after the connect timeout', async () => {
+    const d = await fakeDaemon(dir, (c, s) =>
+      s.write(packet(c.proc, MessageType.REPLY, c.serial, MessageStatus.OK, new XdrWriter().string('via ssh').bytes())),
+    );
+    server = d.server;
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    // Records its arguments, then carries stdin/stdout to the daemon's socket, as `ssh host virt-ssh-helper` would.
+    await writeFile(
+      join(bin, 'ssh'),
+      `#!/bin/sh\nprintf '%s\\n' "$@" > "${join(dir, 'ssh-args')}"\nexec node -e "const s=require('net').connect(process.argv[1]);process.stdin.pipe(s);s.pipe(process.stdout)" "${d.path}"\n`,
+      { mode: 0o755 },
+    );
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const target = parseLibvirtUri('qemu+ssh://ops@hv1.example/system');
+      const rpc = new RpcConnection(await target.open(AbortSignal.timeout(200)), 2_000);
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await rpc.call(1)).string()).toBe('via ssh');
+      expect((await readFile(join(dir, 'ssh-args'), 'utf8')).trim().split('\n').slice(-4)).toEqual([
+        '--',
+        'hv1.example',
+        'virt-ssh-helper',
+        'qemu:///system',
+      ]);
+      rpc.close();
+    } finally {
+      process.env.PATH = path;
+    }
   });
 
   it('fails waiting calls when the daemon goes away, and refuses new ones', async () => {
