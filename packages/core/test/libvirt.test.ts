@@ -18,6 +18,7 @@ import {
   type VmActionResult,
 } from '../src/index.js';
 import {
+  type ConformanceSubject,
   createTestDatabase,
   describeDriverConformance,
   ensureDefaultNetwork,
@@ -92,47 +93,39 @@ const make = (image_dir: string, over: Partial<ConstructorParameters<typeof Libv
   return new LibvirtDriver({ uri: TEST_LIBVIRT_URI, image_dir, pool, domain_type: 'qemu', boot, ...over });
 };
 
-describeDriverConformance({
-  name: 'libvirt',
-  skip,
-  make: async (root) => {
-    // QEMU runs as libvirt's user: it must be able to pass through to the disks.
-    await chmod(root, 0o711);
-    return make(join(root, 'images'));
-  },
-  // The guest prints UP on every boot; each boot of a domain waits for one more.
-  async booted(driver, ref) {
-    const count = (bootCounts.get(ref) ?? 0) + 1;
-    bootCounts.set(ref, count);
-    await waitForText((driver as LibvirtDriver).files(ref).console, UP, { count });
-  },
-  async cleanup(driver, ref) {
-    await driver.undefine(ref, { delete_disks: true });
-  },
-  timeout_ms: 60_000,
-});
+/** The conformance suite against libvirt, the driver reaching it at the URI `uri()` gives. */
+function libvirtSubject(name: string, uri: () => Promise<string>): ConformanceSubject {
+  return {
+    name,
+    skip,
+    make: async (root) => {
+      // QEMU runs as libvirt's user: it must be able to pass through to the disks.
+      await chmod(root, 0o711);
+      return make(join(root, 'images'), { uri: await uri() });
+    },
+    // The guest prints UP on every boot; each boot of a domain waits for one more.
+    async booted(driver, ref) {
+      const count = (bootCounts.get(ref) ?? 0) + 1;
+      bootCounts.set(ref, count);
+      await waitForText((driver as LibvirtDriver).files(ref).console, UP, { count });
+    },
+    async cleanup(driver, ref) {
+      await driver.undefine(ref, { delete_disks: true });
+    },
+    timeout_ms: 60_000,
+  };
+}
 
+describeDriverConformance(libvirtSubject('libvirt', async () => TEST_LIBVIRT_URI));
 // The same suite through a TCP port: the driver treats the host as remote (disks through
 // libvirt's upload and download streams, no file of the host read directly).
 let tcp: Awaited<ReturnType<typeof libvirtOverTcp>> | null = null;
-describeDriverConformance({
-  name: 'libvirt over qemu+tcp (a remote host)',
-  skip,
-  make: async (root) => {
-    await chmod(root, 0o711);
+describeDriverConformance(
+  libvirtSubject('libvirt over qemu+tcp (a remote host)', async () => {
     tcp ??= await libvirtOverTcp();
-    return make(join(root, 'images'), { uri: tcp.uri });
-  },
-  async booted(driver, ref) {
-    const count = (bootCounts.get(ref) ?? 0) + 1;
-    bootCounts.set(ref, count);
-    await waitForText((driver as LibvirtDriver).files(ref).console, UP, { count });
-  },
-  async cleanup(driver, ref) {
-    await driver.undefine(ref, { delete_disks: true });
-  },
-  timeout_ms: 60_000,
-});
+    return tcp.uri;
+  }),
+);
 
 const run = promisify(execFile);
 const qemuImgInfo = async (path: string) =>
