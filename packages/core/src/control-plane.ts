@@ -5,6 +5,7 @@ import type { Host } from './domain/host.js';
 import type { HypervisorDriver } from './drivers/driver.js';
 import { ImageStore } from './images/store.js';
 import { VmArchives } from './services/archive/vm-archives.js';
+import type { PlacementStrategy } from './services/hosts.js';
 import { registerHost } from './services/hosts.js';
 import { createServices, type Services } from './services/index.js';
 import type { Database } from './store/database.js';
@@ -31,6 +32,10 @@ export interface ControlPlaneOptions {
   /** Largest image (download or upload) and largest expanded import, in bytes. */
   max_image_bytes?: number;
   max_import_bytes?: number;
+  /** Where images live (default `<dataDir>/images`); a fleet's API processes share one directory. */
+  image_dir?: string;
+  /** Where the scheduler puts new VMs among the hosts with room. */
+  placement_strategy?: PlacementStrategy;
   /** Image downloads: where URLs may lead (default public addresses only), stall timeout, deadline. */
   image_downloads?: Pick<ImageDownloaderOptions, 'url_policy' | 'stall_timeout_ms' | 'deadline_ms' | 'concurrency'>;
 }
@@ -69,7 +74,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
   // Without a data directory, one of its own: init() clears leftovers, so it must not be shared.
   const dataDir = opts.dataDir ?? join(tmpdir(), `hangar-cp-${process.pid}-${randomUUID().slice(0, 8)}`);
-  const images = new ImageStore(join(dataDir, 'images'), opts.max_image_bytes);
+  const images = new ImageStore(opts.image_dir ?? join(dataDir, 'images'), opts.max_image_bytes);
   await images.init();
   const archives = new VmArchives({
     db,
@@ -79,7 +84,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger: opts.logger,
   });
   await archives.init();
-  const services = createServices({ db, notifier, images, drivers });
+  const services = createServices({ db, notifier, images, drivers, placement_strategy: opts.placement_strategy, logger: opts.logger });
   const worker = opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images });
   const downloader =
     opts.worker === false ? null : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger });

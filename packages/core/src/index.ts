@@ -1,4 +1,5 @@
 export * from './actions/index.js';
+export * from './agent/index.js';
 export * from './control-plane.js';
 export * from './domain/index.js';
 export * from './drivers/index.js';

@@ -53,6 +53,7 @@ describe('openDatabase', () => {
         'hosts',
         'idempotency_keys',
         'images',
+        'join_tokens',
         'operations',
         'project_quotas',
         'projects',

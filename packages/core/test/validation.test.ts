@@ -102,7 +102,7 @@ describe('bad input', () => {
       ['operations.wait: bad id', () => services.operations.wait(scope, 'nope')],
       ['projects.create: bad name', () => services.projects.create({ name: 'Bad Name' })],
       ['projects.get: bad id', () => services.projects.get('p')],
-      ['hosts.get: bad id', () => services.hosts.get('h')],
+      ['hosts.get: bad id', () => services.hosts.get('not a host!')],
     ];
     const before = await snapshot();
     for (const [label, call] of cases) {

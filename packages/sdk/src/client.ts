@@ -456,6 +456,37 @@ export class Client {
   listUnmanagedDomains(hostId: string, opts: CallOptions = {}): PagePromise<UnmanagedDomain, UnmanagedDomain[]> {
     return whole(() => this.call((signal) => this.trpc.hosts.unmanaged_domains.query({ id: hostId }, { signal }), opts));
   }
+  /** Cordons a host (by id or name): no new VMs are placed on it (global admins). */
+  cordonHost(id: string, opts: CallOptions = {}): Promise<Host> {
+    return this.call((signal) => this.trpc.hosts.cordon.mutate({ id }, { signal }), opts);
+  }
+  /** Lifts a cordon or a drain (global admins). */
+  uncordonHost(id: string, opts: CallOptions = {}): Promise<Host> {
+    return this.call((signal) => this.trpc.hosts.uncordon.mutate({ id }, { signal }), opts);
+  }
+  /** Cordons a host to empty it, and lists the VMs still on it (global admins). */
+  drainHost(id: string, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.hosts.drain.mutate({ id }, { signal }), opts);
+  }
+  /** Replaces a host's labels, which VMs ask for with `placement.host_labels` (global admins). */
+  setHostLabels(id: string, labels: Record<string, string>, opts: CallOptions = {}): Promise<Host> {
+    return this.call((signal) => this.trpc.hosts.set_labels.mutate({ id, labels }, { signal }), opts);
+  }
+  /** Removes an empty host and revokes its agent's credentials (global admins). */
+  removeHost(id: string, opts: CallOptions = {}): Promise<Host> {
+    return this.call((signal) => this.trpc.hosts.remove.mutate({ id }, { signal }), opts, 'if-not-processed');
+  }
+  /** A token `hangar agent` joins the fleet with (HANGAR_JOIN_TOKEN), shown once (global admins). */
+  createJoinToken(input: { description?: string; expires_in_hours?: number } = {}, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.join_tokens.create.mutate(input, { signal }), opts, 'if-not-processed');
+  }
+  listJoinTokens(opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.join_tokens.list.query(undefined, { signal }), opts);
+  }
+  /** No more hosts join with it; those that did keep their credentials (global admins). */
+  revokeJoinToken(id: string, opts: CallOptions = {}) {
+    return this.call((signal) => this.trpc.join_tokens.revoke.mutate({ id }, { signal }), opts);
+  }
 
   // Plumbing
 

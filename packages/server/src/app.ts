@@ -1,9 +1,10 @@
-import { type Db, errors, pingDatabase, type Services, type VmArchives } from '@hangar/core';
+import { type Db, errors, type ImageStore, pingDatabase, type Services, type VmArchives } from '@hangar/core';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Authenticator } from './auth/authenticator.js';
 import { writeError } from './errors/write-error.js';
+import { mountAgentRoutes } from './http/agent-routes.js';
 import { mountDocs } from './http/docs-page.js';
 import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
@@ -23,6 +24,8 @@ export interface AppDeps {
   shutdown: AbortSignal;
   /** VM export and import; null where this process runs no worker. */
   archives: VmArchives | null;
+  /** The image store agents fetch images from. */
+  images?: ImageStore | null;
   /** Long-polls one principal may hold at once. */
   max_waits_per_principal?: number;
 }
@@ -75,6 +78,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   // Streams (export, import, upload) are not size-limited here: their handlers limit them.
   mountStreamRoutes(app, { services: deps.services, auth: deps.auth, archives: deps.archives });
+  mountAgentRoutes(app, { services: deps.services, auth: deps.auth, images: deps.images ?? null });
   // REST: the same procedures, routed by their OpenAPI metadata.
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,

@@ -1,15 +1,22 @@
 import { parseArgs } from 'node:util';
-import { createKeyForUser, dataDirectory, openDatabase } from '@hangar/core';
+import { createJoinToken, createKeyForUser, dataDirectory, openDatabase } from '@hangar/core';
+import { loadAgentConfig } from './agent/config.js';
+import { startAgent } from './agent/run-agent.js';
 import { loadConfig } from './config.js';
 import { startServer } from './server.js';
 
 const HELP = `hangar: a control plane for virtual machines
 
 Usage:
-  hangar serve                  Serve the API (HOST, default 127.0.0.1; PORT, default 8080) with its worker
+  hangar serve                  Serve the API (HOST, default 127.0.0.1; PORT, default 8080) with its worker;
+                                HANGAR_MODE=api serves the API alone, for a fleet run by agents
+  hangar agent                  Run this machine's hypervisor for a fleet (HANGAR_API_URL, HANGAR_JOIN_TOKEN,
+                                HANGAR_HOST_NAME, HANGAR_DRIVER, HANGAR_DATA_DIR)
   hangar migrate                Apply database migrations and exit
   hangar admin create-key [--user admin] [--project NAME] [--name NAME] [--role viewer|operator|admin]
                                 Print a new API key for a user (--project when the name is used in several)
+  hangar admin create-join-token [--description TEXT] [--expires-in-hours 24]
+                                Print a token agents join the fleet with
 
 Environment: DATABASE_URL (else an embedded PostgreSQL in HANGAR_DATA_DIR, default ./.hangar),
 HANGAR_BOOTSTRAP_API_KEY, HANGAR_ADMIN_PASSWORD, HANGAR_JWT_SECRET, LOG_LEVEL. See docs/operations.md.
@@ -18,25 +25,58 @@ HANGAR_BOOTSTRAP_API_KEY, HANGAR_ADMIN_PASSWORD, HANGAR_JWT_SECRET, LOG_LEVEL. S
 async function serve(): Promise<void> {
   const server = await startServer({ config: loadConfig() });
   process.stdout.write(`Hangar is serving on ${server.url} (tRPC at ${server.url}/trpc)\n`);
+  // Our shutdown releases leases first and stops the embedded cluster last (it runs in its own
+  // session, so the terminal's Ctrl-C reaches only us).
+  stopOnSignals(server);
+}
+
+async function agent(): Promise<void> {
+  const running = await startAgent(loadAgentConfig());
+  process.stdout.write(`Hangar agent is running host ${running.host_name} (${running.host_id})\n`);
+  stopOnSignals(running);
+}
+
+/** The first signal shuts down gracefully; a second one exits at once. */
+function stopOnSignals(proc: {
+  log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void; error: (o: object, m: string) => void };
+  close(): Promise<void>;
+}): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      server.log.warn({ signal }, 'second signal: exiting at once');
+      proc.log.warn({ signal }, 'second signal: exiting at once');
       process.exit(1);
     }
     stopping = true;
-    server.log.info({ signal }, 'signal received');
-    server.close().then(
+    proc.log.info({ signal }, 'signal received');
+    proc.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        server.log.error({ err }, 'shutdown failed');
+        proc.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  // Our shutdown releases leases first and stops the embedded cluster last (it runs in its own
-  // session, so the terminal's Ctrl-C reaches only us).
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+}
+
+async function createJoinTokenCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { description: { type: 'string', default: '' }, 'expires-in-hours': { type: 'string', default: '24' } },
+  });
+  const config = loadConfig();
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: dataDirectory(config.HANGAR_DATA_DIR) });
+  try {
+    const { token, join_token } = await createJoinToken(database.db, 'hangar admin', {
+      description: values.description,
+      expires_in_hours: Number(values['expires-in-hours']),
+    });
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(`(expires ${join_token.expires_at}; give it to \`hangar agent\` as HANGAR_JOIN_TOKEN)\n`);
+  } finally {
+    await database.close();
+  }
 }
 
 async function migrate(): Promise<void> {
@@ -79,10 +119,13 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve':
       return serve();
+    case 'agent':
+      return agent();
     case 'migrate':
       return migrate();
     case 'admin':
       if (sub === 'create-key') return createKey(rest);
+      if (sub === 'create-join-token') return createJoinTokenCommand(rest);
       break;
     case undefined:
     case 'help':

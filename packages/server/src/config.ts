@@ -18,6 +18,20 @@ const Env = z.object({
   HANGAR_BOOTSTRAP_API_KEY: z.string().optional(),
   HANGAR_ADMIN_PASSWORD: z.string().min(8, 'HANGAR_ADMIN_PASSWORD must be at least 8 characters').optional(),
   HANGAR_WORKER: z.enum(['on', 'off']).default('on'),
+  /**
+   * `single`: the API and this machine's hypervisor in one process (its own host, HANGAR_DRIVER).
+   * `api`: the API alone, for a fleet: hosts are run by `hangar agent`s; any number of API
+   * processes share one PostgreSQL (and one image directory).
+   */
+  HANGAR_MODE: z.enum(['single', 'api']).default('single'),
+  /** Where new VMs go among the hosts with room: the emptiest (spread) or the fullest (pack). */
+  HANGAR_PLACEMENT_STRATEGY: z.enum(['spread', 'pack']).default('spread'),
+  /** How often the reconciler checks deadlines, drift and heartbeats. */
+  HANGAR_RECONCILE_INTERVAL_S: z.coerce.number().min(0.1).max(3600).default(5),
+  /** An agent's host that has not reported for this long goes offline, its VMs unknown. */
+  HANGAR_HEARTBEAT_TIMEOUT_S: z.coerce.number().int().min(2).max(3600).default(30),
+  /** The image store's directory (default <data dir>/images); a fleet's API processes share one. */
+  HANGAR_IMAGE_DIR: z.string().optional(),
   /** At shutdown, how long running operations get to finish before they are handed to the next worker. */
   HANGAR_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Largest image a download or upload may store, and largest expanded VM import, in bytes. */

@@ -1,7 +1,9 @@
+import { agentRouter } from './routers/agent.js';
 import { apiKeysRouter } from './routers/api-keys.js';
 import { authRouter } from './routers/auth.js';
 import { hostsRouter } from './routers/hosts.js';
 import { imagesRouter } from './routers/images.js';
+import { joinTokensRouter } from './routers/join-tokens.js';
 import { operationsRouter } from './routers/operations.js';
 import { projectsRouter } from './routers/projects.js';
 import { usersRouter } from './routers/users.js';
@@ -17,6 +19,8 @@ export const appRouter = router({
   operations: operationsRouter,
   images: imagesRouter,
   hosts: hostsRouter,
+  join_tokens: joinTokensRouter,
+  agent: agentRouter,
 });
 
 /** The API's type: what the SDK and any tRPC client are typed against. */

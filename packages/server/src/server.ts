@@ -29,7 +29,7 @@ export interface ServerOptions {
   log?: Log;
   limiter?: LimiterOptions;
   worker?: { lease_ms?: number; poll_ms?: number; max_operation_ms?: number };
-  reconciler?: { interval_ms?: number };
+  reconciler?: { interval_ms?: number; heartbeat_timeout_s?: number };
 }
 
 export interface RunningServer {
@@ -52,14 +52,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const database = opts.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir }));
   let controlPlane: ControlPlane | undefined;
   try {
-    const driver = opts.driver ?? createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir });
-    const about = await driver.describe?.();
-    if (about) log.info({ driver: driver.kind, ...about }, `${driver.kind} driver`);
+    // A fleet's API process drives no hypervisor: its hosts are agents'.
+    const single = config.HANGAR_MODE === 'single';
+    const driver = single ? (opts.driver ?? createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir })) : null;
+    const about = await driver?.describe?.();
+    if (about && driver) log.info({ driver: driver.kind, ...about }, `${driver.kind} driver`);
     controlPlane = await startControlPlane({
       database,
-      hosts: [{ name: config.HANGAR_HOST_NAME, driver }],
+      hosts: driver ? [{ name: config.HANGAR_HOST_NAME, driver }] : [],
       worker: config.HANGAR_WORKER === 'off' ? false : { ...opts.worker },
-      reconciler: config.HANGAR_WORKER === 'off' ? false : { ...opts.reconciler },
+      reconciler:
+        config.HANGAR_WORKER === 'off'
+          ? false
+          : {
+              interval_ms: config.HANGAR_RECONCILE_INTERVAL_S * 1000,
+              heartbeat_timeout_s: config.HANGAR_HEARTBEAT_TIMEOUT_S,
+              ...opts.reconciler,
+            },
+      image_dir: config.HANGAR_IMAGE_DIR,
+      placement_strategy: config.HANGAR_PLACEMENT_STRATEGY,
       logger: log,
       dataDir,
       max_image_bytes: config.HANGAR_IMAGE_MAX_BYTES,
@@ -92,6 +103,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log,
       shutdown: shutdown.signal,
       archives: config.HANGAR_WORKER === 'off' ? null : controlPlane.archives,
+      images: controlPlane.images,
       max_waits_per_principal: config.HANGAR_MAX_WAITS_PER_PRINCIPAL,
     });
 
@@ -101,7 +113,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-    log.info({ url, database: database.embedded ? 'embedded' : 'external', driver: controlPlane.hosts[0]?.driver }, 'hangar is serving');
+    log.info(
+      {
+        url,
+        mode: config.HANGAR_MODE,
+        database: database.embedded ? 'embedded' : 'external',
+        driver: controlPlane.hosts[0]?.driver ?? null,
+      },
+      'hangar is serving',
+    );
 
     const cp = controlPlane;
     let closing: Promise<void> | undefined;

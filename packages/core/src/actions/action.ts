@@ -1,9 +1,8 @@
 import type { z } from 'zod';
 import type { StableStatus } from '../domain/status.js';
 import type { HypervisorDriver } from '../drivers/driver.js';
-import type { ImageStore } from '../images/store.js';
-import type { Db } from '../store/database.js';
-import type { OperationRow, VmRow } from '../store/schema.js';
+import type { VmRow } from '../store/schema.js';
+import type { Checkpoint, LocalImage, WorkOperation, WorkVm } from '../worker/operation-queue.js';
 
 /** What an operation did: the status the VM reaches and the fields that changed with it. */
 export interface Outcome {
@@ -18,15 +17,16 @@ export interface Outcome {
   message?: string;
 }
 
-/** What a worker hands an action's handler. */
+/** What a worker hands an action's handler: nothing of the database, so it runs the same in an agent. */
 export interface PerformContext {
-  db: Db;
-  op: OperationRow;
-  vm: VmRow;
+  op: WorkOperation;
+  vm: WorkVm;
   driver: HypervisorDriver;
-  /** The image store, for VMs made from or booting images. */
-  images?: ImageStore;
   signal: AbortSignal;
+  /** An image the operation needs (a VM's disk image or ISO), once it is ready and on this host. */
+  image(id: string): Promise<LocalImage>;
+  /** Records the domain the operation defined before the operation ends, so a crash orphans nothing. */
+  checkpoint(patch: Checkpoint): Promise<void>;
   /** Called with a domain the operation defined, so it can be cleaned up if the operation was cancelled meanwhile. */
   defined(ref: string): void;
 }

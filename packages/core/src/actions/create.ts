@@ -1,10 +1,9 @@
 import type { DomainSpec } from '../drivers/driver.js';
-import type { VmRow } from '../store/schema.js';
-import { recordDomainRef } from '../store/vm-rows.js';
 import { mediaOf } from '../worker/media.js';
+import type { WorkVm } from '../worker/operation-queue.js';
 import type { ActionDefinition, Outcome } from './action.js';
 
-function specOf(vm: VmRow): DomainSpec {
+function specOf(vm: WorkVm): DomainSpec {
   return {
     vm_id: vm.id,
     name: vm.name,
@@ -31,13 +30,13 @@ export const create: ActionDefinition = {
       if (earlier) {
         ref = earlier.ref;
       } else {
-        const d = await driver.define({ ...specOf(vm), ...(await mediaOf(ctx.db, ctx.images, vm, signal)) }, call);
+        const d = await driver.define({ ...specOf(vm), ...(await mediaOf(ctx.image, vm)) }, call);
         ref = d.ref;
         ctx.defined(ref);
         patch = { vnc_port: d.vnc_port, network: { ...vm.network, mac_address: d.mac_address ?? vm.network.mac_address } };
       }
       // Record the handle at once, so a crash before the end of the operation orphans nothing.
-      await recordDomainRef(ctx.db, vm.id, op.id, { domain_ref: ref, ...patch });
+      await ctx.checkpoint({ domain_ref: ref, ...patch });
     }
     const start = op.input.start === true;
     if (start) await driver.start(ref, call);

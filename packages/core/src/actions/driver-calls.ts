@@ -2,7 +2,7 @@ import { DriverError } from '../drivers/driver.js';
 import type { VmRow } from '../store/schema.js';
 
 /** The VM's domain on its host; a VM without one (its create failed) can only be deleted. */
-export function refOf(vm: VmRow): string {
+export function refOf(vm: Pick<VmRow, 'domain_ref'>): string {
   if (!vm.domain_ref) throw new DriverError('not_found', 'the VM has no domain on its host (provisioning failed); delete it');
   return vm.domain_ref;
 }

@@ -1,6 +1,4 @@
 import type { HardwareChanges } from '../domain/vm.js';
-import { DriverError } from '../drivers/driver.js';
-import { readyImage } from '../worker/media.js';
 import type { ActionDefinition } from './action.js';
 import { refOf } from './driver-calls.js';
 
@@ -15,10 +13,7 @@ export const update_hardware: ActionDefinition = {
     const changes = (op.input.changes ?? {}) as HardwareChanges;
     const iso = op.input.iso as { image_id: string | null } | undefined;
     let isoPath: { iso_path?: string | null } = {};
-    if (iso) {
-      if (iso.image_id && !ctx.images) throw new DriverError('unavailable', 'this worker has no image store');
-      isoPath = { iso_path: iso.image_id ? ctx.images!.pathOf((await readyImage(ctx.db, iso.image_id, signal)).id) : null };
-    }
+    if (iso) isoPath = { iso_path: iso.image_id ? (await ctx.image(iso.image_id)).path : null };
     const fromDriver = await driver.reconfigure(refOf(vm), { ...changes, ...isoPath }, { signal });
     const network = changes.network
       ? { ...changes.network, mac_address: fromDriver.mac_address ?? changes.network.mac_address }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Timestamp, Uuid } from './fields.js';
+import { LabelKey, LabelValue, Text, Timestamp, Uuid } from './fields.js';
 
 export const GpuDevice = z.object({
   /** PCI address, e.g. 0000:3b:00.0 */
@@ -21,6 +21,27 @@ export const Capacity = z.object({
 export type Capacity = z.infer<typeof Capacity>;
 
 export const HostStatus = z.enum(['online', 'offline']);
+
+/** A host's name: a DNS name (its agent registers it; `server_id`/`host_id` filters accept it too). */
+export const HostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i, {
+    message: 'must be a host name: letters, digits, dots and hyphens, starting and ending with a letter or digit',
+  });
+
+/** Labels an admin (or the agent's configuration) puts on a host; VMs ask for them with `placement.host_labels`. */
+export const HostLabels = z.record(LabelKey, LabelValue).refine((m) => Object.keys(m).length <= 64, { message: 'at most 64 labels' });
+
+/** What a host has, as its driver (or its agent) reports it. */
+export const HostInventory = z.object({
+  capacity: Capacity,
+  gpus: z.array(GpuDevice).max(256),
+  /** Why the hypervisor cannot run VMs right now (its binary is missing, say); the host is then offline. */
+  unavailable: Text.max(2000).optional(),
+});
+export type HostInventory = z.infer<typeof HostInventory>;
 export type HostStatus = z.infer<typeof HostStatus>;
 
 export const Host = z
@@ -34,6 +55,14 @@ export const Host = z
     capacity: Capacity,
     allocated: Capacity,
     gpus: z.array(GpuDevice),
+    labels: z.record(z.string(), z.string()),
+    /** No new VMs are placed here (cordoned, or draining). */
+    cordoned: z.boolean(),
+    /** Cordoned so that it can be emptied: the VMs still on it are listed by `hosts.drain`. */
+    draining: z.boolean(),
+    /** The `hangar agent` version serving the host; null for the API process's own host. */
+    agent_version: z.string().nullable(),
+    /** The last heartbeat: the host's agent (or local worker) reported in. */
     last_seen_at: Timestamp.nullable(),
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -51,3 +80,26 @@ export const UnmanagedDomain = z
   })
   .meta({ id: 'UnmanagedDomain' });
 export type UnmanagedDomain = z.infer<typeof UnmanagedDomain>;
+
+export const HostRequest = z.strictObject({
+  /** The host's id or its name. */
+  id: z.union([Uuid, HostName]),
+});
+
+export const SetHostLabelsInput = z.strictObject({
+  id: z.union([Uuid, HostName]),
+  /** The host's labels, replacing those it had. */
+  labels: HostLabels,
+});
+
+/** A VM still on a draining host. */
+export const HostVm = z.object({ id: Uuid, name: z.string(), project_id: Uuid, status: z.string() }).meta({ id: 'HostVm' });
+
+export const DrainResult = z
+  .object({
+    host: Host,
+    /** What still runs (or is defined) there: move or delete these, then remove the host. */
+    vms: z.array(HostVm),
+  })
+  .meta({ id: 'DrainResult' });
+export type DrainResult = z.infer<typeof DrainResult>;

@@ -1,3 +1,4 @@
+export * from './agent.js';
 export * from './archive.js';
 export * from './auth.js';
 export * from './errors.js';

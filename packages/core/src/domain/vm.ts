@@ -14,6 +14,7 @@ import {
   Uuid,
   VmName,
 } from './fields.js';
+import { HostLabels, HostName } from './host.js';
 import { ImageUrl } from './image.js';
 import { VmAction } from './state-machine.js';
 import { VmStatus } from './status.js';
@@ -86,8 +87,15 @@ export const CreateVmInput = z.strictObject({
   public_ip: IpAddress.nullish(),
   network: NetworkInput.default({ type: 'nat' }),
   vnc_enabled: z.boolean().default(true),
-  /** Place the VM on this host; otherwise the scheduler picks one. */
-  host_id: Uuid.nullish(),
+  /** Place the VM on this host (its id or name; global admins only); otherwise the scheduler picks one. */
+  host_id: z.union([Uuid, HostName]).nullish(),
+  /** What the scheduler must honour when it picks the host. */
+  placement: z
+    .strictObject({
+      /** Only hosts carrying all these labels (each key with that value). */
+      host_labels: HostLabels.default({}),
+    })
+    .optional(),
   /** Boot from this ISO: it is downloaded into the image store (once per URL) and attached as a CD-ROM. */
   iso_url: ImageUrl.optional(),
   /** An image from the store: an ISO is attached as a CD-ROM, a disk image becomes the VM's disk. */

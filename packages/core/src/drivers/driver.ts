@@ -1,5 +1,5 @@
 import type { OsType } from '../domain/fields.js';
-import type { Capacity, GpuDevice } from '../domain/host.js';
+import type { HostInventory } from '../domain/host.js';
 import type { HardwareChanges, Network } from '../domain/vm.js';
 
 /** What the hypervisor reports for a domain. `missing`: it has no such domain. */
@@ -44,12 +44,8 @@ export interface DomainInfo {
   state: DomainState;
 }
 
-export interface HostInventory {
-  capacity: Capacity;
-  gpus: GpuDevice[];
-  /** Why the hypervisor cannot run VMs right now (its binary is missing, say); the host is then offline. */
-  unavailable?: string;
-}
+/** What a host has (the schema is the domain's: an agent's report of it crosses a trust boundary). */
+export type { HostInventory } from '../domain/host.js';
 
 export interface CallOptions {
   /** Aborted when the operation's deadline passes or it is cancelled. */

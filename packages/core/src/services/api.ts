@@ -1,8 +1,17 @@
 import type { z } from 'zod';
 import type { ActionOptions, RequestableAction } from '../actions/registry.js';
+import type {
+  AgentImage,
+  AgentJoinAnswer,
+  AgentJoinRequest,
+  CreatedJoinToken,
+  CreateJoinTokenInput,
+  JoinToken,
+  WorkItem,
+} from '../domain/agent.js';
 import type { ApiKey, CreateApiKeyInput, CreatedApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
 import type { ListEventsQuery, VmEvent } from '../domain/event.js';
-import type { Host, HostStatus, UnmanagedDomain } from '../domain/host.js';
+import type { DrainResult, Host, HostStatus, UnmanagedDomain } from '../domain/host.js';
 import type { AttachIsoInput, Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
 import type { ListVmsQuery, VmPage } from '../domain/list.js';
 import type { ListOperationsQuery, MutationOptions, Operation, VmActionResult } from '../domain/operation.js';
@@ -12,6 +21,12 @@ import type { OperationPage } from '../domain/requests.js';
 import type { VmStatus } from '../domain/status.js';
 import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
 import type { HostInventory } from '../drivers/driver.js';
+
+/** An agent, once its credentials check out: the one host it may act for. */
+export interface AgentPrincipal {
+  host_id: string;
+  host_name: string;
+}
 
 export interface WaitCallOptions {
   timeout_ms?: number;
@@ -62,6 +77,31 @@ export interface Services {
     setStatus(id: string, status: HostStatus): Promise<void>;
     /** Domains on the host that are not Hangar's. */
     unmanaged(id: string): Promise<UnmanagedDomain[]>;
+    cordon(id: string): Promise<Host>;
+    uncordon(id: string): Promise<Host>;
+    drain(id: string): Promise<DrainResult>;
+    set_labels(input: { id: string; labels: Record<string, string> }): Promise<Host>;
+    remove(id: string): Promise<Host>;
+  };
+  join_tokens: {
+    create(actor: string, input?: CreateJoinTokenInput): Promise<CreatedJoinToken>;
+    list(): Promise<JoinToken[]>;
+    revoke(id: string): Promise<JoinToken>;
+  };
+  /** The API's side of `hangar agent`; every call but `join` and `authenticate` acts for the agent's own host only. */
+  agents: {
+    join(input: AgentJoinRequest): Promise<AgentJoinAnswer>;
+    authenticate(credential: string): Promise<AgentPrincipal>;
+    hello(agent: AgentPrincipal, input: unknown): Promise<void>;
+    report(agent: AgentPrincipal, input: unknown): Promise<{ inventory_wanted: boolean }>;
+    domainChanged(agent: AgentPrincipal, input: unknown): Promise<void>;
+    claim(agent: AgentPrincipal, input: unknown, signal?: AbortSignal): Promise<WorkItem | null>;
+    renew(agent: AgentPrincipal, input: unknown): Promise<{ held: boolean }>;
+    finish(agent: AgentPrincipal, input: unknown): Promise<{ ended: boolean }>;
+    defer(agent: AgentPrincipal, input: unknown): Promise<{ deferred: boolean }>;
+    checkpoint(agent: AgentPrincipal, input: unknown): Promise<void>;
+    image(agent: AgentPrincipal, input: unknown, signal?: AbortSignal): Promise<AgentImage | null>;
+    mayReadImage(agent: AgentPrincipal, imageId: string): Promise<boolean>;
   };
   projects: {
     create(input: { name: string }): Promise<Project>;

@@ -2,6 +2,8 @@ import type { HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
+import type { Logger } from '../worker/logger.js';
+import type { PlacementStrategy } from './hosts.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -11,4 +13,9 @@ export interface ServiceDeps {
   images?: ImageStore;
   /** The hosts this process drives, by host id: what the hypervisor itself shows is read through them. */
   drivers?: ReadonlyMap<string, HypervisorDriver>;
+  /** Where the scheduler puts new VMs among the hosts with room (default spread). */
+  placement_strategy?: PlacementStrategy;
+  /** How long an agent's claim holds before its operation may be taken over. */
+  agent_lease_ms?: number;
+  logger?: Logger;
 }

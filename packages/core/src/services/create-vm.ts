@@ -9,7 +9,7 @@ import { notifyChange, notifyWork } from '../store/notifier.js';
 import { insertOperation } from '../store/operation-rows.js';
 import { insertVm } from '../store/vm-rows.js';
 import { appendEvents } from './events.js';
-import { reserve } from './hosts.js';
+import { type PlacementStrategy, reserve, resolveHostForPlacement } from './hosts.js';
 import { idempotent } from './idempotency.js';
 import { nameGuard } from './name-guard.js';
 import { enforceQuota } from './quotas.js';
@@ -17,7 +17,13 @@ import { parse } from './validate.js';
 import { IMAGE_WAIT_S, vmMedia } from './vm-media.js';
 
 /** Creates a VM record (status provisioning) and the operation that defines it on a host. */
-export async function createVm(db: Db, scope: Scope, rawInput: unknown, rawOpts: MutationOptions = {}): Promise<VmActionResult> {
+export async function createVm(
+  db: Db,
+  scope: Scope,
+  rawInput: unknown,
+  rawOpts: MutationOptions = {},
+  placement: { strategy?: PlacementStrategy } = {},
+): Promise<VmActionResult> {
   const input = parse(CreateVmInput, rawInput, 'VM');
   const opts = parse(MutationOptions, rawOpts, 'options');
   return nameGuard(input.name, () =>
@@ -29,7 +35,12 @@ export async function createVm(db: Db, scope: Scope, rawInput: unknown, rawOpts:
           memory_mb: input.memory_mb,
           disk_gb: input.disk_gb,
         });
-        const hostId = await reserve(tx, { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb }, input.host_id);
+        const chosen = input.host_id ? (await resolveHostForPlacement(tx, input.host_id)).id : null;
+        const hostId = await reserve(
+          tx,
+          { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb },
+          { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true },
+        );
         const media = await vmMedia(tx, scope, input);
         const now = new Date();
         const vmId = randomUUID();

@@ -1,14 +1,18 @@
 import { REQUESTABLE_ACTIONS, type RequestableAction } from '../actions/registry.js';
 import type { Scope } from '../domain/project.js';
+import { consoleLogger } from '../worker/logger.js';
+import { DriftWatch } from '../worker/maintenance/drift.js';
+import { AgentService } from './agents.js';
 import type { Services, VmActionMethods } from './api.js';
 import { createApiKey, listApiKeys, principalFromApiKey, revokeApiKey } from './api-keys.js';
 import { bootstrap } from './bootstrap.js';
 import type { ServiceDeps } from './context.js';
 import { createVm } from './create-vm.js';
 import { listEvents } from './events.js';
-import { getHost, listHosts, registerHost, setHostStatus } from './hosts.js';
+import { cordonHost, drainHost, getHost, listHosts, registerHost, removeHost, setHostLabels, setHostStatus } from './hosts.js';
 import { unmanagedDomains, vmConfigXml } from './hypervisor-views.js';
 import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
+import { createJoinToken, listJoinTokens, revokeJoinToken } from './join-tokens.js';
 import { getOperation, listOperations } from './operations.js';
 import { createProject, ensureProject, getProject, listProjects } from './projects.js';
 import { getQuotas, setQuotas } from './quotas.js';
@@ -40,18 +44,36 @@ function actionMethods({ db }: ServiceDeps): VmActionMethods {
   ) as VmActionMethods;
 }
 
+/** The agent service's methods, bound (the transport calls them as plain functions). */
+function agentMethods(a: AgentService): Services['agents'] {
+  return {
+    join: (input) => a.join(input),
+    authenticate: (credential) => a.authenticate(credential),
+    hello: (agent, input) => a.hello(agent, input),
+    report: (agent, input) => a.report(agent, input),
+    domainChanged: (agent, input) => a.domainChanged(agent, input),
+    claim: (agent, input, signal) => a.claim(agent, input, signal),
+    renew: (agent, input) => a.renew(agent, input),
+    finish: (agent, input) => a.finish(agent, input),
+    defer: (agent, input) => a.defer(agent, input),
+    checkpoint: (agent, input) => a.checkpoint(agent, input),
+    image: (agent, input, signal) => a.image(agent, input, signal),
+    mayReadImage: (agent, id) => a.mayReadImage(agent, id),
+  };
+}
+
 /** Every use case, bound to one database: what the transport calls. */
 export function createServices(deps: ServiceDeps): Services {
   const { db } = deps;
   return {
     vms: {
       ...bind(db, {
-        create: createVm,
         get: getVm,
         list: listVms,
         update: updateVm,
         events: listEvents,
       }),
+      create: (scope, input, opts) => createVm(db, scope, input, opts, { strategy: deps.placement_strategy }),
       ...actionMethods(deps),
       wait: (scope, id, status, opts) => waitForVm(deps, scope, id, status, opts),
       ...bind(db, { attach_iso: attachIso, eject_iso: ejectIso }),
@@ -70,7 +92,19 @@ export function createServices(deps: ServiceDeps): Services {
     hosts: {
       ...bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),
       unmanaged: (id) => unmanagedDomains(deps, id),
+      ...bind(db, { drain: drainHost, set_labels: setHostLabels, remove: removeHost }),
+      cordon: (id) => cordonHost(db, id, true),
+      uncordon: (id) => cordonHost(db, id, false),
     },
+    join_tokens: bind(db, { create: createJoinToken, list: listJoinTokens, revoke: revokeJoinToken }),
+    agents: agentMethods(
+      new AgentService({
+        db,
+        notifier: deps.notifier,
+        drift: new DriftWatch(db, deps.logger ?? consoleLogger),
+        lease_ms: deps.agent_lease_ms,
+      }),
+    ),
     projects: bind(db, {
       create: createProject,
       ensure: ensureProject,
@@ -90,7 +124,7 @@ export function createServices(deps: ServiceDeps): Services {
     }),
   };
 }
-export type { Services, WaitCallOptions } from './api.js';
+export type { AgentPrincipal, Services, WaitCallOptions } from './api.js';
 export {
   API_KEY_PREFIX,
   createApiKey,
@@ -104,7 +138,8 @@ export * from './archive/index.js';
 export { type BootstrapOptions, type BootstrapResult, bootstrap } from './bootstrap.js';
 export type { ServiceDeps } from './context.js';
 export { decodeCursor, encodeCursor } from './cursor.js';
-export { registerHost, release, reserve, setHostStatus } from './hosts.js';
+export { type PlacementStrategy, registerHost, release, reserve, setHostStatus } from './hosts.js';
+export { createJoinToken } from './join-tokens.js';
 export { createProject, ensureProject, getProject, listProjects } from './projects.js';
 export { getOrCreateSetting } from './settings.js';
 export { authenticatePassword, principalForUser } from './sign-in.js';

@@ -83,7 +83,7 @@ export async function updateVm(
         };
         if (grow.cpus + grow.memory_mb + grow.disk_gb > 0) {
           await enforceQuota(tx, vm.project_id, { cpu_cores: grow.cpus, memory_mb: grow.memory_mb, disk_gb: grow.disk_gb });
-          await reserve(tx, grow, vm.host_id);
+          await reserve(tx, grow, { host_id: vm.host_id });
         }
         return beginAction(tx, scope, vm, 'update_hardware', { input: { changes: hw, reserved: grow }, actor: scope.actor });
       }),

@@ -59,9 +59,27 @@ export const hosts = pgTable('hosts', {
   /** vCPUs per physical CPU the scheduler may hand out. */
   cpu_allocation_ratio: real('cpu_allocation_ratio').notNull().default(4),
   gpus: jsonb('gpus').$type<GpuDevice[]>().notNull().default([]),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  /** No new placements (an admin's cordon, or a drain). */
+  cordoned: boolean('cordoned').notNull().default(false),
+  draining: boolean('draining').notNull().default(false),
+  /** The `hangar agent` serving the host: its version, and the hash of its credentials (null for the API process's own host). */
+  agent_version: text('agent_version'),
+  agent_credential_hash: text('agent_credential_hash').unique(),
   last_seen_at: ts('last_seen_at'),
   created_at: created(),
   updated_at: updated(),
+});
+
+/** Tokens an admin makes for agents to join with: traded for per-host credentials. Only hashes are stored. */
+export const joinTokens = pgTable('join_tokens', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  token_hash: text('token_hash').notNull().unique(),
+  description: text('description').notNull().default(''),
+  created_by: text('created_by').notNull(),
+  expires_at: ts('expires_at').notNull(),
+  revoked_at: ts('revoked_at'),
+  created_at: created(),
 });
 
 /** ISO and disk images in this server's image store, downloaded by the worker or uploaded. */
@@ -169,6 +187,8 @@ export const operations = pgTable(
   },
   (t) => [
     index('operations_open_idx').on(t.created_at).where(sql`${t.status} IN ('pending', 'running')`),
+    // An agent claims only its host's operations: with many hosts, the open ones are found by host.
+    index('operations_host_open_idx').on(t.host_id, t.created_at).where(sql`${t.status} IN ('pending', 'running')`),
     index('operations_vm_idx').on(t.vm_id, t.created_at.desc()),
     // The database itself guarantees one operation in flight per VM.
     uniqueIndex('operations_one_open_per_vm_uq').on(t.vm_id).where(sql`${t.status} IN ('pending', 'running')`),
@@ -264,3 +284,4 @@ export type ImageRow = typeof images.$inferSelect;
 export type ProjectRow = typeof projects.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type JoinTokenRow = typeof joinTokens.$inferSelect;

@@ -1,16 +1,17 @@
-import type { Notifier } from '../store/notifier.js';
-
 export interface ClaimLoopOptions<T extends { id: string }> {
-  /** Takes the next job, or null when there is none. */
-  claim: () => Promise<T | null>;
+  /** Takes the next job, or null when there is none; `signal` aborts a claim that waits (a long-poll) at stop. */
+  claim: (signal: AbortSignal) => Promise<T | null>;
   /** Runs one claimed job; `ctl` aborts it (shutdown). */
   run: (job: T, ctl: AbortController) => Promise<void>;
   concurrency: number;
   /** Fallback poll, for notifications lost during a reconnect. */
   poll_ms: number;
-  notifier?: Notifier;
+  /** Subscribes to wake-ups when work is queued (a NOTIFY); returns the unsubscribe. */
+  onWork?: (listener: () => void) => () => void;
   onClaimError: (err: unknown) => void;
 }
+
+const CLAIM_ERROR_PAUSE_MS = 1_000;
 
 /**
  * Claims jobs up to a concurrency, runs them, and sleeps until work is announced (or the poll
@@ -23,6 +24,7 @@ export class ClaimLoop<T extends { id: string }> {
   private wake: () => void = () => {};
   private kicked = false;
   private unsubscribe: (() => void) | null = null;
+  private stopping = new AbortController();
 
   constructor(private readonly opts: ClaimLoopOptions<T>) {}
 
@@ -33,7 +35,8 @@ export class ClaimLoop<T extends { id: string }> {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribe = this.opts.notifier?.onWork(() => this.kick()) ?? null;
+    this.stopping = new AbortController();
+    this.unsubscribe = this.opts.onWork?.(() => this.kick()) ?? null;
     this.loop = this.cycle();
   }
 
@@ -41,6 +44,7 @@ export class ClaimLoop<T extends { id: string }> {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stopping.abort();
     this.unsubscribe?.();
     this.kick();
     await this.loop;
@@ -54,9 +58,10 @@ export class ClaimLoop<T extends { id: string }> {
   private async cycle(): Promise<void> {
     while (this.running) {
       this.kicked = false;
+      let failed = false;
       try {
         while (this.running && this.active.size < this.opts.concurrency) {
-          const job = await this.opts.claim();
+          const job = await this.opts.claim(this.stopping.signal);
           if (!job) break;
           const ctl = new AbortController();
           const done = this.opts.run(job, ctl).finally(() => {
@@ -67,11 +72,14 @@ export class ClaimLoop<T extends { id: string }> {
         }
       } catch (err) {
         this.opts.onClaimError(err);
+        failed = true;
       }
       if (!this.running) break;
-      if (this.kicked) continue;
+      if (this.kicked && !failed) continue;
+      // After a failed claim (the database or the API is down), a pause: never a hot loop.
+      const pause = failed ? Math.max(this.opts.poll_ms, CLAIM_ERROR_PAUSE_MS) : this.opts.poll_ms;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.poll_ms);
+        const timer = setTimeout(resolve, pause);
         this.wake = () => {
           clearTimeout(timer);
           resolve();

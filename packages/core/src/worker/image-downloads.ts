@@ -55,7 +55,7 @@ export class ImageDownloader {
       run: (image, ctl) => this.download(image, ctl.signal),
       concurrency: opts.concurrency ?? 2,
       poll_ms: opts.poll_ms ?? 1_000,
-      notifier: opts.notifier,
+      onWork: opts.notifier ? (l) => opts.notifier!.onWork(l) : undefined,
       onClaimError: (err) => this.log.error({ err }, 'claiming image downloads failed'),
     });
   }

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import { type DomainSpec, DriverError } from '../drivers/driver.js';
-import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
 import { type ImageRow, images, type VmRow } from '../store/schema.js';
+import type { LocalImage } from './operation-queue.js';
 
 /** Waits until an image is in the store; a failed or deleted image fails the operation waiting for it. */
 export async function readyImage(db: Db, id: string, signal: AbortSignal): Promise<ImageRow> {
@@ -17,20 +17,16 @@ export async function readyImage(db: Db, id: string, signal: AbortSignal): Promi
   }
 }
 
-/** The VM's images as the driver needs them: an ISO path and a base disk. */
+/** The VM's images as the driver needs them (an ISO path and a base disk), each fetched by `image` once ready. */
 export async function mediaOf(
-  db: Db,
-  store: ImageStore | undefined,
+  image: (id: string) => Promise<LocalImage>,
   vm: Pick<VmRow, 'image_id' | 'iso_image_id'>,
-  signal: AbortSignal,
 ): Promise<Pick<DomainSpec, 'iso_path' | 'base_image'>> {
-  if (!vm.image_id && !vm.iso_image_id) return {};
-  if (!store) throw new DriverError('unavailable', 'this worker has no image store');
   const media: Pick<DomainSpec, 'iso_path' | 'base_image'> = {};
-  if (vm.iso_image_id) media.iso_path = store.pathOf((await readyImage(db, vm.iso_image_id, signal)).id);
+  if (vm.iso_image_id) media.iso_path = (await image(vm.iso_image_id)).path;
   if (vm.image_id && vm.image_id !== vm.iso_image_id) {
-    const image = await readyImage(db, vm.image_id, signal);
-    if (image.kind === 'disk') media.base_image = { path: store.pathOf(image.id), format: image.format === 'qcow2' ? 'qcow2' : 'raw' };
+    const disk = await image(vm.image_id);
+    if (disk.kind === 'disk') media.base_image = { path: disk.path, format: disk.format === 'qcow2' ? 'qcow2' : 'raw' };
   }
   return media;
 }

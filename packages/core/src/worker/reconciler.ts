@@ -3,6 +3,7 @@ import type { Db } from '../store/database.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { expireOverdue } from './maintenance/deadlines.js';
 import { DriftWatch } from './maintenance/drift.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S, loseSilentHosts } from './maintenance/heartbeats.js';
 import { houseKeep } from './maintenance/housekeeping.js';
 
 export interface ReconcilerOptions {
@@ -12,6 +13,8 @@ export interface ReconcilerOptions {
   interval_ms?: number;
   /** How often housekeeping runs (one process at a time across all of them). */
   housekeeping_interval_ms?: number;
+  /** Seconds without a heartbeat after which an agent's host goes offline. */
+  heartbeat_timeout_s?: number;
   /** How long idempotency keys are remembered. */
   idempotency_ttl_ms?: number;
   logger?: Logger;
@@ -21,14 +24,15 @@ export interface ReconcilerOptions {
  * Keeps the database honest about the hypervisors, by scheduling the maintenance services in
  * `maintenance/`: deadlines (operations that outlived theirs fail, recording what the host
  * shows), drift and heartbeat (domains that crashed, vanished or changed by themselves; hosts
- * that cannot be reached), and housekeeping (expired idempotency keys). A failing pass is
+ * that cannot be reached; agents' hosts that stopped reporting), and housekeeping (expired
+ * idempotency keys). Agents' reports reach `drift` through the API. A failing pass is
  * logged and the next one runs as usual.
  */
 export class Reconciler {
   private readonly db: Db;
   private readonly drivers: Map<string, HypervisorDriver>;
   private readonly log: Logger;
-  private readonly drift: DriftWatch;
+  readonly drift: DriftWatch;
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void)[] = [];
   private pass: Promise<unknown> = Promise.resolve();
@@ -97,6 +101,7 @@ export class Reconciler {
   private async checkAll(): Promise<{ expired: number; drifted: number }> {
     const expired = await this.expireOverdue();
     let drifted = 0;
+    await loseSilentHosts(this.db, this.drift, this.opts.heartbeat_timeout_s ?? DEFAULT_HEARTBEAT_TIMEOUT_S);
     for (const [hostId, driver] of this.drivers) drifted += await this.checkHost(hostId, driver);
     return { expired, drifted };
   }

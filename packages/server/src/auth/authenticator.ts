@@ -1,4 +1,4 @@
-import { API_KEY_PREFIX, errors, type Principal, type Services, Uuid } from '@hangar/core';
+import { AGENT_CREDENTIAL_PREFIX, type AgentPrincipal, API_KEY_PREFIX, errors, type Principal, type Services, Uuid } from '@hangar/core';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { AuthPort } from '../trpc/context.js';
 import { LoginLimiter } from './login-limiter.js';
@@ -30,7 +30,16 @@ export class Authenticator implements AuthPort {
     }
     const token = match[1]!;
     if (token.startsWith(API_KEY_PREFIX)) return this.opts.services.auth.apiKey(token);
+    // A host's credentials reach its own work and nothing else: no project, no VM, no user.
+    if (token.startsWith(AGENT_CREDENTIAL_PREFIX)) throw errors.forbidden('Agent credentials are for the agent protocol only');
     return this.verifyAccessToken(token);
+  }
+
+  /** Agent credentials (`hga_…`) to the one host they are bound to. */
+  async authenticateAgent(authorization: string | undefined): Promise<AgentPrincipal> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!match) throw errors.unauthenticated('Missing agent credentials: send Authorization: Bearer <agent credentials>');
+    return this.opts.services.agents.authenticate(match[1]!);
   }
 
   /** Username and password to a short-lived access token, with failed attempts rate-limited. */

@@ -5,6 +5,7 @@ import {
   actionRequest,
   ConfigureVmRequest,
   CreateVmRequest,
+  errors,
   IdRequest,
   ListEventsRequest,
   ListVmsQuery,
@@ -80,6 +81,8 @@ export const vmsRouter = router({
     .output(VmActionResult)
     .mutation(async ({ ctx, input, signal }) => {
       const { idempotency_key, wait, wait_timeout_ms, ...spec } = input;
+      // Hosts are the fleet's: naming one is for those who run the fleet.
+      if (spec.host_id && !ctx.principal.global_admin) throw errors.forbidden('Choosing the host (host_id) needs a global admin');
       const result = await ctx.services.vms.create(ctx.scope, spec, { idempotency_key });
       return settle(ctx, result, wait, wait_timeout_ms, signal);
     }),

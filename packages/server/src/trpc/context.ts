@@ -1,4 +1,4 @@
-import type { Logger, Principal, Services } from '@hangar/core';
+import type { AgentPrincipal, Logger, Principal, Services } from '@hangar/core';
 import type { WaitSlots } from './wait-slots.js';
 
 /** Facts about one request that the HTTP layer and the procedures share (the access log reads them). */
@@ -14,6 +14,7 @@ export interface RequestInfo {
 /** What procedures need of authentication (the Authenticator provides it). */
 export interface AuthPort {
   authenticate(authorization: string | undefined): Promise<Principal>;
+  authenticateAgent(authorization: string | undefined): Promise<AgentPrincipal>;
   login(username: string, password: string, address: string): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }>;
 }
 

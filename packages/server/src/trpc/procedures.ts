@@ -55,3 +55,9 @@ export const globalAdminProcedure = authenticated.use(({ ctx, next }) => {
 });
 
 export type AuthedContext = { principal: Principal; scope: Scope };
+
+/** `hangar agent`'s calls: agent credentials only, and every call acts for the agent's own host. */
+export const agentProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const agent = await ctx.auth.authenticateAgent(ctx.authorization);
+  return next({ ctx: { agent } });
+});

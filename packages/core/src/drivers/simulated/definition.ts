@@ -17,6 +17,15 @@ export const simulatedDefinition = defineDriver({
       .optional(),
     /** Seed of the simulator's random choices (faults, jitter, MACs). */
     HANGAR_SIM_SEED: z.coerce.number().int().optional(),
+    /** What the simulated host has: `cpus,memory_mb,disk_gb` (a fleet of unlike hosts, for trying placement). */
+    HANGAR_SIM_CAPACITY: z
+      .string()
+      .regex(/^\d+,\d+,\d+$/, 'HANGAR_SIM_CAPACITY must be cpus,memory_mb,disk_gb, e.g. 8,16384,500')
+      .transform((v) => {
+        const [cpus, memory_mb, disk_gb] = v.split(',').map(Number) as [number, number, number];
+        return { cpus, memory_mb, disk_gb };
+      })
+      .optional(),
   }),
   create(s, ctx) {
     const latency = s.HANGAR_SIM_LATENCY_MS?.split('-').map(Number);
@@ -26,6 +35,7 @@ export const simulatedDefinition = defineDriver({
         state_file: join(ctx.data_dir, 'simulator.json'),
         ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),
         ...(s.HANGAR_SIM_SEED !== undefined ? { seed: s.HANGAR_SIM_SEED } : {}),
+        ...(s.HANGAR_SIM_CAPACITY ? { capacity: s.HANGAR_SIM_CAPACITY } : {}),
       },
     });
   },

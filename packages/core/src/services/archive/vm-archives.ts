@@ -227,7 +227,7 @@ export class VmArchives {
       try {
         return await this.db.transaction(async (tx) => {
           await enforceQuota(tx, scope.project_id, { vms: 1, cpu_cores: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb });
-          await reserve(tx, { cpus: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb }, hostId);
+          await reserve(tx, { cpus: spec.cpu_cores, memory_mb: spec.memory_mb, disk_gb: spec.disk_gb }, { host_id: hostId, new_vm: true });
           const now = new Date();
           const row = await insertVm(tx, {
             id: vmId,

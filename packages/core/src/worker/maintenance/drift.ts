@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { StableStatus, VmStatus } from '../../domain/status.js';
-import type { DomainState, DomainStateChange, HypervisorDriver } from '../../drivers/driver.js';
+import type { DomainInfo, DomainState, DomainStateChange, HypervisorDriver } from '../../drivers/driver.js';
 import { appendEvents } from '../../services/events.js';
 import { getHost, refreshInventory, setHostStatus } from '../../services/hosts.js';
 import type { Db } from '../../store/database.js';
@@ -13,6 +13,13 @@ import { statusFromDomain } from '../observe.js';
 const CHECKED: VmStatus[] = ['running', 'paused', 'stopped', 'unknown'];
 
 type Watched = Pick<VmRow, 'id' | 'project_id' | 'status' | 'version' | 'domain_ref'>;
+
+/** What a host's hypervisor listed at `asked_at`; `domains` null when it could not be listed (`unavailable` says why). */
+export interface HostListing {
+  asked_at: Date;
+  domains: Pick<DomainInfo, 'ref' | 'state'>[] | null;
+  unavailable: string | null;
+}
 
 /**
  * Drift and heartbeat: compares settled VMs with what their host's hypervisor lists (and hears
@@ -28,6 +35,28 @@ export class DriftWatch {
 
   /** Compares every settled VM on a host with what its hypervisor lists. */
   async checkHost(hostId: string, driver: HypervisorDriver): Promise<number> {
+    // Only VMs that last changed before the hypervisor was asked can be compared with its
+    // answer: one created or started meanwhile is not in it yet (it waits for the next pass).
+    const askedAt = new Date();
+    let report: HostListing;
+    try {
+      const domains = await driver.list({ signal: AbortSignal.timeout(10_000) });
+      report = { asked_at: askedAt, domains, unavailable: null };
+    } catch (err) {
+      report = { asked_at: askedAt, domains: null, unavailable: err instanceof Error ? err.message : String(err) };
+    }
+    const { drifted, inventory_wanted } = await this.applyListing(hostId, report);
+    // Back from offline: what the host has is read again (it may have been unknown at start).
+    if (inventory_wanted) await refreshInventory(this.db, hostId, await driver.inventory({ signal: AbortSignal.timeout(10_000) }));
+    return drifted;
+  }
+
+  /**
+   * A host's heartbeat: what its hypervisor listed (or why it could not be listed). Settled VMs
+   * move to what was listed; all of them go `unknown` while the hypervisor cannot be reached.
+   * `inventory_wanted`: the host was offline, so what it has should be read again.
+   */
+  async applyListing(hostId: string, report: HostListing): Promise<{ drifted: number; inventory_wanted: boolean }> {
     const settled = and(
       eq(vms.host_id, hostId),
       isNull(vms.deleted_at),
@@ -35,36 +64,41 @@ export class DriftWatch {
       isNotNull(vms.domain_ref),
       inArray(vms.status, CHECKED),
     );
-    let listed: Map<string, DomainState>;
-    // Only VMs that last changed before the hypervisor was asked can be compared with its
-    // answer: one created or started meanwhile is not in it yet (it waits for the next pass).
-    const askedAt = new Date();
-    try {
-      const domains = await driver.list({ signal: AbortSignal.timeout(10_000) });
-      listed = new Map(domains.map((d) => [d.ref, d.state]));
-    } catch (err) {
-      return this.hostUnreachable(hostId, settled, err);
+    if (!report.domains) {
+      return {
+        drifted: await this.hostUnreachable(hostId, settled, report.unavailable ?? 'the hypervisor did not answer'),
+        inventory_wanted: false,
+      };
     }
-    // Back from offline: what the host has is read again (it may have been unknown at start).
-    if ((await getHost(this.db, hostId)).status === 'offline') {
-      await refreshInventory(this.db, hostId, await driver.inventory({ signal: AbortSignal.timeout(10_000) }));
-    }
+    const listed = new Map(report.domains.map((d) => [d.ref, d.state]));
+    const wasOffline = (await getHost(this.db, hostId)).status === 'offline';
     // Also the heartbeat that tells the scheduler this host is served.
     await setHostStatus(this.db, hostId, 'online');
     const rows = await this.db
       .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref })
       .from(vms)
-      .where(and(settled, lt(vms.updated_at, askedAt)));
+      .where(and(settled, lt(vms.updated_at, report.asked_at)));
     let n = 0;
     for (const vm of rows) {
       const state = listed.get(vm.domain_ref!) ?? 'missing';
       if (await this.applyDrift(vm, statusFromDomain(state), state, 'periodic check')) n++;
     }
-    return n;
+    return { drifted: n, inventory_wanted: wasOffline };
   }
 
-  private async hostUnreachable(hostId: string, settled: ReturnType<typeof and>, err: unknown): Promise<number> {
-    const reason = err instanceof Error ? err.message : String(err);
+  /** A host nothing has been heard from: its settled VMs go `unknown` (they may still run), with the reason. */
+  async hostLost(hostId: string, reason: string): Promise<number> {
+    const settled = and(
+      eq(vms.host_id, hostId),
+      isNull(vms.deleted_at),
+      isNull(vms.current_operation_id),
+      isNotNull(vms.domain_ref),
+      inArray(vms.status, CHECKED),
+    );
+    return this.hostUnreachable(hostId, settled, reason);
+  }
+
+  private async hostUnreachable(hostId: string, settled: ReturnType<typeof and>, reason: string): Promise<number> {
     this.log.warn({ host: hostId, err: reason }, 'hypervisor unreachable');
     await setHostStatus(this.db, hostId, 'offline', reason);
     const rows = await this.db
