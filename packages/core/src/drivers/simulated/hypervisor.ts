@@ -80,7 +80,6 @@ export class SimulatedHypervisor {
   readonly faults: FaultPlan;
   private readonly pending = new Map<string, Set<AbortController>>();
   private readonly listeners = new Set<StateListener>();
-  private saveTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly config: SimulatorConfig = {}) {
     this.faults = new FaultPlan(config.seed ?? 1, config.faults);
@@ -327,17 +326,16 @@ export class SimulatedHypervisor {
     for (const d of JSON.parse(text) as SimDomain[]) this.domains.set(d.id, d);
   }
 
+  /**
+   * Written before the call that changed a domain returns, as a hypervisor keeps its domains:
+   * a process killed the moment after (an agent's machine dying) still has them when it is back.
+   */
   private save(): void {
-    const file = this.config.state_file;
-    if (!file || this.saveTimer) return;
-    this.saveTimer = setTimeout(() => this.flush(), 50);
-    this.saveTimer.unref();
+    this.flush();
   }
 
-  /** Writes the domains now (on close, so nothing waits on the debounce). */
+  /** Writes the domains now. */
   flush(): void {
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = null;
     const file = this.config.state_file;
     if (!file) return;
     writeFileSync(`${file}.tmp`, JSON.stringify([...this.domains.values()]), { mode: 0o600 });
