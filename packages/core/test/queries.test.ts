@@ -62,6 +62,9 @@ describe('listing VMs', () => {
     expect(search.total).toBe(10);
     const host = await cp.services.vms.list(scope, { host_id: cp.hosts[0]!.id, per_page: 1 });
     expect(host.total).toBe(25);
+    // By the host's name as well; an unknown name matches nothing.
+    expect((await cp.services.vms.list(scope, { host_id: cp.hosts[0]!.name })).total).toBe(25);
+    expect((await cp.services.vms.list(scope, { host_id: 'no-such-host' })).total).toBe(0);
     const both = await cp.services.vms.list(scope, { status: ['running', 'stopped'], search: 'node-0' });
     expect(both.total).toBe(10);
   });

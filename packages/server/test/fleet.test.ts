@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +205,31 @@ describe('a fleet of agents behind two API processes', () => {
     await one.stopVm(vm.id, { wait: true });
     expect((await two.getVm(vm.id)).status).toBe('stopped');
     await two.deleteVm(vm.id, { wait: true });
+  });
+
+  it('fetches an image a VM is made from onto the agent’s host (checked, cached, private), and serves agents nothing else', async () => {
+    const iso = Buffer.concat([Buffer.alloc(32769), Buffer.from('CD001'), Buffer.alloc(8186)]);
+    const up = await fetch(`${apis[0]!.url}/api/v1/images/upload?name=fleet.iso&kind=iso`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/octet-stream' },
+      body: iso,
+    });
+    expect(up.status).toBe(201);
+    const image = (await up.json()) as { id: string; sha256: string };
+    const client = admin(apis[1]!.url);
+    const { vm } = await client.createVm({ name: 'from-iso', memory_mb: 512, disk_gb: 1, image_id: image.id, host_id: 'node-a' }, { wait: true });
+    expect(vm).toMatchObject({ status: 'stopped', iso_image_id: image.id });
+    const cached = join(root, 'node-a', 'images', image.id);
+    expect((await stat(cached)).mode & 0o777).toBe(0o600);
+    expect(createHash('sha256').update(await readFile(cached)).digest('hex')).toBe(image.sha256);
+    // Once no operation on its host needs the image, the agent may not read it.
+    const creds = JSON.parse(await readFile(join(root, 'node-a', 'agent-credentials.json'), 'utf8')) as { credential: string };
+    const again = await fetch(`${apis[1]!.url}/agent/v1/images/${image.id}/content`, { headers: { authorization: `Bearer ${creds.credential}` } });
+    expect(again.status).toBe(404);
+    // Nor may a user's key read it through the agents' route.
+    const asUser = await fetch(`${apis[1]!.url}/agent/v1/images/${image.id}/content`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(asUser.status).toBe(401);
+    await client.deleteVm(vm.id, { wait: true });
   });
 
   it('an agent that dies takes its host offline and its VMs unknown; back, it settles them', async () => {

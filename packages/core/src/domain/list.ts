@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HostName } from './host.js';
 import { LabelKey, LabelValue, OsType, Text, Uuid } from './fields.js';
 import { VmStatus } from './status.js';
 import { Vm } from './vm.js';
@@ -26,7 +27,8 @@ export const ListVmsQuery = z.strictObject({
   /** Opaque keyset cursor from a previous page's `next_cursor`; when given, `page` is ignored. */
   cursor: z.string().max(200).optional(),
   status: oneOrMany(VmStatus).optional(),
-  host_id: Uuid.optional(),
+  /** The host's id or its name (`server_id` is accepted for it too). */
+  host_id: z.union([Uuid, HostName]).optional(),
   os_type: OsType.optional(),
   label: oneOrMany(LabelSelector).optional(),
   /** Case-insensitive substring of the name. */

@@ -1,12 +1,13 @@
 import { and, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
+import { Uuid } from '../domain/fields.js';
 import { ListVmsQuery, parseLabelSelector, type VmPage } from '../domain/list.js';
 import type { Scope } from '../domain/project.js';
 import type { Vm } from '../domain/vm.js';
 import type { Db, Tx } from '../store/database.js';
 import { toVm } from '../store/mappers.js';
 import { newestFirst } from '../store/order.js';
-import { type VmRow, vms } from '../store/schema.js';
+import { hosts, type VmRow, vms } from '../store/schema.js';
 import { lockVm } from '../store/vm-rows.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parse, parseId } from './validate.js';
@@ -70,7 +71,13 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
   const filters: SQL[] = [eq(vms.project_id, scope.project_id)];
   if (!q.include_deleted) filters.push(isNull(vms.deleted_at));
   if (q.status?.length) filters.push(q.status.length === 1 ? eq(vms.status, q.status[0]!) : inArray(vms.status, q.status));
-  if (q.host_id) filters.push(eq(vms.host_id, q.host_id));
+  if (q.host_id) {
+    filters.push(
+      Uuid.safeParse(q.host_id).success
+        ? eq(vms.host_id, q.host_id)
+        : sql`${vms.host_id} = (SELECT ${hosts.id} FROM ${hosts} WHERE ${hosts.name} = ${q.host_id})`,
+    );
+  }
   if (q.os_type) filters.push(eq(vms.os_type, q.os_type));
   const exact: Record<string, string> = {};
   for (const sel of (q.label ?? []).map((l) => parseLabelSelector(l)!)) {
