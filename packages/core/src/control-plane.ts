@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Host } from './domain/host.js';
 import type { HypervisorDriver } from './drivers/driver.js';
 import { ImageStore } from './images/store.js';
+import type { ArchiveRelay } from './services/archive/relay.js';
 import { VmArchives } from './services/archive/vm-archives.js';
 import type { PlacementStrategy } from './services/hosts.js';
 import { registerHost } from './services/hosts.js';
@@ -36,6 +37,8 @@ export interface ControlPlaneOptions {
   image_dir?: string;
   /** Where the scheduler puts new VMs among the hosts with room. */
   placement_strategy?: PlacementStrategy;
+  /** How exports and imports reach VMs on agents' hosts (the server's transfer routes). */
+  archive_relay?: ArchiveRelay;
   /** Image downloads: where URLs may lead (default public addresses only), stall timeout, deadline. */
   image_downloads?: Pick<ImageDownloaderOptions, 'url_policy' | 'stall_timeout_ms' | 'deadline_ms' | 'concurrency'>;
 }
@@ -82,6 +85,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     importDir: join(dataDir, 'imports'),
     max_import_bytes: opts.max_import_bytes,
     logger: opts.logger,
+    relay: opts.archive_relay,
+    notifier,
   });
   await archives.init();
   const services = createServices({ db, notifier, images, drivers, placement_strategy: opts.placement_strategy, logger: opts.logger });

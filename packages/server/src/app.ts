@@ -10,6 +10,7 @@ import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
 import { restHandler } from './http/rest.js';
 import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
+import { TransferHub } from './http/transfer-hub.js';
 import type { Log } from './logger.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc/context.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   archives: VmArchives | null;
   /** The image store agents fetch images from. */
   images?: ImageStore | null;
+  /** Exports and imports this process exchanges with agents. */
+  transfers?: TransferHub;
   /** Long-polls one principal may hold at once. */
   max_waits_per_principal?: number;
 }
@@ -78,7 +81,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   // Streams (export, import, upload) are not size-limited here: their handlers limit them.
   mountStreamRoutes(app, { services: deps.services, auth: deps.auth, archives: deps.archives });
-  mountAgentRoutes(app, { services: deps.services, auth: deps.auth, images: deps.images ?? null });
+  mountAgentRoutes(app, {
+    services: deps.services,
+    auth: deps.auth,
+    images: deps.images ?? null,
+    transfers: deps.transfers ?? new TransferHub(),
+  });
   // REST: the same procedures, routed by their OpenAPI metadata.
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,

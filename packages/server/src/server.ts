@@ -18,6 +18,7 @@ import { createApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { type LimiterOptions, LoginLimiter } from './auth/login-limiter.js';
 import type { Config } from './config.js';
+import { TransferHub } from './http/transfer-hub.js';
 import { createLogger, type Log } from './logger.js';
 
 export interface ServerOptions {
@@ -52,6 +53,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const database = opts.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir }));
   let controlPlane: ControlPlane | undefined;
   try {
+    const transfers = new TransferHub();
     // A fleet's API process drives no hypervisor: its hosts are agents'.
     const single = config.HANGAR_MODE === 'single';
     const driver = single ? (opts.driver ?? createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir })) : null;
@@ -70,6 +72,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
               ...opts.reconciler,
             },
       image_dir: config.HANGAR_IMAGE_DIR,
+      archive_relay: transfers,
       placement_strategy: config.HANGAR_PLACEMENT_STRATEGY,
       logger: log,
       dataDir,
@@ -104,6 +107,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       shutdown: shutdown.signal,
       archives: config.HANGAR_WORKER === 'off' ? null : controlPlane.archives,
       images: controlPlane.images,
+      transfers,
       max_waits_per_principal: config.HANGAR_MAX_WAITS_PER_PRINCIPAL,
     });
 

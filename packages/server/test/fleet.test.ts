@@ -79,6 +79,8 @@ function agentEnv(name: HostName): Record<string, string> {
     HANGAR_SIM_LATENCY_MS: '5',
     HANGAR_DATA_DIR: join(root, name),
     HANGAR_AGENT_REPORT_INTERVAL_S: '0.5',
+    // Simulated disks of 64 KiB per GB: exports through two hops stay quick.
+    HANGAR_SIM_BYTES_PER_GB: '65536',
   };
 }
 
@@ -217,19 +219,68 @@ describe('a fleet of agents behind two API processes', () => {
     expect(up.status).toBe(201);
     const image = (await up.json()) as { id: string; sha256: string };
     const client = admin(apis[1]!.url);
-    const { vm } = await client.createVm({ name: 'from-iso', memory_mb: 512, disk_gb: 1, image_id: image.id, host_id: 'node-a' }, { wait: true });
+    const { vm } = await client.createVm(
+      { name: 'from-iso', memory_mb: 512, disk_gb: 1, image_id: image.id, host_id: 'node-a' },
+      { wait: true },
+    );
     expect(vm).toMatchObject({ status: 'stopped', iso_image_id: image.id });
     const cached = join(root, 'node-a', 'images', image.id);
     expect((await stat(cached)).mode & 0o777).toBe(0o600);
-    expect(createHash('sha256').update(await readFile(cached)).digest('hex')).toBe(image.sha256);
+    expect(
+      createHash('sha256')
+        .update(await readFile(cached))
+        .digest('hex'),
+    ).toBe(image.sha256);
     // Once no operation on its host needs the image, the agent may not read it.
     const creds = JSON.parse(await readFile(join(root, 'node-a', 'agent-credentials.json'), 'utf8')) as { credential: string };
-    const again = await fetch(`${apis[1]!.url}/agent/v1/images/${image.id}/content`, { headers: { authorization: `Bearer ${creds.credential}` } });
+    const again = await fetch(`${apis[1]!.url}/agent/v1/images/${image.id}/content`, {
+      headers: { authorization: `Bearer ${creds.credential}` },
+    });
     expect(again.status).toBe(404);
     // Nor may a user's key read it through the agents' route.
-    const asUser = await fetch(`${apis[1]!.url}/agent/v1/images/${image.id}/content`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const asUser = await fetch(`${apis[1]!.url}/agent/v1/images/${image.id}/content`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
     expect(asUser.status).toBe(401);
     await client.deleteVm(vm.id, { wait: true });
+  });
+
+  it('exports a VM from an agent’s host through one API process and imports it through the other', async () => {
+    const one = admin(apis[0]!.url);
+    const { vm } = await one.createVm(
+      { name: 'to-move', memory_mb: 512, disk_gb: 2, host_id: 'node-c', labels: { app: 'db' } },
+      { wait: true },
+    );
+    const exported = await fetch(`${apis[1]!.url}/api/v1/vms/${vm.id}/export`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(exported.status).toBe(200);
+    const archive = Buffer.from(await exported.arrayBuffer());
+    // manifest.json first, then the disk: 2 "GB" of 64 KiB each.
+    expect(archive.subarray(0, 13).toString()).toBe('manifest.json');
+    expect(archive.length).toBeGreaterThan(2 * 65536);
+    // The agent ends the export once the last bytes have gone.
+    expect((await one.waitForVm(vm.id, 'stopped')).vm.status).toBe('stopped');
+    const imported = await fetch(`${apis[0]!.url}/api/v1/vms/import?name=moved`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/x-tar' },
+      body: archive,
+    });
+    expect(imported.status, await imported.clone().text()).toBe(201);
+    const copy = (await imported.json()) as {
+      id: string;
+      status: string;
+      labels: Record<string, string>;
+      disk_gb: number;
+      host_id: string;
+    };
+    expect(copy).toMatchObject({ status: 'stopped', labels: { app: 'db' }, disk_gb: 2 });
+    // The copy runs where the scheduler put it, and exports the same disk.
+    await one.startVm(copy.id, { wait: true });
+    await one.stopVm(copy.id, { wait: true });
+    const again = await fetch(`${apis[0]!.url}/api/v1/vms/${copy.id}/export`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const sha = (tar: Buffer) => /"sha256": "([0-9a-f]{64})"/.exec(tar.toString('latin1'))![1];
+    expect(sha(Buffer.from(await again.arrayBuffer()))).toBe(sha(archive));
+    await one.deleteVm(vm.id, { wait: true });
+    await one.deleteVm(copy.id, { wait: true });
   });
 
   it('an agent that dies takes its host offline and its VMs unknown; back, it settles them', async () => {
@@ -263,7 +314,7 @@ describe('a fleet of agents behind two API processes', () => {
     );
     // Back, its agent runs what waited for it; the VM is what the host shows.
     const ended = await client.waitForOperation(operation!.id);
-    expect(ended.status, ended.error ?? "").toBe("succeeded");
+    expect(ended.status, ended.error ?? '').toBe('succeeded');
     expect((await client.getVm(vm.id)).status).toBe('stopped');
     await client.deleteVm(vm.id, { wait: true });
   });

@@ -1,6 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { z } from 'zod';
+import type { ArchiveDisk } from '../domain/archive.js';
 import type { StableStatus } from '../domain/status.js';
-import type { HypervisorDriver } from '../drivers/driver.js';
+import type { DiskFile, HypervisorDriver } from '../drivers/driver.js';
 import type { VmRow } from '../store/schema.js';
 import type { Checkpoint, LocalImage, WorkOperation, WorkVm } from '../worker/operation-queue.js';
 
@@ -29,6 +31,11 @@ export interface PerformContext {
   checkpoint(patch: Checkpoint): Promise<void>;
   /** Called with a domain the operation defined, so it can be cleaned up if the operation was cancelled meanwhile. */
   defined(ref: string): void;
+  /** An agent's exchange of archives with the API process a caller is connected to (exports, imports). */
+  transfers?: {
+    send(transfer: string, archive: Readable): Promise<void>;
+    receive(transfer: string, disks: ArchiveDisk[]): Promise<DiskFile[]>;
+  };
 }
 
 /** What a request for an action turns into: the operation's input, and how it begins. */

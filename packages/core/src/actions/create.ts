@@ -1,4 +1,5 @@
-import type { DomainSpec } from '../drivers/driver.js';
+import type { ArchiveDisk } from '../domain/archive.js';
+import { can, type DomainSpec, DriverError } from '../drivers/driver.js';
 import { mediaOf } from '../worker/media.js';
 import type { WorkVm } from '../worker/operation-queue.js';
 import type { ActionDefinition, Outcome } from './action.js';
@@ -29,6 +30,20 @@ export const create: ActionDefinition = {
       const earlier = op.attempts > 1 ? (await driver.list(call)).find((d) => d.vm_id === vm.id) : undefined;
       if (earlier) {
         ref = earlier.ref;
+      } else if (op.input.import) {
+        // An import onto an agent's host: its disks come from the API process holding them.
+        const { transfer, disks } = op.input.import as { transfer: string; disks: ArchiveDisk[] };
+        if (!ctx.transfers) throw new DriverError('failed', 'this worker cannot receive disks');
+        if (!can.archives(driver)) throw new DriverError('failed', `the ${driver.kind} driver cannot import VMs`);
+        const files = await ctx.transfers.receive(transfer, disks);
+        try {
+          const d = await driver.importDomain(specOf(vm), files, call);
+          ref = d.ref;
+          ctx.defined(ref);
+          patch = { vnc_port: d.vnc_port, network: { ...vm.network, mac_address: d.mac_address ?? vm.network.mac_address } };
+        } finally {
+          for (const f of files) await f.release?.().catch(() => {});
+        }
       } else {
         const d = await driver.define({ ...specOf(vm), ...(await mediaOf(ctx.image, vm)) }, call);
         ref = d.ref;

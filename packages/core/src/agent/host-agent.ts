@@ -16,6 +16,8 @@ export interface HostAgentOptions {
   version: string;
   /** Where images fetched for this host are kept. */
   images: ImageStore;
+  /** Where an import's disks wait until the driver takes them over. */
+  scratch_dir: string;
   /** How often the hypervisor is listed and reported (the heartbeat). */
   report_interval_ms?: number;
   /** Operations run at once. */
@@ -47,7 +49,14 @@ export class HostAgent {
       id: `w-${randomUUID().slice(0, 8)}`,
       drivers: host,
       queue: (owner) =>
-        new RemoteQueue({ link: opts.link, owner, host_id: opts.host_id, images: opts.images, claim_wait_ms: opts.claim_wait_ms }),
+        new RemoteQueue({
+          link: opts.link,
+          owner,
+          host_id: opts.host_id,
+          images: opts.images,
+          claim_wait_ms: opts.claim_wait_ms,
+          scratch_dir: opts.scratch_dir,
+        }),
       concurrency: opts.concurrency,
       // The claim itself waits for work; after an empty one, ask again at once.
       poll_ms: 0,

@@ -30,4 +30,8 @@ export interface AgentLink {
   image(request: { worker_id: string; operation_id: string; image_id: string }, signal: AbortSignal): Promise<AgentImage | null>;
   /** The image's bytes. */
   imageContent(id: string, signal: AbortSignal): Promise<Readable>;
+  /** Sends an export's archive to the API process holding the transfer; resolves once it was all taken. */
+  sendArchive(transfer: string, archive: Readable, signal: AbortSignal): Promise<void>;
+  /** One disk of an import, from the API process holding the transfer. */
+  receiveDisk(transfer: string, name: string, signal: AbortSignal): Promise<Readable>;
 }

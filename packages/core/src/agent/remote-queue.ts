@@ -1,6 +1,13 @@
-import { access } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { access, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { AgentOperation, ReportedEnding } from '../domain/agent.js';
-import { DriverError } from '../drivers/driver.js';
+import type { ArchiveDisk } from '../domain/archive.js';
+import { type DiskFile, DriverError } from '../drivers/driver.js';
+import { PRIVATE_FILE_MODE, privateDir } from '../files/private.js';
 import type { ImageStore } from '../images/store.js';
 import type { Ending } from '../worker/finish.js';
 import type { Checkpoint, LocalImage, OperationQueue, Work, WorkOperation } from '../worker/operation-queue.js';
@@ -15,6 +22,8 @@ export interface RemoteQueueOptions {
   images: ImageStore;
   /** How long one claim waits for work. */
   claim_wait_ms?: number;
+  /** Where an import's disks wait until the driver takes them over. */
+  scratch_dir: string;
 }
 
 /** An agent's queue: operations claimed from the API by long-poll, reported back to it; images fetched from it. */
@@ -69,6 +78,46 @@ export class RemoteQueue implements OperationQueue {
 
   checkpoint(op: WorkOperation, patch: Checkpoint): Promise<void> {
     return this.link.checkpoint({ worker_id: this.owner, operation_id: op.id, ...patch });
+  }
+
+  sendArchive(_op: WorkOperation, transfer: string, archive: Readable, signal: AbortSignal): Promise<void> {
+    return this.link.sendArchive(transfer, archive, signal);
+  }
+
+  /** Each disk into the scratch directory, checked against the size and sha256 the manifest gave. */
+  async receiveDisks(op: WorkOperation, transfer: string, disks: ArchiveDisk[], signal: AbortSignal): Promise<DiskFile[]> {
+    const dir = join(this.opts.scratch_dir, op.id);
+    await privateDir(dir);
+    const files: DiskFile[] = [];
+    try {
+      for (const d of disks) {
+        const path = join(dir, basename(d.name));
+        const hash = createHash('sha256');
+        let size = 0;
+        const body = await this.link.receiveDisk(transfer, d.name, signal);
+        await pipeline(
+          body,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              size += chunk.length;
+              if (size > d.size) throw new DriverError('failed', `disk ${d.name} is larger than its manifest says`);
+              hash.update(chunk);
+              yield chunk;
+            }
+          },
+          createWriteStream(path, { mode: PRIVATE_FILE_MODE }),
+          { signal },
+        );
+        const sha256 = hash.digest('hex');
+        if (size !== d.size || sha256 !== d.sha256)
+          throw new DriverError('failed', `disk ${d.name} arrived damaged (size or sha256 differs)`);
+        files.push({ name: d.name, path, format: d.format, size, release: () => rm(path, { force: true }) });
+      }
+      return files;
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   async image(op: WorkOperation, imageId: string, signal: AbortSignal): Promise<LocalImage> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { HostName } from './host.js';
 import { LabelKey, LabelValue, OsType, Text, Uuid } from './fields.js';
+import { HostName } from './host.js';
 import { VmStatus } from './status.js';
 import { Vm } from './vm.js';
 

@@ -231,7 +231,7 @@ export class AgentService {
   async checkpoint(agent: AgentPrincipal, raw: unknown): Promise<void> {
     const req = parse(CheckpointRequest, raw, 'checkpoint');
     const held = await this.heldOperation(agent, ownerOf(agent, req.worker_id), req.operation_id);
-    if (!held || held.op.action !== 'create') throw errors.invalidState('Only a create this agent holds records a domain', {});
+    if (held?.op.action !== 'create') throw errors.invalidState('Only a create this agent holds records a domain', {});
     await recordDomainRef(this.db, held.op.vm_id, held.op.id, {
       domain_ref: req.domain_ref,
       ...(req.vnc_port !== undefined ? { vnc_port: req.vnc_port } : {}),

@@ -1,3 +1,6 @@
+import type { Readable } from 'node:stream';
+import type { ArchiveDisk } from '../domain/archive.js';
+import type { DiskFile } from '../drivers/driver.js';
 import type { OperationRow, VmRow } from '../store/schema.js';
 import type { Ending } from './finish.js';
 
@@ -58,6 +61,10 @@ export interface OperationQueue {
   checkpoint(op: WorkOperation, patch: Checkpoint): Promise<void>;
   /** An image the operation needs, once it is ready and on this host. */
   image(op: WorkOperation, imageId: string, signal: AbortSignal): Promise<LocalImage>;
+  /** Sends an export's archive to the API process whose caller waits for it (agents only). */
+  sendArchive?(op: WorkOperation, transfer: string, archive: Readable, signal: AbortSignal): Promise<void>;
+  /** Fetches an import's disks from the API process holding them, checked against their manifest (agents only). */
+  receiveDisks?(op: WorkOperation, transfer: string, disks: ArchiveDisk[], signal: AbortSignal): Promise<DiskFile[]>;
   /** Wakes the worker when work is queued; queues that long-poll need none. */
   onWork?(listener: () => void): () => void;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PerformContext } from '../actions/action.js';
 import { perform } from '../actions/registry.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
 import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
@@ -162,6 +163,7 @@ export class Worker {
             image: (id) => this.queue.image(op, id, ctl.signal),
             checkpoint: (patch) => this.queue.checkpoint(op, patch),
             defined: (ref) => (definedRef = ref),
+            transfers: this.transfers(op, ctl.signal),
           });
           ending = { result: 'succeeded', outcome };
         } catch (err) {
@@ -186,6 +188,15 @@ export class Worker {
       clearTimeout(deadline);
       stopRenewing();
     }
+  }
+
+  private transfers(op: WorkOperation, signal: AbortSignal): PerformContext['transfers'] {
+    const q = this.queue;
+    if (!q.sendArchive || !q.receiveDisks) return undefined;
+    return {
+      send: (transfer, archive) => q.sendArchive!(op, transfer, archive, signal),
+      receive: (transfer, disks) => q.receiveDisks!(op, transfer, disks, signal),
+    };
   }
 
   private async failure(op: WorkOperation, ref: string | null, driver: HypervisorDriver | undefined, error: string): Promise<Ending> {

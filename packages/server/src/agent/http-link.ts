@@ -108,4 +108,45 @@ export class HttpAgentLink implements AgentLink {
       body.on('error', () => {});
       return body;
     }, signal);
+
+  /** Finds the API process holding a transfer (its caller's request is there): a stream can be sent only once. */
+  private async holder(transfer: string, signal: AbortSignal): Promise<string> {
+    for (const base of this.opts.urls) {
+      const res = await fetch(`${base}${AGENT_BASE}/transfers/${encodeURIComponent(transfer)}`, {
+        headers: this.auth(),
+        signal,
+      }).catch(() => null);
+      if (res?.ok) return base;
+      await res?.body?.cancel();
+    }
+    throw new Error(`no API process holds transfer ${transfer} (its caller has gone?)`);
+  }
+
+  private auth(): Record<string, string> {
+    return this.credential ? { authorization: `Bearer ${this.credential}` } : {};
+  }
+
+  sendArchive: AgentLink['sendArchive'] = async (transfer, archive, signal) => {
+    const base = await this.holder(transfer, signal);
+    const res = await fetch(`${base}${AGENT_BASE}/transfers/${encodeURIComponent(transfer)}/archive`, {
+      method: 'POST',
+      headers: { ...this.auth(), 'content-type': 'application/octet-stream' },
+      body: Readable.toWeb(archive) as unknown as ReadableStream,
+      duplex: 'half',
+      signal,
+    } as RequestInit);
+    if (!res.ok) throw new Error(`sending the archive to ${base}: HTTP ${res.status} ${(await res.text().catch(() => '')).slice(0, 200)}`);
+  };
+
+  receiveDisk: AgentLink['receiveDisk'] = async (transfer, name, signal) => {
+    const base = await this.holder(transfer, signal);
+    const res = await fetch(`${base}${AGENT_BASE}/transfers/${encodeURIComponent(transfer)}/disks/${encodeURIComponent(name)}`, {
+      headers: this.auth(),
+      signal,
+    });
+    if (!res.ok || !res.body) throw new Error(`fetching disk ${name} from ${base}: HTTP ${res.status}`);
+    const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+    body.on('error', () => {});
+    return body;
+  };
 }

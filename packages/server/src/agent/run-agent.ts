@@ -64,6 +64,7 @@ export async function startAgent(config: AgentConfig, opts: { driver?: Hyperviso
       host_id: saved.host_id,
       version: AGENT_VERSION,
       images,
+      scratch_dir: join(dataDir, 'imports'),
       report_interval_ms: config.HANGAR_AGENT_REPORT_INTERVAL_S * 1000,
       concurrency: config.HANGAR_AGENT_CONCURRENCY,
       logger: log,

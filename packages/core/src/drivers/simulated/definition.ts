@@ -26,11 +26,14 @@ export const simulatedDefinition = defineDriver({
         return { cpus, memory_mb, disk_gb };
       })
       .optional(),
+    /** Bytes a simulated disk file has per GB of its size (default a GiB; small values keep exports quick in tests). */
+    HANGAR_SIM_BYTES_PER_GB: z.coerce.number().int().min(1).optional(),
   }),
   create(s, ctx) {
     const latency = s.HANGAR_SIM_LATENCY_MS?.split('-').map(Number);
     return new SimulatedDriver({
       disk_dir: join(ctx.data_dir, 'sim-disks'),
+      ...(s.HANGAR_SIM_BYTES_PER_GB ? { bytes_per_gb: s.HANGAR_SIM_BYTES_PER_GB } : {}),
       config: {
         state_file: join(ctx.data_dir, 'simulator.json'),
         ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),

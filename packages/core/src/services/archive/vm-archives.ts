@@ -8,14 +8,15 @@ import { errors, HangarError } from '../../domain/errors.js';
 import { VmName } from '../../domain/fields.js';
 import type { Operation } from '../../domain/operation.js';
 import type { Scope } from '../../domain/project.js';
+import { rule } from '../../domain/state-machine.js';
 import type { Vm } from '../../domain/vm.js';
 import { type ArchiveCapability, can, type DiskFile, type DomainSpec, DriverError, type HypervisorDriver } from '../../drivers/driver.js';
 import { privateDir } from '../../files/private.js';
 import type { Db } from '../../store/database.js';
 import { toVm } from '../../store/mappers.js';
-import { notifyChange } from '../../store/notifier.js';
-import { renewLease } from '../../store/operation-rows.js';
-import { vms } from '../../store/schema.js';
+import { type Notifier, notifyChange, notifyWork } from '../../store/notifier.js';
+import { insertOperation, renewLease } from '../../store/operation-rows.js';
+import { operations, vms } from '../../store/schema.js';
 import { insertVm } from '../../store/vm-rows.js';
 import { finishOperation } from '../../worker/finish.js';
 import { keepLease } from '../../worker/lease.js';
@@ -29,6 +30,7 @@ import { parse, parseId } from '../validate.js';
 import { requireVm } from '../vm-queries.js';
 import { archiveStream, describeDisks } from './export-stream.js';
 import { readArchive } from './import-stream.js';
+import type { ArchiveRelay } from './relay.js';
 
 export interface VmArchivesOptions {
   db: Db;
@@ -40,6 +42,12 @@ export interface VmArchivesOptions {
   max_import_bytes?: number;
   lease_ms?: number;
   logger?: Logger;
+  /** For VMs on agents' hosts: how archives reach the agent and come back from it. */
+  relay?: ArchiveRelay;
+  /** Wakes an import waiting for its agent (needed with `relay`). */
+  notifier?: Notifier;
+  /** How long an export waits for the host's agent to begin sending. */
+  agent_wait_ms?: number;
 }
 
 export interface VmExport {
@@ -81,6 +89,12 @@ export class VmArchives {
 
   async exportVm(scope: Scope, id: unknown, opts: { gzip?: boolean; signal?: AbortSignal } = {}): Promise<VmExport> {
     const vmId = parseId(id, 'vm id');
+    const placed = await this.db
+      .select({ host_id: vms.host_id })
+      .from(vms)
+      .where(and(eq(vms.id, vmId), eq(vms.project_id, scope.project_id)));
+    const hostId = placed[0]?.host_id;
+    if (hostId && !this.opts.drivers.has(hostId) && this.opts.relay) return this.exportFromAgent(scope, vmId, hostId, opts);
     const owner = `export-${randomUUID().slice(0, 8)}`;
     const begun = await this.db.transaction(async (tx) => {
       const vm = await requireVm(tx, scope, vmId, true);
@@ -187,10 +201,66 @@ export class VmArchives {
     };
   }
 
+  /**
+   * An export of a VM on an agent's host: an `export` operation queued for that host, whose
+   * agent builds the archive there and sends it to this process, which hands it to the caller
+   * as it arrives (one chunk in memory at a time, as a local export).
+   */
+  private async exportFromAgent(
+    scope: Scope,
+    vmId: string,
+    hostId: string,
+    opts: { gzip?: boolean; signal?: AbortSignal },
+  ): Promise<VmExport> {
+    const relay = this.opts.relay!;
+    const transfer = randomUUID();
+    const begun = await this.db.transaction(async (tx) => {
+      const vm = await requireVm(tx, scope, vmId, true);
+      if (vm.status === 'exporting') throw conflictError('export', vm, await inFlightOperation(tx, vm), true);
+      if (!vm.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
+      const manifest_vm: ArchiveManifest['vm'] = {
+        name: vm.name,
+        cpu_cores: vm.cpu_cores,
+        memory_mb: vm.memory_mb,
+        disk_gb: vm.disk_gb,
+        os_type: vm.os_type as ArchiveManifest['vm']['os_type'],
+        os_version: vm.os_version,
+        labels: vm.labels,
+        network: { type: vm.network.type, bridge_name: vm.network.bridge_name },
+        vnc_enabled: vm.vnc_enabled,
+      };
+      const r = await beginAction(tx, scope, vm, 'export', {
+        actor: scope.actor,
+        input: { transfer, gzip: opts.gzip === true, manifest_vm },
+      });
+      return { ...r, name: vm.name };
+    });
+    const op = begun.operation!;
+    const waiting = AbortSignal.any([AbortSignal.timeout(this.opts.agent_wait_ms ?? 60_000), ...(opts.signal ? [opts.signal] : [])]);
+    let stream: Readable;
+    try {
+      stream = await relay.awaitArchive({ id: transfer, host_id: hostId }, waiting);
+    } catch (err) {
+      // No agent took it up in time: the export is over before it began.
+      const reason = `the host's agent did not begin the export (${err instanceof Error ? err.message : String(err)})`;
+      await finishOperation(this.db, { id: op.id, vm_id: vmId }, null, { result: 'failed', error: reason, outcome: { status: 'stopped' } });
+      throw errors.hostUnavailable(reason);
+    }
+    const ext = opts.gzip ? 'tar.gz' : 'tar';
+    return {
+      vm: begun.vm,
+      operation: op,
+      stream,
+      filename: `${begun.name}.${ext}`,
+      content_type: opts.gzip ? 'application/gzip' : 'application/x-tar',
+    };
+  }
+
   async importVm(scope: Scope, body: Readable, opts: { name?: string; signal?: AbortSignal } = {}): Promise<Vm> {
     const name = opts.name === undefined ? undefined : parse(VmName, opts.name, 'name');
     // The first host here that takes archives; checked before a byte of the archive is read.
     const [hostId, driver] = [...this.opts.drivers.entries()].find(([, d]) => can.archives(d)) ?? [];
+    if ((!hostId || !driver) && this.opts.relay) return this.importToAgent(scope, body, name, opts.signal);
     if (!hostId || !driver) {
       const any = [...this.opts.drivers.values()][0];
       if (any) throw errors.unsupported('Importing VMs', any.kind);
@@ -269,6 +339,114 @@ export class VmArchives {
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * An import onto an agent's host: the archive is checked here whole, then the scheduler
+   * places the VM and a create operation takes the disks to the host, whose agent fetches them
+   * from this process. The caller's request ends when the VM is there (or the create failed).
+   */
+  private async importToAgent(scope: Scope, body: Readable, name: string | undefined, signal?: AbortSignal): Promise<Vm> {
+    const relay = this.opts.relay!;
+    const dir = join(this.opts.importDir, randomUUID());
+    await privateDir(dir);
+    let withdraw = () => {};
+    try {
+      const { manifest, disks } = await readArchive(body, { dir, max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30, signal });
+      const vmName = name ?? manifest.vm.name;
+      const transfer = randomUUID();
+      const vmId = randomUUID();
+      const opId = randomUUID();
+      const created = await this.db
+        .transaction(async (tx) => {
+          const r = { cpus: manifest.vm.cpu_cores, memory_mb: manifest.vm.memory_mb, disk_gb: manifest.vm.disk_gb };
+          await enforceQuota(tx, scope.project_id, { vms: 1, cpu_cores: r.cpus, memory_mb: r.memory_mb, disk_gb: r.disk_gb });
+          const hostId = await reserve(tx, r, { new_vm: true });
+          const now = new Date();
+          const row = await insertVm(tx, {
+            id: vmId,
+            project_id: scope.project_id,
+            host_id: hostId,
+            name: vmName,
+            status: 'provisioning',
+            cpu_cores: r.cpus,
+            memory_mb: r.memory_mb,
+            disk_gb: r.disk_gb,
+            os_type: manifest.vm.os_type,
+            os_version: manifest.vm.os_version,
+            labels: manifest.vm.labels,
+            network: {
+              type: manifest.vm.network.type,
+              bridge_name: manifest.vm.network.bridge_name ?? null,
+              mac_address: null,
+              ip_address: null,
+            },
+            vnc_enabled: manifest.vm.vnc_enabled,
+            current_operation_id: opId,
+            created_at: now,
+            updated_at: now,
+          });
+          await insertOperation(tx, {
+            id: opId,
+            vm_id: vmId,
+            project_id: scope.project_id,
+            host_id: hostId,
+            action: 'create',
+            input: { start: false, import: { transfer, disks: manifest.disks } },
+            deadline_at: new Date(now.getTime() + rule('create').deadline_s * 1000),
+            created_at: now,
+            updated_at: now,
+          });
+          const base = { vm_id: vmId, project_id: scope.project_id, operation_id: opId };
+          await appendEvents(tx, [
+            {
+              ...base,
+              type: 'vm.created',
+              message: `VM ${vmName} imported from an archive of ${manifest.vm.name} (${manifest.driver}, exported ${manifest.exported_at})`,
+              to_status: 'provisioning',
+              data: { imported: true, disks: manifest.disks.map((d) => ({ name: d.name, sha256: d.sha256 })) },
+            },
+          ]);
+          await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
+          // Offered before the agent can hear of it.
+          withdraw = relay.offerDisks({ id: transfer, host_id: hostId }, disks);
+          await notifyWork(tx, hostId);
+          return row;
+        })
+        .catch((err: unknown) => {
+          withdraw();
+          if (isUniqueViolation(err)) throw errors.nameTaken(vmName);
+          throw err;
+        });
+      const done = await this.waitForOperation(opId, signal);
+      if (done.status !== 'succeeded') throw errors.hostUnavailable(`import onto host failed: ${done.error ?? done.status}`);
+      const [row] = await this.db.select().from(vms).where(eq(vms.id, created.id));
+      return toVm(row!);
+    } finally {
+      withdraw();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Until the operation has ended (woken by its NOTIFY; checked every second besides). */
+  private async waitForOperation(id: string, signal?: AbortSignal): Promise<{ status: string; error: string | null }> {
+    for (;;) {
+      const [op] = await this.db
+        .select({ status: operations.status, error: operations.error })
+        .from(operations)
+        .where(eq(operations.id, id));
+      if (!op || !['pending', 'running'].includes(op.status)) return op ?? { status: 'failed', error: 'the operation vanished' };
+      if (signal?.aborted) return { status: 'running', error: 'the client went away; the import goes on' };
+      await new Promise<void>((resolve) => {
+        const off = this.opts.notifier?.subscribe(id, () => finish());
+        const timer = setTimeout(() => finish(), 1_000);
+        function finish() {
+          clearTimeout(timer);
+          off?.();
+          resolve();
+        }
+      });
     }
   }
 }
