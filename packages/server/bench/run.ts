@@ -14,6 +14,7 @@ import { benchDatabase } from './lib/database.js';
 import { rss, startBaseline, startHangar } from './lib/processes.js';
 import { kb, mb, ms, perS, type Row, table } from './lib/report.js';
 import { seedVms } from './lib/seed.js';
+import { fleetPath } from './sections/fleet.js';
 import { sdkBundleSize } from './sections/footprint.js';
 import { type ListResults, listPath } from './sections/list.js';
 import { readPath } from './sections/read.js';
@@ -65,6 +66,17 @@ try {
 
   const bundle = await sdkBundleSize();
 
+  const fleet = await fleetPath({
+    adminUrl: values['database-url'] ?? process.env.DATABASE_URL,
+    sizes: quick ? [1, 10] : [1, 10, 100, 1000],
+    creates: quick ? 20 : 200,
+    samples: quick ? 10 : 100,
+    idle_s: quick ? 2 : 15,
+    log,
+  });
+  const smallest = fleet[0]!;
+  const largest = fleet[fleet.length - 1]!;
+
   const rows: Row[] = [
     {
       metric: 'read vms.get tRPC',
@@ -111,6 +123,22 @@ try {
       metric: 'change -> vms.wait caller',
       hangar: `p50 ${ms(worker.wait_p50_ms)} p99 ${ms(worker.wait_p99_ms)} (${worker.wait_samples} samples)`,
     },
+    ...fleet.map(
+      (f): Row => ({
+        metric: `fleet @${f.hosts} hosts`,
+        hangar: `place ${perS(f.placement_per_s)}, claim p50 ${ms(f.claim_p50_ms)} p99 ${ms(f.claim_p99_ms)}, idle ${f.idle_statements_per_s.toFixed(1)} stmt/s (${f.idle_statements_per_s_per_host.toFixed(2)}/host)`,
+        goal: 'claim p99 < 100 ms',
+        met: f.claim_p99_ms < 100,
+      }),
+    ),
+    {
+      metric: `fleet idle cost per host @${largest.hosts} vs @${smallest.hosts}`,
+      hangar: `${largest.idle_statements_per_s_per_host.toFixed(2)} stmt/s/host`,
+      baseline: `${smallest.idle_statements_per_s_per_host.toFixed(2)} stmt/s/host`,
+      ratio: largest.idle_statements_per_s_per_host / smallest.idle_statements_per_s_per_host,
+      goal: '<= 1.00x (linear or better)',
+      met: largest.idle_statements_per_s_per_host <= smallest.idle_statements_per_s_per_host * 1.05,
+    },
     { metric: 'server RSS idle', hangar: mb(idleRss), goal: '<= 120 MB', met: idleRss <= 120 * 2 ** 20 },
     { metric: 'server RSS under read load', hangar: mb(read.rss_under_load) },
     { metric: 'SDK bundle (min + gzip)', hangar: `${kb(bundle.gzipped)} (${kb(bundle.minified)} minified)` },
@@ -123,6 +151,7 @@ try {
     list: lists,
     write: { ...write, vm_ids: undefined },
     worker,
+    fleet,
     footprint: { rss_idle: idleRss, rss_under_load: read.rss_under_load, sdk_bundle: bundle },
   };
   const out = resolve(values.out ?? 'bench-results.json');

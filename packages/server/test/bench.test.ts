@@ -45,7 +45,9 @@ describe('the benchmark suite', () => {
         r.footprint.rss_idle,
         r.footprint.rss_under_load,
         r.footprint.sdk_bundle.gzipped,
+        ...r.fleet.flatMap((f: Record<string, number>) => [f.placement_per_s, f.claim_p99_ms, f.idle_statements_per_s]),
       ];
+      expect(r.fleet.map((f: { hosts: number }) => f.hosts)).toEqual([1, 10]);
       for (const v of positive) expect(Number.isFinite(v) && v > 0, JSON.stringify(r)).toBe(true);
       expect(r.mode).toBe('quick');
     } finally {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '@hangar/core';
 import { createTestDatabase } from '@hangar/core/testing';
+import { qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from '@hangar/core/testing/qemu';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../src/router.js';
@@ -357,6 +358,57 @@ describe('a fleet of agents behind two API processes', () => {
       await client.deleteVm(vm.id, { wait: true });
     }
   });
+
+  it.skipIf(qemuSkipReason() !== null)(
+    'runs real VMs on an agent with the QEMU driver: they outlive the agent, and settle back to running when it returns',
+    async () => {
+      const guest = testGuest();
+      const env = {
+        ...agentEnv('node-a'),
+        HANGAR_HOST_NAME: 'node-q',
+        HANGAR_HOST_LABELS: 'hypervisor=qemu',
+        HANGAR_DATA_DIR: join(root, 'node-q'),
+        HANGAR_DRIVER: 'qemu',
+        HANGAR_QEMU_ACCEL: 'tcg',
+        HANGAR_QEMU_KERNEL: guest.kernel,
+        HANGAR_QEMU_INITRD: guest.initrd ?? '',
+        HANGAR_QEMU_APPEND: guest.append ?? '',
+      };
+      let q = await startAgentProcess(env);
+      const client = admin(apis[1]!.url);
+      try {
+        const { vm } = await client.createVm(
+          { name: 'real', cpu_cores: 1, memory_mb: 256, disk_gb: 1, placement: { host_labels: { hypervisor: 'qemu' } }, start: true },
+          { wait: true },
+        );
+        expect(vm).toMatchObject({ host_id: q.host_id, status: 'running' });
+        await waitForText(join(root, 'node-q', 'vms', vm.id, 'console.log'), 'hangar-test-guest: up');
+        const qemu = await qemuProcessesUnder(join(root, 'node-q'));
+        expect(qemu).toHaveLength(1);
+        await q.kill();
+        await eventually(
+          'the VM going unknown',
+          () => client.getVm(vm.id),
+          (v) => v.status === 'unknown',
+        );
+        // The machine is still running the guest: the agent was all that died.
+        expect(await qemuProcessesUnder(join(root, 'node-q'))).toEqual(qemu);
+        q = await startAgentProcess({ ...env, HANGAR_JOIN_TOKEN: '' });
+        await eventually(
+          'the VM settling back',
+          () => client.getVm(vm.id),
+          (v) => v.status === 'running',
+        );
+        await client.stopVm(vm.id, { wait: true });
+        await client.deleteVm(vm.id, { wait: true });
+        expect(await qemuProcessesUnder(join(root, 'node-q'))).toEqual([]);
+        await client.removeHost('node-q');
+      } finally {
+        await q.stop();
+      }
+    },
+    180_000,
+  );
 
   it('keeps agents and SDK clients working when one API process dies', async () => {
     await apis[0]!.kill();

@@ -173,6 +173,8 @@ export class AgentService {
         if (left <= 0 || signal?.aborted) return null;
         if (kicked) continue;
         const sleep = Math.min(left, await this.untilNextExpiry(agent.host_id), this.deps.notifier ? MAX_CLAIM_SLEEP_MS : 1_000);
+        // Work announced while the next expiry was read: claim again rather than sleep through it.
+        if (kicked) continue;
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);

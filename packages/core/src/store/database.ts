@@ -31,6 +31,8 @@ export interface OpenDatabaseOptions {
   max?: number;
   /** Embedded only: fsync off, for tests and benchmarks. */
   unsafeFast?: boolean;
+  /** Called with each statement sent (the benchmark counts what an idle fleet costs). */
+  onStatement?: (query: string) => void;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     onnotice: () => {},
     connection: { application_name: 'hangar' },
+    ...(opts.onStatement ? { debug: (_conn: number, query: string) => opts.onStatement!(query) } : {}),
   });
   const db = drizzle(sql, { schema }) as Db;
   try {
