@@ -15,6 +15,14 @@ export const AGENT_CREDENTIAL_PREFIX = 'hga_';
 /** Join tokens start with this. */
 export const JOIN_TOKEN_PREFIX = 'hgj_';
 
+/** Whether every string in a JSON value (keys too) is one PostgreSQL's jsonb can store. */
+function storableText(value: unknown): boolean {
+  if (typeof value === 'string') return Text.safeParse(value).success;
+  if (Array.isArray(value)) return value.every(storableText);
+  if (value && typeof value === 'object') return Object.entries(value).every(([k, v]) => storableText(k) && storableText(v));
+  return true;
+}
+
 /** A name a worker gives itself (one agent process): part of the lease it holds. */
 export const WorkerId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'letters, digits, ".", "_" and "-", at most 64' });
 
@@ -79,9 +87,14 @@ export const AgentHelloRequest = z.strictObject({
 
 export const ReportedDomain = z.strictObject({ ref: DomainRef, vm_id: Uuid.nullable(), state: DomainStateName });
 
+/** How old a heartbeat's listing may be: an older one says nothing about now (and is refused). */
+export const MAX_REPORT_AGE_MS = 5 * 60_000;
+
 /** A heartbeat: what the hypervisor lists (or why it could not), asked at `asked_at`. */
 export const HostReport = z.strictObject({
-  asked_at: Timestamp,
+  asked_at: Timestamp.refine((t) => Date.parse(t) > Date.now() - MAX_REPORT_AGE_MS, {
+    message: 'the listing is too old (or its clock is off): list again',
+  }),
   /** Null when the hypervisor could not be listed; `unavailable` then says why. */
   domains: z.array(ReportedDomain).max(100_000).nullable(),
   unavailable: Text.max(2000).nullable(),
@@ -163,6 +176,7 @@ export const ReportedEnding = z.strictObject({
     data: z
       .record(LabelKey, z.json())
       .refine((d) => JSON.stringify(d).length <= 16_384, { message: 'at most 16 KiB' })
+      .refine(storableText, { message: 'strings may not contain NUL characters or unpaired surrogates' })
       .optional(),
     message: Text.max(2000).optional(),
   }),

@@ -3,20 +3,27 @@ import { LabelKey, LabelValue, Text, Timestamp, Uuid } from './fields.js';
 
 export const GpuDevice = z.object({
   /** PCI address, e.g. 0000:3b:00.0 */
-  address: z.string(),
-  vendor_id: z.string(),
-  device_id: z.string(),
-  vendor: z.string().nullable(),
-  driver: z.string().nullable(),
-  iommu_group: z.int().nullable(),
-  numa_node: z.int().nullable(),
+  address: Text.max(64),
+  vendor_id: Text.max(16),
+  device_id: Text.max(16),
+  vendor: Text.max(256).nullable(),
+  driver: Text.max(64).nullable(),
+  iommu_group: z.int().min(0).max(1_000_000).nullable(),
+  numa_node: z.int().min(-1).max(1024).nullable(),
 });
 export type GpuDevice = z.infer<typeof GpuDevice>;
 
+/** What a host has (bounded: an agent reports it, and the columns are 32-bit). */
 export const Capacity = z.object({
-  cpus: z.int().min(0),
-  memory_mb: z.int().min(0),
-  disk_gb: z.int().min(0),
+  cpus: z.int().min(0).max(65_536),
+  memory_mb: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
+  disk_gb: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
 });
 export type Capacity = z.infer<typeof Capacity>;
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, isNull, min, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, min, or, sql } from 'drizzle-orm';
 import type { Outcome } from '../actions/action.js';
 import {
   AGENT_CREDENTIAL_PREFIX,
@@ -52,6 +52,15 @@ const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 /** The lease holder's name for an agent's worker: its host's name first, so no two hosts' workers share one. */
 const ownerOf = (agent: AgentPrincipal, worker_id: string) => `${agent.host_name}/${worker_id}`;
 
+/** How long past its deadline an agent may still hold an operation (to end it with what it saw). */
+const DEADLINE_GRACE_MS = 30_000;
+
+/** Actions whose operations read images (a VM made from one, an ISO attached). */
+const IMAGE_ACTIONS = ['create', 'update_hardware'];
+
+/** How long an agent's authenticated credentials are remembered. */
+const PRINCIPAL_TTL_MS = 60_000;
+
 /** How long one call waits for an image still downloading before the agent asks again. */
 const IMAGE_WAIT_MS = 20_000;
 
@@ -67,6 +76,7 @@ const MAX_CLAIM_SLEEP_MS = 15_000;
 export class AgentService {
   private readonly db: Db;
   private readonly leaseMs: number;
+  private readonly principals = new Map<string, { agent: AgentPrincipal; until: number }>();
 
   constructor(private readonly deps: AgentServiceDeps) {
     this.db = deps.db;
@@ -110,15 +120,22 @@ export class AgentService {
     }
   }
 
-  /** Agent credentials to the host they are bound to. */
+  /**
+   * Agent credentials to the host they are bound to. Remembered for a minute: every agent call
+   * is authenticated, and a fleet's heartbeats would otherwise cost a query each. A host removed
+   * meanwhile has nothing left to act on (its operations and VMs are gone or moved).
+   */
   async authenticate(credential: string): Promise<AgentPrincipal> {
     if (!credential.startsWith(AGENT_CREDENTIAL_PREFIX)) throw errors.unauthenticated('Not agent credentials');
-    const [row] = await this.db
-      .select({ id: hosts.id, name: hosts.name })
-      .from(hosts)
-      .where(eq(hosts.agent_credential_hash, hash(credential)));
+    const key = hash(credential);
+    const known = this.principals.get(key);
+    if (known && known.until > Date.now()) return known.agent;
+    const [row] = await this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(eq(hosts.agent_credential_hash, key));
     if (!row) throw errors.unauthenticated('Unknown agent credentials (was the host removed?)');
-    return { host_id: row.id, host_name: row.name };
+    const agent = { host_id: row.id, host_name: row.name };
+    if (this.principals.size >= 100_000) this.principals.clear();
+    this.principals.set(key, { agent, until: Date.now() + PRINCIPAL_TTL_MS });
+    return agent;
   }
 
   /** An agent (re)starting: what its host has now, and the agent's version. */
@@ -163,6 +180,8 @@ export class AgentService {
     try {
       for (;;) {
         kicked = false;
+        // An agent that hung up claims nothing: the operation would wait out a lease for nobody.
+        if (signal?.aborted) return null;
         const op = await claimNextOperation(this.db, owner, [agent.host_id], this.leaseMs);
         if (op) {
           const [vm] = await this.db.select().from(vms).where(eq(vms.id, op.vm_id));
@@ -192,8 +211,17 @@ export class AgentService {
     }
   }
 
+  /**
+   * Extends the agent's lease on an operation of its host, until the operation's deadline (and
+   * a grace): an agent cannot keep an operation open past it.
+   */
   async renew(agent: AgentPrincipal, raw: unknown): Promise<{ held: boolean }> {
     const req = parse(LeaseRequest, raw, 'lease');
+    const [op] = await this.db
+      .select({ deadline_at: operations.deadline_at })
+      .from(operations)
+      .where(and(eq(operations.id, req.operation_id), eq(operations.host_id, agent.host_id)));
+    if (!op || op.deadline_at.getTime() + DEADLINE_GRACE_MS < Date.now()) return { held: false };
     return { held: await renewLease(this.db, req.operation_id, ownerOf(agent, req.worker_id), this.leaseMs) };
   }
 
@@ -278,6 +306,7 @@ export class AgentService {
         and(
           eq(operations.host_id, agent.host_id),
           sql`${operations.status} IN ('pending', 'running')`,
+          inArray(operations.action, IMAGE_ACTIONS),
           or(eq(vms.image_id, imageId), eq(vms.iso_image_id, imageId), sql`${operations.input} -> 'iso' ->> 'image_id' = ${imageId}`),
         ),
       )
@@ -340,6 +369,7 @@ function workItem(op: OperationRow, vm: VmRow): WorkItem {
 }
 
 function needsImage(op: OperationRow, vm: VmRow, imageId: string): boolean {
+  if (!IMAGE_ACTIONS.includes(op.action)) return false;
   const iso = op.input.iso as { image_id?: string | null } | undefined;
   return vm.image_id === imageId || vm.iso_image_id === imageId || iso?.image_id === imageId;
 }

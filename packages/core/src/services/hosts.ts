@@ -68,6 +68,21 @@ export async function setHostStatus(db: Db, id: string, status: HostStatus, reas
     .where(eq(hosts.id, id));
 }
 
+/**
+ * A heartbeat: the host is online and seen now. Returns the status it had (one statement: a
+ * fleet's heartbeats are most of what an idle fleet costs). Throws NOT_FOUND for a removed host.
+ */
+export async function markOnline(db: Db, id: string): Promise<HostStatus> {
+  const rows = await db.execute<{ was: string }>(sql`
+    UPDATE ${hosts} SET status = 'online', status_reason = NULL, last_seen_at = now(),
+      updated_at = CASE WHEN old.status = 'online' THEN ${hosts.updated_at} ELSE now() END
+    FROM (SELECT status FROM ${hosts} WHERE id = ${id} FOR NO KEY UPDATE) AS old
+    WHERE ${hosts.id} = ${id}
+    RETURNING old.status AS was`);
+  if (!rows[0]) throw errors.notFound('Host', id);
+  return rows[0].was as HostStatus;
+}
+
 export async function listHosts(db: Db): Promise<Host[]> {
   return (await db.select().from(hosts).orderBy(asc(hosts.name))).map(toHost);
 }

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE } from '@hangar/core';
 import { z } from 'zod';
@@ -17,11 +17,21 @@ export async function readCredentials(dataDir: string): Promise<AgentCredentials
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const parsed = Saved.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  const parsed = Saved.safeParse(json);
   if (!parsed.success) throw new Error(`${join(dataDir, FILE)} is not an agent's credentials; remove it to join again`);
   return parsed.data;
 }
 
+/** Written whole or not at all (a temporary file renamed into place), readable by the agent's user only. */
 export async function saveCredentials(dataDir: string, c: AgentCredentials): Promise<void> {
-  await writeFile(join(dataDir, FILE), `${JSON.stringify(c)}\n`, { mode: PRIVATE_FILE_MODE });
+  const tmp = join(dataDir, `${FILE}.${process.pid}.tmp`);
+  await writeFile(tmp, `${JSON.stringify(c)}\n`, { mode: PRIVATE_FILE_MODE });
+  await chmod(tmp, PRIVATE_FILE_MODE);
+  await rename(tmp, join(dataDir, FILE));
 }

@@ -36,7 +36,10 @@ export const agentRouter = router({
   claim: agentProcedure
     .input(ClaimRequest)
     .output(WorkItem.nullable())
-    .mutation(({ ctx, input, signal }) => ctx.services.agents.claim(ctx.agent, input, anyOf(signal, ctx.shutdown))),
+    .mutation(({ ctx, input, signal }) =>
+      // Bounded per host like a user's waits: claims held at once cost a socket and a listener each.
+      ctx.waits.holdFor(`host:${ctx.agent.host_id}`, () => ctx.services.agents.claim(ctx.agent, input, anyOf(signal, ctx.shutdown))),
+    ),
   renew: agentProcedure
     .input(LeaseRequest)
     .output(z.object({ held: z.boolean() }))
@@ -53,7 +56,9 @@ export const agentRouter = router({
   image: agentProcedure
     .input(ImageWaitRequest)
     .output(AgentImage.nullable())
-    .mutation(({ ctx, input, signal }) => ctx.services.agents.image(ctx.agent, input, anyOf(signal, ctx.shutdown))),
+    .mutation(({ ctx, input, signal }) =>
+      ctx.waits.holdFor(`host:${ctx.agent.host_id}`, () => ctx.services.agents.image(ctx.agent, input, anyOf(signal, ctx.shutdown))),
+    ),
 });
 
 function anyOf(...signals: (AbortSignal | undefined)[]): AbortSignal {

@@ -10,11 +10,15 @@ export class WaitSlots {
 
   constructor(readonly perPrincipal = 64) {}
 
-  async hold<T>(principal: Principal, wait: () => Promise<T>): Promise<T> {
-    const key = principal.api_key_id ?? `user:${principal.user_id}`;
+  hold<T>(principal: Principal, wait: () => Promise<T>): Promise<T> {
+    return this.holdFor(principal.api_key_id ?? `user:${principal.user_id}`, wait);
+  }
+
+  /** The same bound, for a holder named by `key` (an agent's host). */
+  async holdFor<T>(key: string, wait: () => Promise<T>): Promise<T> {
     const n = this.held.get(key) ?? 0;
     if (n >= this.perPrincipal) {
-      throw errors.rateLimited(`Too many waits held at once (${this.perPrincipal} per key or user); let one end first`, 1);
+      throw errors.rateLimited(`Too many waits held at once (${this.perPrincipal} per key, user or host); let one end first`, 1);
     }
     this.held.set(key, n + 1);
     try {

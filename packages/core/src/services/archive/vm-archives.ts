@@ -236,11 +236,17 @@ export class VmArchives {
       return { ...r, name: vm.name };
     });
     const op = begun.operation!;
-    const waiting = AbortSignal.any([AbortSignal.timeout(this.opts.agent_wait_ms ?? 60_000), ...(opts.signal ? [opts.signal] : [])]);
+    // The agent connects once it has claimed the export and read its disks (hashing them may
+    // take long): the wait lasts while the operation runs, and only a claim is timed.
+    const watching = new AbortController();
+    void this.watchExport(op.id, watching);
+    const waiting = AbortSignal.any([watching.signal, ...(opts.signal ? [opts.signal] : [])]);
     let stream: Readable;
     try {
       stream = await relay.awaitArchive({ id: transfer, host_id: hostId }, waiting);
+      watching.abort();
     } catch (err) {
+      watching.abort();
       // No agent took it up in time: the export is over before it began.
       const reason = `the host's agent did not begin the export (${err instanceof Error ? err.message : String(err)})`;
       await finishOperation(this.db, { id: op.id, vm_id: vmId }, null, { result: 'failed', error: reason, outcome: { status: 'stopped' } });
@@ -254,6 +260,24 @@ export class VmArchives {
       filename: `${begun.name}.${ext}`,
       content_type: opts.gzip ? 'application/gzip' : 'application/x-tar',
     };
+  }
+
+  /** Aborts `ctl` when the export ended without sending (failed, cancelled) or no agent claimed it in time. */
+  private async watchExport(opId: string, ctl: AbortController): Promise<void> {
+    const since = Date.now();
+    while (!ctl.signal.aborted) {
+      await new Promise((r) => setTimeout(r, 500));
+      if (ctl.signal.aborted) return;
+      const [row] = await this.db
+        .select({ status: operations.status, error: operations.error })
+        .from(operations)
+        .where(eq(operations.id, opId))
+        .catch(() => [] as { status: string; error: string | null }[]);
+      if (!row) continue;
+      if (!['pending', 'running'].includes(row.status)) ctl.abort(new Error(row.error ?? `the export ${row.status}`));
+      else if (row.status === 'pending' && Date.now() - since > (this.opts.agent_wait_ms ?? 60_000))
+        ctl.abort(new Error('no agent claimed it in time'));
+    }
   }
 
   async importVm(scope: Scope, body: Readable, opts: { name?: string; signal?: AbortSignal } = {}): Promise<Vm> {
@@ -419,7 +443,8 @@ export class VmArchives {
           if (isUniqueViolation(err)) throw errors.nameTaken(vmName);
           throw err;
         });
-      const done = await this.waitForOperation(opId, signal);
+      // Until the create ends, whether or not the caller stays: the agent may still be fetching the disks.
+      const done = await this.waitForOperation(opId);
       if (done.status !== 'succeeded') throw errors.hostUnavailable(`import onto host failed: ${done.error ?? done.status}`);
       const [row] = await this.db.select().from(vms).where(eq(vms.id, created.id));
       return toVm(row!);

@@ -2,7 +2,7 @@ import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { StableStatus, VmStatus } from '../../domain/status.js';
 import type { DomainInfo, DomainState, DomainStateChange, HypervisorDriver } from '../../drivers/driver.js';
 import { appendEvents } from '../../services/events.js';
-import { getHost, refreshInventory, setHostStatus } from '../../services/hosts.js';
+import { markOnline, refreshInventory, setHostStatus } from '../../services/hosts.js';
 import type { Db } from '../../store/database.js';
 import { type VmRow, vms } from '../../store/schema.js';
 import { changeVm, lockVm } from '../../store/vm-rows.js';
@@ -71,9 +71,8 @@ export class DriftWatch {
       };
     }
     const listed = new Map(report.domains.map((d) => [d.ref, d.state]));
-    const wasOffline = (await getHost(this.db, hostId)).status === 'offline';
     // Also the heartbeat that tells the scheduler this host is served.
-    await setHostStatus(this.db, hostId, 'online');
+    const wasOffline = (await markOnline(this.db, hostId)) === 'offline';
     const rows = await this.db
       .select({ id: vms.id, project_id: vms.project_id, status: vms.status, version: vms.version, domain_ref: vms.domain_ref })
       .from(vms)
