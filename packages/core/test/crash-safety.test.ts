@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reconciler, SimulatedDriver, silentLogger, UrlPolicy, Worker } from '../src/index.js';
+import { createServices, Reconciler, registerHost, SimulatedDriver, silentLogger, UrlPolicy, Worker } from '../src/index.js';
 import { VmArchives } from '../src/services/archive/vm-archives.js';
 import { serveFiles, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 import { ImageDownloader } from '../src/worker/image-downloads.js';
@@ -224,6 +224,23 @@ describe('placement', () => {
     expect(fits.vm.host_id).toBe(host);
     const [after] = await cp.database.sql`SELECT allocated_memory_mb FROM hosts WHERE id = ${host}`;
     expect(after!.allocated_memory_mb).toBe(4024);
+  });
+
+  it('spreads new VMs to the emptiest host, or packs them onto the fullest that has room', async () => {
+    cp = await startTestControlPlane({ worker: false, reconciler: false });
+    const { scope } = cp;
+    const roomy = cp.hosts[0]!.id;
+    await cp.database.sql`UPDATE hosts SET cpus = 64, memory_mb = 65536, disk_gb = 1000 WHERE id = ${roomy}`;
+    const inventory = { capacity: { cpus: 64, memory_mb: 8192, disk_gb: 1000 }, gpus: [] };
+    const small = (await registerHost(cp.database.db, { name: 'small', driver: 'simulated', inventory })).id;
+    const spread = createServices({ db: cp.database.db, placement_strategy: 'spread' });
+    const pack = createServices({ db: cp.database.db, placement_strategy: 'pack' });
+    const vm = { cpu_cores: 1, memory_mb: 1024, disk_gb: 1 };
+    expect((await spread.vms.create(scope, { name: 'spread-1', ...vm })).vm.host_id).toBe(roomy);
+    expect((await pack.vms.create(scope, { name: 'pack-1', ...vm })).vm.host_id).toBe(small);
+    // Packing fills the small host, then goes on to the next that has room.
+    await cp.database.sql`UPDATE hosts SET allocated_memory_mb = 8192 WHERE id = ${small}`;
+    expect((await pack.vms.create(scope, { name: 'pack-2', ...vm })).vm.host_id).toBe(roomy);
   });
 
   it('does not place VMs on a host whose worker stopped checking in', async () => {

@@ -34,7 +34,7 @@ async function refusal(call: Promise<unknown>): Promise<{ status?: number; code?
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { HANGAR_MAX_WAITS_PER_PRINCIPAL: '2' } });
+  server = await startTestServer({ env: { HANGAR_MAX_WAITS_PER_PRINCIPAL: '2', HANGAR_RECONCILE_INTERVAL_S: '0.2' } });
   admin = client(TEST_ADMIN_KEY);
   token = (await admin.join_tokens.create.mutate({})).token;
 });
@@ -104,6 +104,15 @@ describe('the agent protocol, spoken by a hostile agent', () => {
     expect(await agent.agent.renew.mutate({ worker_id: 'w1', operation_id: operation!.id })).toEqual({ held: true });
     await server.database.sql`UPDATE operations SET deadline_at = now() - interval '1 minute' WHERE id = ${operation!.id}`;
     expect(await agent.agent.renew.mutate({ worker_id: 'w1', operation_id: operation!.id })).toEqual({ held: false });
+  });
+
+  it('fails an operation no agent carried out once it is past its deadline, saying why', async () => {
+    const { host_id } = await join('vanished');
+    const { vm, operation } = await admin.vms.create.mutate({ name: 'never-made', memory_mb: 256, disk_gb: 1, host_id });
+    await server.database.sql`UPDATE operations SET deadline_at = now() - interval '2 minutes' WHERE id = ${operation!.id}`;
+    const { operation: ended } = await admin.operations.wait.query({ id: operation!.id, timeout_ms: 10_000 });
+    expect(ended).toMatchObject({ status: 'failed', error: expect.stringMatching(/host vanished did not carry it out/) });
+    expect((await admin.vms.get.query({ id: vm.id })).status).toBe('error');
   });
 
   it('holds a bounded number of claims per host at once (429 beyond)', async () => {

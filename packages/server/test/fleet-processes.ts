@@ -58,3 +58,18 @@ export async function startAgentProcess(env: Record<string, string>): Promise<Fl
   const { proc, match } = await start(['agent'], env, /running host \S+ \(([0-9a-f-]{36})\)/);
   return Object.assign(proc, { host_id: match[1]! });
 }
+
+/** A one-shot `hangar` command (`admin create-join-token`, say): its stdout, or a rejection with its output. */
+export function runCommand(args: string[], env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`hangar ${args.join(' ')} exited ${code}:\n${out}${err}`)))),
+  );
+}

@@ -9,7 +9,7 @@ import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../src/router.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
-import { type FleetProcess, startAgentProcess, startApiProcess } from './fleet-processes.js';
+import { type FleetProcess, runCommand, startAgentProcess, startApiProcess } from './fleet-processes.js';
 
 /**
  * A fleet as an operator runs one, every part its own process: one PostgreSQL, two API
@@ -117,7 +117,9 @@ beforeAll(async () => {
   // One after the other: the first applies the migrations and makes the admin.
   apis.push(await startApiProcess({ ...shared, HANGAR_DATA_DIR: join(root, 'api-1') }));
   apis.push(await startApiProcess({ ...shared, HANGAR_DATA_DIR: join(root, 'api-2') }));
-  token = (await admin(apis[0]!.url).createJoinToken({ description: 'fleet test' })).token;
+  // As an operator makes one: the command, against the fleet's database.
+  token = (await runCommand(['admin', 'create-join-token', '--description', 'fleet test'], { DATABASE_URL: database.url })).trim();
+  expect(token).toMatch(/^hgj_/);
   await Promise.all((Object.keys(HOSTS) as HostName[]).map(startAgent));
 }, 120_000);
 

@@ -64,8 +64,11 @@ const PRINCIPAL_TTL_MS = 60_000;
 /** How long one call waits for an image still downloading before the agent asks again. */
 const IMAGE_WAIT_MS = 20_000;
 
-/** Re-checks for claimable work at least this often while a claim waits (a lease that expired, a retry whose pause ended). */
-const MAX_CLAIM_SLEEP_MS = 15_000;
+/**
+ * Re-checks for claimable work at least this often while a claim waits, besides when a lease
+ * on the host expires (an operation to take over, a retry whose pause ended) and on NOTIFY.
+ */
+const MAX_CLAIM_SLEEP_MS = 30_000;
 
 /**
  * The API's side of `hangar agent`: joining with a token, heartbeats, claims, leases and
@@ -173,7 +176,8 @@ export class AgentService {
     let kicked = false;
     let wake = () => {};
     const off = this.deps.notifier?.onWork((hostId) => {
-      if (hostId !== agent.host_id) return;
+      // An empty host id is for everyone (work announced for no host, or notices lost in a reconnect).
+      if (hostId && hostId !== agent.host_id) return;
       kicked = true;
       wake();
     });
@@ -205,6 +209,9 @@ export class AgentService {
           wake = done;
           signal?.addEventListener('abort', done, { once: true });
         });
+        // The wait is over with nothing announced: the agent's next claim looks again at once,
+        // so looking here too would only double an idle host's statements.
+        if (!kicked && Date.now() >= deadline) return null;
       }
     } finally {
       off?.();

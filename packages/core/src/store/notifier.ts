@@ -83,6 +83,8 @@ export class Notifier {
 
   private resync(): void {
     for (const [id, set] of this.byKey) for (const l of set) l({ vm_id: id, operation_id: null, status: 'resync' });
+    // Work announced meanwhile was lost too: every worker and waiting claim looks again.
+    for (const l of this.work) l('');
   }
 
   private dispatch(payload: string): void {
