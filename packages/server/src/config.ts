@@ -1,4 +1,4 @@
-import { DRIVER_KINDS, readDriverSettings, UrlPolicy } from '@hangar/core';
+import { DRIVER_KINDS, type DriverKind, readDriverSettings, UrlPolicy } from '@hangar/core';
 import { z } from 'zod';
 
 const Env = z.object({
@@ -77,12 +77,23 @@ export type Config = z.infer<typeof Env> & {
 
 /** Settings come from the environment; a bad value stops the start with a sentence saying which. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const r = Env.safeParse(env);
+  return readSettings(Env, env);
+}
+
+/**
+ * An environment read by a schema with a HANGAR_DRIVER, together with that driver's own
+ * settings (`hangar serve`'s and `hangar agent`'s). Every mistake is named at once, the driver's
+ * included, in one error.
+ */
+export function readSettings<S extends z.ZodObject<{ HANGAR_DRIVER: z.ZodDefault<z.ZodEnum<{ [K in DriverKind]: K }>> }>>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+): z.infer<S> & { driver_settings: unknown } {
+  const r = schema.safeParse(env);
   const issues = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  // The driver's settings are checked too when something else is wrong: all mistakes at once.
-  const kind = Env.shape.HANGAR_DRIVER.safeParse(env.HANGAR_DRIVER);
-  const driver = kind.success ? readDriverSettings(kind.data, env) : { ok: false as const, issues: [] };
+  const kind = schema.shape.HANGAR_DRIVER.safeParse(env.HANGAR_DRIVER);
+  const driver = kind.success ? readDriverSettings(kind.data as DriverKind, env) : { ok: false as const, issues: [] };
   if (!driver.ok) issues.push(...driver.issues);
   if (!r.success || !driver.ok) throw new Error(`Invalid configuration:\n${issues.map((l) => `  ${l}`).join('\n')}`);
-  return { ...r.data, driver_settings: driver.settings };
+  return { ...(r.data as z.infer<S>), driver_settings: driver.settings };
 }

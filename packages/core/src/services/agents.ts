@@ -23,15 +23,15 @@ import { rule } from '../domain/state-machine.js';
 import { DriverError } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
-import { claimNextOperation, deferOperation, renewLease } from '../store/operation-rows.js';
+import { claimNextOperation, renewLease } from '../store/operation-rows.js';
 import { hosts, joinTokens, type OperationRow, operations, type VmRow, vms } from '../store/schema.js';
 import { recordDomainRef } from '../store/vm-rows.js';
+import { deferWithReason } from '../worker/defer.js';
 import type { Ending } from '../worker/finish.js';
 import { finishOperation } from '../worker/finish.js';
 import type { DriftWatch } from '../worker/maintenance/drift.js';
 import { readyImage } from '../worker/media.js';
 import type { AgentPrincipal } from './api.js';
-import { appendEvents } from './events.js';
 import { refreshInventory } from './hosts.js';
 import { hashJoinToken } from './join-tokens.js';
 import { isUniqueViolation } from './pg-errors.js';
@@ -246,21 +246,7 @@ export class AgentService {
     const owner = ownerOf(agent, req.worker_id);
     const held = await this.heldOperation(agent, owner, req.operation_id);
     if (!held) return { deferred: false };
-    const { op } = held;
-    const deferred = await this.db.transaction(async (tx) => {
-      if (!(await deferOperation(tx, op.id, owner, new Date(Date.now() + req.delay_ms)))) return false;
-      await appendEvents(tx, [
-        {
-          vm_id: op.vm_id,
-          project_id: op.project_id,
-          operation_id: op.id,
-          type: 'operation.retrying',
-          message: `${op.action} will be tried again in ${Math.round(req.delay_ms / 100) / 10} s: ${req.reason}`,
-          data: { attempt: op.attempts, delay_ms: req.delay_ms, reason: req.reason },
-        },
-      ]);
-      return true;
-    });
+    const deferred = await deferWithReason(this.db, held.op, owner, req.delay_ms, req.reason);
     return { deferred };
   }
 

@@ -199,6 +199,13 @@ const room = (r: Resources) => sql`
   AND ${hosts.allocated_memory_mb} + ${r.memory_mb} <= ${hosts.memory_mb}
   AND ${hosts.allocated_disk_gb} + ${r.disk_gb} <= ${hosts.disk_gb}`;
 
+/** What a reservation adds to a host's allocation. */
+const allocation = (r: Resources) => ({
+  allocated_cpus: sql`${hosts.allocated_cpus} + ${r.cpus}`,
+  allocated_memory_mb: sql`${hosts.allocated_memory_mb} + ${r.memory_mb}`,
+  allocated_disk_gb: sql`${hosts.allocated_disk_gb} + ${r.disk_gb}`,
+});
+
 function eligible(r: Resources, p: PlacementRequest) {
   return sql.join(
     [
@@ -224,11 +231,7 @@ export async function reserve(tx: Tx, r: Resources, p: PlacementRequest = {}): P
     : sql`${hosts.id} = (SELECT id FROM ${hosts} WHERE ${eligible(r, p)} ORDER BY ${order} LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED)`;
   const [row] = await tx
     .update(hosts)
-    .set({
-      allocated_cpus: sql`${hosts.allocated_cpus} + ${r.cpus}`,
-      allocated_memory_mb: sql`${hosts.allocated_memory_mb} + ${r.memory_mb}`,
-      allocated_disk_gb: sql`${hosts.allocated_disk_gb} + ${r.disk_gb}`,
-    })
+    .set(allocation(r))
     .where(sql`${target} AND ${eligible(r, p)}`)
     .returning({ id: hosts.id });
   if (row) return row.id;
@@ -236,11 +239,7 @@ export async function reserve(tx: Tx, r: Resources, p: PlacementRequest = {}): P
     // Hosts locked by concurrent creates were skipped: wait for them and look again before refusing.
     const [again] = await tx
       .update(hosts)
-      .set({
-        allocated_cpus: sql`${hosts.allocated_cpus} + ${r.cpus}`,
-        allocated_memory_mb: sql`${hosts.allocated_memory_mb} + ${r.memory_mb}`,
-        allocated_disk_gb: sql`${hosts.allocated_disk_gb} + ${r.disk_gb}`,
-      })
+      .set(allocation(r))
       .where(
         sql`${hosts.id} = (SELECT id FROM ${hosts} WHERE ${eligible(r, p)} ORDER BY ${order} LIMIT 1 FOR NO KEY UPDATE) AND ${eligible(r, p)}`,
       )

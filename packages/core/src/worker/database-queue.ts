@@ -1,12 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { DriverError } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
-import { appendEvents } from '../services/events.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
-import { claimNextOperation, deferOperation, releaseLeases, renewLease } from '../store/operation-rows.js';
+import { claimNextOperation, releaseLeases, renewLease } from '../store/operation-rows.js';
 import { vms } from '../store/schema.js';
 import { recordDomainRef } from '../store/vm-rows.js';
+import { deferWithReason } from './defer.js';
 import type { Ending } from './finish.js';
 import { finishOperation } from './finish.js';
 import { readyImage } from './media.js';
@@ -56,20 +56,7 @@ export class DatabaseQueue implements OperationQueue {
   }
 
   defer(op: WorkOperation, delay_ms: number, reason: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      if (!(await deferOperation(tx, op.id, this.owner, new Date(Date.now() + delay_ms)))) return false;
-      await appendEvents(tx, [
-        {
-          vm_id: op.vm_id,
-          project_id: op.project_id,
-          operation_id: op.id,
-          type: 'operation.retrying',
-          message: `${op.action} will be tried again in ${Math.round(delay_ms / 100) / 10} s: ${reason}`,
-          data: { attempt: op.attempts, delay_ms, reason },
-        },
-      ]);
-      return true;
-    });
+    return deferWithReason(this.db, op, this.owner, delay_ms, reason);
   }
 
   release(): Promise<void> {

@@ -1,5 +1,6 @@
-import { DRIVER_KINDS, HostLabels, HostName, readDriverSettings } from '@hangar/core';
+import { DRIVER_KINDS, HostLabels, HostName } from '@hangar/core';
 import { z } from 'zod';
+import { readSettings } from '../config.js';
 
 /** A comma list of labels, `key=value,key=value`. */
 const LabelList = z
@@ -59,11 +60,5 @@ export type AgentConfig = z.infer<typeof Env> & { driver_settings: unknown };
 
 /** The agent's settings from the environment; a bad value stops the start with a sentence saying which. */
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const r = Env.safeParse(env);
-  const issues = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  const kind = Env.shape.HANGAR_DRIVER.safeParse(env.HANGAR_DRIVER);
-  const driver = kind.success ? readDriverSettings(kind.data, env) : { ok: false as const, issues: [] };
-  if (!driver.ok) issues.push(...driver.issues);
-  if (!r.success || !driver.ok) throw new Error(`Invalid configuration:\n${issues.map((l) => `  ${l}`).join('\n')}`);
-  return { ...r.data, driver_settings: driver.settings };
+  return readSettings(Env, env);
 }

@@ -14,6 +14,16 @@ const CHECKED: VmStatus[] = ['running', 'paused', 'stopped', 'unknown'];
 
 type Watched = Pick<VmRow, 'id' | 'project_id' | 'status' | 'version' | 'domain_ref'>;
 
+/** A host's VMs the reconciler may correct: settled (no operation), backed by a domain, in a stable status it checks. */
+const settledOn = (hostId: string) =>
+  and(
+    eq(vms.host_id, hostId),
+    isNull(vms.deleted_at),
+    isNull(vms.current_operation_id),
+    isNotNull(vms.domain_ref),
+    inArray(vms.status, CHECKED),
+  );
+
 /** What a host's hypervisor listed at `asked_at`; `domains` null when it could not be listed (`unavailable` says why). */
 export interface HostListing {
   asked_at: Date;
@@ -57,13 +67,7 @@ export class DriftWatch {
    * `inventory_wanted`: the host was offline, so what it has should be read again.
    */
   async applyListing(hostId: string, report: HostListing): Promise<{ drifted: number; inventory_wanted: boolean }> {
-    const settled = and(
-      eq(vms.host_id, hostId),
-      isNull(vms.deleted_at),
-      isNull(vms.current_operation_id),
-      isNotNull(vms.domain_ref),
-      inArray(vms.status, CHECKED),
-    );
+    const settled = settledOn(hostId);
     if (!report.domains) {
       return {
         drifted: await this.hostUnreachable(hostId, settled, report.unavailable ?? 'the hypervisor did not answer'),
@@ -87,13 +91,7 @@ export class DriftWatch {
 
   /** A host nothing has been heard from: its settled VMs go `unknown` (they may still run), with the reason. */
   async hostLost(hostId: string, reason: string): Promise<number> {
-    const settled = and(
-      eq(vms.host_id, hostId),
-      isNull(vms.deleted_at),
-      isNull(vms.current_operation_id),
-      isNotNull(vms.domain_ref),
-      inArray(vms.status, CHECKED),
-    );
+    const settled = settledOn(hostId);
     return this.hostUnreachable(hostId, settled, reason);
   }
 
