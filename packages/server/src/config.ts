@@ -28,8 +28,8 @@ const Env = z.object({
   HANGAR_PLACEMENT_STRATEGY: z.enum(['spread', 'pack']).default('spread'),
   /** How often the reconciler checks deadlines, drift and heartbeats. */
   HANGAR_RECONCILE_INTERVAL_S: z.coerce.number().min(0.1).max(3600).default(5),
-  /** An agent's host that has not reported for this long goes offline, its VMs unknown. */
-  HANGAR_HEARTBEAT_TIMEOUT_S: z.coerce.number().int().min(2).max(3600).default(30),
+  /** An agent's host that has not reported for this long goes offline, its VMs unknown (the scheduler's own limit is 120 s). */
+  HANGAR_HEARTBEAT_TIMEOUT_S: z.coerce.number().int().min(2).max(120).default(30),
   /** The image store's directory (default <data dir>/images); a fleet's API processes share one. */
   HANGAR_IMAGE_DIR: z.string().optional(),
   /** At shutdown, how long running operations get to finish before they are handed to the next worker. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,9 @@ import type { ImageFormat, ImageKind } from '../domain/image.js';
 import { PRIVATE_FILE_MODE, privateDir } from '../files/private.js';
 import { detectFormat } from './disk-format.js';
 import { Meter } from './meter.js';
+
+/** A partial transfer untouched for this long was left by a process that died. */
+export const STALE_PARTIAL_MS = 3_600_000;
 
 export interface Ingested {
   sha256: string;
@@ -44,11 +47,22 @@ export class ImageStore {
     return join(this.root, id);
   }
 
-  /** Removes transfers a dead process left behind. */
+  /**
+   * Removes transfers a dead process left behind: those untouched for an hour. A fleet's API
+   * processes share the store, so a fresh one may be another process's download in progress
+   * (a live transfer writes all the time; one that stalls fails within a minute).
+   */
   async init(): Promise<void> {
     await privateDir(this.root);
     await privateDir(this.partialDir);
-    for (const f of await readdir(this.partialDir)) await rm(join(this.partialDir, f), { force: true });
+    for (const f of await readdir(this.partialDir)) {
+      const path = join(this.partialDir, f);
+      const since = await stat(path).then(
+        (st) => Date.now() - st.mtimeMs,
+        () => 0,
+      );
+      if (since > STALE_PARTIAL_MS) await rm(path, { force: true });
+    }
   }
 
   async ingest(id: string, source: Readable, opts: IngestOptions): Promise<Ingested> {
