@@ -96,6 +96,28 @@ describe('the agent protocol, spoken by a hostile agent', () => {
     expect(await agent.agent.finish.mutate({ ...ending, outcome: { status: 'error', data: { fine: 'yes' } } })).toEqual({ ended: true });
   });
 
+  it('cannot grant a VM more than was asked: a resize takes the hardware asked for, whatever the agent reports', async () => {
+    const { credential, host_id } = await join('liar');
+    const agent = client(credential);
+    const end = async (operation_id: string, status: 'stopped' | 'deleted', vm: Record<string, unknown>) => {
+      const work = await agent.agent.claim.mutate({ worker_id: 'w1', wait_ms: 0 });
+      expect(work?.operation.id).toBe(operation_id);
+      return agent.agent.finish.mutate({ worker_id: 'w1', operation_id, result: 'succeeded', outcome: { status, vm } });
+    };
+    const created = await admin.vms.create.mutate({ name: 'modest', cpu_cores: 1, memory_mb: 256, disk_gb: 1, host_id });
+    await end(created.operation!.id, 'stopped', { domain_ref: 'd-liar', cpu_cores: 200, memory_mb: 1_000_000 });
+    expect(await admin.vms.get.query({ id: created.vm.id })).toMatchObject({ status: 'stopped', cpu_cores: 1, memory_mb: 256 });
+    const resized = await admin.vms.resize.mutate({ id: created.vm.id, cpu_cores: 2 });
+    await end(resized.operation!.id, 'stopped', { cpu_cores: 200, disk_gb: 60_000 });
+    expect(await admin.vms.get.query({ id: created.vm.id })).toMatchObject({ status: 'stopped', cpu_cores: 2, disk_gb: 1 });
+    const host = await admin.hosts.get.query({ id: host_id });
+    expect(host.allocated).toEqual({ cpus: 2, memory_mb: 256, disk_gb: 1 });
+    const deleted = await admin.vms.delete.mutate({ id: created.vm.id });
+    await end(deleted.operation!.id, 'deleted', {});
+    expect(await admin.vms.get.query({ id: created.vm.id })).toMatchObject({ status: 'deleted', deleted_at: expect.any(String) });
+    expect((await admin.hosts.get.query({ id: host_id })).allocated).toEqual({ cpus: 0, memory_mb: 0, disk_gb: 0 });
+  });
+
   it('cannot keep an operation open past its deadline by renewing its lease', async () => {
     const { credential, host_id } = await join('lingerer');
     const agent = client(credential);

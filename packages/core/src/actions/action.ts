@@ -70,10 +70,21 @@ export interface ActionDefinition<S extends z.ZodObject = z.ZodObject> {
   /** The action in a sentence's words: "Cannot {verb} VM …". */
   verb: string;
   perform(ctx: PerformContext): Promise<Outcome>;
+  /**
+   * What a successful operation makes of the VM from what was asked, whatever the hypervisor
+   * says (the hardware asked for, deletion). `perform` returns it, and the API takes it from here,
+   * not from an agent's report.
+   */
+  asked?(op: Pick<WorkOperation, 'input'>): NonNullable<Outcome['vm']>;
   request?: Requestable<S>;
 }
 
 /** Keeps an action's option schema type (so its service method and procedure are typed by it). */
-export function defineAction<S extends z.ZodObject>(def: { verb: string; perform: ActionDefinition['perform']; request: Requestable<S> }) {
+export function defineAction<S extends z.ZodObject>(def: {
+  verb: string;
+  perform: ActionDefinition['perform'];
+  asked?: ActionDefinition['asked'];
+  request: Requestable<S>;
+}) {
   return def;
 }

@@ -10,6 +10,9 @@ export const DeleteOptions = MutationOptions.extend({
 });
 export type DeleteOptions = z.input<typeof DeleteOptions>;
 
+/** A deleted VM: kept readable, without a domain. */
+const deleted = () => ({ deleted_at: new Date(), domain_ref: null, vnc_port: null });
+
 /** Powers the domain off and removes it (with its disks unless told otherwise). */
 export const deleteAction = defineAction({
   verb: 'delete',
@@ -18,6 +21,7 @@ export const deleteAction = defineAction({
     plan: (o) => ({ input: { delete_disks: o.delete_disks }, force: o.force }),
     api: { method: 'DELETE', path: '/vms/{id}', summary: 'Delete a VM' },
   },
+  asked: deleted,
   async perform({ op, vm, driver, signal }) {
     const deleteDisks = op.input.delete_disks !== false;
     if (vm.domain_ref) {
@@ -26,7 +30,7 @@ export const deleteAction = defineAction({
     }
     return {
       status: 'deleted',
-      vm: { deleted_at: new Date(), domain_ref: null, vnc_port: null },
+      vm: deleted(),
       data: { delete_disks: deleteDisks },
     };
   },

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, gt, inArray, isNull, min, or, sql } from 'drizzle-orm';
-import type { Outcome } from '../actions/action.js';
 import {
   AGENT_CREDENTIAL_PREFIX,
   AgentHelloRequest,
@@ -18,8 +17,6 @@ import {
   type WorkItem,
 } from '../domain/agent.js';
 import { errors } from '../domain/errors.js';
-import type { OperationAction } from '../domain/state-machine.js';
-import { rule } from '../domain/state-machine.js';
 import { DriverError } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
@@ -27,17 +24,15 @@ import { claimNextOperation, renewLease } from '../store/operation-rows.js';
 import { hosts, joinTokens, type OperationRow, operations, type VmRow, vms } from '../store/schema.js';
 import { recordDomainRef } from '../store/vm-rows.js';
 import { deferWithReason } from '../worker/defer.js';
-import type { Ending } from '../worker/finish.js';
 import { finishOperation } from '../worker/finish.js';
 import type { DriftWatch } from '../worker/maintenance/drift.js';
 import { readyImage } from '../worker/media.js';
+import { acceptEnding } from './agent-endings.js';
 import type { AgentPrincipal } from './api.js';
-import { refreshInventory } from './hosts.js';
+import { inventoryColumns, refreshInventory } from './hosts.js';
 import { hashJoinToken } from './join-tokens.js';
 import { isUniqueViolation } from './pg-errors.js';
 import { parse } from './validate.js';
-
-export type { AgentPrincipal };
 
 export interface AgentServiceDeps {
   db: Db;
@@ -102,12 +97,7 @@ export class AgentService {
         .values({
           name: req.name,
           driver: req.driver,
-          status: req.inventory.unavailable ? 'offline' : 'online',
-          status_reason: req.inventory.unavailable ?? null,
-          cpus: req.inventory.capacity.cpus,
-          memory_mb: req.inventory.capacity.memory_mb,
-          disk_gb: req.inventory.capacity.disk_gb,
-          gpus: req.inventory.gpus,
+          ...inventoryColumns(req.inventory),
           labels: req.labels,
           agent_version: req.version,
           agent_credential_hash: hash(credential),
@@ -365,46 +355,4 @@ function needsImage(op: OperationRow, vm: VmRow, imageId: string): boolean {
   if (!IMAGE_ACTIONS.includes(op.action)) return false;
   const iso = op.input.iso as { image_id?: string | null } | undefined;
   return vm.image_id === imageId || vm.iso_image_id === imageId || iso?.image_id === imageId;
-}
-
-/**
- * An agent's report of how an operation ended, as the API records it. The agent says what the
- * hypervisor did (the status reached, the domain's handle, its console port and MAC); what the
- * VM is to become otherwise comes from the operation the API queued (the hardware asked for, the
- * ISO, deletion), never from the agent: a host cannot grant its VMs more than was asked.
- */
-export function acceptEnding(op: OperationRow, vm: VmRow, report: ReportedEnding): Ending {
-  const action = op.action as OperationAction;
-  const r = rule(action);
-  const status = report.outcome.status;
-  if (report.result === 'succeeded') {
-    const expected = action === 'create' ? ['stopped', 'running'] : [r.onSuccess];
-    if (!expected.includes(status)) {
-      throw errors.validation(`A succeeded ${action} leaves the VM ${expected.join(' or ')}, not ${status}`, [
-        { path: 'outcome.status', message: `expected ${expected.join(' or ')}` },
-      ]);
-    }
-  } else if (status === 'deleted') {
-    throw errors.validation('A failed operation cannot leave the VM deleted', [{ path: 'outcome.status', message: 'not deleted' }]);
-  }
-  const reported = report.outcome.vm ?? {};
-  const patch: NonNullable<Outcome['vm']> = {};
-  const mac = reported.network?.mac_address;
-  if (action === 'create' && reported.domain_ref) patch.domain_ref = reported.domain_ref;
-  if ((action === 'create' || action === 'update_hardware') && reported.vnc_port !== undefined) patch.vnc_port = reported.vnc_port;
-  if (report.result === 'succeeded' && action === 'update_hardware') {
-    const changes = (op.input.changes ?? {}) as Partial<Pick<VmRow, 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled' | 'network'>>;
-    const iso = op.input.iso as { image_id: string | null } | undefined;
-    Object.assign(patch, changes);
-    if (iso) patch.iso_image_id = iso.image_id;
-    if (changes.network) patch.network = { ...changes.network, mac_address: mac ?? changes.network.mac_address };
-  }
-  if (action === 'create' && mac) patch.network = { ...vm.network, mac_address: mac };
-  if (report.result === 'succeeded' && action === 'delete')
-    Object.assign(patch, { deleted_at: new Date(), domain_ref: null, vnc_port: null });
-  return {
-    result: report.result,
-    error: report.result === 'failed' ? (report.error ?? 'the agent did not say why') : undefined,
-    outcome: { status, vm: patch, data: report.outcome.data as Record<string, unknown> | undefined, message: report.outcome.message },
-  };
 }

@@ -14,6 +14,18 @@ export interface Resources {
   disk_gb: number;
 }
 
+/** A host's row as its inventory says: what it has, and offline with the reason when its hypervisor cannot run VMs. */
+export function inventoryColumns(inventory: HostInventory) {
+  return {
+    status: inventory.unavailable ? 'offline' : 'online',
+    status_reason: inventory.unavailable ?? null,
+    cpus: inventory.capacity.cpus,
+    memory_mb: inventory.capacity.memory_mb,
+    disk_gb: inventory.capacity.disk_gb,
+    gpus: inventory.gpus,
+  };
+}
+
 /** Records (or refreshes) a hypervisor host and what it has; it is online from now. */
 export async function registerHost(
   db: Db,
@@ -22,12 +34,7 @@ export async function registerHost(
   const values = {
     name: host.name,
     driver: host.driver,
-    status: host.inventory.unavailable ? 'offline' : 'online',
-    status_reason: host.inventory.unavailable ?? null,
-    cpus: host.inventory.capacity.cpus,
-    memory_mb: host.inventory.capacity.memory_mb,
-    disk_gb: host.inventory.capacity.disk_gb,
-    gpus: host.inventory.gpus,
+    ...inventoryColumns(host.inventory),
     last_seen_at: new Date(),
     ...(host.cpu_allocation_ratio ? { cpu_allocation_ratio: host.cpu_allocation_ratio } : {}),
   };

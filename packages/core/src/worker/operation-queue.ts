@@ -38,7 +38,7 @@ export interface LocalImage {
 }
 
 /** What an operation records before it ends: the domain it defined (so a crash orphans nothing). */
-export type Checkpoint = Pick<VmRow, 'domain_ref'> & Partial<Pick<VmRow, 'vnc_port' | 'network'>>;
+export type Checkpoint = { domain_ref: string } & Partial<Pick<VmRow, 'vnc_port' | 'network'>>;
 
 /**
  * Where a worker gets its operations and where it reports them: the database itself for a

@@ -83,7 +83,7 @@ export class HttpAgentLink implements AgentLink {
       c.agent.checkpoint.mutate({
         worker_id: request.worker_id,
         operation_id: request.operation_id,
-        domain_ref: request.domain_ref!,
+        domain_ref: request.domain_ref,
         ...(request.vnc_port !== undefined ? { vnc_port: request.vnc_port } : {}),
         ...(request.network ? { network: request.network } : {}),
       }),
