@@ -16,8 +16,8 @@ import type { Db } from '../../store/database.js';
 import { toVm } from '../../store/mappers.js';
 import { type Notifier, notifyChange, notifyWork } from '../../store/notifier.js';
 import { insertOperation, renewLease } from '../../store/operation-rows.js';
-import { operations, vms } from '../../store/schema.js';
-import { insertVm } from '../../store/vm-rows.js';
+import { operations, type VmRow, vms } from '../../store/schema.js';
+import { insertVm, vmPlacement } from '../../store/vm-rows.js';
 import { finishOperation } from '../../worker/finish.js';
 import { keepLease } from '../../worker/lease.js';
 import { consoleLogger, type Logger } from '../../worker/logger.js';
@@ -59,6 +59,21 @@ export interface VmExport {
   content_type: string;
 }
 
+/** What an archive's manifest says of the VM it holds. */
+function manifestVmOf(vm: VmRow): ArchiveManifest['vm'] {
+  return {
+    name: vm.name,
+    cpu_cores: vm.cpu_cores,
+    memory_mb: vm.memory_mb,
+    disk_gb: vm.disk_gb,
+    os_type: vm.os_type as ArchiveManifest['vm']['os_type'],
+    os_version: vm.os_version,
+    labels: vm.labels,
+    network: { type: vm.network.type, bridge_name: vm.network.bridge_name },
+    vnc_enabled: vm.vnc_enabled,
+  };
+}
+
 function driverFailure(err: unknown, what: string): HangarError {
   if (err instanceof HangarError) return err;
   if (err instanceof DriverError && err.kind === 'unavailable') return errors.hostUnavailable(`${what}: ${err.message}`);
@@ -89,11 +104,7 @@ export class VmArchives {
 
   async exportVm(scope: Scope, id: unknown, opts: { gzip?: boolean; signal?: AbortSignal } = {}): Promise<VmExport> {
     const vmId = parseId(id, 'vm id');
-    const placed = await this.db
-      .select({ host_id: vms.host_id })
-      .from(vms)
-      .where(and(eq(vms.id, vmId), eq(vms.project_id, scope.project_id)));
-    const hostId = placed[0]?.host_id;
+    const hostId = (await vmPlacement(this.db, vmId, scope.project_id))?.host_id;
     if (hostId && !this.opts.drivers.has(hostId) && this.opts.relay) return this.exportFromAgent(scope, vmId, hostId, opts);
     const owner = `export-${randomUUID().slice(0, 8)}`;
     const begun = await this.db.transaction(async (tx) => {
@@ -150,17 +161,7 @@ export class VmArchives {
         version: ARCHIVE_VERSION,
         exported_at: new Date().toISOString(),
         driver: driver.kind,
-        vm: {
-          name: begun.row.name,
-          cpu_cores: begun.row.cpu_cores,
-          memory_mb: begun.row.memory_mb,
-          disk_gb: begun.row.disk_gb,
-          os_type: begun.row.os_type as ArchiveManifest['vm']['os_type'],
-          os_version: begun.row.os_version,
-          labels: begun.row.labels,
-          network: { type: begun.row.network.type, bridge_name: begun.row.network.bridge_name },
-          vnc_enabled: begun.row.vnc_enabled,
-        },
+        vm: manifestVmOf(begun.row),
         disks: await describeDisks(files, opts.signal),
       };
       archive = archiveStream(manifest, files, { gzip: opts.gzip === true });
@@ -218,17 +219,7 @@ export class VmArchives {
       const vm = await requireVm(tx, scope, vmId, true);
       if (vm.status === 'exporting') throw conflictError('export', vm, await inFlightOperation(tx, vm), true);
       if (!vm.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
-      const manifest_vm: ArchiveManifest['vm'] = {
-        name: vm.name,
-        cpu_cores: vm.cpu_cores,
-        memory_mb: vm.memory_mb,
-        disk_gb: vm.disk_gb,
-        os_type: vm.os_type as ArchiveManifest['vm']['os_type'],
-        os_version: vm.os_version,
-        labels: vm.labels,
-        network: { type: vm.network.type, bridge_name: vm.network.bridge_name },
-        vnc_enabled: vm.vnc_enabled,
-      };
+      const manifest_vm = manifestVmOf(vm);
       const r = await beginAction(tx, scope, vm, 'export', {
         actor: scope.actor,
         input: { transfer, gzip: opts.gzip === true, manifest_vm },
