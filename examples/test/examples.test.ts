@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { simGpus } from '@hangar/core';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -13,7 +14,8 @@ let server: TestServer;
 beforeAll(async () => {
   // Hypervisor calls take a moment, as on a real host, so the concurrency example meets an operation in flight.
   // Simulated disks of 1 MiB per "GB" keep the export example quick.
-  server = await startTestServer({ simulator: { latency_ms: 150 }, sim_bytes_per_gb: 2 ** 20 });
+  // Two simulated A100s, on NUMA nodes 0 and 1, for the GPU example.
+  server = await startTestServer({ simulator: { latency_ms: 150, gpus: simGpus('10de:20b0,10de:20b0@1') }, sim_bytes_per_gb: 2 ** 20 });
 });
 afterAll(() => server?.stop());
 
@@ -41,6 +43,16 @@ describe('examples', () => {
     expect(out).toMatch(/role=web: web-\S+, web-\S+\n/);
     expect(out).toMatch(/running: web-/);
     expect(out).toMatch(/walked 3 VMs/);
+  });
+
+  it('gpus', async () => {
+    const out = await example('gpus');
+    expect(out).toMatch(/local 0000:10:00\.0 GA100 \[A100 SXM4 40GB\] NUMA 0 free\n/);
+    expect(out).toMatch(/train-\S+ is running, holding GA100 \[A100 SXM4 40GB\] at 0000:1[01]:00\.0\n/);
+    expect(out).toMatch(/8 A100s: INSUFFICIENT_CAPACITY \(503\)/);
+    expect(out).toMatch(/VMs with an A100: train-\S+\n/);
+    expect(out).toMatch(/stopped with release_gpus: asks for 1, holds 0\n/);
+    expect(out).toMatch(/started again, holding 1\n/);
   });
 
   it('trpc-direct', async () => {

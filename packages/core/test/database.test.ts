@@ -50,6 +50,7 @@ describe('openDatabase', () => {
       expect(tables.map((t) => t.tablename)).toEqual([
         'api_keys',
         'events',
+        'gpu_devices',
         'hosts',
         'idempotency_keys',
         'images',

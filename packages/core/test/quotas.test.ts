@@ -31,6 +31,7 @@ describe('quotas', () => {
       disk_gb: null,
       images: null,
       running_downloads: null,
+      gpus: null,
     });
     await services.projects.set_quotas(scope.project_id, { vms: 2, cpu_cores: 3, memory_mb: 1024, disk_gb: 10 });
     const a = await services.vms.create(scope, vm('a', 1));

@@ -20,9 +20,11 @@ import type {
   CreateApiKeyInput,
   CreateUserInput,
   CreateVmSpec,
+  Gpu,
   Host,
   Image,
   ListEventsQuery,
+  ListGpusQuery,
   ListImagesQuery,
   ListOperationsQuery,
   ListVmsQuery,
@@ -310,9 +312,13 @@ export class Client {
     return this.action((input, signal) => this.trpc.vms.start.mutate(input, { signal }), id, opts);
   }
 
-  /** Graceful: ACPI power-off, forced off after `timeout_s` (default 30). */
-  stopVm(id: string, opts: MutationOptions & { timeout_s?: number } = {}): Promise<VmActionResult> {
-    return this.action((input, signal) => this.trpc.vms.stop.mutate({ ...input, timeout_s: opts.timeout_s }, { signal }), id, opts);
+  /**
+   * Graceful: ACPI power-off, forced off after `timeout_s` (default 30). `release_gpus`: give the
+   * VM's GPUs back to its host once it is off; its next start takes them again (503 if none are free).
+   */
+  stopVm(id: string, opts: MutationOptions & { timeout_s?: number; release_gpus?: boolean } = {}): Promise<VmActionResult> {
+    const { timeout_s, release_gpus } = opts;
+    return this.action((input, signal) => this.trpc.vms.stop.mutate({ ...input, timeout_s, release_gpus }, { signal }), id, opts);
   }
 
   forceStopVm(id: string, opts: MutationOptions = {}): Promise<VmActionResult> {
@@ -448,6 +454,10 @@ export class Client {
   /** The hypervisor hosts, with their status and why one is offline (global admins). */
   listHosts(opts: CallOptions = {}): PagePromise<Host, Host[]> {
     return whole(() => this.call((signal) => this.trpc.hosts.list.query(undefined, { signal }), opts));
+  }
+  /** The fleet's GPUs: host, address, model, NUMA node, health and holder (global admins). */
+  listGpus(query: ListGpusQuery = {}, opts: CallOptions = {}): PagePromise<Gpu, Gpu[]> {
+    return whole(() => this.call((signal) => this.trpc.gpus.list.query(query, { signal }), opts));
   }
   getHost(id: string, opts: CallOptions = {}): Promise<Host> {
     return this.call((signal) => this.trpc.hosts.get.query({ id }, { signal }), opts);

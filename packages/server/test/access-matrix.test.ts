@@ -113,6 +113,7 @@ const MATRIX = {
   'images.delete': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ id: await f.image() }) },
 
   // Hosts are the fleet's, not a project's.
+  'gpus.list': { min: 'global', input: () => ({}) },
   'hosts.list': { min: 'global', input: () => undefined },
   'hosts.get': { min: 'global', input: async () => ({ id: await hostId() }) },
   'hosts.unmanaged_domains': { min: 'global', input: async () => ({ id: await hostId() }) },

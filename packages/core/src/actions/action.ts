@@ -12,7 +12,18 @@ export interface Outcome {
   vm?: Partial<
     Pick<
       VmRow,
-      'domain_ref' | 'vnc_port' | 'network' | 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled' | 'deleted_at' | 'iso_image_id'
+      | 'domain_ref'
+      | 'vnc_port'
+      | 'network'
+      | 'cpu_cores'
+      | 'memory_mb'
+      | 'disk_gb'
+      | 'vnc_enabled'
+      | 'deleted_at'
+      | 'iso_image_id'
+      | 'gpu_count'
+      | 'gpu_model'
+      | 'gpu_vendor'
     >
   >;
   data?: Record<string, unknown>;

@@ -3,6 +3,7 @@ import { can, type DefinedDomain, type DomainSpec, DriverError } from '../driver
 import { mediaOf } from '../worker/media.js';
 import type { Checkpoint, WorkVm } from '../worker/operation-queue.js';
 import type { ActionDefinition, PerformContext } from './action.js';
+import { gpuAssignments } from './driver-calls.js';
 
 function specOf(vm: WorkVm): DomainSpec {
   return {
@@ -14,6 +15,7 @@ function specOf(vm: WorkVm): DomainSpec {
     os_type: vm.os_type as DomainSpec['os_type'],
     network: vm.network,
     vnc_enabled: vm.vnc_enabled,
+    gpus: gpuAssignments(vm.gpu_devices),
   };
 }
 

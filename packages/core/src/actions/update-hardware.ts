@@ -1,6 +1,6 @@
 import type { HardwareChanges } from '../domain/vm.js';
 import type { ActionDefinition } from './action.js';
-import { refOf } from './driver-calls.js';
+import { gpusOf, refOf } from './driver-calls.js';
 
 const changesOf = (input: Record<string, unknown>) => (input.changes ?? {}) as HardwareChanges;
 const isoOf = (input: Record<string, unknown>) => input.iso as { image_id: string | null } | undefined;
@@ -21,7 +21,10 @@ export const update_hardware: ActionDefinition = {
     const iso = isoOf(op.input);
     let isoPath: { iso_path?: string | null } = {};
     if (iso) isoPath = { iso_path: iso.image_id ? (await ctx.image(iso.image_id)).path : null };
-    const fromDriver = await driver.reconfigure(refOf(vm), { ...changes, ...isoPath }, { signal });
+    // The GPUs asked for are columns of the VM, not the domain's: the domain gets the GPUs taken for it.
+    const { gpu_count: _n, gpu_model: _m, gpu_vendor: _v, ...hardware } = changes;
+    const gpus = gpusOf(op.input);
+    const fromDriver = await driver.reconfigure(refOf(vm), { ...hardware, ...isoPath, ...(gpus ? { gpus } : {}) }, { signal });
     const network = changes.network
       ? { ...changes.network, mac_address: fromDriver.mac_address ?? changes.network.mac_address }
       : undefined;

@@ -3,6 +3,7 @@ import type { HostReport } from '../domain/agent.js';
 import type { HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import { consoleLogger, type Logger } from '../worker/logger.js';
+import { INVENTORY_REFRESH_MS } from '../worker/maintenance/drift.js';
 import { Worker } from '../worker/worker.js';
 import type { AgentLink } from './link.js';
 import { RemoteQueue } from './remote-queue.js';
@@ -41,6 +42,9 @@ export class HostAgent {
   private unwatch: (() => void) | null = null;
   private reporting: Promise<void> = Promise.resolve();
   private sendInventory = true;
+  /** The inventory the API last took (JSON): a heartbeat sends it again only when it changed. */
+  private sentInventory: string | null = null;
+  private sentInventoryAt = Date.now();
 
   constructor(private readonly opts: HostAgentOptions) {
     this.log = opts.logger ?? consoleLogger;
@@ -68,6 +72,7 @@ export class HostAgent {
   async start(): Promise<void> {
     const inventory = await this.opts.driver.inventory({ signal: AbortSignal.timeout(30_000) });
     await this.opts.link.hello({ driver: this.opts.driver.kind, version: this.opts.version, inventory });
+    this.sentInventory = JSON.stringify(inventory);
     this.sendInventory = false;
     this.unwatch =
       this.opts.driver.watch?.((change) => {
@@ -99,9 +104,23 @@ export class HostAgent {
       report = { asked_at, domains: null, unavailable: (err instanceof Error ? err.message : String(err)).slice(0, 2000) };
     }
     try {
-      if (this.sendInventory && report.domains)
-        report.inventory = await this.opts.driver.inventory({ signal: AbortSignal.timeout(10_000) });
+      // What the host has is read every heartbeat (a GPU failing its checks, a device rebound)
+      // and sent when it changed, when the API asks, and every few minutes regardless (a GPU a
+      // launch marked unhealthy is healthy again by the host's word even if nothing changed).
+      let sent: string | null = null;
+      if (report.domains) {
+        const inventory = await this.opts.driver.inventory({ signal: AbortSignal.timeout(10_000) });
+        const now = JSON.stringify(inventory);
+        if (this.sendInventory || now !== this.sentInventory || Date.now() - this.sentInventoryAt > INVENTORY_REFRESH_MS) {
+          report.inventory = inventory;
+          sent = now;
+        }
+      }
       const answer = await this.opts.link.report(report);
+      if (sent) {
+        this.sentInventory = sent;
+        this.sentInventoryAt = Date.now();
+      }
       this.sendInventory = answer.inventory_wanted;
     } catch (err) {
       this.log.warn({ err }, 'heartbeat failed');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CpuCores, DiskGb, LabelKey, MemoryMb, OsType, Text, Timestamp, Uuid } from './fields.js';
+import { VmGpuDevice } from './gpu.js';
 import { HostInventory, HostLabels, HostName } from './host.js';
 import { VmAction } from './state-machine.js';
 import { STABLE_STATUSES, VmStatus } from './status.js';
@@ -144,6 +145,8 @@ export const AgentVm = z.object({
   domain_ref: z.string().nullable(),
   image_id: Uuid.nullable(),
   iso_image_id: Uuid.nullable(),
+  /** The GPUs it holds (given to its domain at create, and at a start that took them again). */
+  gpu_devices: z.array(VmGpuDevice).max(64).default([]),
 });
 export type AgentVm = z.infer<typeof AgentVm>;
 

@@ -1,17 +1,8 @@
 import { z } from 'zod';
 import { LabelKey, LabelValue, Text, Timestamp, Uuid } from './fields.js';
+import { Gpu, GpuDevice } from './gpu.js';
 
-export const GpuDevice = z.object({
-  /** PCI address, e.g. 0000:3b:00.0 */
-  address: Text.max(64),
-  vendor_id: Text.max(16),
-  device_id: Text.max(16),
-  vendor: Text.max(256).nullable(),
-  driver: Text.max(64).nullable(),
-  iommu_group: z.int().min(0).max(1_000_000).nullable(),
-  numa_node: z.int().min(-1).max(1024).nullable(),
-});
-export type GpuDevice = z.infer<typeof GpuDevice>;
+export { GpuDevice } from './gpu.js';
 
 /** What a host has (bounded: an agent reports it, and the columns are 32-bit). */
 export const Capacity = z.object({
@@ -61,7 +52,11 @@ export const Host = z
     status_reason: z.string().nullable(),
     capacity: Capacity,
     allocated: Capacity,
-    gpus: z.array(GpuDevice),
+    /** The host's GPUs, with who holds each and whether it can be passed through. */
+    gpus: z.array(Gpu),
+    /** GPUs free and healthy (what the scheduler can still give), and held by VMs. */
+    gpus_free: z.int(),
+    gpus_used: z.int(),
     labels: z.record(z.string(), z.string()),
     /** No new VMs are placed here (cordoned, or draining). */
     cordoned: z.boolean(),

@@ -4,6 +4,7 @@ export * from './auth.js';
 export * from './errors.js';
 export * from './event.js';
 export * from './fields.js';
+export * from './gpu.js';
 export * from './host.js';
 export * from './image.js';
 export * from './list.js';

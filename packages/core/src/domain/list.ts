@@ -31,6 +31,8 @@ export const ListVmsQuery = z.strictObject({
   host_id: z.union([Uuid, HostName]).optional(),
   os_type: OsType.optional(),
   label: oneOrMany(LabelSelector).optional(),
+  /** VMs holding (or asking for) GPUs of this model: words of its name, or its vendor:device id. */
+  gpu_model: Text.min(1).max(128).optional(),
   /** Case-insensitive substring of the name. */
   search: Text.min(1).max(63).optional(),
   include_deleted: z.boolean().default(false),

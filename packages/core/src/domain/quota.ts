@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Uuid } from './fields.js';
 
 /** What a project's quotas bound. */
-export const QUOTA_KINDS = ['vms', 'cpu_cores', 'memory_mb', 'disk_gb', 'images', 'running_downloads'] as const;
+export const QUOTA_KINDS = ['vms', 'cpu_cores', 'memory_mb', 'disk_gb', 'images', 'running_downloads', 'gpus'] as const;
 export type QuotaKind = (typeof QUOTA_KINDS)[number];
 
 const Limit = z
@@ -24,6 +24,8 @@ export const QuotaLimits = z
     images: Limit.optional(),
     /** Image downloads running at once (more wait their turn). */
     running_downloads: Limit.optional(),
+    /** GPUs held by the project's VMs. */
+    gpus: Limit.optional(),
   })
   .meta({ id: 'QuotaLimits' });
 export type QuotaLimits = z.input<typeof QuotaLimits>;

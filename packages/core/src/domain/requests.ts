@@ -95,6 +95,8 @@ export const VmConfig = Vm.pick({
   vnc_enabled: true,
   vnc_port: true,
   network: true,
+  gpus: true,
+  gpu_devices: true,
   version: true,
 })
   .extend({
@@ -104,14 +106,21 @@ export const VmConfig = Vm.pick({
   .meta({ id: 'VmConfig' });
 export type VmConfig = z.infer<typeof VmConfig>;
 
-const HardwareFields = UpdateVmFields.pick({ cpu_cores: true, memory_mb: true, disk_gb: true, vnc_enabled: true, network: true });
+const HardwareFields = UpdateVmFields.pick({
+  cpu_cores: true,
+  memory_mb: true,
+  disk_gb: true,
+  vnc_enabled: true,
+  network: true,
+  gpus: true,
+});
 
 /** Hardware only (the VM must be stopped). */
 export const ConfigureVmRequest = HardwareFields.extend({ id: Uuid, ...MutationOptions.shape, ...WaitFlag }).refine(
   somethingToUpdate,
   NOTHING_TO_UPDATE,
 );
-export const ResizeVmRequest = HardwareFields.pick({ cpu_cores: true, memory_mb: true, disk_gb: true })
+export const ResizeVmRequest = HardwareFields.pick({ cpu_cores: true, memory_mb: true, disk_gb: true, gpus: true })
   .extend({ id: Uuid, ...MutationOptions.shape, ...WaitFlag })
   .refine(somethingToUpdate, NOTHING_TO_UPDATE);
 

@@ -14,6 +14,7 @@ import {
   Uuid,
   VmName,
 } from './fields.js';
+import { GpuRequest, VmGpuDevice, VmGpus } from './gpu.js';
 import { HostLabels, HostName } from './host.js';
 import { ImageUrl } from './image.js';
 import { VmAction } from './state-machine.js';
@@ -60,6 +61,10 @@ export const Vm = z
     network: Network,
     vnc_enabled: z.boolean(),
     vnc_port: z.int().nullable(),
+    /** The GPUs the VM asked for; null when none. */
+    gpus: VmGpus.nullable(),
+    /** The GPUs it holds now (a stopped VM stopped with `release_gpus` holds none until it starts again). */
+    gpu_devices: z.array(VmGpuDevice),
     /** The image the VM's disk was made from (or its boot ISO), if any. */
     image_id: Uuid.nullable(),
     /** The ISO image in the VM's CD-ROM drive, if any. */
@@ -87,6 +92,8 @@ export const CreateVmInput = z.strictObject({
   public_ip: IpAddress.nullish(),
   network: NetworkInput.default({ type: 'nat' }),
   vnc_enabled: z.boolean().default(true),
+  /** GPUs passed through from the host: the scheduler picks a host with this many free GPUs of that model. */
+  gpus: GpuRequest.optional(),
   /** Place the VM on this host (its id or name; global admins only); otherwise the scheduler picks one. */
   host_id: z.union([Uuid, HostName]).nullish(),
   /** What the scheduler must honour when it picks the host. */
@@ -107,7 +114,7 @@ export type CreateVmInput = z.input<typeof CreateVmInput>;
 export type CreateVm = z.output<typeof CreateVmInput>;
 
 /** Fields that change what the hypervisor runs: only while the VM is stopped. */
-export const HARDWARE_FIELDS = ['cpu_cores', 'memory_mb', 'disk_gb', 'network', 'vnc_enabled'] as const;
+export const HARDWARE_FIELDS = ['cpu_cores', 'memory_mb', 'disk_gb', 'network', 'vnc_enabled', 'gpus'] as const;
 /** Fields that describe the VM to people: changeable in any state but deleted. */
 export const METADATA_FIELDS = ['name', 'labels', 'public_ip', 'os_type', 'os_version'] as const;
 
@@ -122,6 +129,8 @@ export const UpdateVmFields = z.strictObject({
   disk_gb: DiskGb.optional(),
   network: NetworkInput.optional(),
   vnc_enabled: z.boolean().optional(),
+  /** The GPUs the VM should hold (more are taken on its host, fewer are freed); `{count: 0}` for none. */
+  gpus: GpuRequest.optional(),
 });
 
 const somethingToUpdate = (u: Record<string, unknown>) => [...HARDWARE_FIELDS, ...METADATA_FIELDS].some((f) => u[f] !== undefined);
@@ -134,7 +143,17 @@ export type UpdateVm = z.output<typeof UpdateVmInput>;
 
 export type HardwareChanges = Partial<Pick<Vm, 'cpu_cores' | 'memory_mb' | 'disk_gb' | 'vnc_enabled'>> & {
   network?: Network;
+  /** The GPUs asked for, as stored (columns of the VM). */
+  gpu_count?: number;
+  gpu_model?: string | null;
+  gpu_vendor?: string | null;
 };
+
+/** A GPU request as stored and shown: null for none. */
+export function normalizeGpus(g: GpuRequest | null | undefined): VmGpus | null {
+  if (!g || g.count === 0) return null;
+  return { count: g.count, model: g.model?.trim() ?? null, vendor: g.vendor?.trim() ?? null };
+}
 
 /** A network as stored: a bridge name only on bridges, unknown addresses as null. */
 export function normalizeNetwork(n: NetworkInput): Network {

@@ -1,9 +1,18 @@
 import type { OsType } from '../domain/fields.js';
+import type { GpuFault } from '../domain/gpu.js';
 import type { HostInventory } from '../domain/host.js';
 import type { HardwareChanges, Network } from '../domain/vm.js';
 
 /** What the hypervisor reports for a domain. `missing`: it has no such domain. */
 export type DomainState = 'running' | 'paused' | 'stopped' | 'crashed' | 'missing';
+
+/** A GPU given to a domain: passed through with the other functions of its IOMMU group that are not bridges (its audio, say). */
+export interface GpuAssignment {
+  /** PCI address on the host, e.g. 0000:3b:00.0. */
+  address: string;
+  /** Its NUMA node: the domain's vCPUs are kept on that node's CPUs. */
+  numa_node: number | null;
+}
 
 export interface DomainSpec {
   vm_id: string;
@@ -18,6 +27,8 @@ export interface DomainSpec {
   iso_path?: string | null;
   /** A disk image in the image store the VM's disk starts as a copy of. */
   base_image?: { path: string; format: 'raw' | 'qcow2' } | null;
+  /** Host GPUs to pass through (checked by a preflight at each start). */
+  gpus?: GpuAssignment[];
 }
 
 /** A disk file of a domain, as exported or handed over for import. */
@@ -61,8 +72,8 @@ export interface DomainStateChange {
   event?: string;
 }
 
-/** Offline changes a driver applies: the VM's hardware, and the ISO in its CD-ROM drive. */
-export type DomainChanges = HardwareChanges & { iso_path?: string | null };
+/** Offline changes a driver applies: the VM's hardware, the ISO in its CD-ROM drive, and the GPUs it is given (the whole set). */
+export type DomainChanges = HardwareChanges & { iso_path?: string | null; gpus?: GpuAssignment[] };
 
 /** Optional: VMs leave and enter the host as archives of their disks (export, import). */
 export interface ArchiveCapability {
@@ -136,6 +147,20 @@ export class DriverError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A start refused before launching because GPUs cannot be passed through: `faults` names each
+ * GPU and why (not bound to vfio-pci, its IOMMU group holds a device the host uses, no
+ * /dev/vfio/N). The operation fails with the message and those GPUs are marked unhealthy.
+ */
+export class GpuPreflightError extends DriverError {
+  constructor(
+    readonly faults: GpuFault[],
+    message = `GPU preflight failed: ${faults.map((f) => `${f.address}: ${f.reason}`).join('; ')}`,
+  ) {
+    super('failed', message);
   }
 }
 

@@ -347,6 +347,7 @@ function workItem(op: OperationRow, vm: VmRow): WorkItem {
       domain_ref: vm.domain_ref,
       image_id: vm.image_id,
       iso_image_id: vm.iso_image_id,
+      gpu_devices: vm.gpu_devices,
     },
   };
 }

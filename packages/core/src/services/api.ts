@@ -11,6 +11,7 @@ import type {
 } from '../domain/agent.js';
 import type { ApiKey, CreateApiKeyInput, CreatedApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
 import type { ListEventsQuery, VmEvent } from '../domain/event.js';
+import type { Gpu, ListGpusQuery } from '../domain/gpu.js';
 import type { DrainResult, Host, HostStatus, UnmanagedDomain } from '../domain/host.js';
 import type { AttachIsoInput, Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
 import type { ListVmsQuery, VmPage } from '../domain/list.js';
@@ -69,6 +70,10 @@ export interface Services {
     get(scope: Scope, id: string): Promise<Operation>;
     list(scope: Scope, query?: ListOperationsQuery): Promise<z.infer<typeof OperationPage>>;
     wait(scope: Scope, id: string, opts?: WaitCallOptions): Promise<{ operation: Operation; timed_out: boolean }>;
+  };
+  gpus: {
+    /** Admins: the fleet's GPUs. */
+    list(query?: ListGpusQuery): Promise<Gpu[]>;
   };
   hosts: {
     register(host: { name: string; driver: string; inventory: HostInventory; cpu_allocation_ratio?: number }): Promise<Host>;

@@ -11,6 +11,7 @@ import { endOperation, insertOperation, lockOperation } from '../store/operation
 import type { OperationRow, VmRow } from '../store/schema.js';
 import { changeVm } from '../store/vm-rows.js';
 import { appendEvents } from './events.js';
+import { regainGpus } from './vm-gpus.js';
 
 export interface BeginOptions {
   force?: boolean;
@@ -86,12 +87,13 @@ export async function beginAction(
     await endOperation(tx, inFlight.id, { status: 'cancelled', error: `cancelled: preempted by ${action}` });
   }
   const deadline = new Date(now.getTime() + (r.deadline_s + (opts.extra_deadline_s ?? 0)) * 1000);
+  const gpus = action === 'start' ? await regainGpus(tx, vm) : {};
   const op = await insertOperation(tx, {
     vm_id: vm.id,
     project_id: vm.project_id,
     host_id: vm.host_id,
     action,
-    input: opts.input ?? {},
+    input: { ...(opts.input ?? {}), ...gpus },
     deadline_at: deadline,
     created_at: now,
     updated_at: now,

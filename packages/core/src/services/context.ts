@@ -1,9 +1,9 @@
 import type { HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
+import type { PlacementStrategy } from '../scheduler/reserve.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
 import type { Logger } from '../worker/logger.js';
-import type { PlacementStrategy } from './hosts.js';
 
 export interface ServiceDeps {
   db: Db;

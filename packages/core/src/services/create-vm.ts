@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { rule } from '../domain/state-machine.js';
-import { CreateVmInput, normalizeNetwork } from '../domain/vm.js';
+import { CreateVmInput, normalizeGpus, normalizeNetwork } from '../domain/vm.js';
+import { placeVm } from '../scheduler/place.js';
+import type { PlacementStrategy } from '../scheduler/reserve.js';
 import type { Db } from '../store/database.js';
+import { vmGpuCopy } from '../store/gpu-rows.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
 import { insertOperation } from '../store/operation-rows.js';
 import { insertVm } from '../store/vm-rows.js';
 import { appendEvents } from './events.js';
-import { type PlacementStrategy, reserve, resolveHostForPlacement } from './hosts.js';
+import { resolveHostForPlacement } from './hosts.js';
 import { idempotent } from './idempotency.js';
 import { nameGuard } from './name-guard.js';
 import { enforceQuota } from './quotas.js';
@@ -29,22 +32,26 @@ export async function createVm(
   return nameGuard(input.name, () =>
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
+        const gpus = normalizeGpus(input.gpus);
         await enforceQuota(tx, scope.project_id, {
           vms: 1,
           cpu_cores: input.cpu_cores,
           memory_mb: input.memory_mb,
           disk_gb: input.disk_gb,
+          gpus: gpus?.count ?? 0,
         });
         const chosen = input.host_id ? (await resolveHostForPlacement(tx, input.host_id)).id : null;
-        const hostId = await reserve(
-          tx,
-          { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb },
-          { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true },
-        );
-        const media = await vmMedia(tx, scope, input);
-        const now = new Date();
         const vmId = randomUUID();
         const opId = randomUUID();
+        const placed = await placeVm(
+          tx,
+          vmId,
+          { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb },
+          { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true, gpus },
+        );
+        const hostId = placed.host_id;
+        const media = await vmMedia(tx, scope, input);
+        const now = new Date();
         const vm = await insertVm(tx, {
           id: vmId,
           project_id: scope.project_id,
@@ -60,6 +67,10 @@ export async function createVm(
           public_ip: input.public_ip ?? null,
           network: normalizeNetwork(input.network),
           vnc_enabled: input.vnc_enabled,
+          gpu_count: gpus?.count ?? 0,
+          gpu_model: gpus?.model ?? null,
+          gpu_vendor: gpus?.vendor ?? null,
+          gpu_devices: vmGpuCopy(placed.gpus),
           image_id: media.image_id,
           iso_image_id: media.iso_image_id,
           current_operation_id: opId,

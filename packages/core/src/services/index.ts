@@ -9,6 +9,7 @@ import { bootstrap } from './bootstrap.js';
 import type { ServiceDeps } from './context.js';
 import { createVm } from './create-vm.js';
 import { listEvents } from './events.js';
+import { listGpus } from './gpus.js';
 import { cordonHost, drainHost, getHost, listHosts, registerHost, removeHost, setHostLabels, setHostStatus } from './hosts.js';
 import { unmanagedDomains, vmConfigXml } from './hypervisor-views.js';
 import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
@@ -96,6 +97,7 @@ export function createServices(deps: ServiceDeps): Services {
       cordon: (id) => cordonHost(db, id, true),
       uncordon: (id) => cordonHost(db, id, false),
     },
+    gpus: bind(db, { list: listGpus }),
     join_tokens: bind(db, { create: createJoinToken, list: listJoinTokens, revoke: revokeJoinToken }),
     agents: agentMethods(
       new AgentService({
@@ -124,6 +126,7 @@ export function createServices(deps: ServiceDeps): Services {
     }),
   };
 }
+export { type PlacementStrategy, release, reserve } from '../scheduler/reserve.js';
 export type { AgentPrincipal, Services, WaitCallOptions } from './api.js';
 export {
   API_KEY_PREFIX,
@@ -138,7 +141,7 @@ export * from './archive/index.js';
 export { type BootstrapOptions, type BootstrapResult, bootstrap } from './bootstrap.js';
 export type { ServiceDeps } from './context.js';
 export { decodeCursor, encodeCursor } from './cursor.js';
-export { type PlacementStrategy, registerHost, release, reserve, setHostStatus } from './hosts.js';
+export { registerHost, setHostStatus } from './hosts.js';
 export { createJoinToken } from './join-tokens.js';
 export { createProject, ensureProject, getProject, listProjects } from './projects.js';
 export { getOrCreateSetting } from './settings.js';

@@ -15,6 +15,7 @@ const LABELS: Record<QuotaKind, string> = {
   disk_gb: 'GB of disk',
   images: 'images',
   running_downloads: 'running image downloads',
+  gpus: 'GPUs',
 };
 
 async function usage(tx: Db | Tx, projectId: string): Promise<Usage> {
@@ -25,7 +26,8 @@ async function usage(tx: Db | Tx, projectId: string): Promise<Usage> {
       (SELECT coalesce(sum(memory_mb), 0) FROM vms WHERE project_id = ${projectId} AND deleted_at IS NULL) AS memory_mb,
       (SELECT coalesce(sum(disk_gb), 0) FROM vms WHERE project_id = ${projectId} AND deleted_at IS NULL) AS disk_gb,
       (SELECT count(*) FROM images WHERE project_id = ${projectId} AND status <> 'error') AS images,
-      (SELECT count(*) FROM images WHERE project_id = ${projectId} AND status = 'downloading' AND lease_expires_at >= now()) AS running_downloads`);
+      (SELECT count(*) FROM images WHERE project_id = ${projectId} AND status = 'downloading' AND lease_expires_at >= now()) AS running_downloads,
+      (SELECT count(*) FROM gpu_devices g JOIN vms v ON v.id = g.vm_id WHERE v.project_id = ${projectId}) AS gpus`);
   return Object.fromEntries(QUOTA_KINDS.map((k) => [k, Number(row![k])])) as Usage;
 }
 

@@ -1,17 +1,18 @@
 import { errors } from '../domain/errors.js';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
-import { HARDWARE_FIELDS, type HardwareChanges, METADATA_FIELDS, normalizeNetwork, UpdateVmInput } from '../domain/vm.js';
+import { HARDWARE_FIELDS, type HardwareChanges, METADATA_FIELDS, normalizeGpus, normalizeNetwork, UpdateVmInput } from '../domain/vm.js';
+import { reserve } from '../scheduler/reserve.js';
 import type { Db } from '../store/database.js';
 import { toVm } from '../store/mappers.js';
 import { changeVm } from '../store/vm-rows.js';
 import { beginAction, checkVersion, conflictError, inFlightOperation } from './begin-action.js';
 import { appendEvents } from './events.js';
-import { reserve } from './hosts.js';
 import { canonicalJson, idempotent } from './idempotency.js';
 import { nameGuard } from './name-guard.js';
 import { enforceQuota } from './quotas.js';
 import { parse, parseId } from './validate.js';
+import { changeGpus, gpusAsked } from './vm-gpus.js';
 import { requireVm } from './vm-queries.js';
 
 const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
@@ -51,8 +52,13 @@ export async function updateVm(
         }
         const hw: HardwareChanges = {};
         for (const f of HARDWARE_FIELDS) {
+          if (f === 'gpus') continue;
           const v = f === 'network' && patch.network ? normalizeNetwork(patch.network) : patch[f];
           if (v !== undefined && !same(v, current[f])) (hw as Record<string, unknown>)[f] = v;
+        }
+        const gpus = patch.gpus === undefined ? undefined : normalizeGpus(patch.gpus);
+        if (gpus !== undefined && !same(gpus, gpusAsked(vm))) {
+          Object.assign(hw, { gpu_count: gpus?.count ?? 0, gpu_model: gpus?.model ?? null, gpu_vendor: gpus?.vendor ?? null });
         }
         const hasHw = Object.keys(hw).length > 0;
         if (hasHw && vm.status !== 'stopped') {
@@ -85,7 +91,8 @@ export async function updateVm(
           await enforceQuota(tx, vm.project_id, { cpu_cores: grow.cpus, memory_mb: grow.memory_mb, disk_gb: grow.disk_gb });
           await reserve(tx, grow, { host_id: vm.host_id });
         }
-        return beginAction(tx, scope, vm, 'update_hardware', { input: { changes: hw, reserved: grow }, actor: scope.actor });
+        const gpuChange = gpus !== undefined && hw.gpu_count !== undefined ? await changeGpus(tx, vm, gpus) : {};
+        return beginAction(tx, scope, vm, 'update_hardware', { input: { changes: hw, reserved: grow, ...gpuChange }, actor: scope.actor });
       }),
     ),
   );

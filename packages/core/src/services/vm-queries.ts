@@ -5,6 +5,7 @@ import { ListVmsQuery, parseLabelSelector, type VmPage } from '../domain/list.js
 import type { Scope } from '../domain/project.js';
 import type { Vm } from '../domain/vm.js';
 import type { Db, Tx } from '../store/database.js';
+import { vmGpuModelIs } from '../store/gpu-rows.js';
 import { toVm } from '../store/mappers.js';
 import { newestFirst } from '../store/order.js';
 import { hosts, type VmRow, vms } from '../store/schema.js';
@@ -85,6 +86,7 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
     else exact[sel.key] = sel.value;
   }
   if (Object.keys(exact).length) filters.push(sql`${vms.labels} @> ${JSON.stringify(exact)}::jsonb`);
+  if (q.gpu_model) filters.push(vmGpuModelIs(q.gpu_model));
   if (q.search) filters.push(sql`${vms.name} ILIKE ${`%${likeEscape(q.search.toLowerCase())}%`}`);
 
   const where = and(...filters);

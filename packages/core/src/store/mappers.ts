@@ -1,5 +1,6 @@
 import type { ApiKey, Role, User } from '../domain/auth.js';
 import type { VmEvent } from '../domain/event.js';
+import type { Gpu } from '../domain/gpu.js';
 import type { Host } from '../domain/host.js';
 import type { Image } from '../domain/image.js';
 import type { Operation } from '../domain/operation.js';
@@ -8,7 +9,7 @@ import type { OperationAction } from '../domain/state-machine.js';
 import { allowedActions } from '../domain/state-machine.js';
 import type { VmStatus } from '../domain/status.js';
 import type { Vm } from '../domain/vm.js';
-import type { ApiKeyRow, EventRow, HostRow, ImageRow, OperationRow, ProjectRow, UserRow, VmRow } from './schema.js';
+import type { ApiKeyRow, EventRow, GpuDeviceRow, HostRow, ImageRow, OperationRow, ProjectRow, UserRow, VmRow } from './schema.js';
 
 /** Rows to wire shapes: timestamps become ISO strings, `allowed_actions` is derived, internals stay behind. */
 
@@ -33,6 +34,8 @@ export function toVm(row: VmRow): Vm {
     network: row.network,
     vnc_enabled: row.vnc_enabled,
     vnc_port: row.vnc_port,
+    gpus: row.gpu_count > 0 ? { count: row.gpu_count, model: row.gpu_model, vendor: row.gpu_vendor } : null,
+    gpu_devices: row.gpu_devices,
     image_id: row.image_id,
     iso_image_id: row.iso_image_id,
     allowed_actions: allowedActions(status),
@@ -78,7 +81,30 @@ export function toEvent(row: EventRow): VmEvent {
   };
 }
 
-export function toHost(row: HostRow): Host {
+export function toGpu(row: GpuDeviceRow, host_name: string): Gpu {
+  return {
+    id: row.id,
+    host_id: row.host_id,
+    host_name,
+    address: row.address,
+    vendor_id: row.vendor_id,
+    device_id: row.device_id,
+    vendor: row.vendor,
+    model: row.model,
+    memory_mb: row.memory_mb,
+    iommu_group: row.iommu_group,
+    numa_node: row.numa_node,
+    driver: row.driver,
+    health: row.health as Gpu['health'],
+    health_reason: row.health_reason,
+    vm_id: row.vm_id,
+    updated_at: iso(row.updated_at),
+  };
+}
+
+/** A host with its GPU rows (those of other hosts in `gpus` are passed by). */
+export function toHost(row: HostRow, gpus: GpuDeviceRow[]): Host {
+  const mine = gpus.filter((g) => g.host_id === row.id).map((g) => toGpu(g, row.name));
   return {
     id: row.id,
     name: row.name,
@@ -87,7 +113,9 @@ export function toHost(row: HostRow): Host {
     status_reason: row.status_reason,
     capacity: { cpus: row.cpus, memory_mb: row.memory_mb, disk_gb: row.disk_gb },
     allocated: { cpus: row.allocated_cpus, memory_mb: row.allocated_memory_mb, disk_gb: row.allocated_disk_gb },
-    gpus: row.gpus,
+    gpus: mine,
+    gpus_free: mine.filter((g) => g.vm_id === null && g.health === 'healthy').length,
+    gpus_used: mine.filter((g) => g.vm_id !== null).length,
     labels: row.labels,
     cordoned: row.cordoned || row.draining,
     draining: row.draining,

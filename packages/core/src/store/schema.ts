@@ -14,7 +14,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { GpuDevice } from '../domain/host.js';
+import type { VmGpuDevice } from '../domain/gpu.js';
 import type { Network } from '../domain/vm.js';
 
 /** Millisecond precision, so a timestamp survives the round trip through a JS Date (keyset cursors rely on it). */
@@ -40,6 +40,7 @@ export const projectQuotas = pgTable('project_quotas', {
   disk_gb: integer('disk_gb'),
   images: integer('images'),
   running_downloads: integer('running_downloads'),
+  gpus: integer('gpus'),
   updated_at: updated(),
 });
 
@@ -58,7 +59,6 @@ export const hosts = pgTable('hosts', {
   allocated_disk_gb: integer('allocated_disk_gb').notNull().default(0),
   /** vCPUs per physical CPU the scheduler may hand out. */
   cpu_allocation_ratio: real('cpu_allocation_ratio').notNull().default(4),
-  gpus: jsonb('gpus').$type<GpuDevice[]>().notNull().default([]),
   labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
   /** No new placements (an admin's cordon, or a drain). */
   cordoned: boolean('cordoned').notNull().default(false),
@@ -70,6 +70,47 @@ export const hosts = pgTable('hosts', {
   created_at: created(),
   updated_at: updated(),
 });
+
+/**
+ * A host's GPUs, one row each, refreshed from its inventory. `vm_id` is who holds it: the
+ * scheduler assigns rows in the transaction that places the VM (the row locks make two creates
+ * never get one GPU). A VM keeps a copy of what it holds (`vms.gpu_devices`), written by the
+ * same statements (`store/gpu-rows.ts`).
+ */
+export const gpuDevices = pgTable(
+  'gpu_devices',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    host_id: uuid('host_id')
+      .notNull()
+      .references(() => hosts.id, { onDelete: 'cascade' }),
+    address: text('address').notNull(),
+    vendor_id: text('vendor_id').notNull(),
+    device_id: text('device_id').notNull(),
+    vendor: text('vendor'),
+    model: text('model'),
+    memory_mb: integer('memory_mb'),
+    driver: text('driver'),
+    iommu_group: integer('iommu_group'),
+    numa_node: integer('numa_node'),
+    health: text('health').notNull().default('healthy'),
+    health_reason: text('health_reason'),
+    /** Lowercase words of the model's name and its vendor:device id: what `gpus.model` matches. */
+    model_words: text('model_words').array().notNull().default(sql`'{}'::text[]`),
+    /** Lowercase words of the vendor's name and its id: what `gpus.vendor` matches. */
+    vendor_words: text('vendor_words').array().notNull().default(sql`'{}'::text[]`),
+    /** The host's inventory no longer lists it (kept while a VM holds it, unhealthy). */
+    missing: boolean('missing').notNull().default(false),
+    vm_id: uuid('vm_id'),
+    created_at: created(),
+    updated_at: updated(),
+  },
+  (t) => [
+    uniqueIndex('gpu_devices_host_address_uq').on(t.host_id, t.address),
+    index('gpu_devices_vm_idx').on(t.vm_id).where(sql`${t.vm_id} IS NOT NULL`),
+    index('gpu_devices_free_idx').on(t.host_id).where(sql`${t.vm_id} IS NULL AND ${t.health} = 'healthy'`),
+  ],
+);
 
 /** Tokens an admin makes for agents to join with: traded for per-host credentials. Only hashes are stored. */
 export const joinTokens = pgTable('join_tokens', {
@@ -138,6 +179,12 @@ export const vms = pgTable(
     network: jsonb('network').$type<Network>().notNull(),
     vnc_enabled: boolean('vnc_enabled').notNull().default(true),
     vnc_port: integer('vnc_port'),
+    /** GPUs the VM asked for: how many, and of which model and vendor (words of their names). */
+    gpu_count: integer('gpu_count').notNull().default(0),
+    gpu_model: text('gpu_model'),
+    gpu_vendor: text('gpu_vendor'),
+    /** The GPUs it holds: a copy of its `gpu_devices` rows, written with them. */
+    gpu_devices: jsonb('gpu_devices').$type<VmGpuDevice[]>().notNull().default([]),
     /** The image the VM's disk was made from, if any. */
     image_id: uuid('image_id').references(() => images.id, { onDelete: 'set null' }),
     /** The ISO image in the VM's CD-ROM drive, if any. */
@@ -285,3 +332,4 @@ export type ProjectRow = typeof projects.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type JoinTokenRow = typeof joinTokens.$inferSelect;
+export type GpuDeviceRow = typeof gpuDevices.$inferSelect;

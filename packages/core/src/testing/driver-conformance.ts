@@ -127,6 +127,25 @@ export function describeDriverConformance(subject: ConformanceSubject): void {
     );
 
     it(
+      'takes an empty GPU list as no GPUs: defined, reconfigured and started as without',
+      async () => {
+        const s: DomainSpec = { ...spec('no-gpus'), gpus: [] };
+        const { ref } = await driver.define(s);
+        refs.push(ref);
+        expect(await driver.list()).toContainEqual({ ref, vm_id: s.vm_id, state: 'stopped' });
+        await driver.start(ref);
+        expect(await driver.state(ref)).toBe('running');
+        await driver.kill(ref);
+        await driver.reconfigure(ref, { gpus: [] });
+        await driver.reconfigure(ref, { memory_mb: 384 });
+        await driver.start(ref);
+        expect(await driver.state(ref)).toBe('running');
+        await driver.kill(ref);
+      },
+      timeout,
+    );
+
+    it(
       'keeps domains across a restart of the driver: the new one lists and drives them',
       async () => {
         const ref = await defined('outlives');

@@ -17,3 +17,4 @@ export {
   virsh,
 } from './libvirt.js';
 export { qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from './qemu.js';
+export { buildSysfsFixture, FIXTURE_ADDRESSES, type FixtureRole, type SysfsFixture, type SysfsFixtureOptions } from './sysfs-fixture.js';

@@ -1,8 +1,11 @@
+import { z } from 'zod';
 import type { Outcome } from '../actions/action.js';
+import { GpuFault } from '../domain/gpu.js';
 import type { StableStatus, VmStatus } from '../domain/status.js';
+import { type Resources, release } from '../scheduler/reserve.js';
 import { appendEvents, type NewEvent } from '../services/events.js';
-import { type Resources, release } from '../services/hosts.js';
-import type { Db } from '../store/database.js';
+import type { Db, Tx } from '../store/database.js';
+import { freeVmGpus, markGpuFaults } from '../store/gpu-rows.js';
 import { notifyChange } from '../store/notifier.js';
 import { endOperation, lockOperation } from '../store/operation-rows.js';
 import type { OperationRow, VmRow } from '../store/schema.js';
@@ -30,6 +33,25 @@ function released(op: OperationRow, vm: VmRow, ending: Ending): Resources | null
     memory_mb: Math.max(0, vm.memory_mb - (next.memory_mb ?? vm.memory_mb)),
     disk_gb: 0,
   };
+}
+
+const GpuFaults = z.array(GpuFault).max(64);
+const addresses = (v: unknown) => (Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string') : []);
+
+/**
+ * GPUs an ending frees or condemns: a deleted VM's, a stop's that released them, those a
+ * hardware change dropped (or took, when it failed); and GPUs its launch found unusable become
+ * unhealthy (`data.gpu_faults`, parsed: an agent reports it).
+ */
+async function settleGpus(tx: Tx, op: OperationRow, vmId: string, ending: Ending): Promise<void> {
+  const ok = ending.result === 'succeeded';
+  if (ending.outcome.status === 'deleted' || (ok && op.action === 'stop' && op.input.release_gpus === true)) {
+    await freeVmGpus(tx, vmId);
+  } else if (op.action === 'update_hardware') {
+    await freeVmGpus(tx, vmId, addresses(ok ? op.input.gpus_dropped : op.input.gpus_added));
+  }
+  const faults = GpuFaults.safeParse(ending.outcome.data?.gpu_faults);
+  if (!ok && faults.success && faults.data.length > 0) await markGpuFaults(tx, vmId, faults.data);
 }
 
 /**
@@ -68,6 +90,7 @@ export async function finishOperation(
       );
       const free = released(op, vm, ending);
       if (free) await release(tx, vm.host_id, free);
+      await settleGpus(tx, op, vm.id, ending);
     }
     const base = { vm_id: vm.id, project_id: vm.project_id, operation_id: op.id };
     const list: NewEvent[] = [

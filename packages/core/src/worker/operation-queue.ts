@@ -22,6 +22,7 @@ export type WorkVm = Pick<
   | 'domain_ref'
   | 'image_id'
   | 'iso_image_id'
+  | 'gpu_devices'
 >;
 
 export interface Work {

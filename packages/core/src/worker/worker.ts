@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PerformContext } from '../actions/action.js';
 import { perform } from '../actions/registry.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
-import { DriverError, type HypervisorDriver } from '../drivers/driver.js';
+import { DriverError, GpuPreflightError, type HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
@@ -174,6 +174,8 @@ export class Worker {
           }
           const reason = ctl.signal.aborted ? describe(ctl.signal.reason) : describe(err);
           ending = await this.failure(op, vm.domain_ref ?? definedRef, driver, reason);
+          // GPUs the launch found unusable are named, so they are marked unhealthy with the ending.
+          if (err instanceof GpuPreflightError) ending.outcome.data = { ...ending.outcome.data, gpu_faults: err.faults };
         }
       }
       if (abandoned()) return;

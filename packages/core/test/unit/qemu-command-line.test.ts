@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { qemuArgs } from '../../src/drivers/qemu/command-line.js';
+import { launchArgv, qemuArgs } from '../../src/drivers/qemu/command-line.js';
 import type { DomainRecord } from '../../src/drivers/qemu/domain-record.js';
 import { vmLayout } from '../../src/drivers/qemu/layout.js';
 
@@ -84,5 +84,101 @@ describe('qemuArgs', () => {
     for (const bad of ['a\nb', 'x\u0000', 'tab\there']) {
       expect(() => qemuArgs(record({ name: bad }), vmLayout('/v', 'id'), { accel: 'tcg' })).toThrow(/control characters/);
     }
+  });
+
+  it('ends with the VFIO devices of the preflight, in its order, one id each', () => {
+    const files = vmLayout('/var/lib/hangar/vms', '6c7e3b27-7159-4e0a-9e30-3d44284574cd');
+    const plain = qemuArgs(record(), files, { accel: 'kvm' });
+    const one = qemuArgs(record(), files, { accel: 'kvm', hostdevs: ['0000:3b:00.0', '0000:3b:00.1'] });
+    expect(one).toEqual([
+      ...plain,
+      '-device',
+      'vfio-pci,host=0000:3b:00.0,id=hostdev0',
+      '-device',
+      'vfio-pci,host=0000:3b:00.1,id=hostdev1',
+    ]);
+    const two = qemuArgs(record(), files, { accel: 'kvm', hostdevs: ['0000:3b:00.0', '0000:3b:00.1', '0000:86:00.0'] });
+    expect(two.slice(plain.length)).toEqual([
+      '-device',
+      'vfio-pci,host=0000:3b:00.0,id=hostdev0',
+      '-device',
+      'vfio-pci,host=0000:3b:00.1,id=hostdev1',
+      '-device',
+      'vfio-pci,host=0000:86:00.0,id=hostdev2',
+    ]);
+    expect(qemuArgs(record(), files, { accel: 'kvm', hostdevs: [] })).toEqual(plain);
+  });
+
+  it('the exact command line of a VM with a GPU and its audio function', () => {
+    const files = vmLayout('/d/vms', 'f0e1d2c3-b4a5-4968-8776-655443322110');
+    const args = qemuArgs(record({ vm_id: 'f0e1d2c3-b4a5-4968-8776-655443322110', name: 'gpu-1', memory_mb: 16384, cpu_cores: 8 }), files, {
+      accel: 'kvm',
+      hostdevs: ['0000:3b:00.0', '0000:3b:00.1'],
+    });
+    const dir = '/d/vms/f0e1d2c3-b4a5-4968-8776-655443322110';
+    expect(launchArgv('qemu-system-x86_64', args, '8-15,24-31')).toEqual([
+      'taskset',
+      '--cpu-list',
+      '8-15,24-31',
+      'qemu-system-x86_64',
+      '-name',
+      'gpu-1,process=qemu-f0e1d2c3-b4a5-4968-8776-655443322110',
+      '-uuid',
+      'f0e1d2c3-b4a5-4968-8776-655443322110',
+      '-accel',
+      'kvm',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-m',
+      '16384',
+      '-smp',
+      '8',
+      '-chardev',
+      `socket,id=qmp,path=${dir}/qmp.sock,server=on,wait=off`,
+      '-mon',
+      'chardev=qmp,mode=control',
+      '-chardev',
+      `socket,id=serial0,path=${dir}/serial.sock,server=on,wait=off,logfile=${dir}/console.log,logappend=on`,
+      '-serial',
+      'chardev:serial0',
+      '-pidfile',
+      `${dir}/qemu.pid`,
+      '-drive',
+      `file=${dir}/disk0.qcow2,if=none,id=disk0,format=qcow2,cache=writeback`,
+      '-device',
+      'virtio-blk-pci,drive=disk0,bootindex=1',
+      '-netdev',
+      'user,id=net0',
+      '-device',
+      'virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56',
+      '-device',
+      'vfio-pci,host=0000:3b:00.0,id=hostdev0',
+      '-device',
+      'vfio-pci,host=0000:3b:00.1,id=hostdev1',
+    ]);
+  });
+
+  it('starts QEMU itself when there are no CPUs to pin to', () => {
+    expect(launchArgv('/opt/qemu/bin/qemu-system-x86_64', ['-name', 'x'], null)).toEqual([
+      '/opt/qemu/bin/qemu-system-x86_64',
+      '-name',
+      'x',
+    ]);
+  });
+
+  for (const hostile of HOSTILE) {
+    it(`keeps a host address of ${JSON.stringify(hostile)} one value of its -device`, () => {
+      const args = qemuArgs(record(), vmLayout('/v', 'id'), { accel: 'kvm', hostdevs: ['0000:3b:00.0', hostile] });
+      const device = argAfter(args, '-device', 3);
+      expect(keysOf(device)).toEqual(['vfio-pci', 'host', 'id']);
+      expect(valueIn(device, 'host')).toBe(hostile);
+      expect(valueIn(device, 'id')).toBe('hostdev1');
+    });
+  }
+
+  it('refuses a host address with control characters', () => {
+    expect(() => qemuArgs(record(), vmLayout('/v', 'id'), { accel: 'kvm', hostdevs: ['0000:3b:00.0\n-x'] })).toThrow(/control characters/);
   });
 });

@@ -1,4 +1,5 @@
 import { create } from 'xmlbuilder2';
+import { PciAddress } from '../../domain/gpu.js';
 import type { DirectBoot } from '../qemu/command-line.js';
 import { type DomainRecord, recordAttributes } from './domain-record.js';
 
@@ -31,6 +32,22 @@ function checked(values: (string | null | undefined)[]): void {
   }
 }
 
+/** A PCI address as the attributes of libvirt's `<address>`; anything else is refused, never written. */
+function pciAddressAttributes(address: string): Record<string, string> {
+  if (!PciAddress.safeParse(address).success) throw new Error(`not a PCI address: ${JSON.stringify(address)}`);
+  const [domain, bus, slot, fn] = address.split(/[:.]/) as [string, string, string, string];
+  return { domain: `0x${domain}`, bus: `0x${bus}`, slot: `0x${slot}`, function: `0x${fn}` };
+}
+
+const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+/** The NUMA node every GPU is on, or null where they are on several (or one's is unknown). */
+export function gpuNumaNode(gpus: { numa_node: number | null }[] | undefined): number | null {
+  const nodes = new Set((gpus ?? []).map((g) => g.numa_node));
+  const [node] = nodes;
+  return nodes.size === 1 && node !== undefined ? node : null;
+}
+
 /**
  * The domain XML for `defineXML`, built with an XML library: every value is text or an
  * attribute value, escaped by the builder, never pasted into markup. Persistent domains
@@ -54,7 +71,13 @@ export function domainXml(d: LibvirtDomain): string {
   domain.ele('title').txt(r.name);
   domain.ele('metadata').ele(HANGAR_XMLNS, 'hangar:vm', recordAttributes(r));
   domain.ele('memory', { unit: 'MiB' }).txt(String(r.memory_mb));
-  domain.ele('vcpu').txt(String(r.cpu_cores));
+  const hostdevs = (r.hostdevs ?? r.gpus?.map((g) => g.address) ?? []).map(pciAddressAttributes);
+  const node = gpuNumaNode(r.gpus);
+  if (r.cpuset !== undefined && !CPUSET.test(r.cpuset)) throw new Error(`not a cpuset: ${JSON.stringify(r.cpuset)}`);
+  // A GPU's DMA and its driver's threads are fastest from its own NUMA node: the guest's vCPUs
+  // run there and its memory comes from there, while it fits (preferred, not strict).
+  domain.ele('vcpu', node !== null && r.cpuset ? { placement: 'static', cpuset: r.cpuset } : {}).txt(String(r.cpu_cores));
+  if (node !== null) domain.ele('numatune').ele('memory', { mode: 'preferred', nodeset: String(node) });
   const os = domain.ele('os');
   os.ele('type', { arch: 'x86_64', machine: 'pc' }).txt('hvm');
   if (d.boot) {
@@ -94,6 +117,11 @@ export function domainXml(d: LibvirtDomain): string {
   serial.ele('log', { file: d.console_log, append: 'on' });
   serial.ele('target', { port: '0' });
   devices.ele('console', { type: 'pty' }).ele('target', { type: 'serial', port: '0' });
+  // Managed: libvirt detaches each function from its host driver, binds it to vfio-pci for the
+  // domain's life and gives it back after, so the host needs no setup per VM.
+  for (const address of hostdevs) {
+    devices.ele('hostdev', { mode: 'subsystem', type: 'pci', managed: 'yes' }).ele('source').ele('address', address);
+  }
   if (r.vnc === 'yes') {
     // A unix socket libvirt places in its own private directory: no TCP port for anyone to reach.
     devices.ele('graphics', { type: 'vnc' }).ele('listen', { type: 'socket' });

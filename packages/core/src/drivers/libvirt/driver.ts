@@ -14,6 +14,8 @@ import {
   type DomainState,
   type DomainStateChange,
   DriverError,
+  type GpuAssignment,
+  GpuPreflightError,
   type HostInventory,
   type HypervisorDriver,
   type InspectCapability,
@@ -22,10 +24,12 @@ import {
 import { randomMac } from '../mac-address.js';
 import { chooseAccel } from '../qemu/accel.js';
 import type { DirectBoot } from '../qemu/command-line.js';
+import { numaNodeCpuset } from './capabilities.js';
 import { consoleLogName, DiskPool } from './disk-pool.js';
 import { type DomainRecord, parseRecord } from './domain-record.js';
-import { domainName, domainXml, HANGAR_XMLNS } from './domain-xml.js';
-import { gpuFromNodeDevice } from './node-devices.js';
+import { domainName, domainXml, gpuNumaNode, HANGAR_XMLNS } from './domain-xml.js';
+import { gpuPreflight, type NodeDeviceReader, passthroughAddresses } from './gpu-passthrough.js';
+import { gpusFromNodeDevices } from './node-devices.js';
 import { LibvirtError } from './rpc/connection.js';
 import {
   DomainStateCode,
@@ -109,11 +113,10 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     try {
       return await this.session.use('reading the host inventory', async (r) => {
         const info = await r.nodeInfo(opts);
-        const gpus = [];
-        for (const name of await r.listPciDevices(opts)) {
-          const gpu = gpuFromNodeDevice(await r.nodeDeviceXml(name, opts).catch(() => ''));
-          if (gpu) gpus.push(gpu);
-        }
+        // Every PCI device, not only GPUs: a GPU's health depends on the others in its IOMMU group.
+        const xmls = [];
+        for (const name of await r.listPciDevices(opts)) xmls.push(await r.nodeDeviceXml(name, opts).catch(() => ''));
+        const gpus = gpusFromNodeDevices(xmls);
         this.lastCapacity = { cpus: info.cpus, memory_mb: Number(info.memory_kib / 1024n), disk_gb: await this.disks.freeGb(r) };
         return { capacity: this.lastCapacity, gpus };
       });
@@ -195,6 +198,13 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
     await this.session.use('starting the domain', async (r) => {
       const d = await this.handle(r, ref, opts);
       if (!['stopped', 'crashed'].includes(toState(await r.state(d, opts)))) return;
+      // Checked here, not left to libvirt: its error would not say which GPU, and the scheduler marks the faulty ones.
+      const gpus = parseRecord((await r.metadata(d, HANGAR_XMLNS, opts)) ?? '')?.gpus ?? [];
+      const faults = await gpuPreflight(
+        gpus.map((g) => g.address),
+        this.nodeDevices(r, opts),
+      );
+      if (faults.length > 0) throw new GpuPreflightError(faults);
       try {
         await r.create(d, opts);
       } catch (err) {
@@ -289,6 +299,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
         }
         if (changes.vnc_enabled !== undefined) next.vnc = changes.vnc_enabled ? 'yes' : 'no';
         if (changes.iso_path !== undefined) next.iso = changes.iso_path ?? undefined;
+        if (changes.gpus !== undefined) Object.assign(next, await this.gpuFields(r, changes.gpus, opts));
         // Redefining a persistent domain replaces its definition.
         await r.defineXml(await this.xml(r, next), opts);
         return { vnc_port: null, mac_address: next.mac };
@@ -369,6 +380,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
           throw new DriverError('failed', `domain ${existing.name}, not Hangar's, has this VM's UUID: it is left alone`);
         }
         if (existing) return { ref: spec.vm_id, vnc_port: null, mac_address: (await this.record(r, existing)).mac };
+        const gpuFields = await this.gpuFields(r, spec.gpus ?? []);
         // A volume without a domain is an unfinished define: made again.
         await this.disks.remove(r, spec.vm_id);
         const vol = await makeDisk(r);
@@ -384,6 +396,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
           mac: spec.network.mac_address ?? randomMac(),
           vnc: spec.vnc_enabled ? 'yes' : 'no',
           iso: spec.iso_path ?? undefined,
+          ...gpuFields,
         };
         // Defined last: the domain is what makes the define done.
         await r.defineXml(await this.xml(r, record));
@@ -405,6 +418,37 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
       console_log: join(dir, consoleLogName(record.id)),
       boot: this.opts.boot,
     });
+  }
+
+  /**
+   * What the record keeps of a set of GPUs: the assignment, every function passed through
+   * (found now, so a later redefine needs no node device), and the CPUs of their NUMA node.
+   * No GPUs: all three absent.
+   */
+  private async gpuFields(
+    r: LibvirtRemote,
+    gpus: GpuAssignment[],
+    opts?: CallOptions,
+  ): Promise<Pick<DomainRecord, 'gpus' | 'hostdevs' | 'cpuset'>> {
+    if (gpus.length === 0) return { gpus: undefined, hostdevs: undefined, cpuset: undefined };
+    const node = gpuNumaNode(gpus);
+    return {
+      gpus: gpus.map((g) => ({ address: g.address, numa_node: g.numa_node })),
+      hostdevs: await passthroughAddresses(gpus, this.nodeDevices(r, opts)),
+      cpuset: node === null ? undefined : (numaNodeCpuset(await r.capabilities(opts), node) ?? undefined),
+    };
+  }
+
+  /** Node devices by name; null for one libvirt does not have. */
+  private nodeDevices(r: LibvirtRemote, opts?: CallOptions): NodeDeviceReader {
+    return async (name) => {
+      try {
+        return await r.nodeDeviceXml(name, opts);
+      } catch (err) {
+        if (err instanceof LibvirtError && err.code === ErrorCode.NO_NODE_DEVICE) return null;
+        throw err;
+      }
+    };
   }
 
   private type(): Promise<{ type: 'kvm' | 'qemu'; reason: string }> {

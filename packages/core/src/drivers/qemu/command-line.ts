@@ -14,7 +14,16 @@ export interface DirectBoot {
  * QEMU's arguments for a domain. QEMU stays up when the control plane exits. Each argument is
  * one argv entry (no shell); values inside option strings are escaped by `options`.
  */
-export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: Accel; boot?: DirectBoot }): string[] {
+export function qemuArgs(
+  record: DomainRecord,
+  files: VmLayout,
+  opts: {
+    accel: Accel;
+    boot?: DirectBoot;
+    /** Host PCI devices handed to the guest with VFIO: the preflight's answer (GPUs and their cards' other functions). */
+    hostdevs?: string[];
+  },
+): string[] {
   const args = [
     '-name',
     `${optionValue(record.name)},process=qemu-${optionValue(record.vm_id)}`,
@@ -61,6 +70,9 @@ export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: A
     '-device',
     options('virtio-net-pci', { netdev: 'net0', mac: net.mac_address }),
   );
+  for (const [i, address] of (opts.hostdevs ?? []).entries()) {
+    args.push('-device', options('vfio-pci', { host: address, id: `hostdev${i}` }));
+  }
   if (record.vnc) {
     // A unix socket in the VM's private directory: a TCP console on 127.0.0.1 (security type
     // None) was open to every local user and to NAT guests through 10.0.2.2.
@@ -72,4 +84,12 @@ export function qemuArgs(record: DomainRecord, files: VmLayout, opts: { accel: A
     if (opts.boot.append) args.push('-append', opts.boot.append);
   }
   return args;
+}
+
+/**
+ * The program and arguments that start QEMU: under `taskset` when the VM's vCPUs belong on
+ * certain CPUs (its GPUs' NUMA node), so every thread QEMU makes inherits that affinity.
+ */
+export function launchArgv(binary: string, args: string[], cpus: string | null): string[] {
+  return cpus === null ? [binary, ...args] : ['taskset', '--cpu-list', cpus, binary, ...args];
 }

@@ -16,6 +16,11 @@ export const qemuDefinition = defineDriver({
     HANGAR_QEMU_APPEND: z.string().optional(),
     /** Where sysfs is mounted, for the GPU scan (a fixture tree in tests). */
     HANGAR_SYSFS_ROOT: z.string().default('/sys'),
+    /**
+     * Hangar may take a VM's GPUs (and their cards' audio functions) from their host driver and
+     * bind them to vfio-pci at start. Off by default: the host's driver setup is the admin's.
+     */
+    HANGAR_QEMU_GPU_REBIND: z.stringbool().default(false),
   }),
   create: (s, ctx) =>
     new QemuDriver({
@@ -24,6 +29,7 @@ export const qemuDefinition = defineDriver({
       qemuImg: s.HANGAR_QEMU_IMG,
       accel: s.HANGAR_QEMU_ACCEL,
       sysfsRoot: s.HANGAR_SYSFS_ROOT,
+      gpuRebind: s.HANGAR_QEMU_GPU_REBIND,
       ...(s.HANGAR_QEMU_KERNEL
         ? { boot: { kernel: s.HANGAR_QEMU_KERNEL, initrd: s.HANGAR_QEMU_INITRD, append: s.HANGAR_QEMU_APPEND } }
         : {}),

@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Network } from '../../domain/vm.js';
+import type { GpuAssignment } from '../driver.js';
 
 /** What the driver keeps about a domain, in `domain.json` next to its disk. */
 export interface DomainRecord {
@@ -13,6 +14,8 @@ export interface DomainRecord {
   vnc: boolean;
   /** An ISO image attached as a CD-ROM. */
   iso_path: string | null;
+  /** Host GPUs passed through at each start; absent in records written before GPUs. */
+  gpus?: GpuAssignment[];
   created_at: string;
 }
 

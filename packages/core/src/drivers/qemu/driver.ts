@@ -9,15 +9,18 @@ import {
   type DomainState,
   type DomainStateChange,
   DriverError,
+  type GpuAssignment,
   type HostInventory,
   type HypervisorDriver,
 } from '../driver.js';
+import { gpuNodeCpus } from '../gpus/numa.js';
+import { preflightGpus } from '../gpus/preflight.js';
+import { scanGpus } from '../gpus/sysfs-scan.js';
 import { randomMac } from '../mac-address.js';
 import { moveFile } from '../move-file.js';
 import { type AccelChoice, type AccelSetting, chooseAccel } from './accel.js';
-import { type DirectBoot, qemuArgs } from './command-line.js';
+import { type DirectBoot, launchArgv, qemuArgs } from './command-line.js';
 import { type DomainRecord, readRecord, writeRecord } from './domain-record.js';
-import { scanGpus } from './gpus.js';
 import { checkBinaries, hostCapacity } from './host.js';
 import { launchQemu } from './launch.js';
 import { MAX_SOCKET_PATH, vmLayout } from './layout.js';
@@ -33,8 +36,15 @@ export interface QemuDriverOptions {
   accel?: AccelSetting;
   /** Boot every VM from this kernel instead of its disk or CD-ROM. */
   boot?: DirectBoot;
-  /** Where sysfs is mounted, for the GPU scan. */
+  /** Where sysfs is mounted, for the GPU scan and passthrough. */
   sysfsRoot?: string;
+  /** Where /dev is, for /dev/vfio (a fixture directory in tests). */
+  devRoot?: string;
+  /** The limits QEMU inherits (`/proc/self/limits`), and this process's credentials (`/proc/self/status`): fixtures in tests. */
+  limitsPath?: string;
+  statusPath?: string;
+  /** Bind a VM's GPUs to vfio-pci at start when another driver holds them (HANGAR_QEMU_GPU_REBIND). */
+  gpuRebind?: boolean;
   /** How long QEMU gets to open its QMP socket after it is spawned. */
   startTimeoutMs?: number;
 }
@@ -84,7 +94,7 @@ export class QemuDriver implements HypervisorDriver {
     const problem = await this.problem();
     return {
       capacity: await hostCapacity(this.root),
-      gpus: await scanGpus(this.opts.sysfsRoot),
+      gpus: await scanGpus(this.opts.sysfsRoot, { devRoot: this.opts.devRoot, rebind: this.opts.gpuRebind ?? false }),
       ...(problem ? { unavailable: problem } : {}),
     };
   }
@@ -155,6 +165,7 @@ export class QemuDriver implements HypervisorDriver {
         },
         vnc: spec.vnc_enabled,
         iso_path: spec.iso_path ?? null,
+        gpus: assignments(spec.gpus),
         created_at: new Date().toISOString(),
       };
       // The record is written last: a directory without one is an unfinished define, redone on retry.
@@ -179,9 +190,20 @@ export class QemuDriver implements HypervisorDriver {
     const record = await this.record(ref);
     if (await this.livePid(ref)) return;
     const files = vmLayout(this.root, ref);
+    const gpus = record.gpus ?? [];
+    const hostdevs = await preflightGpus(gpus, {
+      sysfsRoot: this.opts.sysfsRoot,
+      devRoot: this.opts.devRoot,
+      limitsPath: this.opts.limitsPath,
+      statusPath: this.opts.statusPath,
+      memory_mb: record.memory_mb,
+      rebind: this.opts.gpuRebind ?? false,
+    });
+    const cpus = await gpuNodeCpus(this.opts.sysfsRoot ?? '/sys', gpus);
     const { accel } = await this.accel();
     await removeQuietly(files.pidfile, files.qmp, files.serial);
-    const { pid, qmp } = await launchQemu(this.binary, qemuArgs(record, files, { accel, boot: this.opts.boot }), files, {
+    const [program, ...args] = launchArgv(this.binary, qemuArgs(record, files, { accel, boot: this.opts.boot, hostdevs }), cpus);
+    const { pid, qmp } = await launchQemu(program!, args, files, {
       timeout_ms: this.opts.startTimeoutMs ?? 30_000,
       signal: opts?.signal,
     });
@@ -274,6 +296,7 @@ export class QemuDriver implements HypervisorDriver {
       }
       if (changes.vnc_enabled !== undefined) next.vnc = changes.vnc_enabled;
       if (changes.iso_path !== undefined) next.iso_path = changes.iso_path;
+      if (changes.gpus !== undefined) next.gpus = assignments(changes.gpus);
       await writeRecord(files.domain, next);
       return { vnc_port: null, mac_address: next.network.mac_address };
     });
@@ -441,6 +464,10 @@ export class QemuDriver implements HypervisorDriver {
     if (problem) throw new DriverError('unavailable', problem);
   }
 }
+
+/** Only what the driver uses of an assignment, whatever else the caller's objects carry. */
+const assignments = (gpus: GpuAssignment[] | undefined): GpuAssignment[] =>
+  (gpus ?? []).map((g) => ({ address: g.address, numa_node: g.numa_node }));
 
 function fail(what: string) {
   return (err: Error): never => {

@@ -1,4 +1,5 @@
-import type { Capacity, GpuDevice } from '../../domain/host.js';
+import type { GpuDevice } from '../../domain/gpu.js';
+import type { Capacity } from '../../domain/host.js';
 import { AuthenticationError } from './errors.js';
 import type { HypervisorMethod } from './faults.js';
 import { type CallOptions, defaultApiKey, type SimDomain, SimulatedHypervisor, type SimVmSpec } from './hypervisor.js';
@@ -121,7 +122,7 @@ export class SimulatorClient {
   inventory(opts: CallOptions = {}): Promise<{ capacity: Capacity; gpus: GpuDevice[] }> {
     return this.run('inventory', null, opts, () => ({
       capacity: this.hypervisor.capacity(),
-      gpus: this.hypervisor.config.gpus ?? [],
+      gpus: this.hypervisor.gpus(),
     }));
   }
 

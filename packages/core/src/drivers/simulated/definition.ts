@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineDriver } from '../definition.js';
 import { SimulatedDriver } from './driver.js';
+import { SimGpusSetting } from './gpus.js';
 
 /**
  * The simulated hypervisor, its domains in a JSON file of the data directory so they outlive
@@ -26,6 +27,8 @@ export const simulatedDefinition = defineDriver({
         return { cpus, memory_mb, disk_gb };
       })
       .optional(),
+    /** The host's GPUs: PCI `vendor:device` ids, one per GPU, each optionally `@<NUMA node>` (`10de:20b0,10de:20b0@1`). */
+    HANGAR_SIM_GPUS: SimGpusSetting.optional(),
     /** Bytes a simulated disk file has per GB of its size (default a GiB; small values keep exports quick in tests). */
     HANGAR_SIM_BYTES_PER_GB: z.coerce.number().int().min(1).optional(),
   }),
@@ -39,6 +42,7 @@ export const simulatedDefinition = defineDriver({
         ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),
         ...(s.HANGAR_SIM_SEED !== undefined ? { seed: s.HANGAR_SIM_SEED } : {}),
         ...(s.HANGAR_SIM_CAPACITY ? { capacity: s.HANGAR_SIM_CAPACITY } : {}),
+        ...(s.HANGAR_SIM_GPUS ? { gpus: s.HANGAR_SIM_GPUS } : {}),
       },
     });
   },

@@ -13,12 +13,20 @@ import {
   type DomainState,
   type DomainStateChange,
   DriverError,
+  GpuPreflightError,
   type HostInventory,
   type HypervisorDriver,
 } from '../driver.js';
 import { moveFile } from '../move-file.js';
 import { SimulatorClient } from './client.js';
-import { AuthenticationError, CallAbortedError, HypervisorUnreachableError, NoResourcesAvailableError, VmNotFoundError } from './errors.js';
+import {
+  AuthenticationError,
+  CallAbortedError,
+  GpuUnavailableError,
+  HypervisorUnreachableError,
+  NoResourcesAvailableError,
+  VmNotFoundError,
+} from './errors.js';
 import { type SimDomainState, SimulatedHypervisor, type SimulatorConfig } from './hypervisor.js';
 
 const STATE: Record<SimDomainState, DomainState> = {
@@ -196,6 +204,7 @@ async function wrap<T>(fn: () => Promise<T>): Promise<T> {
 
 function translate(err: unknown): unknown {
   if (err instanceof DriverError) return err;
+  if (err instanceof GpuUnavailableError) return new GpuPreflightError(err.faults);
   if (err instanceof AuthenticationError) return new DriverError('unavailable', `hypervisor refused the API key: ${err.message}`);
   if (err instanceof HypervisorUnreachableError) return new DriverError('unavailable', err.message);
   if (err instanceof NoResourcesAvailableError) return new DriverError('no_resources', err.message);

@@ -1,3 +1,5 @@
+import type { GpuFault } from '../../domain/gpu.js';
+
 /** Errors of the simulated hypervisor's client, named as the hypervisor SDK names them. */
 export class HypervisorError extends Error {
   override name = 'HypervisorError';
@@ -22,4 +24,11 @@ export class CallAbortedError extends HypervisorError {
 /** The hypervisor cannot be reached (its host is down or restarting). */
 export class HypervisorUnreachableError extends HypervisorError {
   override name = 'HypervisorUnreachableError';
+}
+/** A domain cannot start because GPUs it is given cannot be passed through; `faults` says which and why. */
+export class GpuUnavailableError extends HypervisorError {
+  override name = 'GpuUnavailableError';
+  constructor(readonly faults: GpuFault[]) {
+    super(`GPUs cannot be passed through: ${faults.map((f) => `${f.address}: ${f.reason}`).join('; ')}`);
+  }
 }

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { OsType } from '../../domain/fields.js';
-import type { Capacity, GpuDevice } from '../../domain/host.js';
+import type { GpuDevice, GpuFault } from '../../domain/gpu.js';
+import type { Capacity } from '../../domain/host.js';
 import type { Network } from '../../domain/vm.js';
+import type { GpuAssignment } from '../driver.js';
 import {
   AuthenticationError,
   CallAbortedError,
+  GpuUnavailableError,
   HypervisorUnreachableError,
   InvalidVmStateError,
   NoResourcesAvailableError,
@@ -27,6 +30,8 @@ export interface SimVmSpec {
   vnc_enabled: boolean;
   /** An ISO in the CD-ROM drive. */
   iso_path?: string | null;
+  /** Host GPUs passed through, checked at each start. */
+  gpus?: GpuAssignment[];
 }
 
 export interface SimDomain {
@@ -53,6 +58,7 @@ export interface SimulatorConfig {
   /** How long a guest takes to power off after ACPI power-off. */
   guest_shutdown_ms?: number;
   capacity?: Capacity;
+  /** The host's GPUs (`simGpus('10de:20b0,10de:20b0@1')` makes them as HANGAR_SIM_GPUS does). */
   gpus?: GpuDevice[];
   /** Keep domains in this JSON file so they outlive the process, as real VMs outlive the control plane. */
   state_file?: string;
@@ -80,6 +86,8 @@ export class SimulatedHypervisor {
   readonly faults: FaultPlan;
   private readonly pending = new Map<string, Set<AbortController>>();
   private readonly listeners = new Set<StateListener>();
+  /** GPUs made faulty by a test, and why (in memory only, as injected faults are). */
+  private readonly faultyGpus = new Map<string, string>();
 
   constructor(readonly config: SimulatorConfig = {}) {
     this.faults = new FaultPlan(config.seed ?? 1, config.faults);
@@ -118,6 +126,23 @@ export class SimulatedHypervisor {
   guestPoweroff(id: string): void {
     const d = this.domains.get(id);
     if (d?.state === 'running') this.setState(d, 'shutoff', 'guest powered off');
+  }
+
+  /** The GPU breaks (falls off the bus, say): the host reports it unhealthy and no domain may start with it. */
+  failGpu(address: string, reason = 'the GPU failed'): void {
+    this.faultyGpus.set(address, reason);
+  }
+
+  healGpu(address: string): void {
+    this.faultyGpus.delete(address);
+  }
+
+  /** The host's GPUs as it reports them, a faulty one unhealthy with its reason. */
+  gpus(): GpuDevice[] {
+    return (this.config.gpus ?? []).map((g) => {
+      const reason = this.faultyGpus.get(g.address);
+      return reason === undefined ? { ...g } : { ...g, health: 'unhealthy' as const, health_reason: reason };
+    });
   }
 
   setIgnoresAcpi(id: string, ignores: boolean): void {
@@ -215,6 +240,8 @@ export class SimulatedHypervisor {
     if (used + d.spec.memory_mb > capacity.memory_mb) {
       throw new NoResourcesAvailableError(`not enough memory: ${capacity.memory_mb - used} MB free`);
     }
+    const faults = this.gpuFaults(d);
+    if (faults.length > 0) throw new GpuUnavailableError(faults);
     this.setState(d, 'running', 'started');
   }
 
@@ -264,7 +291,9 @@ export class SimulatedHypervisor {
     if (changes.disk_gb !== undefined && changes.disk_gb < d.spec.disk_gb) {
       throw new InvalidVmStateError('disks can only grow');
     }
-    d.spec = { ...d.spec, ...changes };
+    // A change left undefined is no change (`gpus: undefined` keeps the GPUs; `[]` removes them).
+    const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+    d.spec = { ...d.spec, ...given };
     if (changes.disk_gb !== undefined) d.disks[0] = { name: 'disk0.qcow2', size_gb: changes.disk_gb };
     if (changes.vnc_enabled !== undefined) d.vnc_port = changes.vnc_enabled ? (d.vnc_port ?? this.freeVncPort()) : null;
     if (changes.network?.mac_address) d.mac_address = changes.network.mac_address;
@@ -280,6 +309,25 @@ export class SimulatedHypervisor {
 
   capacity(): Capacity {
     return this.config.capacity ?? DEFAULT_CAPACITY;
+  }
+
+  /**
+   * What a real host's VFIO would refuse: a GPU it does not have, one that has failed, or one
+   * a running (or paused) domain holds already (the device is busy).
+   */
+  private gpuFaults(d: SimDomain): GpuFault[] {
+    const faults: GpuFault[] = [];
+    for (const { address } of d.spec.gpus ?? []) {
+      // `d` itself is stopped here: a running domain's start returns before any check.
+      const holder = [...this.domains.values()].find(
+        (o) => (o.state === 'running' || o.state === 'paused') && o.spec.gpus?.some((g) => g.address === address),
+      );
+      const failed = this.faultyGpus.get(address);
+      if (!this.config.gpus?.some((g) => g.address === address)) faults.push({ address, reason: 'the host has no such GPU' });
+      else if (failed !== undefined) faults.push({ address, reason: failed });
+      else if (holder) faults.push({ address, reason: `the device is busy: domain ${holder.id} holds it` });
+    }
+    return faults;
   }
 
   private setState(d: SimDomain, state: SimDomainState, reason: string): void {

@@ -37,7 +37,13 @@ export interface HostListing {
  * marks VMs `unknown` while their host cannot be reached, and tells the scheduler the host is
  * served.
  */
+/** How long an unchanged inventory goes unwritten at most (local hosts) or unsent (agents). */
+export const INVENTORY_REFRESH_MS = 5 * 60_000;
+
 export class DriftWatch {
+  /** Each local host's inventory as last written (JSON). */
+  private readonly inventories = new Map<string, { json: string; at: number }>();
+
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
@@ -56,8 +62,19 @@ export class DriftWatch {
       report = { asked_at: askedAt, domains: null, unavailable: err instanceof Error ? err.message : String(err) };
     }
     const { drifted, inventory_wanted } = await this.applyListing(hostId, report);
-    // Back from offline: what the host has is read again (it may have been unknown at start).
-    if (inventory_wanted) await refreshInventory(this.db, hostId, await driver.inventory({ signal: AbortSignal.timeout(10_000) }));
+    // What the host has is read every pass (a GPU failing its checks, a device rebound) and
+    // written when it changed, when the host is back from offline (it may have been unknown),
+    // and every few minutes regardless (a GPU a launch marked unhealthy is healthy again by
+    // the host's word even if nothing changed).
+    if (report.domains) {
+      const inventory = await driver.inventory({ signal: AbortSignal.timeout(10_000) });
+      const now = JSON.stringify(inventory);
+      const last = this.inventories.get(hostId);
+      if (inventory_wanted || last?.json !== now || Date.now() - last.at > INVENTORY_REFRESH_MS) {
+        await refreshInventory(this.db, hostId, inventory);
+        this.inventories.set(hostId, { json: now, at: Date.now() });
+      }
+    }
     return drifted;
   }
 

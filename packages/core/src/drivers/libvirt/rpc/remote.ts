@@ -109,6 +109,11 @@ export class LibvirtRemote {
     return { model, memory_kib: r.uhyper(), cpus: r.int(), mhz: r.int() };
   }
 
+  /** The host's capabilities XML: its CPUs, NUMA cells and the guests it can run. */
+  async capabilities(opts?: CallOptions): Promise<string> {
+    return (await this.rpc.call(Proc.CONNECT_GET_CAPABILITIES, undefined, opts)).string();
+  }
+
   async defineXml(xml: string, opts?: CallOptions): Promise<DomainHandle> {
     return readDomain(await this.rpc.call(Proc.DOMAIN_DEFINE_XML, (w) => w.string(xml), opts));
   }
