@@ -6,6 +6,7 @@ import { pciNames } from '../src/drivers/gpus/pci-ids.js';
 import {
   type ControlPlane,
   ensureProject,
+  type GpuAssignment,
   type GpuDevice,
   type Scope,
   SimulatedDriver,
@@ -13,8 +14,10 @@ import {
   silentLogger,
   startControlPlane,
 } from '../src/index.js';
+import { refreshInventory } from '../src/services/hosts.js';
 import type { Database } from '../src/store/database.js';
 import { createTestDatabase } from '../src/testing/index.js';
+import { finishOperation } from '../src/worker/finish.js';
 
 // GPUs as a resource, through the services and a worker, on several simulated hosts with
 // different GPUs: placement by count, model and vendor, one NUMA node preferred, exhaustion,
@@ -130,7 +133,6 @@ describe('GPU inventory', () => {
     await settled(operation);
     const amd = cp.hosts.find((h) => h.name === 'amd')!;
     const h100 = cp.hosts.find((h) => h.name === 'h100')!;
-    const { refreshInventory } = await import('../src/services/hosts.js');
     await refreshInventory(database.db, amd.id, { capacity: { cpus: 64, memory_mb: 262_144, disk_gb: 4096 }, gpus: [HOSTS.amd![0]!] });
     await refreshInventory(database.db, h100.id, { capacity: { cpus: 64, memory_mb: 262_144, disk_gb: 4096 }, gpus: [] });
     expect((await cp.services.hosts.get('amd')).gpus.map((g) => g.address)).toEqual(['0000:20:00.0']);
@@ -316,6 +318,80 @@ describe('GPUs a VM holds', () => {
     await expect(cp.services.vms.create(scope, spec('next', { count: 1, model: 'H100' }))).rejects.toMatchObject({
       code: 'INSUFFICIENT_CAPACITY',
     });
+  });
+});
+
+describe('GPUs after an interrupted operation', () => {
+  it('a start gives the domain exactly the GPUs the VM holds, whatever an interrupted operation left in it', async () => {
+    const { vm, operation } = await cp.services.vms.create(scope, { ...spec('settle', { count: 1, model: 'H100' }), start: true });
+    await settled(operation);
+    await settled((await cp.services.vms.stop(scope, vm.id)).operation);
+    // A releasing stop cancelled midway (a force stop) left the domain without its GPU, the VM still holding it.
+    const driver = cp.drivers.get(vm.host_id!)!;
+    await driver.reconfigure(await ref(vm.id), { gpus: [] });
+    const op = await settled((await cp.services.vms.start(scope, vm.id)).operation);
+    expect(op.input.gpus).toEqual([{ address: '0000:30:00.0', numa_node: 0 }]);
+    expect(
+      sims
+        .get('h100')!
+        .domains.get(await ref(vm.id))!
+        .spec.gpus?.map((g) => g.address),
+    ).toEqual(['0000:30:00.0']);
+  });
+
+  it('a failed hardware change frees nothing (the host may have made it); the next start keeps what the VM asks and frees the rest', async () => {
+    const { vm, operation } = await cp.services.vms.create(scope, spec('grow', { count: 1, model: 'A100' }));
+    await settled(operation);
+    await cp.worker!.stop(0);
+    const grown = await cp.services.vms.update(scope, vm.id, { gpus: { count: 2, model: 'A100' } });
+    const [added] = grown.operation!.input.gpus_added as string[];
+    // The host applies the change, then the operation is failed (its deadline passed, say).
+    await cp.drivers.get(vm.host_id!)!.reconfigure(await ref(vm.id), { gpus: grown.operation!.input.gpus as GpuAssignment[] });
+    expect(
+      await finishOperation(database.db, grown.operation!, null, {
+        result: 'failed',
+        error: 'deadline passed',
+        outcome: { status: 'stopped' },
+      }),
+    ).toBe(true);
+    const after = await cp.services.vms.get(scope, vm.id);
+    expect([after.gpus?.count, after.gpu_devices.map((d) => d.address)]).toEqual([1, ['0000:10:00.0', added]]);
+    // So nobody else is given the GPU the domain still has.
+    const other = await cp.services.vms.create(scope, spec('other', { count: 1, model: 'A100' }));
+    expect(other.vm.gpu_devices.map((d) => d.address)).not.toContain(added);
+
+    const start = await cp.services.vms.start(scope, vm.id);
+    expect([start.operation!.input.gpus, start.operation!.input.gpus_dropped]).toEqual([
+      [{ address: '0000:10:00.0', numa_node: 0 }],
+      [added],
+    ]);
+    expect(await finishOperation(database.db, start.operation!, null, { result: 'succeeded', outcome: { status: 'running' } })).toBe(true);
+    expect((await cp.services.vms.get(scope, vm.id)).gpu_devices.map((d) => d.address)).toEqual(['0000:10:00.0']);
+    expect(await freeOn('a100s')).toBe(1);
+  });
+
+  it('counts GPUs a change takes before those it lets go against the quota (a swap needs room for both)', async () => {
+    const amd = cp.hosts.find((h) => h.name === 'amd')!;
+    await refreshInventory(database.db, amd.id, {
+      capacity: { cpus: 64, memory_mb: 262_144, disk_gb: 4096 },
+      gpus: [HOSTS.amd![0]!, gpu(0x22, H100, 0)],
+    });
+    const { vm, operation } = await cp.services.vms.create(scope, spec('swap', { count: 1, vendor: 'amd' }));
+    await settled(operation);
+    await cp.services.projects.set_quotas(scope.project_id, { gpus: 1 });
+    await expect(cp.services.vms.update(scope, vm.id, { gpus: { count: 1, model: 'H100' } })).rejects.toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      details: { quota: 'gpus', used: 1, requested: 1 },
+    });
+    expect((await cp.services.vms.get(scope, vm.id)).gpu_devices.map((d) => d.address)).toEqual(['0000:20:00.0']);
+  });
+
+  it('finds a VM that released its GPUs by the id it asked for, however it was written', async () => {
+    const { vm, operation } = await cp.services.vms.create(scope, { ...spec('by-id', { count: 1, model: '0x10DE:0x2330' }), start: true });
+    expect(vm.gpus).toEqual({ count: 1, model: '10de:2330', vendor: null });
+    await settled(operation);
+    await settled((await cp.services.vms.stop(scope, vm.id, { release_gpus: true })).operation);
+    expect((await cp.services.vms.list(scope, { gpu_model: '10de:2330' })).vms.map((v) => v.name)).toEqual(['by-id']);
   });
 });
 

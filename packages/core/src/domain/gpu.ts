@@ -52,6 +52,14 @@ const PCI_PAIR = /^(?:0x)?([0-9a-f]{4}):(?:0x)?([0-9a-f]{4})$/i;
 const PCI_ONE = /^0x([0-9a-f]{4})$/i;
 const bare = (id: string) => id.toLowerCase().replace(/^0x/, '');
 
+/** A request's `model` or `vendor` as stored: an id in the one form (`10de:20b0`), a name as given. */
+export function canonicalGpuName(asked: string): string {
+  const pair = PCI_PAIR.exec(asked.trim());
+  if (pair) return `${pair[1]}:${pair[2]}`.toLowerCase();
+  const one = PCI_ONE.exec(asked.trim());
+  return one ? one[1]!.toLowerCase() : asked.trim();
+}
+
 /** The words a request's `model` or `vendor` stands for: a `vendor:device` id as one word, else the name's words. */
 export function requestWords(asked: string): string[] {
   const pair = PCI_PAIR.exec(asked.trim());
@@ -69,7 +77,7 @@ export const modelWordsOf = (g: Pick<GpuDevice, 'model' | 'vendor_id' | 'device_
 /** What a GPU's `vendor` is matched against: its vendor's name's words and its id. */
 export const vendorWordsOf = (g: Pick<GpuDevice, 'vendor' | 'vendor_id'>) => [...nameWords(g.vendor), bare(g.vendor_id)];
 
-const GpuName = Text.min(1)
+export const GpuName = Text.min(1)
   .max(128)
   .refine((s) => nameWords(s).length > 0, { message: 'must contain letters or digits' });
 

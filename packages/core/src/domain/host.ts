@@ -35,7 +35,10 @@ export const HostLabels = z.record(LabelKey, LabelValue).refine((m) => Object.ke
 /** What a host has, as its driver (or its agent) reports it. */
 export const HostInventory = z.object({
   capacity: Capacity,
-  gpus: z.array(GpuDevice).max(256),
+  gpus: z
+    .array(GpuDevice)
+    .max(256)
+    .refine((gs) => new Set(gs.map((g) => g.address)).size === gs.length, { message: 'each GPU address at most once' }),
   /** Why the hypervisor cannot run VMs right now (its binary is missing, say); the host is then offline. */
   unavailable: Text.max(2000).optional(),
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LabelKey, LabelValue, OsType, Text, Uuid } from './fields.js';
+import { GpuName } from './gpu.js';
 import { HostName } from './host.js';
 import { VmStatus } from './status.js';
 import { Vm } from './vm.js';
@@ -32,7 +33,7 @@ export const ListVmsQuery = z.strictObject({
   os_type: OsType.optional(),
   label: oneOrMany(LabelSelector).optional(),
   /** VMs holding (or asking for) GPUs of this model: words of its name, or its vendor:device id. */
-  gpu_model: Text.min(1).max(128).optional(),
+  gpu_model: GpuName.optional(),
   /** Case-insensitive substring of the name. */
   search: Text.min(1).max(63).optional(),
   include_deleted: z.boolean().default(false),

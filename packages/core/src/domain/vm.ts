@@ -14,7 +14,7 @@ import {
   Uuid,
   VmName,
 } from './fields.js';
-import { GpuRequest, VmGpuDevice, VmGpus } from './gpu.js';
+import { canonicalGpuName, GpuRequest, VmGpuDevice, VmGpus } from './gpu.js';
 import { HostLabels, HostName } from './host.js';
 import { ImageUrl } from './image.js';
 import { VmAction } from './state-machine.js';
@@ -152,7 +152,7 @@ export type HardwareChanges = Partial<Pick<Vm, 'cpu_cores' | 'memory_mb' | 'disk
 /** A GPU request as stored and shown: null for none. */
 export function normalizeGpus(g: GpuRequest | null | undefined): VmGpus | null {
   if (!g || g.count === 0) return null;
-  return { count: g.count, model: g.model?.trim() ?? null, vendor: g.vendor?.trim() ?? null };
+  return { count: g.count, model: g.model ? canonicalGpuName(g.model) : null, vendor: g.vendor ? canonicalGpuName(g.vendor) : null };
 }
 
 /** A network as stored: a bridge name only on bridges, unknown addresses as null. */

@@ -73,13 +73,22 @@ export interface GpuFit {
  * what is missing is taken from its host's free GPUs (503 naming the model when there are too
  * few: a VM does not move host for a GPU). The caller frees `dropped` when the domain is done with them.
  */
-export async function fitGpus(tx: Tx, vm: { id: string; host_id: string | null }, ask: VmGpus | null): Promise<GpuFit> {
+export async function fitGpus(
+  tx: Tx,
+  vm: { id: string; host_id: string | null },
+  ask: VmGpus | null,
+  /** Called with how many GPUs are to be taken, before they are (a quota check). */
+  beforeTaking: (more: number) => Promise<void> = async () => {},
+): Promise<GpuFit> {
   const holding = await heldGpus(tx, vm.id);
   const want = ask?.count ?? 0;
-  const keep = ask ? holding.filter((g) => accepts(ask, g) && g.health === 'healthy').slice(0, want) : [];
+  // An unhealthy GPU the VM holds is kept (its start then fails with the reason): swapping it
+  // for a healthy one silently would hide the fault from the people who must fix it.
+  const keep = ask ? holding.filter((g) => accepts(ask, g)).slice(0, want) : [];
   const dropped = holding.filter((g) => !keep.includes(g));
   const missing = want - keep.length;
   if (missing <= 0 || !ask) return { held: keep, added: [], dropped };
+  await beforeTaking(missing);
   if (!vm.host_id) throw errors.hostUnavailable('The VM has no host to take GPUs on');
   const free = await lockFreeGpus(tx, vm.host_id, ask);
   const chosen = chooseGpus(free, missing);

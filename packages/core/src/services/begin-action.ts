@@ -11,7 +11,7 @@ import { endOperation, insertOperation, lockOperation } from '../store/operation
 import type { OperationRow, VmRow } from '../store/schema.js';
 import { changeVm } from '../store/vm-rows.js';
 import { appendEvents } from './events.js';
-import { regainGpus } from './vm-gpus.js';
+import { settleGpusForStart } from './vm-gpus.js';
 
 export interface BeginOptions {
   force?: boolean;
@@ -87,7 +87,7 @@ export async function beginAction(
     await endOperation(tx, inFlight.id, { status: 'cancelled', error: `cancelled: preempted by ${action}` });
   }
   const deadline = new Date(now.getTime() + (r.deadline_s + (opts.extra_deadline_s ?? 0)) * 1000);
-  const gpus = action === 'start' ? await regainGpus(tx, vm) : {};
+  const gpus = action === 'start' ? await settleGpusForStart(tx, vm) : {};
   const op = await insertOperation(tx, {
     vm_id: vm.id,
     project_id: vm.project_id,

@@ -178,7 +178,7 @@ export async function freeGpuCounts(tx: Tx, match: GpuMatch): Promise<Map<string
 export function vmGpuModelIs(model: string): SQL {
   const words = requestWords(model);
   return sql`(EXISTS (SELECT 1 FROM ${gpuDevices} WHERE ${gpuDevices.vm_id} = ${vms.id} AND ${gpuMatches({ model })})
-    OR regexp_split_to_array(lower(coalesce(${vms.gpu_model}, '')), '[^a-z0-9]+') @> ${textArray(words)})`;
+    OR regexp_split_to_array(lower(coalesce(${vms.gpu_model}, '')), '[^a-z0-9:]+') @> ${textArray(words)})`;
 }
 
 /** Every GPU of the fleet (admins), filtered. */

@@ -40,15 +40,17 @@ const addresses = (v: unknown) => (Array.isArray(v) ? v.filter((a): a is string 
 
 /**
  * GPUs an ending frees or condemns: a deleted VM's, a stop's that released them, those a
- * hardware change dropped (or took, when it failed); and GPUs its launch found unusable become
+ * hardware change or a start dropped from the domain; and GPUs its launch found unusable become
  * unhealthy (`data.gpu_faults`, parsed: an agent reports it).
  */
 async function settleGpus(tx: Tx, op: OperationRow, vmId: string, ending: Ending): Promise<void> {
   const ok = ending.result === 'succeeded';
   if (ending.outcome.status === 'deleted' || (ok && op.action === 'stop' && op.input.release_gpus === true)) {
     await freeVmGpus(tx, vmId);
-  } else if (op.action === 'update_hardware') {
-    await freeVmGpus(tx, vmId, addresses(ok ? op.input.gpus_dropped : op.input.gpus_added));
+  } else if (ok && (op.action === 'update_hardware' || op.action === 'start')) {
+    // Freed only once the domain was given the rest: a failure may have come after the host
+    // changed (a deadline, a crash), so nothing is freed then; the next start settles it.
+    await freeVmGpus(tx, vmId, addresses(op.input.gpus_dropped));
   }
   const faults = GpuFaults.safeParse(ending.outcome.data?.gpu_faults);
   if (!ok && faults.success && faults.data.length > 0) await markGpuFaults(tx, vmId, faults.data);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { iommuEnabled, iommuGroupOf } from './iommu-group.js';
-import { exists, linkName, pciDeviceDir, readAttr, VFIO_DRIVER } from './sysfs.js';
+import { bootDisplayReason, exists, isBootDisplay, linkName, pciDeviceDir, VFIO_DRIVER } from './sysfs.js';
 
 export interface HostRoots {
   /** Where sysfs is mounted (a fixture tree in tests). */
@@ -56,10 +56,8 @@ export async function checkPassthrough(address: string, roots: HostRoots): Promi
   const driver = await linkName(join(dir, 'driver'));
   if (driver !== VFIO_DRIVER) {
     // Taking the host's console away would leave it without a display: no rebind of it, ever.
-    if ((await readAttr(join(dir, 'boot_vga'))) === '1') {
-      fail(
-        `${address} is the host's boot display (${driver ?? 'no driver'}): Hangar does not take it from the host; pass through another GPU`,
-      );
+    if (await isBootDisplay(roots.sysfsRoot, address)) {
+      fail(bootDisplayReason(address, driver));
     } else {
       result.unbound.push(address);
       fail(`${address} ${driverWords(driver)}, not vfio-pci: ${REBIND_HINT}`, true);

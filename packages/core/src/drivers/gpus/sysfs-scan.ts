@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { GpuDevice } from '../../domain/gpu.js';
 import { checkPassthrough, problemsReason, remainingProblems } from './passthrough-checks.js';
 import { memoryFromName, pciNames } from './pci-ids.js';
+import { oneGpuPerGroup } from './shared-groups.js';
 import { isDisplayClass, linkName, readAttr } from './sysfs.js';
 
 export interface ScanOptions {
@@ -53,5 +54,5 @@ export async function scanGpus(sysfsRoot = '/sys', opts: ScanOptions = {}): Prom
       health_reason: problems.length === 0 ? null : problemsReason(problems),
     });
   }
-  return found;
+  return oneGpuPerGroup(found);
 }

@@ -47,3 +47,12 @@ export const isBridgeClass = (cls: string | null) => cls !== null && /^0x0604[0-
 
 /** Class 0x03xxxx: display controllers (VGA, 3D: NVIDIA's data-centre parts, AMD's Instinct). */
 export const isDisplayClass = (cls: string | null) => cls !== null && /^0x03[0-9a-f]{4}$/i.test(cls);
+
+/** The device the firmware put the host's console on (`boot_vga`): never taken from the host. */
+export async function isBootDisplay(sysfsRoot: string, address: string): Promise<boolean> {
+  return (await readAttr(join(pciDeviceDir(sysfsRoot, address), 'boot_vga'))) === '1';
+}
+
+/** Why a boot display is not offered. */
+export const bootDisplayReason = (address: string, driver: string | null) =>
+  `${address} is the host's boot display (${driver ?? 'no driver'}): Hangar does not take it from the host; pass through another GPU`;

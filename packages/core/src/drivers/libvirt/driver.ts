@@ -3,6 +3,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { GpuDevice } from '../../domain/gpu.js';
 import type { Capacity } from '../../domain/host.js';
 import {
   type CallOptions,
@@ -21,6 +22,8 @@ import {
   type InspectCapability,
   type UnmanagedDomainInfo,
 } from '../driver.js';
+import { markBootDisplay } from '../gpus/boot-display.js';
+import { oneGpuPerGroup } from '../gpus/shared-groups.js';
 import { randomMac } from '../mac-address.js';
 import { chooseAccel } from '../qemu/accel.js';
 import type { DirectBoot } from '../qemu/command-line.js';
@@ -64,6 +67,8 @@ export interface LibvirtDriverOptions {
   call_timeout_ms?: number;
   /** Bridges VMs may be attached to (none by default: `bridge` networks are refused). */
   allowed_bridges?: string[];
+  /** Where sysfs is mounted, to find the host's boot display on a local connection (a fixture in tests). */
+  sysfsRoot?: string;
 }
 
 const POWERDOWN_REPEAT_MS = 2_000;
@@ -116,7 +121,7 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
         // Every PCI device, not only GPUs: a GPU's health depends on the others in its IOMMU group.
         const xmls = [];
         for (const name of await r.listPciDevices(opts)) xmls.push(await r.nodeDeviceXml(name, opts).catch(() => ''));
-        const gpus = gpusFromNodeDevices(xmls);
+        const gpus = oneGpuPerGroup(await this.withoutBootDisplay(gpusFromNodeDevices(xmls)));
         this.lastCapacity = { cpus: info.cpus, memory_mb: Number(info.memory_kib / 1024n), disk_gb: await this.disks.freeGb(r) };
         return { capacity: this.lastCapacity, gpus };
       });
@@ -124,6 +129,15 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
       // A host whose libvirtd is down is still a host: offline, with the reason.
       return { capacity: this.lastCapacity, gpus: [], unavailable: (err as Error).message };
     }
+  }
+
+  /**
+   * libvirt detaches a managed hostdev from whatever driver holds it, the host's console
+   * included, and its node devices do not say which display the firmware booted on. On a local
+   * connection sysfs does. A remote host's boot display cannot be told apart here (docs say so).
+   */
+  private async withoutBootDisplay(gpus: GpuDevice[]): Promise<GpuDevice[]> {
+    return parseLibvirtUri(this.opts.uri).local ? markBootDisplay(gpus, this.opts.sysfsRoot ?? '/sys') : gpus;
   }
 
   async define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain> {
