@@ -1,8 +1,10 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { describe, expect, inject, it } from 'vitest';
-import { connectPostgres, openDatabase } from '../src/index.js';
+import { connectPostgres, openDatabase, sqlState, TRANSACTION_ATTEMPTS } from '../src/index.js';
+import { createTestDatabase } from '../src/testing/index.js';
 
 describe('openDatabase', () => {
   it.runIf(inject('pgMode') === 'embedded')(
@@ -73,5 +75,49 @@ describe('openDatabase', () => {
 
   it('explains what went wrong when PostgreSQL cannot be reached', async () => {
     await expect(openDatabase({ url: 'postgres://nobody:x@127.0.0.1:1/none' })).rejects.toThrow(/ECONNREFUSED|connect/);
+  });
+});
+
+describe('transactions', () => {
+  it('are run again when PostgreSQL ends one for a deadlock, and both commit', async () => {
+    const database = await createTestDatabase();
+    try {
+      const [a, b] = await database.sql<{ id: string }[]>`INSERT INTO projects (name) VALUES ('lock-a'), ('lock-b') RETURNING id`;
+      let runs = 0;
+      let locked = 0;
+      let bothLocked!: () => void;
+      const barrier = new Promise<void>((r) => (bothLocked = r));
+      // Each takes one row, waits until the other has taken the other row, then takes it: a deadlock.
+      const crossing = (first: string, second: string) =>
+        database.db.transaction(async (tx) => {
+          runs++;
+          await tx.execute(sql`UPDATE projects SET updated_at = now() WHERE id = ${first}`);
+          if (++locked === 2) bothLocked();
+          if (locked <= 2) await barrier;
+          await tx.execute(sql`UPDATE projects SET updated_at = now() WHERE id = ${second}`);
+        });
+      await Promise.all([crossing(a!.id, b!.id), crossing(b!.id, a!.id)]);
+      // PostgreSQL broke the deadlock by ending one; it ran a second time and committed.
+      expect(runs).toBe(3);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('give up after a few runs, leaving the conflict to the caller', async () => {
+    const database = await createTestDatabase();
+    try {
+      let runs = 0;
+      const err = await database.db
+        .transaction(async (tx) => {
+          runs++;
+          await tx.execute(sql`DO $$ BEGIN RAISE EXCEPTION 'always' USING ERRCODE = '40001'; END $$`);
+        })
+        .catch((e: unknown) => e);
+      expect(sqlState(err)).toBe('40001');
+      expect(runs).toBe(TRANSACTION_ATTEMPTS);
+    } finally {
+      await database.close();
+    }
   });
 });

@@ -3,6 +3,8 @@ import { createJoinToken, createKeyForUser, dataDirectory, openDatabase } from '
 import { loadAgentConfig } from './agent/config.js';
 import { startAgent } from './agent/run-agent.js';
 import { loadConfig } from './config.js';
+import { exitOnUncaught } from './last-resort.js';
+import { createLogger } from './logger.js';
 import { startServer } from './server.js';
 
 const HELP = `hangar: a control plane for virtual machines
@@ -23,7 +25,10 @@ HANGAR_BOOTSTRAP_API_KEY, HANGAR_ADMIN_PASSWORD, HANGAR_JWT_SECRET, LOG_LEVEL. S
 `;
 
 async function serve(): Promise<void> {
-  const server = await startServer({ config: loadConfig() });
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  exitOnUncaught(log);
+  const server = await startServer({ config, log });
   process.stdout.write(`Hangar is serving on ${server.url} (tRPC at ${server.url}/trpc)\n`);
   // Our shutdown releases leases first and stops the embedded cluster last (it runs in its own
   // session, so the terminal's Ctrl-C reaches only us).
@@ -31,7 +36,10 @@ async function serve(): Promise<void> {
 }
 
 async function agent(): Promise<void> {
-  const running = await startAgent(loadAgentConfig());
+  const config = loadAgentConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  exitOnUncaught(log);
+  const running = await startAgent(config, { log });
   process.stdout.write(`Hangar agent is running host ${running.host_name} (${running.host_id})\n`);
   stopOnSignals(running);
 }

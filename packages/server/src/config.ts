@@ -68,6 +68,8 @@ const Env = z.object({
   HANGAR_IMAGE_DOWNLOAD_TIMEOUT_S: z.coerce.number().int().min(1).default(7200),
   /** Long-polls (waits) one API key or signed-in user may hold at once; more are answered 429. */
   HANGAR_MAX_WAITS_PER_PRINCIPAL: z.coerce.number().int().min(1).default(64),
+  /** How long `hangar serve` waits for a database that does not answer at start before giving up. */
+  HANGAR_DATABASE_WAIT_S: z.coerce.number().int().min(0).max(3600).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Env> & {

@@ -50,7 +50,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ownsDatabase = !opts.database;
   const dataDir = dataDirectory(config.HANGAR_DATA_DIR);
   await privateDir(dataDir);
-  const database = opts.database ?? (await openDatabase({ url: config.DATABASE_URL, dataDir }));
+  const database =
+    opts.database ??
+    (await openDatabase({
+      url: config.DATABASE_URL,
+      dataDir,
+      wait_ms: config.HANGAR_DATABASE_WAIT_S * 1000,
+      onWait: (err, attempt) =>
+        log.warn(
+          { attempt, err: err instanceof Error ? err.message : String(err) },
+          `waiting for the database (${attempt} s of ${config.HANGAR_DATABASE_WAIT_S} s): it does not answer yet`,
+        ),
+    }));
   let controlPlane: ControlPlane | undefined;
   try {
     const transfers = new TransferHub();

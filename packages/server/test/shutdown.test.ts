@@ -1,16 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Database } from '@hangar/core';
 import { createTestDatabase } from '@hangar/core/testing';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../src/router.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
-
-const BIN = fileURLToPath(new URL('../bin/hangar.mjs', import.meta.url));
+import { serveProcess } from './serve-process.js';
 
 let database: Database;
 let dataDir: string;
@@ -28,35 +25,15 @@ const trpcClient = (url: string) =>
     links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })],
   });
 
-/** `hangar serve` as its own process, as a user runs it. */
-async function serve(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: database.url,
-      HANGAR_DATA_DIR: dataDir,
-      HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
-      HANGAR_ADMIN_PASSWORD: 'not used here',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** `hangar serve` on this file's database and data directory. */
+const serve = (env: Record<string, string>) =>
+  serveProcess({
+    DATABASE_URL: database.url,
+    HANGAR_DATA_DIR: dataDir,
+    HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+    HANGAR_ADMIN_PASSWORD: 'not used here',
+    ...env,
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /serving on (http:\/\/\S+)/.exec(output);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(() => reject(new Error(`hangar exited before serving:\n${output}`)));
-  });
-  return { child, url, exited };
-}
 
 describe('SIGTERM with operations in flight', () => {
   it('exits cleanly and loses no operation: the next server finishes them', async () => {

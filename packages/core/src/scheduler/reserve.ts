@@ -106,6 +106,12 @@ export async function reserve(tx: Tx, r: Resources, p: PlacementRequest = {}): P
   return explainNoPlacement(tx, r, p);
 }
 
+/** Takes back what was released early (a delete that then failed): the VM still has it, room or not. */
+export async function reclaim(tx: Tx, hostId: string | null, r: Resources): Promise<void> {
+  if (!hostId) return;
+  await tx.update(hosts).set(allocation(r)).where(eq(hosts.id, hostId));
+}
+
 export async function release(tx: Tx, hostId: string | null, r: Resources): Promise<void> {
   if (!hostId) return;
   await tx

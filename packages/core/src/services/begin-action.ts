@@ -10,6 +10,7 @@ import { notifyChange, notifyWork } from '../store/notifier.js';
 import { endOperation, insertOperation, lockOperation } from '../store/operation-rows.js';
 import type { OperationRow, VmRow } from '../store/schema.js';
 import { changeVm } from '../store/vm-rows.js';
+import { releaseEarly } from './delete-capacity.js';
 import { appendEvents } from './events.js';
 import { settleGpusForStart } from './vm-gpus.js';
 
@@ -88,12 +89,13 @@ export async function beginAction(
   }
   const deadline = new Date(now.getTime() + (r.deadline_s + (opts.extra_deadline_s ?? 0)) * 1000);
   const gpus = action === 'start' ? await settleGpusForStart(tx, vm) : {};
+  const early = action === 'delete' ? await releaseEarly(tx, vm) : {};
   const op = await insertOperation(tx, {
     vm_id: vm.id,
     project_id: vm.project_id,
     host_id: vm.host_id,
     action,
-    input: { ...(opts.input ?? {}), ...gpus },
+    input: { ...(opts.input ?? {}), ...gpus, ...early },
     deadline_at: deadline,
     created_at: now,
     updated_at: now,

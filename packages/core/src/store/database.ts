@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
 import { connectPostgres } from './connect.js';
@@ -33,6 +34,10 @@ export interface OpenDatabaseOptions {
   unsafeFast?: boolean;
   /** Called with each statement sent (the benchmark counts what an idle fleet costs). */
   onStatement?: (query: string) => void;
+  /** How long to keep trying a database that does not answer yet (default 0: fail at once). */
+  wait_ms?: number;
+  /** Told of each failed try while waiting. */
+  onWait?: (err: unknown, attempt: number) => void;
 }
 
 /**
@@ -62,8 +67,9 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     ...(opts.onStatement ? { debug: (_conn: number, query: string) => opts.onStatement!(query) } : {}),
   });
   const db = drizzle(sql, { schema }) as Db;
+  retryConflicts(db);
   try {
-    await sql`SELECT 1`;
+    await waitForDatabase(sql, opts);
     if (opts.migrate !== false) await runMigrations(db);
   } catch (err) {
     await sql.end({ timeout: 1 });
@@ -82,6 +88,91 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
         await stopEmbedded?.();
       })()),
   };
+}
+
+/** SQLSTATEs of a transaction that lost to a concurrent one and may simply be run again. */
+const CONFLICTS = new Set(['40P01', '40001']);
+/** How many times a transaction is run before its deadlock or serialization failure is the caller's. */
+export const TRANSACTION_ATTEMPTS = 4;
+
+/** The SQLSTATE of a query error, through drizzle's wrapping. */
+export function sqlState(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+export const isConflict = (err: unknown) => CONFLICTS.has(sqlState(err) ?? '');
+
+/** postgres.js and socket errors that mean the database cannot be reached. */
+const DATABASE_DOWN = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  // too_many_connections: a restarting server not yet taking everyone back.
+  '53300',
+]);
+
+/** SQLSTATE classes of a database going away: connection exceptions (08) and operator intervention (57P01-57P05: shutdown, crash, cannot connect now). */
+const DATABASE_DOWN_STATES = /^(08[0-9A-Z]{3}|57P0[1-5])$/;
+
+/** Whether an error means the database is out of reach (not that a query was wrong): worth trying again shortly. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    if (typeof code === 'string' && (DATABASE_DOWN.has(code) || DATABASE_DOWN_STATES.test(code))) return true;
+    // A unix socket that is not there: the server is down (not a missing file of ours).
+    if (code === 'ENOENT' && syscall === 'connect') return true;
+  }
+  return false;
+}
+
+/**
+ * Every top-level transaction (`db.transaction`) is run again, a few times with a short random
+ * pause, when PostgreSQL ended it for a deadlock (40P01) or a serialization failure (40001): the
+ * transaction was rolled back whole, so running it again is safe, and its caller never sees a
+ * conflict that a second try resolves. Savepoints (`tx.transaction`) are not retried on their
+ * own: the whole transaction is.
+ */
+function retryConflicts(db: Db): void {
+  const once = db.transaction.bind(db);
+  db.transaction = (async (fn: Parameters<Db['transaction']>[0], config?: Parameters<Db['transaction']>[1]) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once(fn, config);
+      } catch (err) {
+        if (attempt >= TRANSACTION_ATTEMPTS || !isConflict(err)) throw err;
+        await sleep(5 + Math.random() * 20 * attempt);
+      }
+    }
+  }) as Db['transaction'];
+}
+
+/**
+ * The first connection, waited for: an external database that is not up yet (starting in the
+ * same boot, restarting) is tried again every second for `wait_ms`, saying so each time.
+ */
+async function waitForDatabase(sql: postgres.Sql, opts: OpenDatabaseOptions): Promise<void> {
+  const until = Date.now() + (opts.wait_ms ?? 0);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`SELECT 1`;
+      return;
+    } catch (err) {
+      if (Date.now() >= until || sqlState(err) === '28P01' || sqlState(err) === '3D000') throw err;
+      opts.onWait?.(err, attempt);
+      await sleep(1_000);
+    }
+  }
 }
 
 /** Whether the database answers (readiness checks). */

@@ -24,7 +24,8 @@ export interface EmbeddedCluster {
   /** Connection string for the `postgres` maintenance database. */
   adminUrl: string;
   port: number;
-  stop(): Promise<void>;
+  /** `fast` (the default) cuts sessions and shuts down cleanly; `immediate` quits without a checkpoint, as a crash would (recovery at the next start). */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
 }
 
 interface Credentials {
@@ -107,7 +108,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const urls = clusterUrls(creds, socketDir, port);
   await ensureDatabase(urls.adminUrl);
   const pid = child.pid!;
-  return { ...urls, port, stop: () => stopPostmaster(pid, () => exited) };
+  return { ...urls, port, stop: (mode) => stopPostmaster(pid, () => exited, mode) };
 }
 
 async function postgresUser(): Promise<RunAs> {
@@ -169,10 +170,10 @@ async function waitUntilReady(pgDir: string, pid: number | undefined, hasExited:
   throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-/** Fast shutdown (SIGINT): open sessions are cut, the cluster is left consistent. */
-async function stopPostmaster(pid: number, hasExited: () => boolean = () => false): Promise<void> {
+/** Fast shutdown (SIGINT): open sessions are cut, the cluster is left consistent. Immediate (SIGQUIT): as a crash, recovered at the next start. */
+async function stopPostmaster(pid: number, hasExited: () => boolean = () => false, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
   if (hasExited() || !isAlive(pid)) return;
-  process.kill(pid, 'SIGINT');
+  process.kill(pid, mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   while (!hasExited() && isAlive(pid) && Date.now() < deadline) await sleep(25);
 }
@@ -234,7 +235,7 @@ async function adoptRunningPostmaster(pgDir: string, creds: Credentials): Promis
   } catch {
     return null;
   }
-  return { ...urls, port, stop: () => stopPostmaster(pid) };
+  return { ...urls, port, stop: (mode) => stopPostmaster(pid, undefined, mode) };
 }
 
 function isAlive(pid: number): boolean {

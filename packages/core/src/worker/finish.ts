@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Outcome } from '../actions/action.js';
 import { GpuFault } from '../domain/gpu.js';
 import type { StableStatus, VmStatus } from '../domain/status.js';
-import { type Resources, release } from '../scheduler/reserve.js';
+import { type Resources, reclaim, release } from '../scheduler/reserve.js';
 import { appendEvents, type NewEvent } from '../services/events.js';
 import type { Db, Tx } from '../store/database.js';
 import { freeVmGpus, markGpuFaults } from '../store/gpu-rows.js';
@@ -18,10 +18,13 @@ export interface Ending {
   error?: string;
 }
 
-/** Host resources an ending gives back: a deleted VM's, or what a hardware change reserved but did not keep. */
+const NONE: Resources = { cpus: 0, memory_mb: 0, disk_gb: 0 };
+
+/** Host resources an ending gives back: a deleted VM's (less what its delete gave back when accepted), or what a hardware change reserved but did not keep. */
 function released(op: OperationRow, vm: VmRow, ending: Ending): Resources | null {
   if (ending.outcome.status === 'deleted') {
-    return { cpus: vm.cpu_cores, memory_mb: vm.memory_mb, disk_gb: vm.disk_gb };
+    const early = (op.input.released_early ?? NONE) as Resources;
+    return { cpus: vm.cpu_cores - early.cpus, memory_mb: vm.memory_mb - early.memory_mb, disk_gb: vm.disk_gb - early.disk_gb };
   }
   if (op.action !== 'update_hardware') return null;
   const reserved = (op.input.reserved ?? { cpus: 0, memory_mb: 0, disk_gb: 0 }) as Resources;
@@ -92,6 +95,10 @@ export async function finishOperation(
       );
       const free = released(op, vm, ending);
       if (free) await release(tx, vm.host_id, free);
+      // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
+      if (op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early) {
+        await reclaim(tx, vm.host_id, op.input.released_early as Resources);
+      }
       await settleGpus(tx, op, vm.id, ending);
     }
     const base = { vm_id: vm.id, project_id: vm.project_id, operation_id: op.id };

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { PerformContext } from '../actions/action.js';
 import { perform } from '../actions/registry.js';
+import { isHangarError } from '../domain/errors.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
 import { DriverError, GpuPreflightError, type HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
+import { isDatabaseUnavailable, sqlState } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
 import type { OperationRow } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
@@ -172,6 +174,15 @@ export class Worker {
             await this.queue.defer(op, retryDelayMs(op.attempts, this.opts.retry_base_ms), describe(err));
             return;
           }
+          if (!ctl.signal.aborted && unavailable(err)) {
+            // The database (or, for an agent, the API) went away mid-operation (a checkpoint): the
+            // operation is not the host's failure. It is given back to be tried again; if even that
+            // cannot be said, its lease runs out and it is taken over, as after a crash.
+            this.log.warn({ err, operation: op.id }, 'the database is out of reach mid-operation: trying it again later');
+            await this.queue.defer(op, retryDelayMs(op.attempts, this.opts.retry_base_ms), 'the database was out of reach').catch(() => {});
+            return;
+          }
+          if (!(err instanceof DriverError)) this.log.error({ err, operation: op.id }, 'the operation failed with an error of the worker');
           const reason = ctl.signal.aborted ? describe(ctl.signal.reason) : describe(err);
           ending = await this.failure(op, vm.domain_ref ?? definedRef, driver, reason);
           // GPUs the launch found unusable are named, so they are marked unhealthy with the ending.
@@ -218,8 +229,17 @@ function required<T>(v: T | undefined): T {
   return v;
 }
 
+/** The database, or the API an agent reports to, cannot be reached right now. */
+function unavailable(err: unknown): boolean {
+  return isDatabaseUnavailable(err) || (isHangarError(err) && err.code === 'DATABASE_UNAVAILABLE');
+}
+
 function describe(err: unknown): string {
   if (err instanceof DriverError) return err.message;
+  // A failed query's message carries its SQL and parameters: the worker's log has them, the VM's owner gets a sentence.
+  if (sqlState(err) !== undefined || (err instanceof Error && err.message.startsWith('Failed query'))) {
+    return 'an internal error in the worker (the server log has it)';
+  }
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -1,31 +1,8 @@
-import { type ErrorCode, errors, HangarError, isHangarError } from '@hangar/core';
+import { type ErrorCode, errors, HangarError, isConflict, isDatabaseUnavailable, isHangarError } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
 import { httpStatusOf } from './http-status.js';
-
-/** postgres.js and socket errors that mean the database cannot be reached. */
-const DATABASE_DOWN = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  '57P01',
-  '57P03',
-]);
-
-function databaseDown(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
-    if (typeof code === 'string' && DATABASE_DOWN.has(code)) return true;
-    // A unix socket that is not there: the server is down (not a missing file of ours).
-    if (code === 'ENOENT' && syscall === 'connect') return true;
-  }
-  return false;
-}
 
 /** Any error to the HangarError a client sees: typed ones pass, validation is collected, the rest is hidden. */
 export function toHangarError(err: unknown): HangarError {
@@ -40,7 +17,9 @@ export function toHangarError(err: unknown): HangarError {
     if (err.code === 'INTERNAL_SERVER_ERROR') return cause && cause !== err ? toHangarError(cause) : errors.internal();
     return fromTrpc(err);
   }
-  if (databaseDown(err)) return errors.databaseUnavailable();
+  if (isDatabaseUnavailable(err)) return errors.databaseUnavailable();
+  // A deadlock or serialization failure that outlived the transaction's retries: busy, not broken.
+  if (isConflict(err)) return errors.databaseUnavailable();
   return errors.internal();
 }
 

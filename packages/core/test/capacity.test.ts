@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+
+// Host capacity while deletes wait in the queue: a stopped VM's vCPUs and memory go back to its
+// host when its delete is accepted, so creates are not refused meanwhile; its disk when it is done.
+
+let cp: TestControlPlane | undefined;
+afterEach(async () => {
+  await cp?.shutdown();
+  cp = undefined;
+});
+
+const allocated = async (c: TestControlPlane) => {
+  const [h] = await c.database.sql`SELECT allocated_cpus, allocated_memory_mb, allocated_disk_gb FROM hosts`;
+  return [h!.allocated_cpus, h!.allocated_memory_mb, h!.allocated_disk_gb];
+};
+
+describe('capacity and deletes', () => {
+  it("gives a stopped VM's vCPUs and memory back when its delete is accepted, its disk when it is done", async () => {
+    // Room for one 4-vCPU, 2 GB VM at a time; hypervisor calls take 400 ms, so the delete is still queued or running below.
+    cp = await startTestControlPlane({ simulator: { capacity: { cpus: 1, memory_mb: 2048, disk_gb: 100 }, latency_ms: 400 } });
+    const { services, scope } = cp;
+    const spec = (name: string) => ({ name, cpu_cores: 4, memory_mb: 2048, disk_gb: 10 });
+    const a = await services.vms.create(scope, spec('a'));
+    await services.operations.wait(scope, a.operation!.id, { timeout_ms: 10_000 });
+    await expect(services.vms.create(scope, spec('full'))).rejects.toMatchObject({ code: 'INSUFFICIENT_CAPACITY' });
+
+    const del = await services.vms.delete(scope, a.vm.id);
+    expect(del.operation!.status).toBe('pending');
+    expect(await allocated(cp)).toEqual([0, 0, 10]);
+    const b = await services.vms.create(scope, spec('b'));
+    expect(b.vm.status).toBe('provisioning');
+
+    expect((await services.operations.wait(scope, del.operation!.id, { timeout_ms: 10_000 })).operation.status).toBe('succeeded');
+    await services.operations.wait(scope, b.operation!.id, { timeout_ms: 10_000 });
+    expect(await allocated(cp)).toEqual([4, 2048, 10]);
+  });
+
+  it('takes it back when the delete fails: the VM keeps what it has', async () => {
+    cp = await startTestControlPlane({ simulator: { capacity: { cpus: 1, memory_mb: 2048, disk_gb: 100 } } });
+    const { services, scope } = cp;
+    const a = await services.vms.create(scope, { name: 'a', cpu_cores: 4, memory_mb: 2048, disk_gb: 10 });
+    await services.operations.wait(scope, a.operation!.id, { timeout_ms: 10_000 });
+    cp.hypervisor.faults.inject({ method: 'delete_vm', kind: 'fail', message: 'the disk is busy' });
+    const del = await services.vms.delete(scope, a.vm.id);
+    expect((await services.operations.wait(scope, del.operation!.id, { timeout_ms: 10_000 })).operation.status).toBe('failed');
+    expect((await services.vms.get(scope, a.vm.id)).status).not.toBe('deleted');
+    expect(await allocated(cp)).toEqual([4, 2048, 10]);
+  });
+});

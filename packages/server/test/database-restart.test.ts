@@ -1,0 +1,111 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectPostgres, type EmbeddedCluster, startEmbeddedPostgres } from '@hangar/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ADMIN_KEY } from '../src/testing.js';
+import { type ServeProcess, serveProcess } from './serve-process.js';
+
+// PostgreSQL restarted under create load, three times (fast, immediate, fast), under a real
+// `hangar serve` process: the process lives on (postgres.js 3.4.9 threw from a deferred write
+// after its socket closed, out of every try, and took the process down: patched in
+// patches/postgres@3.4.9.patch), serves again within 5 s of the database, and every create it
+// acknowledged is there and carried out (the worker and its LISTEN connection came back).
+
+let dir: string;
+let pgDir: string;
+let cluster: EmbeddedCluster;
+let server: ServeProcess;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hangar-pg-restart-'));
+  pgDir = await mkdtemp(join(tmpdir(), 'hangar-pg-restart-db-'));
+  cluster = await startEmbeddedPostgres({ dir: pgDir });
+  server = await serveProcess({
+    DATABASE_URL: cluster.url,
+    HANGAR_DATA_DIR: join(dir, 'data'),
+    HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+    HANGAR_ADMIN_PASSWORD: 'not used here',
+  });
+}, 60_000);
+
+afterAll(async () => {
+  server?.child.kill('SIGKILL');
+  await cluster?.stop();
+  await rm(dir, { recursive: true, force: true });
+  await rm(pgDir, { recursive: true, force: true });
+});
+
+describe('PostgreSQL restarting under load', () => {
+  it('leaves the server running, serving again within 5 s of the database, with no acknowledged create lost', async () => {
+    const headers = { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' };
+    const acknowledged: string[] = [];
+    const answers = new Map<number, number>();
+    let stop = false;
+    let n = 0;
+    const client = async (c: number) => {
+      while (!stop) {
+        const name = `r-${c}-${n++}`;
+        try {
+          const res = await fetch(`${server.url}/api/v1/vms`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ name, cpu_cores: 1, memory_mb: 128, disk_gb: 1 }),
+            signal: AbortSignal.timeout(10_000),
+          });
+          answers.set(res.status, (answers.get(res.status) ?? 0) + 1);
+          const body = (await res.json()) as { vm?: { id: string } };
+          if (res.status === 201) acknowledged.push(body.vm!.id);
+          else await sleep(50);
+        } catch {
+          // The connection itself failed (the server died): counted below.
+          answers.set(0, (answers.get(0) ?? 0) + 1);
+          await sleep(50);
+        }
+      }
+    };
+    const clients = Array.from({ length: 16 }, (_, c) => client(c));
+
+    const recovered: number[] = [];
+    for (const mode of ['fast', 'immediate', 'fast'] as const) {
+      await sleep(1_500);
+      await cluster.stop(mode);
+      await sleep(500);
+      cluster = await startEmbeddedPostgres({ dir: pgDir, port: cluster.port });
+      const back = Date.now();
+      const before = acknowledged.length;
+      while (acknowledged.length === before && Date.now() - back < 15_000) await sleep(20);
+      recovered.push(Date.now() - back);
+      expect(server.child.exitCode, server.output()).toBeNull();
+    }
+    await sleep(1_000);
+    stop = true;
+    console.log(`recovered after ${recovered.join(', ')} ms; answers ${JSON.stringify([...answers])}; ${acknowledged.length} created`);
+    await Promise.all(clients);
+
+    expect(server.child.exitCode, server.output()).toBeNull();
+    expect(Math.max(...recovered), `creates again after ${recovered.join(', ')} ms`).toBeLessThan(5_000);
+    // Every answer was a success or a 503 (DATABASE_UNAVAILABLE, retry later): none lost, none 500.
+    expect(
+      [...answers.keys()].filter((s) => s !== 201 && s !== 503),
+      `${JSON.stringify([...answers])}\n${server.output().slice(-3000)}`,
+    ).toEqual([]);
+    const sql = connectPostgres(cluster.url, { max: 1, onnotice: () => {} });
+    try {
+      const found = await sql<{ id: string }[]>`SELECT id FROM vms WHERE id = ANY(${acknowledged})`;
+      expect(found.length).toBe(acknowledged.length);
+      // The worker and its LISTEN connection came back too: every create is carried out.
+      const open = async () => Number((await sql`SELECT count(*) AS n FROM operations WHERE status IN ('pending', 'running')`)[0]!.n);
+      await expect.poll(open, { timeout: 30_000, interval: 250 }).toBe(0);
+      const [settled] =
+        await sql`SELECT count(*) FILTER (WHERE status = 'stopped') AS ok, count(*) AS all FROM vms WHERE id = ANY(${acknowledged})`;
+      const odd =
+        await sql`SELECT v.status, v.last_error, o.status AS op, o.error, o.attempts FROM vms v JOIN operations o ON o.vm_id = v.id WHERE v.id = ANY(${acknowledged}) AND v.status <> 'stopped'`;
+      expect(Number(settled!.ok), JSON.stringify(odd)).toBe(acknowledged.length);
+    } finally {
+      await sql.end();
+    }
+    expect(acknowledged.length).toBeGreaterThan(50);
+  }, 120_000);
+});
