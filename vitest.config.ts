@@ -28,6 +28,8 @@ export default defineConfig({
   resolve: { alias: workspaceAliases() },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
+    // The long runs have their own command (`pnpm test:soak`).
+    exclude: ['**/node_modules/**', 'packages/*/test/soak/**'],
     globalSetup: ['./packages/core/src/testing/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

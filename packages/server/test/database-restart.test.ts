@@ -108,4 +108,24 @@ describe('PostgreSQL restarting under load', () => {
     }
     expect(acknowledged.length).toBeGreaterThan(50);
   }, 120_000);
+
+  it('starts while the database is down: waits for it, saying so, and serves once it is up', async () => {
+    await cluster.stop();
+    const waiting = serveProcess({
+      DATABASE_URL: cluster.url,
+      HANGAR_DATA_DIR: join(dir, 'data-2'),
+      HANGAR_BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+      HANGAR_ADMIN_PASSWORD: 'not used here',
+      HANGAR_DATABASE_WAIT_S: '30',
+    });
+    await sleep(2_500);
+    cluster = await startEmbeddedPostgres({ dir: pgDir, port: cluster.port });
+    const second = await waiting;
+    try {
+      expect(second.output()).toContain('waiting for the database (1 s of 30 s): it does not answer yet');
+      expect((await fetch(`${second.url}/readyz`)).status).toBe(200);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

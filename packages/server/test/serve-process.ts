@@ -12,11 +12,18 @@ export interface ServeProcess {
   output(): string;
 }
 
-/** `hangar serve` as its own process, as a user runs it; resolves once it says where it serves. */
-export async function serveProcess(env: Record<string, string>): Promise<ServeProcess> {
+/**
+ * `hangar serve` as its own process, as a user runs it; resolves once it says where it serves.
+ * A variable given as undefined is removed from the environment it inherits (DATABASE_URL, for an embedded database).
+ */
+export async function serveProcess(env: Record<string, string | undefined>): Promise<ServeProcess> {
+  const merged: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: merged as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a test can kill it with everything it started (kill -9 of the whole server).
+    detached: true,
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let output = '';

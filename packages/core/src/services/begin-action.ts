@@ -89,7 +89,7 @@ export async function beginAction(
   }
   const deadline = new Date(now.getTime() + (r.deadline_s + (opts.extra_deadline_s ?? 0)) * 1000);
   const gpus = action === 'start' ? await settleGpusForStart(tx, vm) : {};
-  const early = action === 'delete' ? await releaseEarly(tx, vm) : {};
+  const early = action === 'delete' ? await releaseEarly(tx, vm, inFlight ?? null) : {};
   const op = await insertOperation(tx, {
     vm_id: vm.id,
     project_id: vm.project_id,

@@ -27,8 +27,11 @@ export const ErrorBody = z.looseObject({
  */
 export function writeError(c: HonoContext<AppEnv>, err: unknown): Response {
   const e = toHangarError(err);
-  return c.json({ detail: e.message, code: e.code, request_id: c.get('info')?.requestId ?? null, ...e.details }, httpStatusOf(e), {
+  const status = httpStatusOf(e);
+  // Every 503 says when to come back (a second, unless the error knows better): clients and load balancers back off by it.
+  const retryAfter = typeof e.details.retry_after_s === 'number' ? e.details.retry_after_s : status === 503 ? 1 : undefined;
+  return c.json({ detail: e.message, code: e.code, request_id: c.get('info')?.requestId ?? null, ...e.details }, status, {
     'x-should-retry': String(shouldRetry(e)),
-    ...(typeof e.details.retry_after_s === 'number' ? { 'retry-after': String(e.details.retry_after_s) } : {}),
+    ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}),
   });
 }
