@@ -47,4 +47,17 @@ describe('capacity and deletes', () => {
     expect((await services.vms.get(scope, a.vm.id)).status).not.toBe('deleted');
     expect(await allocated(cp)).toEqual([4, 2048, 10]);
   });
+
+  it('gives them back at once for a VM still being created without being started, not for one being started', async () => {
+    // Hypervisor calls take 1 s: both creates are still in flight when their deletes come.
+    cp = await startTestControlPlane({ simulator: { capacity: { cpus: 1, memory_mb: 4096, disk_gb: 100 }, latency_ms: 1_000 } });
+    const { services, scope } = cp;
+    const idle = await services.vms.create(scope, { name: 'idle', cpu_cores: 2, memory_mb: 1024, disk_gb: 5 });
+    const busy = await services.vms.create(scope, { name: 'busy', cpu_cores: 2, memory_mb: 1024, disk_gb: 5, start: true });
+    expect(await allocated(cp)).toEqual([4, 2048, 10]);
+    await services.vms.delete(scope, idle.vm.id, { force: true });
+    expect(await allocated(cp)).toEqual([2, 1024, 10]);
+    await services.vms.delete(scope, busy.vm.id, { force: true });
+    expect(await allocated(cp)).toEqual([2, 1024, 10]);
+  });
 });

@@ -95,11 +95,11 @@ const CONFLICTS = new Set(['40P01', '40001']);
 /** How many times a transaction is run before its deadlock or serialization failure is the caller's. */
 export const TRANSACTION_ATTEMPTS = 4;
 
-/** The SQLSTATE of a query error, through drizzle's wrapping. */
+/** The SQLSTATE of a query error PostgreSQL answered, through drizzle's wrapping (not a Node error's code, such as EPIPE). */
 export function sqlState(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    if (name === 'PostgresError' && typeof code === 'string') return code;
   }
   return undefined;
 }
@@ -111,7 +111,6 @@ const DATABASE_DOWN = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
-  'EPIPE',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'CONNECTION_CLOSED',

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { PerformContext } from '../actions/action.js';
 import { perform } from '../actions/registry.js';
-import { isHangarError } from '../domain/errors.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
 import { DriverError, GpuPreflightError, type HypervisorDriver } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
-import { isDatabaseUnavailable, sqlState } from '../store/database.js';
+import { sqlState } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
 import type { OperationRow } from '../store/schema.js';
 import { ClaimLoop } from './claim-loop.js';
@@ -17,6 +16,7 @@ import { keepLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { observe } from './observe.js';
 import type { OperationQueue, Work, WorkOperation } from './operation-queue.js';
+import { unavailable } from './unavailable.js';
 
 export interface WorkerOptions {
   /** Hypervisor drivers by host id: the hosts this worker serves. */
@@ -227,11 +227,6 @@ class Abandoned extends Error {}
 function required<T>(v: T | undefined): T {
   if (v === undefined) throw new Error('a worker without a queue needs the database (db)');
   return v;
-}
-
-/** The database, or the API an agent reports to, cannot be reached right now. */
-function unavailable(err: unknown): boolean {
-  return isDatabaseUnavailable(err) || (isHangarError(err) && err.code === 'DATABASE_UNAVAILABLE');
 }
 
 function describe(err: unknown): string {

@@ -28,8 +28,9 @@ export const ErrorBody = z.looseObject({
 export function writeError(c: HonoContext<AppEnv>, err: unknown): Response {
   const e = toHangarError(err);
   const status = httpStatusOf(e);
-  // Every 503 says when to come back (a second, unless the error knows better): clients and load balancers back off by it.
-  const retryAfter = typeof e.details.retry_after_s === 'number' ? e.details.retry_after_s : status === 503 ? 1 : undefined;
+  // Every retryable 503 says when to come back (a second, unless the error knows better): clients and load balancers back off by it.
+  const retryAfter =
+    typeof e.details.retry_after_s === 'number' ? e.details.retry_after_s : status === 503 && shouldRetry(e) ? 1 : undefined;
   return c.json({ detail: e.message, code: e.code, request_id: c.get('info')?.requestId ?? null, ...e.details }, status, {
     'x-should-retry': String(shouldRetry(e)),
     ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}),

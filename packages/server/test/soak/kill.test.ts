@@ -91,10 +91,10 @@ describe('kill -9 with operations in flight', () => {
       `kill -9 with ${COUNT} creates acknowledged: all operations ended ${settledS.toFixed(0)} s after the restart; VMs ${JSON.stringify(byStatus)}`,
     );
 
-    // Every acknowledged VM is there once, and stable.
+    // Every acknowledged VM is there, and running: each create (start: true) was carried out,
+    // none failed for the kill (a create that gave up would leave its VM in error).
     expect(new Set(vms.map((v) => v.id))).toEqual(new Set(acknowledged));
-    expect(new Set(vms.map((v) => v.name)).size).toBe(vms.length);
-    expect(vms.filter((v) => !['running', 'stopped', 'error'].includes(v.status))).toEqual([]);
+    expect(byStatus).toEqual({ running: COUNT });
 
     // The hypervisor: one domain per VM that has one, none for anything else.
     process.kill(-server.child.pid!, 'SIGTERM');
