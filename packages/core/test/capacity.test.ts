@@ -49,8 +49,8 @@ describe('capacity and deletes', () => {
   });
 
   it('gives them back at once for a VM still being created without being started, not for one being started', async () => {
-    // Hypervisor calls take 1 s: both creates are still in flight when their deletes come.
-    cp = await startTestControlPlane({ simulator: { capacity: { cpus: 1, memory_mb: 4096, disk_gb: 100 }, latency_ms: 1_000 } });
+    // No worker: both creates are still queued when their deletes come, and the deletes stay queued.
+    cp = await startTestControlPlane({ simulator: { capacity: { cpus: 1, memory_mb: 4096, disk_gb: 100 } }, worker: false });
     const { services, scope } = cp;
     const idle = await services.vms.create(scope, { name: 'idle', cpu_cores: 2, memory_mb: 1024, disk_gb: 5 });
     const busy = await services.vms.create(scope, { name: 'busy', cpu_cores: 2, memory_mb: 1024, disk_gb: 5, start: true });
