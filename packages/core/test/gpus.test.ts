@@ -126,6 +126,8 @@ describe('GPU inventory', () => {
     expect((await cp.services.gpus.list({ model: 'H100' })).map((g) => g.host_name)).toEqual(['h100']);
     expect((await cp.services.gpus.list({ model: '1002:740f' })).map((g) => g.address)).toEqual(['0000:20:00.0', '0000:21:00.0']);
     expect((await cp.services.gpus.list({ host_id: 'amd', free: false })).length).toBe(0);
+    // The host filter is a host's id or name, by the one schema for it.
+    await expect(cp.services.gpus.list({ host_id: 'not a host name!' })).rejects.toMatchObject({ code: 'VALIDATION' });
   });
 
   it('follows the inventory: a GPU gone while free is forgotten; gone while held stays held, unhealthy', async () => {

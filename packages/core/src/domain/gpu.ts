@@ -136,17 +136,6 @@ export const Gpu = z
   .meta({ id: 'Gpu' });
 export type Gpu = z.infer<typeof Gpu>;
 
-export const ListGpusQuery = z.strictObject({
-  /** The host's id or name. */
-  host_id: z.string().min(1).max(253).optional(),
-  /** Words of the model's name, or its vendor:device id. */
-  model: GpuName.optional(),
-  /** Only free ones (true) or only held ones (false). */
-  free: z.boolean().optional(),
-  health: GpuHealth.optional(),
-});
-export type ListGpusQuery = z.input<typeof ListGpusQuery>;
-
 /** A GPU a launch found unusable, and why (the operation fails; the GPU is marked unhealthy). */
 export const GpuFault = z.object({ address: PciAddress, reason: Text.min(1).max(2000) });
 export type GpuFault = z.infer<typeof GpuFault>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LabelKey, LabelValue, OsType, Text, Uuid } from './fields.js';
-import { GpuName } from './gpu.js';
+import { GpuHealth, GpuName } from './gpu.js';
 import { HostName } from './host.js';
 import { VmStatus } from './status.js';
 import { Vm } from './vm.js';
@@ -54,3 +54,15 @@ export const VmPage = z
   })
   .meta({ id: 'VmPage' });
 export type VmPage = z.infer<typeof VmPage>;
+
+/** The fleet's GPUs (admins), filtered. */
+export const ListGpusQuery = z.strictObject({
+  /** The host's id or name. */
+  host_id: z.union([Uuid, HostName]).optional(),
+  /** Words of the model's name, or its vendor:device id. */
+  model: GpuName.optional(),
+  /** Only free ones (true) or only held ones (false). */
+  free: z.boolean().optional(),
+  health: GpuHealth.optional(),
+});
+export type ListGpusQuery = z.input<typeof ListGpusQuery>;

@@ -11,10 +11,10 @@ import type {
 } from '../domain/agent.js';
 import type { ApiKey, CreateApiKeyInput, CreatedApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
 import type { ListEventsQuery, VmEvent } from '../domain/event.js';
-import type { Gpu, ListGpusQuery } from '../domain/gpu.js';
+import type { Gpu } from '../domain/gpu.js';
 import type { DrainResult, Host, HostStatus, UnmanagedDomain } from '../domain/host.js';
 import type { AttachIsoInput, Image, ListImagesQuery, RegisterImageInput, UploadImageInput } from '../domain/image.js';
-import type { ListVmsQuery, VmPage } from '../domain/list.js';
+import type { ListGpusQuery, ListVmsQuery, VmPage } from '../domain/list.js';
 import type { ListOperationsQuery, MutationOptions, Operation, VmActionResult } from '../domain/operation.js';
 import type { Project, Scope } from '../domain/project.js';
 import type { ProjectQuotas, QuotaLimits } from '../domain/quota.js';

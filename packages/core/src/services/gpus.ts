@@ -1,4 +1,5 @@
-import { type Gpu, ListGpusQuery } from '../domain/gpu.js';
+import type { Gpu } from '../domain/gpu.js';
+import { ListGpusQuery } from '../domain/list.js';
 import type { Db } from '../store/database.js';
 import { listGpuRows } from '../store/gpu-rows.js';
 import { toGpu } from '../store/mappers.js';
