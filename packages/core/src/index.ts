@@ -5,6 +5,7 @@ export * from './domain/index.js';
 export * from './drivers/index.js';
 export { PRIVATE_FILE_MODE, privateDir } from './files/private.js';
 export * from './images/index.js';
+export { isAlive } from './processes/alive.js';
 export * from './services/index.js';
 export * from './store/index.js';
 export * from './worker/index.js';

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { privateDir } from '../files/private.js';
+import { hasDied, isAlive } from '../processes/alive.js';
 import { connectPostgres } from './connect.js';
 import { postgresBinaries } from './postgres-binaries.js';
 
@@ -63,6 +64,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
 
   const adopted = await adoptRunningPostmaster(pgDir, creds);
   if (adopted) return adopted;
+  await clearZombieLocks(pgDir);
 
   const bin = await postgresBinaries();
   const logPath = join(opts.dir, 'postgres.log');
@@ -219,6 +221,28 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   }
 }
 
+/**
+ * A postmaster killed after Hangar died is handed to PID 1; where PID 1 never reaps (a container
+ * without an init) it stays a zombie, and PostgreSQL, which asks only `kill(pid, 0)`, would
+ * refuse every later start for the locks it thinks are held: the data directory's
+ * postmaster.pid and its socket's `.s.PGSQL.<port>.lock`. A zombie holds nothing: both go.
+ * (PostgreSQL still checks its shared memory for live backends before it starts.)
+ */
+async function clearZombieLocks(pgDir: string): Promise<void> {
+  const pidFile = join(pgDir, 'postmaster.pid');
+  // Lines of postmaster.pid: pid, data directory, start time, port, socket directory, ...
+  const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !hasDied(pid)) return;
+  const socketDir = lines[4]?.trim();
+  if (socketDir && /^\d+$/.test(lines[3] ?? '')) {
+    const socketLock = join(socketDir, `.s.PGSQL.${lines[3]}.lock`);
+    const holder = Number((await readFile(socketLock, 'utf8').catch(() => '')).split('\n')[0]);
+    if (holder === pid) await rm(socketLock, { force: true });
+  }
+  await rm(pidFile, { force: true });
+}
+
 /** A postmaster.pid whose process still lives means a cluster this directory already runs. */
 async function adoptRunningPostmaster(pgDir: string, creds: Credentials): Promise<EmbeddedCluster | null> {
   const pidFile = join(pgDir, 'postmaster.pid');
@@ -236,15 +260,6 @@ async function adoptRunningPostmaster(pgDir: string, creds: Credentials): Promis
     return null;
   }
   return { ...urls, port, stop: (mode) => stopPostmaster(pid, undefined, mode) };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,6 +9,7 @@ import { RpcConnection } from '../drivers/libvirt/rpc/connection.js';
 import { LibvirtRemote } from '../drivers/libvirt/rpc/remote.js';
 import { parseLibvirtUri } from '../drivers/libvirt/rpc/transport.js';
 import type { DirectBoot } from '../drivers/qemu/command-line.js';
+import { isAlive } from '../processes/alive.js';
 import { testGuest } from './qemu.js';
 
 const run = promisify(execFile);
@@ -100,11 +101,7 @@ export async function stopLibvirtd(): Promise<void> {
   const pid = Number((await readFile(PIDFILE, 'utf8')).trim());
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!isAlive(pid)) return;
     await sleep(50);
   }
   throw new Error(`libvirtd (pid ${pid}) did not exit`);

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from '@hangar/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_KEY } from '../../src/testing.js';
 import { type ServeProcess, serveProcess } from '../serve-process.js';
@@ -13,7 +14,11 @@ const COUNT = Number(process.env.HANGAR_KILL_OPERATIONS ?? 1000);
 let dir: string;
 let server: ServeProcess | undefined;
 afterAll(async () => {
-  if (server?.child.pid) process.kill(-server.child.pid, 'SIGKILL');
+  try {
+    if (server?.child.pid) process.kill(-server.child.pid, 'SIGKILL');
+  } catch {
+    // The server is already gone (it failed to start, say).
+  }
   await killPostmaster();
   await rm(dir, { recursive: true, force: true });
 });
@@ -26,6 +31,8 @@ async function killPostmaster(): Promise<void> {
     } catch {
       // Already gone.
     }
+    // Gone, or a zombie nobody reaps (where PID 1 is not an init): the next start must cope.
+    await expect.poll(() => isAlive(pid), { timeout: 10_000 }).toBe(false);
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { diedState } from '../../processes/alive.js';
 
 export async function readPidfile(file: string): Promise<number | null> {
   try {
@@ -17,9 +18,7 @@ export async function readPidfile(file: string): Promise<number | null> {
  */
 export async function isVmProcess(pid: number, vmId: string): Promise<boolean> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
+    if (diedState(await readFile(`/proc/${pid}/stat`, 'utf8'))) return false;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
     return cmdline.includes(vmId);
   } catch {
