@@ -5,8 +5,8 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Authenticator } from './auth/authenticator.js';
 import { writeError } from './errors/write-error.js';
 import { mountAgentRoutes } from './http/agent-routes.js';
+import { API_BASE } from './http/api-base.js';
 import { mountDocs } from './http/docs-page.js';
-import { API_BASE, buildOpenApiDocument } from './http/openapi.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
 import { restHandler } from './http/rest.js';
 import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
@@ -94,8 +94,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.use(`${API_BASE}/*`, (c, next) => (STREAM_PATHS.some((p) => p.test(c.req.path)) ? next() : limit(c, next)));
   app.all(`${API_BASE}/*`, restHandler(context));
-  const document = JSON.stringify(buildOpenApiDocument());
-  app.get('/openapi.json', (c) => c.body(document, 200, { 'content-type': 'application/json' }));
+  // Built at the first request, not at start: generating it (and loading its generator) takes
+  // a good part of a second that no other request needs.
+  let document: Promise<string> | undefined;
+  app.get('/openapi.json', async (c) => {
+    document ??= import('./http/openapi.js').then((m) => JSON.stringify(m.buildOpenApiDocument()));
+    return c.body(await document, 200, { 'content-type': 'application/json' });
+  });
   mountDocs(app);
 
   app.notFound((c) => writeError(c, errors.routeNotFound(c.req.method, c.req.path)));

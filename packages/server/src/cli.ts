@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
 import { createJoinToken, createKeyForUser, dataDirectory, openDatabase } from '@hangar/core';
 import { loadAgentConfig } from './agent/config.js';
-import { startAgent } from './agent/run-agent.js';
 import { loadConfig } from './config.js';
 import { exitOnUncaught } from './last-resort.js';
 import { createLogger } from './logger.js';
-import { startServer } from './server.js';
 
 const HELP = `hangar: a control plane for virtual machines
 
@@ -28,6 +26,8 @@ async function serve(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
   exitOnUncaught(log);
+  // Each command loads only its own half: a server has no use for the agent's tRPC client, nor an agent for the API.
+  const { startServer } = await import('./server.js');
   const server = await startServer({ config, log });
   process.stdout.write(`Hangar is serving on ${server.url} (tRPC at ${server.url}/trpc)\n`);
   // Our shutdown releases leases first and stops the embedded cluster last (it runs in its own
@@ -39,6 +39,7 @@ async function agent(): Promise<void> {
   const config = loadAgentConfig();
   const log = createLogger(config.LOG_LEVEL);
   exitOnUncaught(log);
+  const { startAgent } = await import('./agent/run-agent.js');
   const running = await startAgent(config, { log });
   process.stdout.write(`Hangar agent is running host ${running.host_name} (${running.host_id})\n`);
   stopOnSignals(running);

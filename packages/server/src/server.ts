@@ -46,6 +46,8 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { config } = opts;
+  // Seconds since the process began: node's own start and loading the modules.
+  const modulesMs = Math.round(process.uptime() * 1000);
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const ownsDatabase = !opts.database;
   const dataDir = dataDirectory(config.HANGAR_DATA_DIR);
@@ -62,6 +64,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           `waiting for the database (${attempt} s of ${config.HANGAR_DATABASE_WAIT_S} s): it does not answer yet`,
         ),
     }));
+  const databaseReady = performance.now();
   let controlPlane: ControlPlane | undefined;
   try {
     const transfers = new TransferHub();
@@ -96,6 +99,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     });
     const { services } = controlPlane;
+    const controlPlaneReady = performance.now();
     const bootstrap = await services.auth.bootstrap({
       api_key: config.HANGAR_BOOTSTRAP_API_KEY,
       password: config.HANGAR_ADMIN_PASSWORD,
@@ -122,6 +126,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       max_waits_per_principal: config.HANGAR_MAX_WAITS_PER_PRINCIPAL,
     });
 
+    const bootstrapped = performance.now();
     const server = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
       s.once('error', reject);
@@ -134,6 +139,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         mode: config.HANGAR_MODE,
         database: database.embedded ? 'embedded' : 'external',
         driver: controlPlane.hosts[0]?.driver ?? null,
+        // The bundle from `pnpm build`, or the TypeScript sources through tsx (no build, or an older one).
+        code: import.meta.url.endsWith('.ts') ? 'sources' : 'built',
+        // Where the start went, in ms: the process and its modules, then each step to serving.
+        startup_ms: {
+          process: modulesMs,
+          postgres: database.opened.postgres_ms,
+          migrations: database.opened.migrations_ms,
+          control_plane: Math.round(controlPlaneReady - databaseReady),
+          bootstrap: Math.round(bootstrapped - controlPlaneReady),
+          total: Math.round(process.uptime() * 1000),
+        },
       },
       'hangar is serving',
     );

@@ -14,12 +14,13 @@ export interface ServeProcess {
 
 /**
  * `hangar serve` as its own process, as a user runs it; resolves once it says where it serves.
+ * `args` are node's (default: the `hangar` command, with `serve`).
  * A variable given as undefined is removed from the environment it inherits (DATABASE_URL, for an embedded database).
  */
-export async function serveProcess(env: Record<string, string | undefined>): Promise<ServeProcess> {
+export async function serveProcess(env: Record<string, string | undefined>, args: string[] = [BIN, 'serve']): Promise<ServeProcess> {
   const merged: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawn(process.execPath, args, {
     env: merged as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: a test can kill it with everything it started (kill -9 of the whole server).

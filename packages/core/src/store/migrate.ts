@@ -1,8 +1,16 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import type { Db } from './database.js';
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+/**
+ * The SQL migrations: beside the sources (`packages/core/drizzle`, two levels above this file)
+ * or, in the built server, copied next to its bundle (`dist/drizzle`).
+ */
+export const MIGRATIONS_FOLDER =
+  [new URL('../../drizzle', import.meta.url), new URL('./drizzle', import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 /** Applies pending migrations; an advisory lock keeps several processes from racing at start. */
 export async function runMigrations(db: Db): Promise<void> {

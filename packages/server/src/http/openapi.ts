@@ -2,13 +2,13 @@ import { generateOpenApiDocument } from 'trpc-to-openapi';
 import { z } from 'zod';
 import { ErrorBody } from '../errors/write-error.js';
 import { appRouter } from '../router.js';
+import { API_BASE } from './api-base.js';
 import { type RestMeta, restProcedures } from './rest-routes.js';
 import { STREAM_ROUTES_OPENAPI } from './stream-openapi.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is JSON walked and patched by path
 type Json = Record<string, any>;
 
-export const API_BASE = '/api/v1';
 export const API_VERSION = '0.1.0';
 
 /** The statuses each REST operation may answer besides success. */

@@ -6,7 +6,7 @@ import type { Hono, Context as HonoContext } from 'hono';
 import type { Authenticator } from '../auth/authenticator.js';
 import { writeError } from '../errors/write-error.js';
 import { requireRole, scopeOf } from '../trpc/procedures.js';
-import { API_BASE } from './openapi.js';
+import { API_BASE } from './api-base.js';
 import type { AppEnv } from './request-context.js';
 
 /**
