@@ -3,14 +3,22 @@ import type { Context as HonoContext } from 'hono';
 import { writeError } from '../errors/write-error.js';
 import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
-import { t } from '../trpc/init.js';
 import { API_BASE } from './api-base.js';
 import { connectionSignal } from './connection-signal.js';
 import { queryInput } from './query-input.js';
 import type { AppEnv } from './request-context.js';
 import { type RestRoute, restRoutes } from './rest-routes.js';
 
-const createCaller = t.createCallerFactory(appRouter);
+/** A procedure called as tRPC's server-side caller calls it, without building the caller's proxies on every request. */
+type CallableProcedure = (opts: {
+  path: string;
+  getRawInput: () => Promise<unknown>;
+  ctx: Context;
+  type: 'query' | 'mutation';
+  signal: AbortSignal | undefined;
+  batchIndex: number;
+}) => Promise<unknown>;
+const procedures = appRouter._def.procedures as unknown as Record<string, CallableProcedure>;
 
 /** Headers that stand for body fields of mutations. */
 const HEADER_FIELDS: [header: string, field: string, parse: (v: string) => unknown][] = [
@@ -26,31 +34,42 @@ const HEADER_FIELDS: [header: string, field: string, parse: (v: string) => unkno
  */
 export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
   const routes = restRoutes();
+  // The method's own routes, in the same order (fixed segments first): a request tries only those.
+  const byMethod = new Map<string, RestRoute[]>();
+  for (const r of routes) byMethod.set(r.method, [...(byMethod.get(r.method) ?? []), r]);
   return async (c: HonoContext<AppEnv>): Promise<Response> => {
     const info = c.get('info');
     try {
       const path = c.req.path.slice(API_BASE.length) || '/';
-      const matches = routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
-      const hit = matches.find((x) => x.r.method === c.req.method);
-      if (!hit) {
-        if (matches.length) {
-          throw errors.validation(
-            `${c.req.method} is not allowed on ${API_BASE}${path}; use ${[...new Set(matches.map((x) => x.r.method))].join(', ')}`,
-            [{ path: '(method)', message: 'method not allowed' }],
-          );
+      let route: RestRoute | undefined;
+      let m: RegExpExecArray | null = null;
+      for (const r of byMethod.get(c.req.method) ?? []) {
+        m = r.pattern.exec(path);
+        if (m) {
+          route = r;
+          break;
+        }
+      }
+      if (!route || !m) {
+        const methods = new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method));
+        if (methods.size) {
+          throw errors.validation(`${c.req.method} is not allowed on ${API_BASE}${path}; use ${[...methods].join(', ')}`, [
+            { path: '(method)', message: 'method not allowed' },
+          ]);
         }
         throw errors.routeNotFound(c.req.method, `${API_BASE}${path}`);
       }
-      const { r: route, m } = hit;
       const procedure = route.procedure;
       info.procedure = procedure.name;
-      const input = procedure.input ? await buildInput(c, route, m!) : undefined;
-      const caller = createCaller(makeContext(c), { signal: connectionSignal(c) }) as unknown as Record<
-        string,
-        Record<string, (i: unknown) => Promise<unknown>>
-      >;
-      const [ns, fn] = procedure.name.split('.') as [string, string];
-      const data = (await caller[ns]![fn]!(input)) as Record<string, unknown> | undefined;
+      const input = procedure.input ? await buildInput(c, route, m) : undefined;
+      const data = (await procedures[procedure.name]!({
+        path: procedure.name,
+        getRawInput: async () => input,
+        ctx: makeContext(c),
+        type: procedure.type,
+        signal: connectionSignal(c),
+        batchIndex: 0,
+      })) as Record<string, unknown> | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));
     } catch (err) {
       return writeError(c, err);
