@@ -11,6 +11,7 @@ import { type AppEnv, requestContext } from './http/request-context.js';
 import { restHandler } from './http/rest.js';
 import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
 import { TransferHub } from './http/transfer-hub.js';
+import { trpcSingleQuery } from './http/trpc-single-query.js';
 import type { Log } from './logger.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc/context.js';
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     shutdown: deps.shutdown,
     waits,
   });
+  app.get('/trpc/*', trpcSingleQuery(context));
   app.all('/trpc/*', (c) =>
     fetchRequestHandler({
       endpoint: '/trpc',

@@ -1,24 +1,13 @@
 import { errors, type HangarError } from '@hangar/core';
 import type { Context as HonoContext } from 'hono';
 import { writeError } from '../errors/write-error.js';
-import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
+import { callProcedure, procedureAt } from '../trpc/direct-call.js';
 import { API_BASE } from './api-base.js';
 import { connectionSignal } from './connection-signal.js';
 import { queryInput } from './query-input.js';
 import type { AppEnv } from './request-context.js';
 import { type RestRoute, restRoutes } from './rest-routes.js';
-
-/** A procedure called as tRPC's server-side caller calls it, without building the caller's proxies on every request. */
-type CallableProcedure = (opts: {
-  path: string;
-  getRawInput: () => Promise<unknown>;
-  ctx: Context;
-  type: 'query' | 'mutation';
-  signal: AbortSignal | undefined;
-  batchIndex: number;
-}) => Promise<unknown>;
-const procedures = appRouter._def.procedures as unknown as Record<string, CallableProcedure>;
 
 /** Headers that stand for body fields of mutations. */
 const HEADER_FIELDS: [header: string, field: string, parse: (v: string) => unknown][] = [
@@ -62,14 +51,9 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const procedure = route.procedure;
       info.procedure = procedure.name;
       const input = procedure.input ? await buildInput(c, route, m) : undefined;
-      const data = (await procedures[procedure.name]!({
-        path: procedure.name,
-        getRawInput: async () => input,
-        ctx: makeContext(c),
-        type: procedure.type,
-        signal: connectionSignal(c),
-        batchIndex: 0,
-      })) as Record<string, unknown> | undefined;
+      const data = (await callProcedure(procedure.name, procedureAt(procedure.name)!, makeContext(c), input, connectionSignal(c))) as
+        | Record<string, unknown>
+        | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));
     } catch (err) {
       return writeError(c, err);
