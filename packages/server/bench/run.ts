@@ -12,12 +12,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { benchDatabase } from './lib/database.js';
 import { rss, startBaseline, startHangar } from './lib/processes.js';
-import { kb, mb, ms, perS, type Row, table } from './lib/report.js';
+import { kb, mb, ms, perS, type Row, table, us } from './lib/report.js';
 import { seedVms } from './lib/seed.js';
 import { fleetPath } from './sections/fleet.js';
 import { sdkBundleSize } from './sections/footprint.js';
 import { type ListResults, listPath } from './sections/list.js';
 import { readPath } from './sections/read.js';
+import { startupPath } from './sections/startup.js';
 import { workerPath } from './sections/worker.js';
 import { writePath } from './sections/write.js';
 
@@ -30,6 +31,10 @@ const size = quick
   : { seconds: 10, connections: 16, seed: 100_000, lists: [100_000, 1_000_000], creates: 400, waiters: 16, rounds: 5 };
 const apiKey = 'hgr_bench_key_0123456789abcdefghijkl';
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+// First, alone on the machine: how long `hangar serve` takes to answer, fresh and again.
+log('start-up');
+const startup = await startupPath(quick ? 1 : 3);
 
 const db = await benchDatabase(values['database-url'] ?? process.env.DATABASE_URL);
 const dataDir = await mkdtemp(join(tmpdir(), 'hangar-bench-data-'));
@@ -80,15 +85,15 @@ try {
   const rows: Row[] = [
     {
       metric: 'read vms.get tRPC',
-      hangar: `${perS(read.trpc.rps)} p50 ${ms(read.trpc.p50_ms)} p99 ${ms(read.trpc.p99_ms)}`,
-      baseline: `${perS(read.baseline.rps)} p50 ${ms(read.baseline.p50_ms)} p99 ${ms(read.baseline.p99_ms)}`,
+      hangar: `${perS(read.trpc.rps)} p50 ${ms(read.trpc.p50_ms)} p99 ${ms(read.trpc.p99_ms)}, ${us(read.cpu_us.trpc)} CPU/req`,
+      baseline: `${perS(read.baseline.rps)} p50 ${ms(read.baseline.p50_ms)} p99 ${ms(read.baseline.p99_ms)}, ${us(read.cpu_us.baseline)} CPU/req`,
       ratio: read.ratio_trpc,
       goal: '>= 0.70x',
       met: read.ratio_trpc >= 0.7,
     },
     {
       metric: 'read vms.get REST',
-      hangar: `${perS(read.rest.rps)} p50 ${ms(read.rest.p50_ms)} p99 ${ms(read.rest.p99_ms)}`,
+      hangar: `${perS(read.rest.rps)} p50 ${ms(read.rest.p50_ms)} p99 ${ms(read.rest.p99_ms)}, ${us(read.cpu_us.rest)} CPU/req`,
       baseline: perS(read.baseline.rps),
       ratio: read.ratio_rest,
       goal: '>= 0.70x',
@@ -111,14 +116,27 @@ try {
       },
     ]),
     {
-      metric: `write create->stable (c=${write.concurrency})`,
+      metric: `write POST /vms 201 (c=${write.concurrency})`,
+      hangar: perS(write.accepted_per_s),
+      baseline: `${perS(write.baseline_per_s)} raw INSERT`,
+      ratio: write.accepted_ratio,
+      goal: '>= 0.50x',
+      met: write.accepted_ratio >= 0.5,
+    },
+    {
+      metric: `write create->stable ?wait (c=${write.concurrency})`,
       hangar: perS(write.hangar_per_s),
       baseline: `${perS(write.baseline_per_s)} raw INSERT`,
       ratio: write.ratio,
-      goal: '>= 0.50x',
-      met: write.ratio >= 0.5,
+      goal: '>= 0.25x',
+      met: write.ratio >= 0.25,
     },
-    { metric: 'worker operations', hangar: perS(worker.ops_per_s) },
+    {
+      metric: 'worker operations (starts through the API)',
+      hangar: perS(worker.ops_per_s),
+      goal: '>= 1000/s',
+      met: worker.ops_per_s >= 1000,
+    },
     {
       metric: 'change -> vms.wait caller',
       hangar: `p50 ${ms(worker.wait_p50_ms)} p99 ${ms(worker.wait_p99_ms)} (${worker.wait_samples} samples)`,
@@ -139,8 +157,19 @@ try {
       goal: '<= 1.00x (linear or better)',
       met: largest.idle_statements_per_s_per_host <= smallest.idle_statements_per_s_per_host * 1.05,
     },
-    { metric: 'server RSS idle', hangar: mb(idleRss), goal: '<= 120 MB', met: idleRss <= 120 * 2 ** 20 },
-    { metric: 'server RSS under read load', hangar: mb(read.rss_under_load) },
+    { metric: 'server RSS idle', hangar: mb(idleRss), goal: '<= 100 MB', met: idleRss <= 100 * 2 ** 20 },
+    { metric: 'server RSS under read load', hangar: mb(read.rss_under_load), goal: '<= 160 MB', met: read.rss_under_load <= 160 * 2 ** 20 },
+    ...(['fresh', 'existing'] as const).map(
+      (k): Row => ({
+        metric: `start to healthy /healthz (${k} data dir, ${startup[k].code})`,
+        hangar: `${ms(startup[k].healthy_ms)} (${Object.entries(startup[k].split)
+          .map(([step, v]) => `${step} ${v}`)
+          .join(', ')} ms)`,
+        baseline: `${ms(k === 'fresh' ? startup.baseline.fresh_ms : startup.baseline.existing_ms)} PostgreSQL alone`,
+        goal: k === 'fresh' ? '<= 2000 ms' : '<= 1000 ms',
+        met: startup[k].healthy_ms <= (k === 'fresh' ? 2000 : 1000),
+      }),
+    ),
     { metric: 'SDK bundle (min + gzip)', hangar: `${kb(bundle.gzipped)} (${kb(bundle.minified)} minified)` },
   ];
   const results = {
@@ -152,6 +181,7 @@ try {
     write: { ...write, vm_ids: undefined },
     worker,
     fleet,
+    startup,
     footprint: { rss_idle: idleRss, rss_under_load: read.rss_under_load, sdk_bundle: bundle },
   };
   const out = resolve(values.out ?? 'bench-results.json');

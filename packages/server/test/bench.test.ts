@@ -23,7 +23,7 @@ describe('the benchmark suite', () => {
         [TSX, 'bench/run.ts', '--quick', '--out', out, '--database-url', inject('pgAdminUrl')],
         {
           cwd: SERVER,
-          timeout: 110_000,
+          timeout: 170_000,
         },
       );
       expect(stdout).toMatch(/read vms.get tRPC/);
@@ -37,6 +37,10 @@ describe('the benchmark suite', () => {
         r.read.ratio_rest,
         r.list[0].first.p99_ms,
         r.list[0].deep.p99_ms,
+        r.read.cpu_us.trpc,
+        r.read.cpu_us.rest,
+        r.read.cpu_us.baseline,
+        r.write.accepted_per_s,
         r.write.hangar_per_s,
         r.write.baseline_per_s,
         r.write.ratio,
@@ -45,13 +49,20 @@ describe('the benchmark suite', () => {
         r.footprint.rss_idle,
         r.footprint.rss_under_load,
         r.footprint.sdk_bundle.gzipped,
+        r.startup.fresh.healthy_ms,
+        r.startup.existing.healthy_ms,
+        r.startup.baseline.fresh_ms,
+        r.startup.baseline.existing_ms,
+        r.startup.fresh.split.total,
         ...r.fleet.flatMap((f: Record<string, number>) => [f.placement_per_s, f.claim_p99_ms, f.idle_statements_per_s]),
       ];
       expect(r.fleet.map((f: { hosts: number }) => f.hosts)).toEqual([1, 10]);
       for (const v of positive) expect(Number.isFinite(v) && v > 0, JSON.stringify(r)).toBe(true);
+      expect(Object.keys(r.startup.existing.split)).toEqual(['process', 'postgres', 'migrations', 'control_plane', 'bootstrap', 'total']);
+      expect(stdout).toMatch(/start to healthy \/healthz \(fresh data dir/);
       expect(r.mode).toBe('quick');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -70,8 +70,22 @@ export async function startHangar(opts: { databaseUrl: string; dataDir: string; 
 /** The read-path baseline: a bare Hono route doing the same primary-key SELECT, in the same kind of process. */
 export async function startBaseline(databaseUrl: string): Promise<Proc> {
   const port = await freePort();
-  const tsx = fileURLToPath(import.meta.resolve('tsx/cli'));
-  return start([tsx, 'bench/baseline-server.ts'], { PORT: String(port), DATABASE_URL: databaseUrl }, '/healthz', 'baseline server', port);
+  // tsx as a loader of this process (not its CLI, which would put the server in a child): the pid is the server's own.
+  return start(
+    ['--import', 'tsx', 'bench/baseline-server.ts'],
+    { PORT: String(port), DATABASE_URL: databaseUrl },
+    '/healthz',
+    'baseline server',
+    port,
+  );
+}
+
+/** CPU time (user + system) a process has used so far, in ms. */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime (fields 14 and 15 of the line) in clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Resident set size of a process, in bytes. */

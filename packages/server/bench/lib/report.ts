@@ -28,6 +28,7 @@ export function table(rows: Row[]): string {
 }
 
 export const ms = (v: number) => `${v.toFixed(1)} ms`;
+export const us = (v: number) => `${v.toFixed(0)} µs`;
 export const perS = (v: number) => `${v.toFixed(0)}/s`;
 export const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 export const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
