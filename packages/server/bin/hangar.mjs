@@ -1,30 +1,27 @@
 #!/usr/bin/env node
-// Runs the built server (dist/cli.js, `pnpm build`) when it is newer than every source it was
-// built from; otherwise the TypeScript sources through tsx, so an edit never runs stale code
-// and a fresh clone needs no build step. HANGAR_FROM_SOURCE=1 always takes the sources.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+// Runs the built server (dist/cli.js, from `pnpm build`) when the files it was built from are
+// unchanged (bin/build-fingerprint.mjs); otherwise the TypeScript sources through tsx, so an
+// edit never runs stale code and a fresh clone needs no build step. HANGAR_FROM_SOURCE=1
+// always takes the sources.
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildFingerprint } from './build-fingerprint.mjs';
 
-const root = (p) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const built = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-function newestUnder(dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, statSync(`${entry.parentPath}/${entry.name}`).mtimeMs);
-  }
-  return newest;
-}
+const dist = (p) => fileURLToPath(new URL(`../dist/${p}`, import.meta.url));
 
 function builtIsCurrent() {
-  if (process.env.HANGAR_FROM_SOURCE === '1' || !existsSync(built)) return false;
-  const sources = ['core/src', 'core/drizzle', 'server/src'].map((d) => newestUnder(root(d)));
-  return statSync(built).mtimeMs >= Math.max(...sources);
+  if (process.env.HANGAR_FROM_SOURCE === '1' || !existsSync(dist('fingerprint.json'))) return false;
+  try {
+    return JSON.stringify(JSON.parse(readFileSync(dist('fingerprint.json'), 'utf8'))) === JSON.stringify(buildFingerprint());
+  } catch {
+    // Anything odd about the build: the sources are always right.
+    return false;
+  }
 }
 
 let main;
 if (builtIsCurrent()) {
-  ({ main } = await import(built));
+  ({ main } = await import(dist('cli.js')));
 } else {
   const { register } = await import('tsx/esm/api');
   register();

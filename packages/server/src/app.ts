@@ -97,7 +97,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // a good part of a second that no other request needs.
   let document: Promise<string> | undefined;
   app.get('/openapi.json', async (c) => {
-    document ??= import('./http/openapi.js').then((m) => JSON.stringify(m.buildOpenApiDocument()));
+    document ??= import('./http/openapi.js').then(
+      (m) => JSON.stringify(m.buildOpenApiDocument()),
+      (err: unknown) => {
+        // Not kept: the next request tries again.
+        document = undefined;
+        throw err;
+      },
+    );
     return c.body(await document, 200, { 'content-type': 'application/json' });
   });
   mountDocs(app);

@@ -74,38 +74,66 @@ describe('the built server', () => {
 });
 
 describe('the hangar command', () => {
-  /** A copy of the launcher in a tree of its own, whose "built" and "source" entry points say which they are. */
-  async function tree(): Promise<{ root: string; say: (env?: Record<string, string>) => Promise<string> }> {
+  /** A copy of the launcher in a repository of its own, whose "built" and "source" entry points say which they are. */
+  async function tree(): Promise<{ root: string; at: (p: string) => string; say: (env?: Record<string, string>) => Promise<string> }> {
     const root = await mkdtemp(join(tmpdir(), 'hangar-launcher-'));
-    for (const d of ['server/bin', 'server/dist', 'server/src', 'core/src', 'core/drizzle'])
-      await mkdir(join(root, d), { recursive: true });
-    await copyFile(join(SERVER, 'bin/hangar.mjs'), join(root, 'server/bin/hangar.mjs'));
-    await symlink(join(SERVER, 'node_modules'), join(root, 'server/node_modules'));
-    await writeFile(join(root, 'server/package.json'), '{"type": "module"}\n');
+    const at = (p: string) => join(root, p);
+    for (const d of [
+      'packages/server/bin',
+      'packages/server/dist',
+      'packages/server/src',
+      'packages/core/src',
+      'packages/core/drizzle',
+      'patches',
+    ])
+      await mkdir(at(d), { recursive: true });
+    for (const f of ['hangar.mjs', 'build-fingerprint.mjs']) await copyFile(join(SERVER, 'bin', f), at(`packages/server/bin/${f}`));
+    await symlink(join(SERVER, 'node_modules'), at('packages/server/node_modules'));
+    await writeFile(at('packages/server/package.json'), '{"type": "module"}\n');
     const entry = (what: string) => `export async function main() { process.stdout.write('${what}'); }\n`;
-    await writeFile(join(root, 'server/src/cli.ts'), entry('sources'));
-    await writeFile(join(root, 'core/src/index.ts'), '');
-    await writeFile(join(root, 'core/drizzle/0000.sql'), '');
-    await writeFile(join(root, 'server/dist/cli.js'), entry('built'));
+    await writeFile(at('packages/server/src/cli.ts'), entry('sources'));
+    await writeFile(at('packages/server/dist/cli.js'), entry('built'));
+    await writeFile(at('packages/core/src/index.ts'), 'export {};\n');
+    await writeFile(at('packages/core/drizzle/0000.sql'), '');
+    await writeFile(at('pnpm-lock.yaml'), 'lockfileVersion: 9\n');
     const say = async (env: Record<string, string> = {}) =>
-      (await run(process.execPath, [join(root, 'server/bin/hangar.mjs')], { env: { ...process.env, ...env } })).stdout;
-    return { root, say };
+      (await run(process.execPath, [at('packages/server/bin/hangar.mjs')], { env: { ...process.env, ...env } })).stdout;
+    return { root, at, say };
   }
 
-  it('runs the build when it is newer than every source, and the sources otherwise', async () => {
-    const { root, say } = await tree();
+  it('runs the build while the files it was built from are unchanged, and the sources otherwise', async () => {
+    const { root, at, say } = await tree();
+    const { buildFingerprint } = (await import(pathToFileURL(at('packages/server/bin/build-fingerprint.mjs')).href)) as {
+      buildFingerprint: (root: string) => Record<string, string>;
+    };
+    const built = () => writeFile(at('packages/server/dist/fingerprint.json'), JSON.stringify(buildFingerprint(root)));
     try {
-      const past = new Date(Date.now() - 60_000);
-      for (const f of ['server/src/cli.ts', 'core/src/index.ts', 'core/drizzle/0000.sql']) await utimes(join(root, f), past, past);
+      expect(await say(), 'no fingerprint: a build cut short').toBe('sources');
+      await built();
       expect(await say()).toBe('built');
       expect(await say({ HANGAR_FROM_SOURCE: '1' })).toBe('sources');
-      // An edit after the build: the build is stale.
-      for (const f of ['core/src/index.ts', 'core/drizzle/0000.sql', 'server/src/cli.ts']) {
-        await utimes(join(root, f), new Date(), new Date());
+
+      // An edit after the build, in the sources, the migrations or the lock file.
+      for (const f of ['packages/core/src/index.ts', 'packages/core/drizzle/0000.sql', 'packages/server/src/cli.ts', 'pnpm-lock.yaml']) {
+        await writeFile(at(f), '// changed\n', { flag: 'a' });
         expect(await say(), f).toBe('sources');
-        await utimes(join(root, f), past, past);
+        await built();
+        expect(await say(), f).toBe('built');
       }
-      await rm(join(root, 'server/dist'), { recursive: true });
+      // A rollback that keeps an older time than the build's.
+      const past = new Date(Date.now() - 3_600_000);
+      await utimes(at('packages/core/src/index.ts'), past, past);
+      expect(await say()).toBe('sources');
+      await built();
+      // A file added, a file removed.
+      await writeFile(at('patches/x.patch'), '');
+      expect(await say()).toBe('sources');
+      await built();
+      await rm(at('patches/x.patch'));
+      expect(await say()).toBe('sources');
+      await built();
+      expect(await say()).toBe('built');
+      await writeFile(at('packages/server/dist/fingerprint.json'), 'not json');
       expect(await say()).toBe('sources');
     } finally {
       await rm(root, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -235,12 +235,25 @@ async function clearZombieLocks(pgDir: string): Promise<void> {
   const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !hasDied(pid)) return;
   const socketDir = lines[4]?.trim();
-  if (socketDir && /^\d+$/.test(lines[3] ?? '')) {
-    const socketLock = join(socketDir, `.s.PGSQL.${lines[3]}.lock`);
-    const holder = Number((await readFile(socketLock, 'utf8').catch(() => '')).split('\n')[0]);
-    if (holder === pid) await rm(socketLock, { force: true });
+  if (socketDir && /^\d+$/.test(lines[3] ?? '')) await clearIfHeldBy(join(socketDir, `.s.PGSQL.${lines[3]}.lock`), pid);
+  await clearIfHeldBy(pidFile, pid);
+}
+
+/**
+ * Removes a lock file if it (still) names `pid`. It is first moved aside in one step, so that
+ * what is judged is the file that was there: if another start replaced it meanwhile with its
+ * own live postmaster's, that one is put back, not removed.
+ */
+async function clearIfHeldBy(file: string, pid: number): Promise<void> {
+  const aside = `${file}.stale-${randomBytes(4).toString('hex')}`;
+  try {
+    await rename(file, aside);
+  } catch {
+    return; // gone already
   }
-  await rm(pidFile, { force: true });
+  const holder = Number((await readFile(aside, 'utf8').catch(() => '')).split('\n')[0]);
+  if (holder === pid) await rm(aside, { force: true });
+  else await rename(aside, file);
 }
 
 /** A postmaster.pid whose process still lives means a cluster this directory already runs. */
