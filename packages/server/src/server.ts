@@ -46,7 +46,7 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { config } = opts;
-  // Seconds since the process began: node's own start and loading the modules.
+  // Milliseconds since the process began: node's own start and loading the modules.
   const modulesMs = Math.round(process.uptime() * 1000);
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const ownsDatabase = !opts.database;

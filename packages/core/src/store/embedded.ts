@@ -160,13 +160,38 @@ async function initialise(initdb: string, pgDir: string, creds: Credentials, run
   }
 }
 
+/** What a postmaster writes in its data directory's `postmaster.pid`; null when there is none. */
+interface PostmasterLock {
+  pid: number;
+  /** NaN where the line is not there yet. */
+  port: number;
+  socketDir: string;
+  /** `starting`, `ready`, `stopping`... once the postmaster has said. */
+  status: string;
+}
+
+async function readPostmasterLock(pgDir: string): Promise<PostmasterLock | null> {
+  const text = await readFile(join(pgDir, 'postmaster.pid'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  // Lines: pid, data directory, start time, port, socket directory, listen address, shared memory key, status.
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  return {
+    pid,
+    port: /^\d+$/.test(lines[3] ?? '') ? Number(lines[3]) : Number.NaN,
+    socketDir: lines[4]?.trim() ?? '',
+    status: lines[7]?.trim() ?? '',
+  };
+}
+
 /** Ready when postmaster.pid names our process and says "ready" (what `pg_ctl -w` waits for). */
 async function waitUntilReady(pgDir: string, pid: number | undefined, hasExited: () => boolean): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (hasExited() || pid === undefined) throw new Error('postgres exited during start-up');
-    const lines = (await readFile(join(pgDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
-    if (Number(lines[0]) === pid && lines[7]?.trim() === 'ready') return;
+    const lock = await readPostmasterLock(pgDir);
+    if (lock?.pid === pid && lock.status === 'ready') return;
     await sleep(25);
   }
   throw new Error(`not ready after ${READY_TIMEOUT_MS / 1000} s`);
@@ -229,14 +254,10 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
  * (PostgreSQL still checks its shared memory for live backends before it starts.)
  */
 async function clearZombieLocks(pgDir: string): Promise<void> {
-  const pidFile = join(pgDir, 'postmaster.pid');
-  // Lines of postmaster.pid: pid, data directory, start time, port, socket directory, ...
-  const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
-  const pid = Number(lines[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !hasDied(pid)) return;
-  const socketDir = lines[4]?.trim();
-  if (socketDir && /^\d+$/.test(lines[3] ?? '')) await clearIfHeldBy(join(socketDir, `.s.PGSQL.${lines[3]}.lock`), pid);
-  await clearIfHeldBy(pidFile, pid);
+  const lock = await readPostmasterLock(pgDir);
+  if (!lock || !hasDied(lock.pid)) return;
+  if (lock.socketDir && Number.isInteger(lock.port)) await clearIfHeldBy(join(lock.socketDir, `.s.PGSQL.${lock.port}.lock`), lock.pid);
+  await clearIfHeldBy(join(pgDir, 'postmaster.pid'), lock.pid);
 }
 
 /**
@@ -258,14 +279,9 @@ async function clearIfHeldBy(file: string, pid: number): Promise<void> {
 
 /** A postmaster.pid whose process still lives means a cluster this directory already runs. */
 async function adoptRunningPostmaster(pgDir: string, creds: Credentials): Promise<EmbeddedCluster | null> {
-  const pidFile = join(pgDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return null;
-  // Lines of postmaster.pid: pid, data directory, start time, port, socket directory, ...
-  const lines = (await readFile(pidFile, 'utf8')).split('\n');
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  const socketDir = lines[4]?.trim();
-  if (!Number.isInteger(pid) || !Number.isInteger(port) || !socketDir || !isAlive(pid)) return null;
+  const lock = await readPostmasterLock(pgDir);
+  if (!lock || !Number.isInteger(lock.port) || !lock.socketDir || !isAlive(lock.pid)) return null;
+  const { pid, port, socketDir } = lock;
   const urls = clusterUrls(creds, socketDir, port);
   try {
     await ensureDatabase(urls.adminUrl);

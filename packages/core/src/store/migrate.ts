@@ -7,10 +7,8 @@ import type { Db } from './database.js';
  * The SQL migrations: beside the sources (`packages/core/drizzle`, two levels above this file)
  * or, in the built server, copied next to its bundle (`dist/drizzle`).
  */
-export const MIGRATIONS_FOLDER =
-  [new URL('../../drizzle', import.meta.url), new URL('./drizzle', import.meta.url)]
-    .map((u) => fileURLToPath(u))
-    .find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? fileURLToPath(new URL('../../drizzle', import.meta.url));
+const CANDIDATES = ['../../drizzle', './drizzle'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+export const MIGRATIONS_FOLDER = CANDIDATES.find((dir) => existsSync(`${dir}/meta/_journal.json`)) ?? CANDIDATES[0]!;
 
 /** Applies pending migrations; an advisory lock keeps several processes from racing at start. */
 export async function runMigrations(db: Db): Promise<void> {

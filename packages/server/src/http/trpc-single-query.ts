@@ -1,5 +1,6 @@
 import { getErrorShape, getHTTPStatusCode, getTRPCErrorFromUnknown, transformTRPCResponse } from '@trpc/server/unstable-core-do-not-import';
 import type { Context as HonoContext, MiddlewareHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
 import { callProcedure, procedureAt } from '../trpc/direct-call.js';
@@ -41,15 +42,15 @@ export function trpcSingleQuery(makeContext: (c: HonoContext<AppEnv>) => Context
     }
     const ctx = makeContext(c);
     let body: Parameters<typeof transformTRPCResponse>[1];
-    let status = 200;
+    let status: ContentfulStatusCode = 200;
     try {
       body = { result: { data: await callProcedure(path, procedure, ctx, input, connectionSignal(c)) } };
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       const shaped = { error: getErrorShape({ config, ctx, error, input, path, type: 'query' }) };
-      status = getHTTPStatusCode(shaped, [error]);
+      status = getHTTPStatusCode(shaped, [error]) as ContentfulStatusCode;
       body = shaped;
     }
-    return c.body(JSON.stringify(transformTRPCResponse(config, body)), status as 200, { 'content-type': 'application/json', vary: VARY });
+    return c.body(JSON.stringify(transformTRPCResponse(config, body)), status, { 'content-type': 'application/json', vary: VARY });
   };
 }

@@ -23,9 +23,9 @@ const translateErrors = t.middleware(async ({ ctx, next, path }) => {
 export const publicProcedure = t.procedure.use(translateErrors);
 
 /**
- * A procedure for principals of at least `role` (or global admins): one middleware that
- * translates errors, authenticates and checks the role. One level instead of three: each level
- * of tRPC's middleware chain copies the call's options and context, on every call.
+ * A procedure for principals that pass `check` (a role, or global admin): one middleware that
+ * translates errors, authenticates and checks. One level instead of three: each level of tRPC's
+ * middleware chain copies the call's options and context, on every call.
  */
 function guarded(check: (principal: Principal) => void) {
   return t.procedure.use(async ({ ctx, next, path }) => {
