@@ -94,7 +94,9 @@ describe('a tRPC query by GET', () => {
     const missing = await ask('vms.get', { id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd' }, admin(), false);
     expect(missing.status).toBe(404);
     // The JSON-RPC code is NOT_FOUND's (-32004), from the procedure's error translation, not a generic internal one.
-    expect(missing.body).toMatchObject({ error: { code: -32004, data: { code: 'VM_NOT_FOUND', path: 'vms.get', request_id: 'compare-1' } } });
+    expect(missing.body).toMatchObject({
+      error: { code: -32004, data: { code: 'VM_NOT_FOUND', path: 'vms.get', request_id: 'compare-1' } },
+    });
     const forbidden = await ask('hosts.list', undefined, viewerKey, false);
     expect(forbidden.status).toBe(403);
     expect(forbidden.body).toMatchObject({ error: { code: -32003, data: { code: 'FORBIDDEN' } } });
