@@ -10,7 +10,9 @@ import { VmArchives } from './services/archive/vm-archives.js';
 import { registerHost } from './services/hosts.js';
 import { createServices, type Services } from './services/index.js';
 import type { Database } from './store/database.js';
+import { EventFeed } from './store/event-feed.js';
 import { Notifier } from './store/notifier.js';
+import type { Telemetry } from './telemetry.js';
 import { ImageDownloader, type ImageDownloaderOptions } from './worker/image-downloads.js';
 import type { Logger } from './worker/logger.js';
 import { Reconciler, type ReconcilerOptions } from './worker/reconciler.js';
@@ -25,8 +27,8 @@ export interface ControlPlaneOptions {
   database: Database;
   hosts: HostDefinition[];
   /** Worker settings, or false to run no worker in this process (API-only). */
-  worker?: Partial<Omit<WorkerOptions, 'db' | 'drivers' | 'notifier'>> | false;
-  reconciler?: Partial<Omit<ReconcilerOptions, 'db' | 'drivers'>> | false;
+  worker?: Partial<Omit<WorkerOptions, 'db' | 'drivers' | 'notifier' | 'telemetry'>> | false;
+  reconciler?: Partial<Omit<ReconcilerOptions, 'db' | 'drivers' | 'telemetry'>> | false;
   logger?: Logger;
   /** Where the image store and imports in progress live. */
   dataDir?: string;
@@ -41,11 +43,14 @@ export interface ControlPlaneOptions {
   archive_relay?: ArchiveRelay;
   /** Image downloads: where URLs may lead (default public addresses only), stall timeout, deadline. */
   image_downloads?: Pick<ImageDownloaderOptions, 'url_policy' | 'stall_timeout_ms' | 'deadline_ms' | 'concurrency'>;
+  /** Told what the worker, the reconciler, agents' reports and downloads do (the server's metrics); default nothing. */
+  telemetry?: Telemetry;
 }
 
 export interface ControlPlane {
   services: Services;
   notifier: Notifier;
+  feed: EventFeed;
   hosts: Host[];
   drivers: Map<string, HypervisorDriver>;
   worker: Worker | null;
@@ -67,6 +72,7 @@ export interface ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { db, sql } = opts.database;
   const notifier = await Notifier.start(sql);
+  const feed = await EventFeed.start(sql, { onError: (err) => opts.logger?.warn({ err }, 'sequencing events failed; trying again') });
   const drivers = new Map<string, HypervisorDriver>();
   const hosts: Host[] = [];
   for (const h of opts.hosts) {
@@ -87,19 +93,36 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger: opts.logger,
     relay: opts.archive_relay,
     notifier,
+    telemetry: opts.telemetry,
   });
   await archives.init();
-  const services = createServices({ db, notifier, images, drivers, placement_strategy: opts.placement_strategy, logger: opts.logger });
-  const worker = opts.worker === false ? null : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images });
+  const services = createServices({
+    db,
+    notifier,
+    feed,
+    images,
+    drivers,
+    placement_strategy: opts.placement_strategy,
+    logger: opts.logger,
+    telemetry: opts.telemetry,
+  });
+  const worker =
+    opts.worker === false
+      ? null
+      : new Worker({ ...opts.worker, logger: opts.logger, db, drivers, notifier, images, telemetry: opts.telemetry });
   const downloader =
-    opts.worker === false ? null : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger });
-  const reconciler = opts.reconciler === false ? null : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers });
+    opts.worker === false
+      ? null
+      : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger, telemetry: opts.telemetry });
+  const reconciler =
+    opts.reconciler === false ? null : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers, telemetry: opts.telemetry });
   worker?.start();
   reconciler?.start();
   downloader?.start();
   return {
     services,
     notifier,
+    feed,
     hosts,
     drivers,
     worker,
@@ -111,6 +134,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       await downloader?.stop();
       await reconciler?.stop();
       await worker?.stop(grace_ms);
+      await feed.close();
       await notifier.close();
       for (const d of drivers.values()) await d.close?.();
     },

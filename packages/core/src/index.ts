@@ -8,4 +8,5 @@ export * from './images/index.js';
 export { isAlive } from './processes/alive.js';
 export * from './services/index.js';
 export * from './store/index.js';
+export { NO_TELEMETRY, type Telemetry } from './telemetry.js';
 export * from './worker/index.js';

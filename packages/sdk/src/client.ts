@@ -43,6 +43,7 @@ import type {
   VmEvent,
   VmStatus,
 } from './types.js';
+import { type WatchEvent, type WatchFilter, type WatchOptions, watchEvents } from './watch.js';
 
 export interface ClientOptions {
   /** Defaults to HANGAR_URL, else http://127.0.0.1:8080. */
@@ -385,6 +386,23 @@ export class Client {
   }
 
   // Operations
+
+  /**
+   * Every change of the project's VMs, operations and images (admins: any project or all, and
+   * hosts) as it happens, filtered: `for await (const e of client.watch({ vm_id }))`. Reconnects
+   * and resumes by itself, so each event comes once; ends when `opts.signal` aborts or the loop breaks.
+   */
+  watch(filter: WatchFilter = {}, opts: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    return watchEvents(
+      {
+        baseUrl: this.baseUrl,
+        headers: (): Record<string, string> => (this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        fetch: this.opts.fetch ?? globalThis.fetch,
+      },
+      filter,
+      opts,
+    );
+  }
 
   getOperation(id: string, opts: CallOptions = {}): Promise<Operation> {
     return this.call((signal) => this.trpc.operations.get.query({ id }, { signal }), opts);

@@ -16,3 +16,4 @@ export {
 export { PagePromise, type VmList } from './pagination.js';
 export type { ExportOptions, ImportOptions, WritableLike } from './transfers.js';
 export type * from './types.js';
+export type { WatchEvent, WatchFilter, WatchOptions } from './watch.js';

@@ -147,7 +147,7 @@ describe('the packed SDK, installed on its own', () => {
     const manifest = JSON.parse(
       (await run('node', ['-p', 'JSON.stringify(require("./node_modules/@hangar/sdk/package.json"))'], { cwd: dir })).stdout,
     );
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server', 'zod']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server', 'eventsource-parser', 'zod']);
     // Nothing of the workspace came along: the API's types are inlined in the declarations.
     expect(await readdir(join(dir, 'node_modules/@hangar'))).toEqual(['sdk']);
     const { stdout: dts } = await run('cat', ['node_modules/@hangar/sdk/dist/index.d.ts'], { cwd: dir });

@@ -7,12 +7,15 @@ import { writeError } from './errors/write-error.js';
 import { mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
 import { mountDocs } from './http/docs-page.js';
+import { mountEventStream } from './http/event-stream.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
 import { restHandler } from './http/rest.js';
 import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
 import { TransferHub } from './http/transfer-hub.js';
 import { trpcSingleQuery } from './http/trpc-single-query.js';
 import type { Log } from './logger.js';
+import type { HangarMetrics } from './metrics/hangar-metrics.js';
+import { mountMetrics } from './metrics/metrics-endpoint.js';
 import { appRouter } from './router.js';
 import type { Context } from './trpc/context.js';
 import { WaitSlots } from './trpc/wait-slots.js';
@@ -30,8 +33,14 @@ export interface AppDeps {
   images?: ImageStore | null;
   /** Exports and imports this process exchanges with agents. */
   transfers?: TransferHub;
-  /** Long-polls one principal may hold at once. */
+  /** Long-polls and watch streams one principal may hold at once. */
   max_waits_per_principal?: number;
+  /** Records every request; with `serve_metrics`, also answers `/metrics` here (global admins only). */
+  metrics?: HangarMetrics;
+  /** False when metrics have a port of their own: this app's `/metrics` is then unknown (404). */
+  serve_metrics?: boolean;
+  /** Heartbeats on an idle watch stream (default 15 s). */
+  watch_heartbeat_ms?: number;
 }
 
 /** Calls in one tRPC batch, at most. */
@@ -43,7 +52,7 @@ const tooLarge = () => errors.payloadTooLarge(`Request body larger than ${MAX_BO
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use('*', requestContext(deps.log));
+  app.use('*', requestContext(deps.log, deps.metrics?.requests, deps.shutdown));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -84,6 +93,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   // Streams (export, import, upload) are not size-limited here: their handlers limit them.
   mountStreamRoutes(app, { services: deps.services, auth: deps.auth, archives: deps.archives });
+  mountEventStream(app, {
+    services: deps.services,
+    auth: deps.auth,
+    waits,
+    shutdown: deps.shutdown,
+    heartbeat_ms: deps.watch_heartbeat_ms ?? 15_000,
+  });
   mountAgentRoutes(app, {
     services: deps.services,
     auth: deps.auth,
@@ -108,6 +124,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.body(await document, 200, { 'content-type': 'application/json' });
   });
   mountDocs(app);
+  if (deps.metrics && deps.serve_metrics !== false) mountMetrics(app, { metrics: deps.metrics, auth: deps.auth });
 
   app.notFound((c) => writeError(c, errors.routeNotFound(c.req.method, c.req.path)));
   app.onError((err, c) => {

@@ -68,8 +68,17 @@ const Env = z.object({
   HANGAR_IMAGE_DOWNLOAD_TIMEOUT_S: z.coerce.number().int().min(1).default(7200),
   /** Long-polls (waits) one API key or signed-in user may hold at once; more are answered 429. */
   HANGAR_MAX_WAITS_PER_PRINCIPAL: z.coerce.number().int().min(1).default(64),
+  /** Seconds between heartbeats (SSE comments) on an idle watch stream, so proxies keep it open. */
+  HANGAR_WATCH_HEARTBEAT_S: z.coerce.number().min(0.05).max(300).default(15),
   /** How long `hangar serve` waits for a database that does not answer at start before giving up. */
   HANGAR_DATABASE_WAIT_S: z.coerce.number().int().min(0).max(3600).default(60),
+  /**
+   * Serve `/metrics` (Prometheus) on this port of its own, unauthenticated, instead of on PORT
+   * for global admins (PORT's `/metrics` then answers 404). 0: any free port (tests).
+   */
+  HANGAR_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
+  /** Where the metrics port listens: loopback by default, since nothing guards it but who can reach it. */
+  HANGAR_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Env> & {

@@ -1,6 +1,7 @@
 import { agentRouter } from './routers/agent.js';
 import { apiKeysRouter } from './routers/api-keys.js';
 import { authRouter } from './routers/auth.js';
+import { eventsRouter } from './routers/events.js';
 import { gpusRouter } from './routers/gpus.js';
 import { hostsRouter } from './routers/hosts.js';
 import { imagesRouter } from './routers/images.js';
@@ -18,6 +19,7 @@ export const appRouter = router({
   users: usersRouter,
   vms: vmsRouter,
   operations: operationsRouter,
+  events: eventsRouter,
   images: imagesRouter,
   gpus: gpusRouter,
   hosts: hostsRouter,

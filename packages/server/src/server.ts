@@ -20,6 +20,8 @@ import { type LimiterOptions, LoginLimiter } from './auth/login-limiter.js';
 import type { Config } from './config.js';
 import { TransferHub } from './http/transfer-hub.js';
 import { createLogger, type Log } from './logger.js';
+import { HangarMetrics } from './metrics/hangar-metrics.js';
+import { type MetricsListener, startMetricsListener } from './metrics/metrics-endpoint.js';
 
 export interface ServerOptions {
   config: Config;
@@ -40,6 +42,8 @@ export interface RunningServer {
   database: Database;
   bootstrap: BootstrapResult;
   log: Log;
+  /** Where `/metrics` is served on a port of its own (HANGAR_METRICS_PORT); null when it is on `url`'s port. */
+  metricsUrl: string | null;
   /** Stops taking requests, lets in-flight ones finish, releases leases, closes the database. */
   close(): Promise<void>;
 }
@@ -66,7 +70,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }));
   const databaseReady = performance.now();
   let controlPlane: ControlPlane | undefined;
+  let metricsListener: MetricsListener | undefined;
   try {
+    const metrics = new HangarMetrics(database, log);
     const transfers = new TransferHub();
     // A fleet's API process drives no hypervisor: its hosts are agents'.
     const single = config.HANGAR_MODE === 'single';
@@ -97,6 +103,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         stall_timeout_ms: config.HANGAR_IMAGE_STALL_TIMEOUT_S * 1000,
         deadline_ms: config.HANGAR_IMAGE_DOWNLOAD_TIMEOUT_S * 1000,
       },
+      telemetry: metrics.telemetry,
     });
     const { services } = controlPlane;
     const controlPlaneReady = performance.now();
@@ -124,9 +131,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       images: controlPlane.images,
       transfers,
       max_waits_per_principal: config.HANGAR_MAX_WAITS_PER_PRINCIPAL,
+      metrics,
+      serve_metrics: config.HANGAR_METRICS_PORT === undefined,
+      watch_heartbeat_ms: config.HANGAR_WATCH_HEARTBEAT_S * 1000,
     });
 
     const bootstrapped = performance.now();
+    if (config.HANGAR_METRICS_PORT !== undefined) {
+      metricsListener = await startMetricsListener({ metrics, host: config.HANGAR_METRICS_HOST, port: config.HANGAR_METRICS_PORT });
+    }
     const server = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
       s.once('error', reject);
@@ -136,6 +149,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log.info(
       {
         url,
+        metrics: metricsListener ? `${metricsListener.url}/metrics` : `${url}/metrics (global admins)`,
         mode: config.HANGAR_MODE,
         database: database.embedded ? 'embedded' : 'external',
         driver: controlPlane.hosts[0]?.driver ?? null,
@@ -155,6 +169,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     );
 
     const cp = controlPlane;
+    const listener = metricsListener;
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -163,6 +178,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       database,
       bootstrap,
       log,
+      metricsUrl: listener?.url ?? null,
       close: () =>
         (closing ??= (async () => {
           log.info('shutting down: no new requests, finishing those in flight');
@@ -170,12 +186,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           if ('closeIdleConnections' in server) server.closeIdleConnections();
           shutdown.abort();
           await drained;
+          // Scraped until the API stops answering; gone before the database is.
+          await listener?.close();
           await cp.close(config.HANGAR_SHUTDOWN_GRACE_MS);
           if (ownsDatabase) await database.close();
           log.info('stopped');
         })()),
     };
   } catch (err) {
+    await metricsListener?.close();
     await controlPlane?.close();
     if (ownsDatabase) await database.close();
     throw err;

@@ -106,3 +106,4 @@ export async function startQemuTestServer(opts: {
   if (!(driver instanceof QemuDriver)) throw new Error('the server did not start the QEMU driver');
   return { ...server, apiKey: TEST_ADMIN_KEY, driver };
 }
+export { type ServeProcess, serveProcess } from './serve-process.js';

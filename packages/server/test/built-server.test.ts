@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServeProcess, serveProcess } from '../src/serve-process.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
-import { type ServeProcess, serveProcess } from './serve-process.js';
 
 // What `pnpm install` builds and `pnpm start` runs: the bundle, on its own. Built here into a
 // directory of its own (the shared dist/ may be in use by other tests' processes).

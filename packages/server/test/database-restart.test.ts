@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectPostgres, type EmbeddedCluster, startEmbeddedPostgres } from '@hangar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServeProcess, serveProcess } from '../src/serve-process.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
-import { type ServeProcess, serveProcess } from './serve-process.js';
 
 // PostgreSQL restarted under create load, three times (fast, immediate, fast), under a real
 // `hangar serve` process: the process lives on (postgres.js 3.4.9 threw from a deferred write

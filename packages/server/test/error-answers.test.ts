@@ -14,7 +14,7 @@ describe('error codes', () => {
       .filter(([, s]) => s >= 500)
       .map(([c]) => c)
       .sort();
-    expect(fives).toEqual(['DATABASE_UNAVAILABLE', 'HOST_UNAVAILABLE', 'INSUFFICIENT_CAPACITY', 'INTERNAL']);
+    expect(fives).toEqual(['DATABASE_UNAVAILABLE', 'HOST_UNAVAILABLE', 'INSUFFICIENT_CAPACITY', 'INTERNAL', 'SHUTTING_DOWN']);
     for (const s of Object.values(HTTP_STATUS)) expect(s >= 400 && s < 600).toBe(true);
   });
 

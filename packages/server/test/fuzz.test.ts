@@ -317,7 +317,9 @@ describe('every field of every route, set to each hostile value', () => {
             signal: AbortSignal.timeout(2_000),
           }).catch((err: Error) => (err.name === 'TimeoutError' ? null : Promise.reject(err)));
           if (!res) continue;
-          await res.arrayBuffer();
+          // A watch stream that opened never ends by itself: its status is the answer.
+          if (res.headers.get('content-type')?.startsWith('text/event-stream')) await res.body?.cancel();
+          else await res.arrayBuffer();
           const what = `${init.method} ${url} ${where}.${field}=${JSON.stringify(value)?.slice(0, 40)}`;
           expect(res.status, what).toBeLessThan(500);
           if (res.status >= 400) expect(await fingerprint(api), `${what} changed state with ${res.status}`).toBe(before);

@@ -5,8 +5,8 @@ import type { Database } from '@hangar/core';
 import { createTestDatabase } from '@hangar/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNCAUGHT_EXIT_CODE } from '../src/last-resort.js';
+import { serveProcess } from '../src/serve-process.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
-import { serveProcess } from './serve-process.js';
 
 let database: Database;
 let dataDir: string;

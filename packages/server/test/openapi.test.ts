@@ -31,7 +31,9 @@ describe('the OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     // The agent protocol (agent.*) is hosts' business, not the public API's: it has no REST route.
-    const procedures = Object.keys(appRouter._def.procedures).filter((p) => !p.startsWith('agent.'));
+    // The watch subscription's REST side is the SSE route /events/stream (described by hand).
+    const procedures = Object.keys(appRouter._def.procedures).filter((p) => !p.startsWith('agent.') && p !== 'events.watch');
+    expect(doc.paths['/events/stream'].get.responses['200'].content['text/event-stream']).toBeDefined();
     expect(
       restProcedures()
         .map((p) => p.name)

@@ -6,8 +6,8 @@ import { createTestDatabase } from '@hangar/core/testing';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppRouter } from '../src/router.js';
+import { serveProcess } from '../src/serve-process.js';
 import { TEST_ADMIN_KEY } from '../src/testing.js';
-import { serveProcess } from './serve-process.js';
 
 let database: Database;
 let dataDir: string;

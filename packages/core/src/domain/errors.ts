@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'HOST_UNAVAILABLE',
   'DATABASE_UNAVAILABLE',
   'INSUFFICIENT_CAPACITY',
+  /** This API process is stopping: come back (to it once restarted, or to another). */
+  'SHUTTING_DOWN',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -90,6 +92,8 @@ export const errors = {
   operationInProgress: (message: string, details: ErrorDetails) => new HangarError('OPERATION_IN_PROGRESS', message, details),
   quotaExceeded: (message: string, details: ErrorDetails) => new HangarError('QUOTA_EXCEEDED', message, { ...details, retryable: false }),
   imageInUse: (message: string, details: ErrorDetails) => new HangarError('IMAGE_IN_USE', message, details),
+  shuttingDown: () =>
+    new HangarError('SHUTTING_DOWN', 'This server is shutting down; try again shortly', { retryable: true, retry_after_s: 1 }),
   databaseUnavailable: () => new HangarError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryable: true }),
   /** A server fault; what the client sees of it (details stay in the log). */
   internal: (message = 'Internal server error') => new HangarError('INTERNAL', message),

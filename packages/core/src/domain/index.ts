@@ -15,3 +15,4 @@ export * from './requests.js';
 export * from './state-machine.js';
 export * from './status.js';
 export * from './vm.js';
+export * from './watch.js';

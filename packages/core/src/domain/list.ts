@@ -6,7 +6,7 @@ import { VmStatus } from './status.js';
 import { Vm } from './vm.js';
 
 /** One value or a list of them (`?status=running` or `?status=running&status=paused`); used optional, so never undefined here. */
-const oneOrMany = <T extends z.ZodType>(item: T) => z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(item).max(20));
+export const oneOrMany = <T extends z.ZodType>(item: T) => z.preprocess((v) => (Array.isArray(v) ? v : [v]), z.array(item).max(20));
 
 /** `key=value`, or a bare `key` meaning "has this label". */
 export function parseLabelSelector(s: string): { key: string; value: string | undefined } | null {

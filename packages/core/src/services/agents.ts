@@ -23,6 +23,7 @@ import type { Notifier } from '../store/notifier.js';
 import { claimNextOperation, renewLease } from '../store/operation-rows.js';
 import { hosts, joinTokens, type OperationRow, operations, type VmRow, vms } from '../store/schema.js';
 import { recordDomainRef } from '../store/vm-rows.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { deferWithReason } from '../worker/defer.js';
 import { finishOperation } from '../worker/finish.js';
 import type { DriftWatch } from '../worker/maintenance/drift.js';
@@ -40,6 +41,8 @@ export interface AgentServiceDeps {
   drift: DriftWatch;
   /** How long an agent's claim holds before the operation may be taken over. */
   lease_ms?: number;
+  /** Told of agents' takeovers and endings. */
+  telemetry?: Telemetry;
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -176,8 +179,10 @@ export class AgentService {
         kicked = false;
         // An agent that hung up claims nothing: the operation would wait out a lease for nobody.
         if (signal?.aborted) return null;
-        const op = await claimNextOperation(this.db, owner, [agent.host_id], this.leaseMs);
-        if (op) {
+        const claimed = await claimNextOperation(this.db, owner, [agent.host_id], this.leaseMs);
+        if (claimed) {
+          const { op } = claimed;
+          if (claimed.taken_over) (this.deps.telemetry ?? NO_TELEMETRY).leaseTakenOver({ action: op.action });
           const [vm] = await this.db.select().from(vms).where(eq(vms.id, op.vm_id));
           if (vm) return workItem(op, vm);
           continue;
@@ -228,7 +233,7 @@ export class AgentService {
     const held = await this.heldOperation(agent, owner, report.operation_id);
     if (!held) return { ended: false };
     const ending = acceptEnding(held.op, held.vm, report);
-    return { ended: await finishOperation(this.db, held.op, owner, ending) };
+    return { ended: await finishOperation(this.db, held.op, owner, ending, this.deps.telemetry) };
   }
 
   async defer(agent: AgentPrincipal, raw: unknown): Promise<{ deferred: boolean }> {

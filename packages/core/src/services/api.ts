@@ -22,6 +22,7 @@ import type { OperationPage } from '../domain/requests.js';
 import type { VmStatus } from '../domain/status.js';
 import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
 import type { HostInventory } from '../drivers/driver.js';
+import type { OpenedWatch, Watcher } from './watch.js';
 
 /** An agent, once its credentials check out: the one host it may act for. */
 export interface AgentPrincipal {
@@ -70,6 +71,10 @@ export interface Services {
     get(scope: Scope, id: string): Promise<Operation>;
     list(scope: Scope, query?: ListOperationsQuery): Promise<z.infer<typeof OperationPage>>;
     wait(scope: Scope, id: string, opts?: WaitCallOptions): Promise<{ operation: Operation; timed_out: boolean }>;
+  };
+  events: {
+    /** The watch stream: checked, then replayed from the filter's `after` and live until `signal` aborts. */
+    watch(who: Watcher, filter: unknown, signal: AbortSignal): Promise<OpenedWatch>;
   };
   gpus: {
     /** Admins: the fleet's GPUs. */

@@ -25,6 +25,7 @@ import { createUser, listUsers } from './users.js';
 import { attachIso, ejectIso } from './vm-media.js';
 import { getVm, listVms } from './vm-queries.js';
 import { waitForImage, waitForOperation, waitForVm } from './waits.js';
+import { openWatch } from './watch.js';
 
 type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
 
@@ -97,14 +98,18 @@ export function createServices(deps: ServiceDeps): Services {
       cordon: (id) => cordonHost(db, id, true),
       uncordon: (id) => cordonHost(db, id, false),
     },
+    events: {
+      watch: (who, filter, signal) => openWatch(db, deps.feed, who, filter, signal),
+    },
     gpus: bind(db, { list: listGpus }),
     join_tokens: bind(db, { create: createJoinToken, list: listJoinTokens, revoke: revokeJoinToken }),
     agents: agentMethods(
       new AgentService({
         db,
         notifier: deps.notifier,
-        drift: new DriftWatch(db, deps.logger ?? consoleLogger),
+        drift: new DriftWatch(db, deps.logger ?? consoleLogger, deps.telemetry),
         lease_ms: deps.agent_lease_ms,
+        telemetry: deps.telemetry,
       }),
     ),
     projects: bind(db, {
@@ -149,3 +154,4 @@ export { authenticatePassword, principalForUser } from './sign-in.js';
 export { createUser, listUsers } from './users.js';
 export { parse, parseId } from './validate.js';
 export { WaitOptions } from './waits.js';
+export type { OpenedWatch, Watcher } from './watch.js';

@@ -22,5 +22,8 @@ export {
   type Tx,
 } from './database.js';
 export { type EmbeddedCluster, startEmbeddedPostgres } from './embedded.js';
+export { EventFeed, type EventFeedOptions } from './event-feed.js';
+export type { EventQuery } from './event-rows.js';
+export { type FleetGauges, readFleetGauges } from './fleet-gauges.js';
 export { MIGRATIONS_FOLDER, runMigrations } from './migrate.js';
 export { type ChangeNotice, Notifier } from './notifier.js';

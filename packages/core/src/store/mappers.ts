@@ -66,11 +66,12 @@ export function toOperation(row: OperationRow): Operation {
   };
 }
 
+/** A VM's event: rows read by VM id, so both ids are there (only image and host events lack them). */
 export function toEvent(row: EventRow): VmEvent {
   return {
     id: row.id,
-    vm_id: row.vm_id,
-    project_id: row.project_id,
+    vm_id: row.vm_id!,
+    project_id: row.project_id!,
     operation_id: row.operation_id,
     type: row.type as VmEvent['type'],
     message: row.message,

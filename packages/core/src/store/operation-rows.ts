@@ -33,12 +33,24 @@ export async function endOperation(
     .where(eq(operations.id, id));
 }
 
+/** A claimed operation, and whether it was taken from a holder whose lease had expired. */
+export interface ClaimedOperation {
+  op: OperationRow;
+  /**
+   * Another worker held it (its lease ran out: it died or hung). An operation queued, deferred
+   * for a retry or released at a shutdown has no holder, and is not taken over.
+   */
+  taken_over: boolean;
+}
+
 /**
  * The oldest claimable operation on one of these hosts (queued, or running with an expired
  * lease), claimed for `owner` and announced with its started (or retried) event, in one statement.
  */
-export async function claimNextOperation(db: Db, owner: string, hostIds: string[], lease_ms: number): Promise<OperationRow | null> {
+export async function claimNextOperation(db: Db, owner: string, hostIds: string[], lease_ms: number): Promise<ClaimedOperation | null> {
   if (hostIds.length === 0) return null;
+  // The candidate is read in FROM (not a subquery in WHERE) so that its holder before the
+  // claim can be returned beside the claimed row.
   const rows = await db.execute<Record<string, unknown>>(sql`
     WITH claimed AS (
       UPDATE ${operations} SET
@@ -48,15 +60,16 @@ export async function claimNextOperation(db: Db, owner: string, hostIds: string[
         attempts = ${operations.attempts} + 1,
         started_at = COALESCE(${operations.started_at}, now()),
         updated_at = now()
-      WHERE ${operations.id} = (
-        SELECT id FROM ${operations}
+      FROM (
+        SELECT id, lease_owner AS previous_owner FROM ${operations}
         WHERE status IN ('pending', 'running')
           AND (status = 'pending' OR lease_expires_at < now())
           AND host_id IN ${hostIds}
         ORDER BY created_at
         FOR UPDATE SKIP LOCKED
-        LIMIT 1)
-      RETURNING *),
+        LIMIT 1) AS candidate
+      WHERE ${operations.id} = candidate.id
+      RETURNING ${operations}.*, candidate.previous_owner),
     announced AS (
       INSERT INTO ${events} (vm_id, project_id, operation_id, type, message)
       SELECT vm_id, project_id, id,
@@ -65,7 +78,8 @@ export async function claimNextOperation(db: Db, owner: string, hostIds: string[
           || ' by ' || ${owner}
       FROM claimed)
     SELECT * FROM claimed`);
-  return rows[0] ? fromRaw(operations, rows[0]) : null;
+  const row = rows[0];
+  return row ? { op: fromRaw(operations, row), taken_over: row.previous_owner != null } : null;
 }
 
 /** Extends an operation's lease if `owner` still holds it; false when it was lost (cancelled, taken over). */

@@ -247,19 +247,33 @@ export const events = pgTable(
   'events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    vm_id: uuid('vm_id')
-      .notNull()
-      .references(() => vms.id),
-    project_id: uuid('project_id').notNull(),
+    /** The VM the event is about; null for an image's or a host's. */
+    vm_id: uuid('vm_id').references(() => vms.id),
+    /** Null for a host's event (hosts belong to the fleet, not to a project). */
+    project_id: uuid('project_id'),
     operation_id: uuid('operation_id'),
+    /** An image's events (written by a trigger on `images`). */
+    image_id: uuid('image_id'),
+    /** A host's events (written by a trigger on `hosts`). */
+    host_id: uuid('host_id'),
     type: text('type').notNull(),
     message: text('message').notNull(),
     from_status: text('from_status'),
     to_status: text('to_status'),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * The event's place in the watch stream, given after it committed (`store/event-sequencer.ts`):
+     * ids are taken at insert but commit in another order, so only this order lets a watcher
+     * resume from a position without missing an event that committed late.
+     */
+    seq: bigint('seq', { mode: 'number' }),
     created_at: created(),
   },
-  (t) => [index('events_vm_idx').on(t.vm_id, t.id)],
+  (t) => [
+    index('events_vm_idx').on(t.vm_id, t.id),
+    uniqueIndex('events_seq_uq').on(t.seq),
+    index('events_unsequenced_idx').on(t.id).where(sql`${t.seq} IS NULL`),
+  ],
 );
 
 export const idempotencyKeys = pgTable(

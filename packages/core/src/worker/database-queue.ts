@@ -6,6 +6,7 @@ import type { Notifier } from '../store/notifier.js';
 import { claimNextOperation, releaseLeases, renewLease } from '../store/operation-rows.js';
 import { vms } from '../store/schema.js';
 import { recordDomainRef } from '../store/vm-rows.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { deferWithReason } from './defer.js';
 import type { Ending } from './finish.js';
 import { finishOperation } from './finish.js';
@@ -22,6 +23,8 @@ export interface DatabaseQueueOptions {
   notifier?: Notifier;
   /** The image store VMs are made from (this process's). */
   images?: ImageStore;
+  /** Told of takeovers and endings. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -31,16 +34,20 @@ export interface DatabaseQueueOptions {
 export class DatabaseQueue implements OperationQueue {
   readonly owner: string;
   private readonly db: Db;
+  private readonly telemetry: Telemetry;
 
   constructor(private readonly opts: DatabaseQueueOptions) {
     this.owner = opts.owner;
     this.db = opts.db;
+    this.telemetry = opts.telemetry ?? NO_TELEMETRY;
   }
 
   async claim(): Promise<Work | null> {
     for (;;) {
-      const op = await claimNextOperation(this.db, this.owner, this.opts.host_ids(), this.opts.lease_ms);
-      if (!op) return null;
+      const claimed = await claimNextOperation(this.db, this.owner, this.opts.host_ids(), this.opts.lease_ms);
+      if (!claimed) return null;
+      const { op } = claimed;
+      if (claimed.taken_over) this.telemetry.leaseTakenOver({ action: op.action });
       const [vm] = await this.db.select().from(vms).where(eq(vms.id, op.vm_id));
       // The VM row cannot go while an operation on it is open; a row gone is a database edited by hand.
       if (vm) return { op, vm };
@@ -52,7 +59,7 @@ export class DatabaseQueue implements OperationQueue {
   }
 
   finish(op: WorkOperation, ending: Ending): Promise<boolean> {
-    return finishOperation(this.db, op, this.owner, ending);
+    return finishOperation(this.db, op, this.owner, ending, this.telemetry);
   }
 
   defer(op: WorkOperation, delay_ms: number, reason: string): Promise<boolean> {

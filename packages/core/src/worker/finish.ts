@@ -10,6 +10,7 @@ import { notifyChange } from '../store/notifier.js';
 import { endOperation, lockOperation } from '../store/operation-rows.js';
 import type { OperationRow, VmRow } from '../store/schema.js';
 import { changeVm, lockVm } from '../store/vm-rows.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 
 export interface Ending {
   result: 'succeeded' | 'failed';
@@ -62,15 +63,20 @@ async function settleGpus(tx: Tx, op: OperationRow, vmId: string, ending: Ending
 /**
  * Ends an operation and moves its VM, in one transaction, if the operation is still this
  * worker's to end (not cancelled, expired or taken over). Returns false when it was not.
- * `owner` null: the reconciler ends an operation no matter who holds it.
+ * `owner` null: the reconciler ends an operation no matter who holds it. `telemetry` hears of
+ * the ending once it is committed (a transaction retried or rolled back is not counted).
  */
 export async function finishOperation(
   db: Db,
   which: { id: string; vm_id: string },
   owner: string | null,
   ending: Ending,
+  telemetry: Telemetry = NO_TELEMETRY,
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  let ended: { action: string; created_at: Date } | null = null;
+  const done = await db.transaction(async (tx) => {
+    // Set anew on each attempt: db.transaction runs this again after a conflict.
+    ended = null;
     // Lock order everywhere: VM first, then its operation.
     const vm = await lockVm(tx, which.vm_id);
     const op = await lockOperation(tx, which.id);
@@ -80,6 +86,7 @@ export async function finishOperation(
 
     const status: StableStatus = ending.outcome.status;
     await endOperation(tx, op.id, { status: ending.result, error: ending.error ?? null });
+    ended = { action: op.action, created_at: op.created_at };
     const ownsVm = vm.current_operation_id === op.id;
     if (ownsVm) {
       await changeVm(
@@ -126,4 +133,13 @@ export async function finishOperation(
     if (!ownsVm) await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: vm.status as VmStatus });
     return true;
   });
+  const e = ended as { action: string; created_at: Date } | null;
+  if (done && e) {
+    telemetry.operationEnded({
+      action: e.action,
+      result: ending.result,
+      duration_s: Math.max(0, Date.now() - e.created_at.getTime()) / 1000,
+    });
+  }
+  return done;
 }

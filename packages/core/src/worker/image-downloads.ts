@@ -8,6 +8,7 @@ import type { Db } from '../store/database.js';
 import { type Notifier, notifyChange } from '../store/notifier.js';
 import { fromRaw } from '../store/raw-rows.js';
 import { type ImageRow, images } from '../store/schema.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { ClaimLoop } from './claim-loop.js';
 import { keepLease } from './lease.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -34,6 +35,8 @@ export interface ImageDownloaderOptions {
   /** Claims of one download before it is failed. */
   max_attempts?: number;
   logger?: Logger;
+  /** Told of downloads begun and ended, and of the bytes they receive. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -46,10 +49,12 @@ export class ImageDownloader {
   readonly id: string;
   private readonly loop: ClaimLoop<ImageRow>;
   private readonly log: Logger;
+  private readonly telemetry: Telemetry;
 
   constructor(private readonly opts: ImageDownloaderOptions) {
     this.id = opts.id ?? `images-${randomUUID().slice(0, 8)}`;
     this.log = opts.logger ?? consoleLogger;
+    this.telemetry = opts.telemetry ?? NO_TELEMETRY;
     this.loop = new ClaimLoop({
       claim: () => this.claim(),
       run: (image, ctl) => this.download(image, ctl.signal),
@@ -155,6 +160,9 @@ export class ImageDownloader {
       onLost: () => lost.abort(),
       onError: (err) => this.log.warn({ err, image: image.id }, 'download lease renewal failed'),
     });
+    const telemetry = this.telemetry;
+    telemetry.imageDownloadStarted();
+    let result: 'succeeded' | 'failed' | 'abandoned' = 'abandoned';
     try {
       if ((image.attempts ?? 1) > (this.opts.max_attempts ?? 3)) throw new Error(`gave up after ${this.opts.max_attempts ?? 3} attempts`);
       const fetched = await fetchImage(image.source_url!, {
@@ -173,6 +181,7 @@ export class ImageDownloader {
         expected_sha256: image.expected_sha256,
         signal: both,
         onProgress: (bytes) => {
+          if (bytes > reported) telemetry.imageDownloadBytes(bytes - reported);
           reported = bytes;
           if (bytes - mark.bytes >= STALL_BYTES) mark = { at: Date.now(), bytes };
           if (Date.now() - lastWrite > 500) {
@@ -199,7 +208,10 @@ export class ImageDownloader {
         .returning({ id: images.id });
       // Deleted while downloading: the bytes have nowhere to belong.
       if (done.length === 0) await store.remove(image.id);
-      else await notifyChange(db, { vm_id: image.id, operation_id: null, status: 'ready' });
+      else {
+        result = 'succeeded';
+        await notifyChange(db, { vm_id: image.id, operation_id: null, status: 'ready' });
+      }
     } catch (err) {
       if (signal.aborted) return; // stopping: the lease is released for the next process
       if (lost.signal.aborted) return;
@@ -213,11 +225,13 @@ export class ImageDownloader {
         .update(images)
         .set({ status: 'error', error: `download failed: ${reason}`, lease_owner: null, lease_expires_at: null, updated_at: new Date() })
         .where(mine);
+      result = 'failed';
       await notifyChange(db, { vm_id: image.id, operation_id: null, status: 'error' });
     } finally {
       stopRenewing();
       clearInterval(stall);
       clearTimeout(deadline);
+      telemetry.imageDownloadFinished({ result });
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { HypervisorDriver } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { expireOverdue } from './maintenance/deadlines.js';
 import { DriftWatch } from './maintenance/drift.js';
@@ -18,6 +19,8 @@ export interface ReconcilerOptions {
   /** How long idempotency keys are remembered. */
   idempotency_ttl_ms?: number;
   logger?: Logger;
+  /** Told of drift corrected and operations failed past their deadline. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -32,6 +35,7 @@ export class Reconciler {
   private readonly db: Db;
   private readonly drivers: Map<string, HypervisorDriver>;
   private readonly log: Logger;
+  private readonly telemetry: Telemetry;
   readonly drift: DriftWatch;
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void)[] = [];
@@ -41,7 +45,8 @@ export class Reconciler {
     this.db = opts.db;
     this.drivers = opts.drivers;
     this.log = opts.logger ?? consoleLogger;
-    this.drift = new DriftWatch(this.db, this.log);
+    this.telemetry = opts.telemetry ?? NO_TELEMETRY;
+    this.drift = new DriftWatch(this.db, this.log, this.telemetry);
   }
 
   start(): void {
@@ -90,7 +95,7 @@ export class Reconciler {
 
   /** Operations past their deadline fail, and their VM takes the state the hypervisor shows. */
   expireOverdue(): Promise<number> {
-    return expireOverdue(this.db, this.drivers);
+    return expireOverdue(this.db, this.drivers, this.telemetry);
   }
 
   /** Compares every settled VM on a host with what its hypervisor lists. */

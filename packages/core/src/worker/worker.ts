@@ -8,6 +8,7 @@ import type { Db } from '../store/database.js';
 import { sqlState } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
 import type { OperationRow } from '../store/schema.js';
+import type { Telemetry } from '../telemetry.js';
 import { ClaimLoop } from './claim-loop.js';
 import { DatabaseQueue } from './database-queue.js';
 import { retryDelayMs, shouldRetryLater } from './driver-error-policy.js';
@@ -42,6 +43,8 @@ export interface WorkerOptions {
   /** Abandon a driver call after this long even if the operation's deadline is later. */
   max_operation_ms?: number;
   logger?: Logger;
+  /** Told of takeovers and endings (a database worker's; an agent's are told by the API). */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -78,6 +81,7 @@ export class Worker {
           lease_ms: this.leaseMs,
           notifier: opts.notifier,
           images: opts.images,
+          telemetry: opts.telemetry,
         });
     this.loop = new ClaimLoop({
       claim: (signal) => this.claimWork(signal),

@@ -23,6 +23,7 @@ export const HTTP_STATUS = {
   INTERNAL: 500,
   HOST_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
   INSUFFICIENT_CAPACITY: 503,
 } as const satisfies Record<ErrorCode, ContentfulStatusCode>;
 

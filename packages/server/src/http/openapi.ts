@@ -1,3 +1,4 @@
+import { WatchEvent } from '@hangar/core';
 import { generateOpenApiDocument } from 'trpc-to-openapi';
 import { z } from 'zod';
 import { ErrorBody } from '../errors/write-error.js';
@@ -71,7 +72,10 @@ export function buildOpenApiDocument(): Json {
   delete errorSchema.$schema;
   // trpc-to-openapi's own error schemas give way to the shape the REST adapter answers with.
   const generated = Object.entries(doc.components.schemas as Json).filter(([name]) => !name.startsWith('error.'));
-  doc.components.schemas = { ...Object.fromEntries(generated), Error: errorSchema };
+  const watchEventSchema = z.toJSONSchema(WatchEvent, { target: 'draft-2020-12', unrepresentable: 'any' }) as Json;
+  delete watchEventSchema.$schema;
+  delete watchEventSchema.id;
+  doc.components.schemas = { ...Object.fromEntries(generated), Error: errorSchema, WatchEvent: watchEventSchema };
 
   for (const proc of restProcedures()) {
     const op = doc.paths[proc.path]?.[proc.method.toLowerCase()] as Json | undefined;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { MiddlewareHandler } from 'hono';
+import type { Context as HonoContext, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
 import type { Log } from '../logger.js';
+import type { RequestMetrics } from '../metrics/request-metrics.js';
 import type { RequestInfo } from '../trpc/context.js';
 
 export type AppEnv = { Variables: { info: RequestInfo } };
@@ -9,10 +11,26 @@ export type AppEnv = { Variables: { info: RequestInfo } };
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Gives every request an id (the caller's `x-request-id` when it is sane), answers with it in
- * the `x-request-id` header, and logs one line per request with the same id.
+ * What a request is counted under when no procedure ran: the pattern of the route that answered
+ * (`/healthz`, `/docs/assets/:file`, `/trpc/*` for an unknown procedure), never its URL, so the
+ * label's values stay few; a path no route knows is `unmatched`.
  */
-export function requestContext(log: Log): MiddlewareHandler<AppEnv> {
+function routeLabel(c: HonoContext<AppEnv>): string {
+  const path = matchedRoutes(c)[c.req.routeIndex]?.path;
+  // `/*` is this middleware's own pattern: nothing else matched.
+  return !path || path === '/*' || path === '*' ? 'unmatched' : path;
+}
+
+/**
+ * Gives every request an id (the caller's `x-request-id` when it is sane), answers with it in
+ * the `x-request-id` header, logs one line per request with the same id, and records it in
+ * `metrics` by its procedure and status.
+ */
+/**
+ * `shutdown`: once aborted, every answer closes its connection; a kept-alive one would otherwise
+ * carry the next request in and hold the stopping server open (a watcher reconnecting at once).
+ */
+export function requestContext(log: Log, metrics?: RequestMetrics, shutdown?: AbortSignal): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     const incoming = c.req.header('x-request-id');
@@ -29,13 +47,16 @@ export function requestContext(log: Log): MiddlewareHandler<AppEnv> {
       await next();
     } finally {
       c.res.headers.set('x-request-id', requestId);
+      if (shutdown?.aborted) c.res.headers.set('connection', 'close');
+      const ms = performance.now() - started;
+      metrics?.observe(info.procedure ?? routeLabel(c), c.res.status, ms / 1000);
       log.info(
         {
           request_id: requestId,
           method: c.req.method,
           path: c.req.path,
           status: c.res.status,
-          duration_ms: Math.round((performance.now() - started) * 10) / 10,
+          duration_ms: Math.round(ms * 10) / 10,
           principal: info.principal
             ? `${info.principal.username}${info.principal.api_key_id ? ` (key ${info.principal.api_key_id})` : ''}`
             : null,

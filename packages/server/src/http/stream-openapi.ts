@@ -13,6 +13,78 @@ const binary = { type: 'string', format: 'binary' };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 
 export const STREAM_ROUTES_OPENAPI: Record<string, Json> = {
+  '/events/stream': {
+    get: {
+      operationId: 'events-stream',
+      tags: ['events'],
+      summary: 'Watch changes live (Server-Sent Events)',
+      description:
+        "Every change of a VM, operation, image or host of the caller's project, as Server-Sent Events: each SSE `data` is a WatchEvent (JSON), each SSE `id` its stream position. Reconnect with `Last-Event-ID` (EventSource does) or `after` to be replayed what was missed, then the live tail, with no gap and no duplicate. Without either the stream starts now; `after=0` replays everything kept. A comment line every 15 s keeps proxies from closing an idle stream; a failure mid-stream is an `error` event and the end of the stream. Global admins may watch another project (`project_id`, with the hosts' events) or everything (`all_projects=true`). Streams held at once count against the same per-key bound as long-polls (429 beyond it).",
+      security: [{ bearer: [] }],
+      parameters: [
+        {
+          name: 'vm_id',
+          in: 'query',
+          required: false,
+          description: 'Only this VM (and its operations)',
+          schema: { type: 'string', format: 'uuid' },
+        },
+        {
+          name: 'label',
+          in: 'query',
+          required: false,
+          description: 'Only VMs with this label (`key=value` or `key`); repeat for more',
+          schema: { type: 'array', items: { type: 'string' } },
+          style: 'form',
+          explode: true,
+        },
+        {
+          name: 'type',
+          in: 'query',
+          required: false,
+          description: 'Only these event types or kinds (`vm`, `operation`, `image`, `host`); repeat for more',
+          schema: { type: 'array', items: { type: 'string' } },
+          style: 'form',
+          explode: true,
+        },
+        {
+          name: 'project_id',
+          in: 'query',
+          required: false,
+          description: 'Global admins: the events of another project',
+          schema: { type: 'string', format: 'uuid' },
+        },
+        {
+          name: 'all_projects',
+          in: 'query',
+          required: false,
+          description: 'Global admins: every project and the hosts',
+          schema: { type: 'boolean' },
+        },
+        {
+          name: 'after',
+          in: 'query',
+          required: false,
+          description: 'Replay what came after this position (digits), then go live',
+          schema: { type: 'string', pattern: '^\\d{1,15}$' },
+        },
+        {
+          name: 'Last-Event-ID',
+          in: 'header',
+          required: false,
+          description: 'The id of the last event seen (wins over `after`)',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'The stream: `id: <position>` and `data: <WatchEvent as JSON>` per event',
+          content: { 'text/event-stream': { schema: { $ref: '#/components/schemas/WatchEvent' } } },
+        },
+        ...errorRefs([400, 401, 403, 404, 429, 503]),
+      },
+    },
+  },
   '/vms/{id}/export': {
     get: {
       operationId: 'vms-export',

@@ -1,7 +1,7 @@
 import { errors, type Principal } from '@hangar/core';
 
 /**
- * Long-polls held at once per principal (an API key, or a user signed in by token). Each held
+ * Long-polls and watch streams held at once per principal (an API key, or a user signed in by token). Each held
  * request costs the server a socket and a listener; without a bound, one viewer's 2,000
  * day-long waits are a denial of service. Beyond the bound: 429 until one ends.
  */
@@ -16,17 +16,32 @@ export class WaitSlots {
 
   /** The same bound, for a holder named by `key` (an agent's host). */
   async holdFor<T>(key: string, wait: () => Promise<T>): Promise<T> {
+    const release = this.acquireFor(key);
+    try {
+      return await wait();
+    } finally {
+      release();
+    }
+  }
+
+  /** A slot held until the returned function is called: for a stream, which outlives any one promise. */
+  acquire(principal: Principal): () => void {
+    return this.acquireFor(principal.api_key_id ?? `user:${principal.user_id}`);
+  }
+
+  private acquireFor(key: string): () => void {
     const n = this.held.get(key) ?? 0;
     if (n >= this.perPrincipal) {
       throw errors.rateLimited(`Too many waits held at once (${this.perPrincipal} per key, user or host); let one end first`, 1);
     }
     this.held.set(key, n + 1);
-    try {
-      return await wait();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const left = (this.held.get(key) ?? 1) - 1;
       if (left > 0) this.held.set(key, left);
       else this.held.delete(key);
-    }
+    };
   }
 }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '@hangar/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type ServeProcess, serveProcess } from '../../src/serve-process.js';
 import { TEST_ADMIN_KEY } from '../../src/testing.js';
-import { type ServeProcess, serveProcess } from '../serve-process.js';
 
 // `kill -9` of the whole server, its embedded PostgreSQL too, with a thousand operations in
 // flight; then a plain start on the same data directory. Every operation ends, no VM is made

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type ServeProcess, serveProcess } from '../../src/serve-process.js';
 import { TEST_ADMIN_KEY } from '../../src/testing.js';
-import { type ServeProcess, serveProcess } from '../serve-process.js';
 
 // 200 clients for 2 minutes (HANGAR_SOAK_S), each looping create -> get -> list -> delete
 // against `hangar serve` as `pnpm start` runs it (embedded PostgreSQL, simulated hypervisor).

@@ -19,6 +19,7 @@ import { type Notifier, notifyChange, notifyWork } from '../../store/notifier.js
 import { insertOperation, renewLease } from '../../store/operation-rows.js';
 import { operations, type VmRow, vms } from '../../store/schema.js';
 import { insertVm, vmPlacement } from '../../store/vm-rows.js';
+import type { Telemetry } from '../../telemetry.js';
 import { finishOperation } from '../../worker/finish.js';
 import { keepLease } from '../../worker/lease.js';
 import { consoleLogger, type Logger } from '../../worker/logger.js';
@@ -48,6 +49,8 @@ export interface VmArchivesOptions {
   notifier?: Notifier;
   /** How long an export waits for the host's agent to begin sending. */
   agent_wait_ms?: number;
+  /** Told of exports that end (they are operations). */
+  telemetry?: Telemetry;
 }
 
 export interface VmExport {
@@ -147,6 +150,7 @@ export class VmArchives {
         ok
           ? { result: 'succeeded', outcome: { status: 'stopped', message } }
           : { result: 'failed', error: message, outcome: { status: 'stopped' } },
+        this.opts.telemetry,
       );
     };
     let archive: Readable;
@@ -240,7 +244,13 @@ export class VmArchives {
       watching.abort();
       // No agent took it up in time: the export is over before it began.
       const reason = `the host's agent did not begin the export (${err instanceof Error ? err.message : String(err)})`;
-      await finishOperation(this.db, { id: op.id, vm_id: vmId }, null, { result: 'failed', error: reason, outcome: { status: 'stopped' } });
+      await finishOperation(
+        this.db,
+        { id: op.id, vm_id: vmId },
+        null,
+        { result: 'failed', error: reason, outcome: { status: 'stopped' } },
+        this.opts.telemetry,
+      );
       throw errors.hostUnavailable(reason);
     }
     const ext = opts.gzip ? 'tar.gz' : 'tar';

@@ -6,6 +6,7 @@ import { markOnline, refreshInventory, setHostStatus } from '../../services/host
 import type { Db } from '../../store/database.js';
 import { type VmRow, vms } from '../../store/schema.js';
 import { changeVm, lockVm } from '../../store/vm-rows.js';
+import { NO_TELEMETRY, type Telemetry } from '../../telemetry.js';
 import type { Logger } from '../logger.js';
 import { statusFromDomain } from '../observe.js';
 
@@ -47,6 +48,7 @@ export class DriftWatch {
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
+    private readonly telemetry: Telemetry = NO_TELEMETRY,
   ) {}
 
   /** Compares every settled VM on a host with what its hypervisor lists. */
@@ -162,7 +164,7 @@ export class DriftWatch {
    */
   private async applyDrift(vm: Watched, status: StableStatus, state: DomainState | null, reason: string): Promise<boolean> {
     if (status === vm.status) return false;
-    return this.db.transaction(async (tx) => {
+    const moved = await this.db.transaction(async (tx) => {
       const now = await lockVm(tx, vm.id);
       if (!now || now.version !== vm.version || now.current_operation_id || now.status !== vm.status) return false;
       const lastError =
@@ -187,5 +189,7 @@ export class DriftWatch {
       ]);
       return true;
     });
+    if (moved) this.telemetry.driftCorrected({ from: vm.status as VmStatus, to: status });
+    return moved;
   }
 }
