@@ -9,18 +9,36 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const TREES = ['packages/core/src', 'packages/core/drizzle', 'packages/server/src', 'patches'];
-const FILES = [
-  'package.json',
-  'pnpm-lock.yaml',
-  'packages/core/package.json',
-  'packages/server/package.json',
-  'packages/server/tsup.config.ts',
-  'packages/server/bin/build-fingerprint.mjs',
-];
 
-/** path (from the repository root) -> "size:mtime", sorted by path. */
-export function buildFingerprint(root = ROOT) {
+/** What the server's bundle is made from. */
+export const SERVER_INPUTS = {
+  trees: ['packages/core/src', 'packages/core/drizzle', 'packages/server/src', 'patches'],
+  files: [
+    'package.json',
+    'pnpm-lock.yaml',
+    'packages/core/package.json',
+    'packages/server/package.json',
+    'packages/server/tsup.config.ts',
+    'packages/server/bin/build-fingerprint.mjs',
+  ],
+};
+
+/** What `hgr`'s bundle is made from (the CLI and the SDK it bundles). */
+export const CLI_INPUTS = {
+  trees: ['packages/cli/src', 'packages/sdk/src'],
+  files: [
+    'package.json',
+    'pnpm-lock.yaml',
+    'packages/sdk/package.json',
+    'packages/cli/package.json',
+    'packages/cli/tsup.config.ts',
+    'packages/server/bin/build-fingerprint.mjs',
+  ],
+};
+
+/** path (from the repository root) -> "size:mtime", sorted by path, of the server's inputs (or others). */
+export function buildFingerprint(root = ROOT, inputs = SERVER_INPUTS) {
+  const { trees: TREES, files: FILES } = inputs;
   const out = {};
   const add = (file) => {
     const st = statSync(file);

@@ -1,0 +1,3 @@
+export { main } from './cli.js';
+export { ExitCode, exitCodeFor } from './exit-codes.js';
+export { buildProgram } from './program.js';
