@@ -56,7 +56,9 @@ describe('hgr without a server', () => {
     expect(bash.stdout).toContain('complete -o default -F _hgr_completion hgr');
     // The root's commands, a nested command's subcommands and options, and an option's choices.
     expect(bash.stdout).toMatch(/''\) words='login vm image op host key completion /);
-    expect(bash.stdout).toMatch(/'vm'\) words='ls get create start stop restart reset pause resume resize rm export import events watch /);
+    expect(bash.stdout).toMatch(
+      /'vm'\) words='ls get create start stop restart reset pause resume resize rm export import events console-log watch /,
+    );
     expect(bash.stdout).toContain("'vm ls|--status') COMPREPLY=($(compgen -W 'stopped running paused");
 
     // And bash, running it, completes what is typed.

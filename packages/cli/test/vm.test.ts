@@ -107,6 +107,22 @@ describe('hgr vm', () => {
     expect(events.some((e) => e.type === 'vm.status_changed' && e.to_status === 'running')).toBe(true);
   });
 
+  it("shows the end of the VM's console log", async () => {
+    const shown = await hgr(['vm', 'console-log', 'web-1'], { env });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('web-1 login:');
+    const tail = await hgrJson<{ text: string; truncated: boolean; size_bytes: number }>(
+      ['vm', 'console-log', 'web-1', '--tail-bytes', '10'],
+      {
+        env,
+      },
+    );
+    expect(tail.truncated).toBe(true);
+    expect(Buffer.byteLength(tail.text)).toBeLessThanOrEqual(10);
+    expect(tail.size_bytes).toBeGreaterThan(10);
+    expect((await hgr(['vm', 'console-log', 'web-1', '--tail-bytes', '0'], { env })).code).toBe(2);
+  });
+
   it('exports it to a file and imports it as a new VM', async () => {
     const file = join(work, 'web-1.tar');
     const exported = await hgrJson<{ bytes: number; file: string }>(['vm', 'export', 'web-1', '-o', file], { env });

@@ -9,6 +9,7 @@ describeDriverConformance({
   skip: null,
   make: (root) =>
     new SimulatedDriver({ disk_dir: join(root, 'disks'), bytes_per_gb: 2 ** 20, config: { state_file: join(root, 'simulator.json') } }),
+  boot_text: 'console login: ',
 });
 
 const skip = qemuSkipReason();
@@ -24,5 +25,6 @@ describeDriverConformance({
     booted.set(ref, count);
     await waitForText(join((driver as QemuDriver).root, ref, 'console.log'), 'hangar-test-guest: up', { count });
   },
+  boot_text: 'hangar-test-guest: up',
   timeout_ms: 60_000,
 });

@@ -94,10 +94,12 @@ const make = (image_dir: string, over: Partial<ConstructorParameters<typeof Libv
 };
 
 /** The conformance suite against libvirt, the driver reaching it at the URI `uri()` gives. */
-function libvirtSubject(name: string, uri: () => Promise<string>): ConformanceSubject {
+function libvirtSubject(name: string, uri: () => Promise<string>, console = true): ConformanceSubject {
   return {
     name,
     skip,
+    // Only a driver on the same machine as libvirtd reads the log libvirt writes.
+    boot_text: console ? UP : undefined,
     make: async (root) => {
       // QEMU runs as libvirt's user: it must be able to pass through to the disks.
       await chmod(root, 0o711);
@@ -121,10 +123,14 @@ describeDriverConformance(libvirtSubject('libvirt', async () => TEST_LIBVIRT_URI
 // libvirt's upload and download streams, no file of the host read directly).
 let tcp: Awaited<ReturnType<typeof libvirtOverTcp>> | null = null;
 describeDriverConformance(
-  libvirtSubject('libvirt over qemu+tcp (a remote host)', async () => {
-    tcp ??= await libvirtOverTcp();
-    return tcp.uri;
-  }),
+  libvirtSubject(
+    'libvirt over qemu+tcp (a remote host)',
+    async () => {
+      tcp ??= await libvirtOverTcp();
+      return tcp.uri;
+    },
+    false,
+  ),
 );
 
 const run = promisify(execFile);

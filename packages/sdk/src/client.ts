@@ -40,6 +40,7 @@ import type {
   Vm,
   VmActionResult,
   VmConfig,
+  VmConsoleLog,
   VmEvent,
   VmStatus,
 } from './types.js';
@@ -300,6 +301,11 @@ export class Client {
   }
 
   /** The VM's hardware: cpu, memory, disk, VNC and network; on libvirt hosts also the domain XML libvirt holds (`xml_config`). */
+  /** The end of what the VM's guest wrote to its serial console (`tail_bytes`, default 64 KiB). */
+  getConsoleLog(id: string, query: { tail_bytes?: number } = {}, opts: CallOptions = {}): Promise<VmConsoleLog> {
+    return this.call((signal) => this.trpc.vms.console_log.query({ id, ...query }, { signal }), opts);
+  }
+
   getVmConfig(id: string, opts: CallOptions = {}): Promise<VmConfig> {
     return this.call((signal) => this.trpc.vms.get_config.query({ id }, { signal }), opts);
   }

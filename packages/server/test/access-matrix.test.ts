@@ -93,6 +93,7 @@ const MATRIX = {
   'vms.resume': { min: 'operator', scoped: true, consumes: true, input: (f) => vmId(f, 'paused') },
   'vms.events': { min: 'viewer', scoped: true, input: (f) => vmId(f) },
   'vms.get_config': { min: 'viewer', scoped: true, input: (f) => vmId(f) },
+  'vms.console_log': { min: 'operator', scoped: true, input: (f) => vmId(f) },
   'vms.configure': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ ...(await vmId(f)), memory_mb: 512 }) },
   'vms.resize': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ ...(await vmId(f)), cpu_cores: 2 }) },
   'vms.attach_iso': {

@@ -330,5 +330,19 @@ export function registerVm(program: Command): void {
       );
     });
 
+  vm.command('console-log')
+    .description("the end of what a VM's guest wrote to its serial console")
+    .argument('<vm>', 'the VM: its id or its name')
+    .option('--tail-bytes <bytes>', 'how much of the end of the log (at most 1 MiB)', positiveInt, 64 * 1024)
+    .action(async (ref: string, _flags, self: Command) => {
+      const opts = optionsOf<{ tailBytes: number }>(self);
+      const client = await connect(opts);
+      const log = await client.getConsoleLog(await resolveVmId(client, ref), { tail_bytes: opts.tailBytes });
+      if (outputMode(opts) === 'json') return printJson(log);
+      // The log as the guest wrote it; that it is only its end goes to stderr, out of a pipe's way.
+      if (log.truncated) process.stderr.write(`(the last ${log.text.length} characters of ${log.size_bytes} bytes)\n`);
+      process.stdout.write(log.text.endsWith('\n') || log.text === '' ? log.text : `${log.text}\n`);
+    });
+
   registerWatch(vm);
 }

@@ -2,6 +2,7 @@ import type { OsType } from '../domain/fields.js';
 import type { GpuFault } from '../domain/gpu.js';
 import type { HostInventory } from '../domain/host.js';
 import type { HardwareChanges, Network } from '../domain/vm.js';
+import type { ConsoleLog } from './console-log.js';
 
 /** What the hypervisor reports for a domain. `missing`: it has no such domain. */
 export type DomainState = 'running' | 'paused' | 'stopped' | 'crashed' | 'missing';
@@ -107,6 +108,12 @@ export interface InspectCapability {
   listUnmanaged(opts?: CallOptions): Promise<UnmanagedDomainInfo[]>;
 }
 
+/** Optional: the guest's serial console is kept in a log, whose end people read (why did it not boot?). */
+export interface ConsoleCapability {
+  /** The last `max_bytes` of the domain's console log (empty when it never ran). */
+  consoleLog(ref: string, params: { max_bytes: number }, opts?: CallOptions): Promise<ConsoleLog>;
+}
+
 /**
  * What every hypervisor backend does: the lifecycle, mandatory. Calls are idempotent:
  * starting a running domain, killing a stopped one or undefining a missing one succeeds, so a
@@ -114,7 +121,11 @@ export interface InspectCapability {
  * (`ArchiveCapability`, `WatchCapability`) are methods a driver has or has not; `can` tells
  * which, so callers refuse up front what a host cannot do.
  */
-export interface HypervisorDriver extends Partial<ArchiveCapability>, Partial<WatchCapability>, Partial<InspectCapability> {
+export interface HypervisorDriver
+  extends Partial<ArchiveCapability>,
+    Partial<WatchCapability>,
+    Partial<InspectCapability>,
+    Partial<ConsoleCapability> {
   readonly kind: string;
   inventory(opts?: CallOptions): Promise<HostInventory>;
   define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain>;
@@ -169,6 +180,7 @@ export const can = {
   archives: (d: HypervisorDriver): d is HypervisorDriver & ArchiveCapability =>
     typeof d.exportDisks === 'function' && typeof d.importDomain === 'function',
   watch: (d: HypervisorDriver): d is HypervisorDriver & WatchCapability => typeof d.watch === 'function',
+  console: (d: HypervisorDriver): d is HypervisorDriver & ConsoleCapability => typeof d.consoleLog === 'function',
   inspect: (d: HypervisorDriver): d is HypervisorDriver & InspectCapability =>
     typeof d.configXml === 'function' && typeof d.listUnmanaged === 'function',
 };

@@ -1,3 +1,4 @@
+export * from './console-log.js';
 export * from './definition.js';
 export * from './driver.js';
 export * from './gpus/index.js';

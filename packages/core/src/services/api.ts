@@ -10,6 +10,7 @@ import type {
   WorkItem,
 } from '../domain/agent.js';
 import type { ApiKey, CreateApiKeyInput, CreatedApiKey, CreateUserInput, Principal, User } from '../domain/auth.js';
+import type { ConsoleLogRequest, VmConsoleLog } from '../domain/console-log.js';
 import type { ListEventsQuery, VmEvent } from '../domain/event.js';
 import type { Gpu } from '../domain/gpu.js';
 import type { DrainResult, Host, HostStatus, UnmanagedDomain } from '../domain/host.js';
@@ -56,6 +57,7 @@ export interface Services {
     eject_iso(scope: Scope, id: string, opts?: MutationOptions): Promise<VmActionResult>;
     /** The configuration document the hypervisor holds for the VM (libvirt's domain XML), or null. */
     config_xml(scope: Scope, id: string): Promise<string | null>;
+    console_log(scope: Scope, input: ConsoleLogRequest): Promise<VmConsoleLog>;
   };
   images: {
     register(scope: Scope, input: RegisterImageInput): Promise<{ image: Image; created: boolean }>;

@@ -1,3 +1,4 @@
+import { ConsoleLogRequest, type VmConsoleLog } from '../domain/console-log.js';
 import { errors, HangarError } from '../domain/errors.js';
 import type { UnmanagedDomain } from '../domain/host.js';
 import type { Scope } from '../domain/project.js';
@@ -5,7 +6,7 @@ import { can, DriverError } from '../drivers/driver.js';
 import { vmPlacement } from '../store/vm-rows.js';
 import type { ServiceDeps } from './context.js';
 import { getHost } from './hosts.js';
-import { parseId } from './validate.js';
+import { parse, parseId } from './validate.js';
 
 /** A driver call made to show something: a host that cannot answer is a 503 with the reason. */
 async function asked<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -40,6 +41,34 @@ export async function vmConfigXml(deps: ServiceDeps, scope: Scope, id: string): 
       throw err;
     }),
   );
+}
+
+/**
+ * The end of the VM's serial console log, from its hypervisor: empty where there is none yet
+ * (no domain defined, or the guest never ran). Refused (409 UNSUPPORTED) where this process
+ * cannot read it: the VM's host is driven by an agent, or its driver keeps no console log.
+ */
+export async function vmConsoleLog(deps: ServiceDeps, scope: Scope, input: ConsoleLogRequest): Promise<VmConsoleLog> {
+  const q = parse(ConsoleLogRequest, input, 'console log request');
+  const placed = await vmPlacement(deps.db, q.id, scope.project_id);
+  if (!placed) throw errors.vmNotFound(q.id);
+  const none: VmConsoleLog = { vm_id: q.id, text: '', size_bytes: 0, truncated: false };
+  if (!placed.domain_ref || placed.deleted_at || !placed.host_id) return none;
+  const driver = deps.drivers?.get(placed.host_id);
+  if (!driver) {
+    throw new HangarError('UNSUPPORTED', "The console log of a VM on an agent's host is not served by the API (read it on the host)", {
+      retryable: false,
+    });
+  }
+  if (!can.console(driver)) throw errors.unsupported('Reading the console log', driver.kind);
+  const ref = placed.domain_ref;
+  const log = await asked("Reading the VM's console log", () =>
+    driver.consoleLog(ref, { max_bytes: q.tail_bytes }, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
+      if (err instanceof DriverError && err.kind === 'not_found') return null;
+      throw err;
+    }),
+  );
+  return log ? { vm_id: q.id, ...log } : none;
 }
 
 /**

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DomainSpec, DriverError, type HypervisorDriver } from '../drivers/driver.js';
+import { can, type DomainSpec, DriverError, type HypervisorDriver } from '../drivers/driver.js';
 
 /** A driver under the conformance suite. */
 export interface ConformanceSubject {
@@ -16,6 +16,11 @@ export interface ConformanceSubject {
   booted?(driver: HypervisorDriver, ref: string): Promise<void>;
   /** After the suite, per domain it defined: what the driver needs beyond a kill (libvirt's domains stay defined until undefined). */
   cleanup?(driver: HypervisorDriver, ref: string): Promise<void>;
+  /**
+   * What the guest writes to its serial console at each boot, which the driver's console log
+   * must then hold; omitted for a driver that keeps no console log (a remote libvirt host's).
+   */
+  boot_text?: string;
   /** How long a call that boots or stops a guest may take. */
   timeout_ms?: number;
 }
@@ -157,6 +162,36 @@ export function describeDriverConformance(subject: ConformanceSubject): void {
         expect(await driver.state(ref)).toBe('stopped');
       },
       timeout,
+    );
+
+    it(
+      "keeps the guest's console log, whose end it reads",
+      async () => {
+        if (!subject.boot_text) {
+          expect(can.console(driver)).toBe(false);
+          return;
+        }
+        expect(can.console(driver)).toBe(true);
+        if (!can.console(driver)) return;
+        const ref = await defined('console');
+        expect(await driver.consoleLog(ref, { max_bytes: 1024 })).toMatchObject({ truncated: false });
+        await driver.start(ref);
+        await booted(ref);
+        const text = subject.boot_text;
+        await expect.poll(async () => (await driver.consoleLog(ref, { max_bytes: 65_536 })).text, { timeout }).toContain(text);
+        const whole = await driver.consoleLog(ref, { max_bytes: 65_536 });
+        const end = await driver.consoleLog(ref, { max_bytes: 8 });
+        expect(end.truncated).toBe(true);
+        expect(Buffer.byteLength(end.text)).toBeLessThanOrEqual(8);
+        expect(whole.text.endsWith(end.text)).toBe(true);
+        expect(end.size_bytes).toBeGreaterThanOrEqual(whole.size_bytes);
+        const ghost = await driver.consoleLog(randomUUID(), { max_bytes: 8 }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect((ghost as DriverError).kind).toBe('not_found');
+      },
+      timeout * 2,
     );
 
     it('undefines a domain and its disks; undefining it again is harmless', async () => {

@@ -4,6 +4,7 @@ import {
   AttachIsoRequest,
   actionRequest,
   ConfigureVmRequest,
+  ConsoleLogRequest,
   CreateVmRequest,
   errors,
   IdRequest,
@@ -19,6 +20,7 @@ import {
   VmActionRequest,
   VmActionResult,
   VmConfig,
+  VmConsoleLog,
   VmEvent,
   VmPage,
   WaitVmRequest,
@@ -132,6 +134,18 @@ export const vmsRouter = router({
       const vm = await ctx.services.vms.get(ctx.scope, input.id);
       return VmConfig.parse({ ...vm, xml_config: await ctx.services.vms.config_xml(ctx.scope, vm.id) });
     }),
+
+  // Operators only: a guest's console may show what viewers should not read (a first-boot password).
+  console_log: operatorProcedure
+    .meta(
+      route('GET', '/vms/{id}/console-log', "The end of a VM's serial console log", {
+        description:
+          'What the guest wrote to its serial console, the last `tail_bytes` of it (default 64 KiB, at most 1 MiB). Empty before the VM first ran; 409 UNSUPPORTED where this server cannot read it (a VM on an agent host, or a driver without a console log).',
+      }),
+    )
+    .input(ConsoleLogRequest)
+    .output(VmConsoleLog)
+    .query(({ ctx, input }) => ctx.services.vms.console_log(ctx.scope, input)),
 
   configure: operatorProcedure
     .meta(route('PUT', '/vms/{id}/config', "Change a VM's hardware (the VM must be stopped)", { status: 'accepted' }))

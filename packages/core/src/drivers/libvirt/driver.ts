@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GpuDevice } from '../../domain/gpu.js';
 import type { Capacity } from '../../domain/host.js';
+import { type ConsoleLog, readConsoleTail } from '../console-log.js';
 import {
   type CallOptions,
   type DefinedDomain,
@@ -97,6 +98,12 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: LibvirtDriverOptions) {
+    if (parseLibvirtUri(opts.uri).local) {
+      this.consoleLog = async (ref, params, callOpts) => {
+        await this.session.use('finding the domain', async (r) => this.handle(r, ref, callOpts));
+        return readConsoleTail(this.files(ref).console, params.max_bytes);
+      };
+    }
     this.disks = new DiskPool({ name: opts.pool ?? 'hangar', dir: opts.image_dir });
     this.session = new LibvirtSession(parseLibvirtUri(opts.uri), {
       onLifecycle: (m) => this.onLifecycle(m),
@@ -337,6 +344,13 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
   async listUnmanaged(opts?: CallOptions): Promise<UnmanagedDomainInfo[]> {
     return (await this.listAll(opts)).filter((d) => d.vm_id === null).map((d) => ({ name: d.name, uuid: d.ref, state: d.state }));
   }
+
+  /**
+   * The end of the domain's console log, which libvirt writes into the storage pool's
+   * directory. Only on this machine: a remote host's log is on that host, so a driver for one
+   * has no console log to offer (`can.console` says so).
+   */
+  readonly consoleLog?: (ref: string, params: { max_bytes: number }, opts?: CallOptions) => Promise<ConsoleLog>;
 
   /** The domain XML libvirt holds for this VM (its persistent definition), read-only. */
   async configXml(ref: string, opts?: CallOptions): Promise<string> {

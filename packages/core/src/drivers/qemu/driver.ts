@@ -1,4 +1,5 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { type ConsoleLog, readConsoleTail } from '../console-log.js';
 import {
   type CallOptions,
   type DefinedDomain,
@@ -339,6 +340,13 @@ export class QemuDriver implements HypervisorDriver {
     await this.ready.catch(() => {});
     for (const m of this.monitors.values()) m.close();
     this.monitors.clear();
+  }
+
+  /** The end of what the guest wrote to its serial console (QEMU logs it beside the disk). */
+  async consoleLog(ref: string, params: { max_bytes: number }): Promise<ConsoleLog> {
+    await this.ready;
+    if (!(await readRecord(vmLayout(this.root, ref).domain))) throw new DriverError('not_found', `no QEMU domain ${ref}`);
+    return readConsoleTail(vmLayout(this.root, ref).console, params.max_bytes);
   }
 
   /** The serial console's unix socket, for a console client (or a test typing into the guest). */

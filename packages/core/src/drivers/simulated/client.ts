@@ -115,6 +115,11 @@ export class SimulatorClient {
     return this.run('get_vm', id, opts, () => info(this.hypervisor.mustGet(id)));
   }
 
+  /** What the domain wrote to its serial console, oldest line first. */
+  getConsoleLog(id: string, opts: CallOptions = {}): Promise<string> {
+    return this.run('get_console_log', id, opts, () => (this.hypervisor.mustGet(id).console ?? []).map((l) => `${l}\n`).join(''));
+  }
+
   listVms(opts: CallOptions = {}): Promise<VmInfo[]> {
     return this.run('list_vms', null, opts, () => [...this.hypervisor.domains.values()].map(info));
   }
@@ -138,6 +143,7 @@ export class SimulatorClient {
   readonly resume_vm = this.resumeVm.bind(this);
   readonly reconfigure_vm = this.reconfigureVm.bind(this);
   readonly get_vm = this.getVm.bind(this);
+  readonly get_console_log = this.getConsoleLog.bind(this);
   readonly list_vms = this.listVms.bind(this);
 
   private async run<T>(

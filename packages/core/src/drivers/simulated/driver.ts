@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, privateDir } from '../../files/private.js';
 import { detectFormat } from '../../images/disk-format.js';
+import { type ConsoleLog, tailOf } from '../console-log.js';
 import {
   type CallOptions,
   type DefinedDomain,
@@ -170,6 +171,12 @@ export class SimulatedDriver implements HypervisorDriver {
       }
       return { vnc_port: vm.vnc_port, mac_address: vm.mac_address };
     });
+  }
+
+  async consoleLog(ref: string, params: { max_bytes: number }, opts?: CallOptions): Promise<ConsoleLog> {
+    const text = await wrap(() => this.client.getConsoleLog(ref, opts));
+    const bytes = Buffer.from(text);
+    return tailOf(bytes, bytes.length, params.max_bytes);
   }
 
   async state(ref: string, opts?: CallOptions): Promise<DomainState> {

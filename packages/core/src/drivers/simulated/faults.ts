@@ -13,6 +13,7 @@ export const HYPERVISOR_METHODS = [
   'resume_vm',
   'reconfigure_vm',
   'get_vm',
+  'get_console_log',
   'list_vms',
   'inventory',
 ] as const;

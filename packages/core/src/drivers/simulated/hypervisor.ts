@@ -45,7 +45,12 @@ export interface SimDomain {
   /** A guest that ignores ACPI power-off is forced off at the caller's deadline. */
   ignores_acpi: boolean;
   created_at: string;
+  /** What the guest wrote to its serial console, line by line (the newest CONSOLE_LINES). */
+  console?: string[];
 }
+
+/** Console lines a simulated domain keeps. */
+const CONSOLE_LINES = 500;
 
 export interface SimulatorConfig {
   /** The API key the hypervisor accepts; defaults to HYPERVISOR_API_KEY, else `simulated`. */
@@ -331,6 +336,16 @@ export class SimulatedHypervisor {
   }
 
   private setState(d: SimDomain, state: SimDomainState, reason: string): void {
+    // A console as a guest would fill it: the hypervisor's events, and a boot banner at each boot.
+    const at = new Date().toISOString();
+    const lines = [`[${at}] ${state}: ${reason}`];
+    if (state === 'running' && (reason === 'started' || reason === 'reset')) {
+      lines.push(
+        `[${at}] Hangar simulated guest ${d.spec.name} booting (${d.spec.cpu_cores} vCPU, ${d.spec.memory_mb} MiB)`,
+        `${d.spec.name} login: `,
+      );
+    }
+    d.console = [...(d.console ?? []), ...lines].slice(-CONSOLE_LINES);
     d.state = state;
     this.save();
     for (const l of this.listeners) l(d, reason);
