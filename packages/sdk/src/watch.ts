@@ -36,6 +36,9 @@ interface Base {
   fetch: typeof fetch;
 }
 
+/** A stream open this long (heartbeats arriving) counts as healthy again: the backoff starts over. */
+const HEALTHY_AFTER_MS = 30_000;
+
 /** Answers worth reconnecting after: the server is busy or away, not refusing the request. */
 const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 
@@ -96,7 +99,6 @@ export async function* watchEvents(base: Base, filter: WatchFilter, opts: WatchO
             if (m.event === 'ready') {
               // Where the stream begins: reconnecting before any event resumes here, missing nothing.
               if (position === undefined) position = m.id;
-              attempt = 0;
             } else if (m.event === 'error') {
               lost = new Error(`the stream failed: ${m.data}`);
             } else if (m.event === undefined || m.event === 'message') {
@@ -104,6 +106,7 @@ export async function* watchEvents(base: Base, filter: WatchFilter, opts: WatchO
             }
           },
         });
+        const opened = Date.now();
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         try {
           for (;;) {
@@ -113,8 +116,12 @@ export async function* watchEvents(base: Base, filter: WatchFilter, opts: WatchO
             while (ready.length > 0) {
               const e = ready.shift()!;
               position = e.id;
+              // Only a stream that delivers counts as healthy: one that opens and fails at once
+              // (a database away) keeps backing off.
+              attempt = 0;
               yield e;
             }
+            if (attempt > 0 && Date.now() - opened > HEALTHY_AFTER_MS) attempt = 0;
           }
         } finally {
           await reader.cancel().catch(() => {});
@@ -133,6 +140,6 @@ export async function* watchEvents(base: Base, filter: WatchFilter, opts: WatchO
     attempt++;
     opts.onReconnect?.({ attempt, error: lost, after: position });
     const backoff = Math.min(opts.max_backoff_ms ?? 5_000, 100 * 2 ** Math.min(attempt, 10));
-    await pause(waitMs ?? backoff * (0.5 + Math.random() / 2), opts.signal);
+    await pause(waitMs !== undefined ? waitMs * (1 + Math.random() / 2) : backoff * (0.5 + Math.random() / 2), opts.signal);
   }
 }

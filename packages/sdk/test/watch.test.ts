@@ -167,6 +167,23 @@ describe('the watch stream', () => {
       },
     );
     expect(seen.every((e) => e.project_id === other.project_id)).toBe(true);
+
+    // Naming one's own project is watching it: no wider look, so no host's events.
+    const ctl = new AbortController();
+    const hostEvents: WatchEvent[] = [];
+    const reading = (async () => {
+      for await (const e of own.watch({ project_id: other.project_id }, { signal: ctl.signal })) hostEvents.push(e);
+    })();
+    await new Promise((r) => setTimeout(r, 150));
+    const host = server.controlPlane.hosts[0]!;
+    await admin.cordonHost(host.id);
+    await admin.uncordonHost(host.id);
+    await own.createVm({ name: 'watch-after-cordon', cpu_cores: 1, memory_mb: 128, disk_gb: 1 });
+    await expect.poll(() => hostEvents.some((e) => e.type === 'vm.created'), { timeout: 5_000 }).toBe(true);
+    ctl.abort();
+    await reading;
+    expect(hostEvents.filter((e) => e.kind === 'host')).toEqual([]);
+
     const notFound = await stream(`?vm_id=${theirs}`, other.key);
     expect(notFound.status).toBe(404);
     expect((await notFound.json()).code).toBe('VM_NOT_FOUND');

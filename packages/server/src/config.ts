@@ -1,6 +1,16 @@
 import { DRIVER_KINDS, type DriverKind, readDriverSettings, UrlPolicy } from '@hangar/core';
 import { z } from 'zod';
 
+/**
+ * A secret still set to the example's placeholder (deploy/.env.example, deploy/k8s/secret.yaml
+ * say `change-me`): published in the repository, so refused rather than started with.
+ */
+const PLACEHOLDER = /change-?me/i;
+const secret = <T extends z.ZodType<string | undefined>>(name: string, schema: T) =>
+  schema.refine((v) => v === undefined || !PLACEHOLDER.test(v), {
+    message: `${name} is still the example's placeholder (change-me): set a secret of your own`,
+  });
+
 const Env = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -8,15 +18,18 @@ const Env = z.object({
   HANGAR_DATA_DIR: z.string().optional(),
   HANGAR_DRIVER: z.enum(DRIVER_KINDS).default('simulated'),
   HANGAR_HOST_NAME: z.string().min(1).default('local'),
-  HANGAR_JWT_SECRET: z.string().min(32, 'HANGAR_JWT_SECRET must be at least 32 characters').optional(),
+  HANGAR_JWT_SECRET: secret('HANGAR_JWT_SECRET', z.string().min(32, 'HANGAR_JWT_SECRET must be at least 32 characters').optional()),
   HANGAR_JWT_TTL_S: z.coerce
     .number()
     .int()
     .min(60)
     .max(86_400 * 30)
     .default(3600),
-  HANGAR_BOOTSTRAP_API_KEY: z.string().optional(),
-  HANGAR_ADMIN_PASSWORD: z.string().min(8, 'HANGAR_ADMIN_PASSWORD must be at least 8 characters').optional(),
+  HANGAR_BOOTSTRAP_API_KEY: secret('HANGAR_BOOTSTRAP_API_KEY', z.string().optional()),
+  HANGAR_ADMIN_PASSWORD: secret(
+    'HANGAR_ADMIN_PASSWORD',
+    z.string().min(8, 'HANGAR_ADMIN_PASSWORD must be at least 8 characters').optional(),
+  ),
   HANGAR_WORKER: z.enum(['on', 'off']).default('on'),
   /**
    * `single`: the API and this machine's hypervisor in one process (its own host, HANGAR_DRIVER).
@@ -68,6 +81,10 @@ const Env = z.object({
   HANGAR_IMAGE_DOWNLOAD_TIMEOUT_S: z.coerce.number().int().min(1).default(7200),
   /** Long-polls (waits) one API key or signed-in user may hold at once; more are answered 429. */
   HANGAR_MAX_WAITS_PER_PRINCIPAL: z.coerce.number().int().min(1).default(64),
+  /** How long a ticket for a VM's screen (`vms.console_ticket`) opens its WebSocket, if unused. */
+  HANGAR_CONSOLE_TICKET_TTL_S: z.coerce.number().min(0.05).max(3600).default(60),
+  /** VM screen WebSockets one API key or signed-in user may hold open at once; more are answered 429. */
+  HANGAR_MAX_CONSOLES_PER_PRINCIPAL: z.coerce.number().int().min(1).default(8),
   /** Seconds between heartbeats (SSE comments) on an idle watch stream, so proxies keep it open. */
   HANGAR_WATCH_HEARTBEAT_S: z.coerce.number().min(0.05).max(300).default(15),
   /** How long `hangar serve` waits for a database that does not answer at start before giving up. */

@@ -522,7 +522,10 @@ describe('deploy/compose.yaml', () => {
 
     // The API: the image's ENV, then the service's; read by Hangar's own loadConfig.
     const api = services.api!;
-    const apiEnv = { ...hangarImage, ...stringEnv(api.environment) };
+    const examples = { ...hangarImage, ...stringEnv(api.environment) };
+    // The example's secrets are published: Hangar refuses them until they are replaced.
+    expect(() => loadConfig(examples)).toThrow(/placeholder/);
+    const apiEnv = filledIn(examples);
     const config = loadConfig(apiEnv);
     expect(config.HANGAR_MODE).toBe('api');
     expect(config.HOST).toBe('0.0.0.0');
@@ -533,14 +536,14 @@ describe('deploy/compose.yaml', () => {
 
     // Its database is the postgres service, with that service's user, password and database.
     const db = new URL(config.DATABASE_URL!);
-    const pg = stringEnv(services[db.hostname]?.environment);
+    const pg = filledIn(stringEnv(services[db.hostname]?.environment));
     expect(Object.keys(services)).toContain(db.hostname);
     expect([db.username, decodeURIComponent(db.password), db.pathname.slice(1)]).toEqual([
       pg.POSTGRES_USER,
       pg.POSTGRES_PASSWORD,
       pg.POSTGRES_DB,
     ]);
-    expect(stringEnv(services['agent-join-token']?.environment).DATABASE_URL).toBe(config.DATABASE_URL);
+    expect(filledIn(stringEnv(services['agent-join-token']?.environment)).DATABASE_URL).toBe(config.DATABASE_URL);
 
     // The agent reaches the API by its service name and port; its settings are the agent's.
     const agentEnv = { ...hangarImage, ...stringEnv(services.agent!.environment), HANGAR_JOIN_TOKEN: 'hgj_from-the-one-shot' };
@@ -725,7 +728,9 @@ describe('deploy/k8s', () => {
     const container = pod.containers.find((c) => c.args?.[0] === 'serve')!;
     expect(pod.securityContext?.runAsNonRoot).toBe(true);
     expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
-    const env = containerEnv(container, secrets, hangarImage);
+    const examples = containerEnv(container, secrets, hangarImage);
+    expect(() => loadConfig(examples)).toThrow(/placeholder/);
+    const env = filledIn(examples);
     const config = loadConfig(env);
     expect(config.HANGAR_MODE).toBe('api');
     expect(config.HOST).toBe('0.0.0.0');
@@ -759,6 +764,11 @@ describe('deploy/k8s', () => {
     expect(service!.spec.ports.map((p) => p.port)).toContain(Number(apiUrl.port));
   });
 });
+
+/** An environment with the examples' placeholder secrets (`change-me…`) replaced, as an operator does. */
+function filledIn(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/change-?me/gi, 'filled-in')]));
+}
 
 /** A container's environment as it starts: the image's ENV, then its own, Secrets' values and the node's name filled in. */
 function containerEnv(

@@ -5,8 +5,11 @@ export const EVENTS_SEQUENCED_CHANNEL = 'hangar_events_sequenced';
 /** Sent (by a trigger on `events`) when a transaction that wrote events commits. */
 export const EVENTS_WRITTEN_CHANNEL = 'hangar_events_written';
 
-/** One sequencer at a time, across every process on the database. */
-const SEQUENCER_LOCK = 727274002;
+/**
+ * One sequencer at a time, across every process on the database. The two-key form: a key space
+ * of its own, apart from the one-key locks whose keys are hashes of tenants' input (idempotency keys).
+ */
+const SEQUENCER_LOCK = [727274, 2] as const;
 const BATCH = 5_000;
 
 /**
@@ -25,7 +28,7 @@ export async function sequenceEvents(sql: postgres.Sql): Promise<number> {
   let total = 0;
   for (;;) {
     const n = await sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})`;
+      await tx`SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK[0]}::int, ${SEQUENCER_LOCK[1]}::int)`;
       const rows = await tx`
         WITH batch AS (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT ${BATCH}),
              placed AS (SELECT id, nextval('events_seq_seq') AS seq FROM batch ORDER BY id)

@@ -1,4 +1,4 @@
-import { StreamPosition, WatchEvent, WatchFilter } from '@hangar/core';
+import { StreamPosition, WatchFilter } from '@hangar/core';
 import { tracked } from '@trpc/server';
 import { router } from '../trpc/init.js';
 import { viewerProcedure } from '../trpc/procedures.js';
@@ -19,7 +19,8 @@ export const eventsRouter = router({
     try {
       const stop = AbortSignal.any([signal ?? new AbortController().signal, ctx.shutdown]);
       const { events } = await ctx.services.events.watch({ scope: ctx.scope, global_admin: ctx.principal.global_admin }, filter, stop);
-      for await (const e of events) yield tracked(e.id, WatchEvent.parse(e));
+      // Built by the store from its own rows: not parsed again (a row it could not parse would end every resumed stream at it).
+      for await (const e of events) yield tracked(e.id, e);
     } finally {
       release();
     }

@@ -38,6 +38,8 @@ export const t = initTRPC
   .create({
     // Stack traces never leave the server.
     isDev: false,
+    // Subscriptions (events.watch) are SSE streams: a ping keeps proxies from closing an idle one.
+    sse: { ping: { enabled: true, intervalMs: 15_000 } },
     errorFormatter({ shape, error, ctx }) {
       const err = toHangarError(error);
       return {
