@@ -173,19 +173,21 @@ export function describeDriverConformance(subject: ConformanceSubject): void {
         }
         expect(can.console(driver)).toBe(true);
         if (!can.console(driver)) return;
+        // Narrowed once: `driver` itself is reassigned between tests, so its narrowing does not last.
+        const d = driver;
         const ref = await defined('console');
-        expect(await driver.consoleLog(ref, { max_bytes: 1024 })).toMatchObject({ truncated: false });
-        await driver.start(ref);
+        expect(await d.consoleLog(ref, { max_bytes: 1024 })).toMatchObject({ truncated: false });
+        await d.start(ref);
         await booted(ref);
         const text = subject.boot_text;
-        await expect.poll(async () => (await driver.consoleLog(ref, { max_bytes: 65_536 })).text, { timeout }).toContain(text);
-        const whole = await driver.consoleLog(ref, { max_bytes: 65_536 });
-        const end = await driver.consoleLog(ref, { max_bytes: 8 });
+        await expect.poll(async () => (await d.consoleLog(ref, { max_bytes: 65_536 })).text, { timeout }).toContain(text);
+        const whole = await d.consoleLog(ref, { max_bytes: 65_536 });
+        const end = await d.consoleLog(ref, { max_bytes: 8 });
         expect(end.truncated).toBe(true);
         expect(Buffer.byteLength(end.text)).toBeLessThanOrEqual(8);
         expect(whole.text.endsWith(end.text)).toBe(true);
         expect(end.size_bytes).toBeGreaterThanOrEqual(whole.size_bytes);
-        const ghost = await driver.consoleLog(randomUUID(), { max_bytes: 8 }).then(
+        const ghost = await d.consoleLog(randomUUID(), { max_bytes: 8 }).then(
           () => null,
           (e: unknown) => e,
         );
