@@ -10,6 +10,7 @@ describeDriverConformance({
   make: (root) =>
     new SimulatedDriver({ disk_dir: join(root, 'disks'), bytes_per_gb: 2 ** 20, config: { state_file: join(root, 'simulator.json') } }),
   boot_text: 'console login: ',
+  screen: true,
 });
 
 const skip = qemuSkipReason();
@@ -26,5 +27,6 @@ describeDriverConformance({
     await waitForText(join((driver as QemuDriver).root, ref, 'console.log'), 'hangar-test-guest: up', { count });
   },
   boot_text: 'hangar-test-guest: up',
+  screen: true,
   timeout_ms: 60_000,
 });

@@ -98,8 +98,9 @@ function libvirtSubject(name: string, uri: () => Promise<string>, console = true
   return {
     name,
     skip,
-    // Only a driver on the same machine as libvirtd reads the log libvirt writes.
+    // Only a driver on the same machine as libvirtd reads the log libvirt writes, or reaches the screen.
     boot_text: console ? UP : undefined,
+    screen: console,
     make: async (root) => {
       // QEMU runs as libvirt's user: it must be able to pass through to the disks.
       await chmod(root, 0o711);

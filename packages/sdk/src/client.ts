@@ -17,6 +17,7 @@ import * as transfers from './transfers.js';
 import type {
   ApiKey,
   AppRouter,
+  ConsoleTicket,
   CreateApiKeyInput,
   CreateUserInput,
   CreateVmSpec,
@@ -304,6 +305,16 @@ export class Client {
   /** The end of what the VM's guest wrote to its serial console (`tail_bytes`, default 64 KiB). */
   getConsoleLog(id: string, query: { tail_bytes?: number } = {}, opts: CallOptions = {}): Promise<VmConsoleLog> {
     return this.call((signal) => this.trpc.vms.console_log.query({ id, ...query }, { signal }), opts);
+  }
+
+  /**
+   * A ticket to open the VM's screen (VNC over a WebSocket, for noVNC): single use, valid 60 s.
+   * Open `path` on the server's origin with `ws:`/`wss:` (subprotocol `binary`), e.g.
+   * `new RFB(el, origin.replace(/^http/, 'ws') + path)`. Needs the operator role and a running
+   * or paused VM with VNC.
+   */
+  consoleTicket(id: string, opts: CallOptions = {}): Promise<ConsoleTicket> {
+    return this.call((signal) => this.trpc.vms.console_ticket.mutate({ id }, { signal }), opts);
   }
 
   getVmConfig(id: string, opts: CallOptions = {}): Promise<VmConfig> {

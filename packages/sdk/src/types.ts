@@ -36,5 +36,6 @@ export type ListGpusQuery = NonNullable<RouterInputs['gpus']['list']>;
 export type UnmanagedDomain = RouterOutputs['hosts']['unmanaged_domains'][number];
 export type VmConfig = RouterOutputs['vms']['get_config'];
 export type VmConsoleLog = RouterOutputs['vms']['console_log'];
+export type ConsoleTicket = RouterOutputs['vms']['console_ticket'];
 export type RegisterImageInput = RouterInputs['images']['create'];
 export type ListImagesQuery = NonNullable<RouterInputs['images']['list']>;

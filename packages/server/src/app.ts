@@ -6,6 +6,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import { writeError } from './errors/write-error.js';
 import { mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
+import type { ConsoleSockets } from './http/console-socket.js';
 import { mountDocs } from './http/docs-page.js';
 import { mountEventStream } from './http/event-stream.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
@@ -13,6 +14,7 @@ import { restHandler } from './http/rest.js';
 import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
 import { TransferHub } from './http/transfer-hub.js';
 import { trpcSingleQuery } from './http/trpc-single-query.js';
+import { mountWebConsole } from './http/web-console.js';
 import type { Log } from './logger.js';
 import type { HangarMetrics } from './metrics/hangar-metrics.js';
 import { mountMetrics } from './metrics/metrics-endpoint.js';
@@ -41,6 +43,8 @@ export interface AppDeps {
   serve_metrics?: boolean;
   /** Heartbeats on an idle watch stream (default 15 s). */
   watch_heartbeat_ms?: number;
+  /** The VM screen's WebSocket and its tickets (the server attaches it to its HTTP server). */
+  consoles: ConsoleSockets;
 }
 
 /** Calls in one tRPC batch, at most. */
@@ -77,6 +81,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     authorization: c.req.header('authorization'),
     shutdown: deps.shutdown,
     waits,
+    console_tickets: deps.consoles.tickets,
   });
   app.get('/trpc/*', trpcSingleQuery(context));
   app.all('/trpc/*', (c) =>
@@ -100,6 +105,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     shutdown: deps.shutdown,
     heartbeat_ms: deps.watch_heartbeat_ms ?? 15_000,
   });
+  deps.consoles.mount(app);
   mountAgentRoutes(app, {
     services: deps.services,
     auth: deps.auth,
@@ -125,6 +131,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   mountDocs(app);
   if (deps.metrics && deps.serve_metrics !== false) mountMetrics(app, { metrics: deps.metrics, auth: deps.auth });
+  // Last: the web console answers what no route above did (never the API's own paths).
+  mountWebConsole(app);
 
   app.notFound((c) => writeError(c, errors.routeNotFound(c.req.method, c.req.path)));
   app.onError((err, c) => {

@@ -18,6 +18,7 @@ import { createApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { type LimiterOptions, LoginLimiter } from './auth/login-limiter.js';
 import type { Config } from './config.js';
+import { ConsoleSockets } from './http/console-socket.js';
 import { TransferHub } from './http/transfer-hub.js';
 import { createLogger, type Log } from './logger.js';
 import { HangarMetrics } from './metrics/hangar-metrics.js';
@@ -121,6 +122,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       limiter: new LoginLimiter(opts.limiter),
     });
     const shutdown = new AbortController();
+    const consoles = new ConsoleSockets({
+      services,
+      log,
+      shutdown: shutdown.signal,
+      ticket_ttl_ms: config.HANGAR_CONSOLE_TICKET_TTL_S * 1000,
+      max_per_principal: config.HANGAR_MAX_CONSOLES_PER_PRINCIPAL,
+    });
     const app = createApp({
       services,
       auth,
@@ -134,6 +142,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       metrics,
       serve_metrics: config.HANGAR_METRICS_PORT === undefined,
       watch_heartbeat_ms: config.HANGAR_WATCH_HEARTBEAT_S * 1000,
+      consoles,
     });
 
     const bootstrapped = performance.now();
@@ -144,6 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
       s.once('error', reject);
     });
+    consoles.attach(server);
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
     log.info(

@@ -94,6 +94,8 @@ const MATRIX = {
   'vms.events': { min: 'viewer', scoped: true, input: (f) => vmId(f) },
   'vms.get_config': { min: 'viewer', scoped: true, input: (f) => vmId(f) },
   'vms.console_log': { min: 'operator', scoped: true, input: (f) => vmId(f) },
+  // The simulated host's screen is fake-screen.ts; the WebSocket itself: console-socket.test.ts.
+  'vms.console_ticket': { min: 'operator', scoped: true, input: (f) => vmId(f, 'running') },
   'vms.configure': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ ...(await vmId(f)), memory_mb: 512 }) },
   'vms.resize': { min: 'operator', scoped: true, consumes: true, input: async (f) => ({ ...(await vmId(f)), cpu_cores: 2 }) },
   'vms.attach_iso': {

@@ -415,6 +415,11 @@ describe('deploy/Dockerfile', () => {
       }
       expect(output).toContain('"code":"built"');
       expect(await runHealthcheck(final, env)).toBe(0);
+      // The web console's assets are in the image: / is its page, and the script it names is served.
+      const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      const script = /src="(\/assets\/main-[^"]+\.js)"/.exec(page)?.[1];
+      expect(script, 'the web console is built into the image').toBeDefined();
+      expect((await fetch(`http://127.0.0.1:${port}${script}`)).headers.get('content-type')).toContain('javascript');
     } finally {
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
     }

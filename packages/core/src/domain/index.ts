@@ -2,6 +2,7 @@ export * from './agent.js';
 export * from './archive.js';
 export * from './auth.js';
 export * from './console-log.js';
+export * from './console-ticket.js';
 export * from './errors.js';
 export * from './event.js';
 export * from './fields.js';

@@ -115,6 +115,21 @@ export interface ConsoleCapability {
 }
 
 /**
+ * Where a domain's screen is served, as VNC (RFB): a unix socket, or a TCP port, on the
+ * machine this driver runs on. Reached only by the control plane, which proxies it to people.
+ */
+export type ScreenEndpoint = { path: string } | { host: string; port: number };
+
+/** Optional: the domain's screen (its VNC server), for the web console to show. */
+export interface ScreenCapability {
+  /**
+   * Where to connect to the domain's screen; null where it shows none now (it does not run, or
+   * has no VNC display). A domain the hypervisor does not have is DriverError `not_found`.
+   */
+  screenEndpoint(ref: string, opts?: CallOptions): Promise<ScreenEndpoint | null>;
+}
+
+/**
  * What every hypervisor backend does: the lifecycle, mandatory. Calls are idempotent:
  * starting a running domain, killing a stopped one or undefining a missing one succeeds, so a
  * retried operation is safe. Drivers know nothing of the database. Optional capabilities
@@ -125,7 +140,8 @@ export interface HypervisorDriver
   extends Partial<ArchiveCapability>,
     Partial<WatchCapability>,
     Partial<InspectCapability>,
-    Partial<ConsoleCapability> {
+    Partial<ConsoleCapability>,
+    Partial<ScreenCapability> {
   readonly kind: string;
   inventory(opts?: CallOptions): Promise<HostInventory>;
   define(spec: DomainSpec, opts?: CallOptions): Promise<DefinedDomain>;
@@ -181,6 +197,7 @@ export const can = {
     typeof d.exportDisks === 'function' && typeof d.importDomain === 'function',
   watch: (d: HypervisorDriver): d is HypervisorDriver & WatchCapability => typeof d.watch === 'function',
   console: (d: HypervisorDriver): d is HypervisorDriver & ConsoleCapability => typeof d.consoleLog === 'function',
+  screen: (d: HypervisorDriver): d is HypervisorDriver & ScreenCapability => typeof d.screenEndpoint === 'function',
   inspect: (d: HypervisorDriver): d is HypervisorDriver & InspectCapability =>
     typeof d.configXml === 'function' && typeof d.listUnmanaged === 'function',
 };

@@ -22,7 +22,7 @@ import type { ProjectQuotas, QuotaLimits } from '../domain/quota.js';
 import type { OperationPage } from '../domain/requests.js';
 import type { VmStatus } from '../domain/status.js';
 import type { CreateVmInput, UpdateVmInput, Vm } from '../domain/vm.js';
-import type { HostInventory } from '../drivers/driver.js';
+import type { HostInventory, ScreenEndpoint } from '../drivers/driver.js';
 import type { OpenedWatch, Watcher } from './watch.js';
 
 /** An agent, once its credentials check out: the one host it may act for. */
@@ -58,6 +58,8 @@ export interface Services {
     /** The configuration document the hypervisor holds for the VM (libvirt's domain XML), or null. */
     config_xml(scope: Scope, id: string): Promise<string | null>;
     console_log(scope: Scope, input: ConsoleLogRequest): Promise<VmConsoleLog>;
+    /** Where this process reaches the VM's screen (VNC), for the web console's proxy; refused (409) unless it shows one now. */
+    screen(scope: Scope, id: string): Promise<ScreenEndpoint>;
   };
   images: {
     register(scope: Scope, input: RegisterImageInput): Promise<{ image: Image; created: boolean }>;

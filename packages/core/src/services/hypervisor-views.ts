@@ -2,7 +2,8 @@ import { ConsoleLogRequest, type VmConsoleLog } from '../domain/console-log.js';
 import { errors, HangarError } from '../domain/errors.js';
 import type { UnmanagedDomain } from '../domain/host.js';
 import type { Scope } from '../domain/project.js';
-import { can, DriverError } from '../drivers/driver.js';
+import type { VmStatus } from '../domain/status.js';
+import { can, DriverError, type ScreenEndpoint } from '../drivers/driver.js';
 import { vmPlacement } from '../store/vm-rows.js';
 import type { ServiceDeps } from './context.js';
 import { getHost } from './hosts.js';
@@ -69,6 +70,48 @@ export async function vmConsoleLog(deps: ServiceDeps, scope: Scope, input: Conso
     }),
   );
   return log ? { vm_id: q.id, ...log } : none;
+}
+
+/**
+ * Where this process reaches the VM's screen (its VNC server), for the web console's proxy.
+ * Refused: 404 for a VM not in the scope's project; 409 INVALID_STATE unless it is running or
+ * paused with a VNC display (and its domain shows one); 409 UNSUPPORTED where this process
+ * cannot reach it: the VM's host is driven by an agent, or its driver has no screen to offer
+ * (a remote libvirt host's).
+ */
+export async function vmScreen(deps: ServiceDeps, scope: Scope, id: string): Promise<ScreenEndpoint> {
+  const vmId = parseId(id, 'vm id');
+  const placed = await vmPlacement(deps.db, vmId, scope.project_id);
+  if (!placed) throw errors.vmNotFound(vmId);
+  const status = placed.status as VmStatus;
+  if (placed.status !== 'running' && placed.status !== 'paused') {
+    throw errors.invalidState(`The VM is ${status}: its screen shows only while it is running or paused`, {
+      status,
+      retryable: false,
+    });
+  }
+  if (!placed.vnc_enabled) {
+    throw errors.invalidState('The VM has no display (vnc_enabled is false); enable it while the VM is stopped', {
+      status,
+      retryable: false,
+    });
+  }
+  const noScreen = () => errors.invalidState("The VM's domain shows no screen now (it is not running on its host)", { status });
+  if (!placed.host_id || !placed.domain_ref) throw noScreen();
+  const driver = deps.drivers?.get(placed.host_id);
+  if (!driver) {
+    throw new HangarError('UNSUPPORTED', "The screen of a VM on an agent's host is not served by the API", { retryable: false });
+  }
+  if (!can.screen(driver)) throw errors.unsupported("Showing the VM's screen", driver.kind);
+  const ref = placed.domain_ref;
+  const endpoint = await asked("Finding the VM's screen", () =>
+    driver.screenEndpoint(ref, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
+      if (err instanceof DriverError && err.kind === 'not_found') return null;
+      throw err;
+    }),
+  );
+  if (!endpoint) throw noScreen();
+  return endpoint;
 }
 
 /**

@@ -11,7 +11,7 @@ import { createVm } from './create-vm.js';
 import { listEvents } from './events.js';
 import { listGpus } from './gpus.js';
 import { cordonHost, drainHost, getHost, listHosts, registerHost, removeHost, setHostLabels, setHostStatus } from './hosts.js';
-import { unmanagedDomains, vmConfigXml, vmConsoleLog } from './hypervisor-views.js';
+import { unmanagedDomains, vmConfigXml, vmConsoleLog, vmScreen } from './hypervisor-views.js';
 import { deleteImage, getImage, listImages, registerImage, uploadImage } from './images.js';
 import { createJoinToken, listJoinTokens, revokeJoinToken } from './join-tokens.js';
 import { getOperation, listOperations } from './operations.js';
@@ -81,6 +81,7 @@ export function createServices(deps: ServiceDeps): Services {
       ...bind(db, { attach_iso: attachIso, eject_iso: ejectIso }),
       config_xml: (scope, id) => vmConfigXml(deps, scope, id),
       console_log: (scope, input) => vmConsoleLog(deps, scope, input),
+      screen: (scope, id) => vmScreen(deps, scope, id),
     },
     images: {
       ...bind(db, { register: registerImage, get: getImage, list: listImages }),

@@ -28,9 +28,15 @@ export async function vmPlacement(
   db: Tx,
   id: string,
   project_id: string,
-): Promise<Pick<VmRow, 'host_id' | 'domain_ref' | 'deleted_at'> | undefined> {
+): Promise<Pick<VmRow, 'host_id' | 'domain_ref' | 'deleted_at' | 'status' | 'vnc_enabled'> | undefined> {
   const [row] = await db
-    .select({ host_id: vms.host_id, domain_ref: vms.domain_ref, deleted_at: vms.deleted_at })
+    .select({
+      host_id: vms.host_id,
+      domain_ref: vms.domain_ref,
+      deleted_at: vms.deleted_at,
+      status: vms.status,
+      vnc_enabled: vms.vnc_enabled,
+    })
     .from(vms)
     .where(and(eq(vms.id, id), eq(vms.project_id, project_id)));
   return row;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { can, type DomainSpec, DriverError, type HypervisorDriver } from '../drivers/driver.js';
+import { readRfbBanner } from './rfb-banner.js';
 
 /** A driver under the conformance suite. */
 export interface ConformanceSubject {
@@ -21,6 +22,8 @@ export interface ConformanceSubject {
    * must then hold; omitted for a driver that keeps no console log (a remote libvirt host's).
    */
   boot_text?: string;
+  /** The driver shows running domains' screens (VNC); false for one that cannot reach them (a remote libvirt host's). */
+  screen: boolean;
   /** How long a call that boots or stops a guest may take. */
   timeout_ms?: number;
 }
@@ -188,6 +191,37 @@ export function describeDriverConformance(subject: ConformanceSubject): void {
         expect(whole.text.endsWith(end.text)).toBe(true);
         expect(end.size_bytes).toBeGreaterThanOrEqual(whole.size_bytes);
         const ghost = await d.consoleLog(randomUUID(), { max_bytes: 8 }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect((ghost as DriverError).kind).toBe('not_found');
+      },
+      timeout * 2,
+    );
+
+    it(
+      "shows a running domain's screen: a VNC server at its endpoint, none while stopped or without a display",
+      async () => {
+        expect(can.screen(driver)).toBe(subject.screen);
+        if (!can.screen(driver)) return;
+        const { ref } = await driver.define({ ...spec('screen'), vnc_enabled: true });
+        refs.push(ref);
+        expect(await driver.screenEndpoint(ref)).toBeNull();
+        await driver.start(ref);
+        const endpoint = await driver.screenEndpoint(ref);
+        expect(endpoint).not.toBeNull();
+        expect(await readRfbBanner(endpoint!)).toMatch(/^RFB 003\.00\d\n$/);
+        await driver.pause(ref);
+        expect(await driver.screenEndpoint(ref)).toEqual(endpoint);
+        await driver.kill(ref);
+        expect(await driver.screenEndpoint(ref)).toBeNull();
+
+        const headless = await defined('headless');
+        await driver.start(headless);
+        expect(await driver.screenEndpoint(headless)).toBeNull();
+        await driver.kill(headless);
+
+        const ghost = await driver.screenEndpoint(randomUUID()).then(
           () => null,
           (e: unknown) => e,
         );

@@ -17,4 +17,5 @@ export {
   virsh,
 } from './libvirt.js';
 export { qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from './qemu.js';
+export { readRfbBanner } from './rfb-banner.js';
 export { buildSysfsFixture, FIXTURE_ADDRESSES, type FixtureRole, type SysfsFixture, type SysfsFixtureOptions } from './sysfs-fixture.js';

@@ -85,6 +85,25 @@ export const STREAM_ROUTES_OPENAPI: Record<string, Json> = {
       },
     },
   },
+  '/vms/{id}/console/ws': {
+    get: {
+      operationId: 'vms-console-socket',
+      tags: ['vms'],
+      summary: "The VM's screen: VNC (RFB) over a WebSocket",
+      description:
+        "A WebSocket upgrade (`Upgrade: websocket`, subprotocol `binary`), authorized by the ticket of `POST /vms/{id}/console-ticket` instead of a bearer token: single use, valid 60 s, for this VM only. Once open, binary frames carry the raw RFB stream of the VM's VNC server both ways (what noVNC speaks); a text frame closes it (1003). Closing either side closes the other. Refusals are HTTP answers to the upgrade, before any WebSocket: 400 not a WebSocket upgrade or a subprotocol other than `binary`, 401 no ticket or one unknown, used or expired, 403 a ticket for another VM, 409 the VM no longer shows a screen, 429 beyond `HANGAR_MAX_CONSOLES_PER_PRINCIPAL` open consoles, 503 its VNC server cannot be reached.",
+      // No bearer token: browsers cannot send one with a WebSocket. The ticket stands for it.
+      security: [],
+      parameters: [
+        idParam,
+        { name: 'ticket', in: 'query', required: true, description: 'From `POST /vms/{id}/console-ticket`', schema: { type: 'string' } },
+      ],
+      responses: {
+        '101': { description: 'Switching protocols: the WebSocket is open' },
+        ...errorRefs([400, 401, 403, 404, 409, 429, 503]),
+      },
+    },
+  },
   '/vms/{id}/export': {
     get: {
       operationId: 'vms-export',

@@ -5,6 +5,7 @@ import {
   actionRequest,
   ConfigureVmRequest,
   ConsoleLogRequest,
+  ConsoleTicket,
   CreateVmRequest,
   errors,
   IdRequest,
@@ -146,6 +147,27 @@ export const vmsRouter = router({
     .input(ConsoleLogRequest)
     .output(VmConsoleLog)
     .query(({ ctx, input }) => ctx.services.vms.console_log(ctx.scope, input)),
+
+  // Operators only, like the console log: the screen shows what the guest shows, and takes keys.
+  console_ticket: operatorProcedure
+    .meta(
+      route('POST', '/vms/{id}/console-ticket', "A ticket to open a VM's screen (VNC) over a WebSocket", {
+        description:
+          'Answers a single-use ticket, valid 60 s, for this VM and the caller, and the `path` to open as a WebSocket on this origin (`ws:`/`wss:`, subprotocol `binary`): raw RFB both ways, as noVNC speaks it. The VM must be running or paused with `vnc_enabled` (409 INVALID_STATE); 409 UNSUPPORTED where this server cannot reach its screen (a VM on an agent host, a remote libvirt host). Tickets live in the memory of the API process that issued them: behind a load balancer the WebSocket must reach the same process.',
+      }),
+    )
+    .input(IdRequest)
+    .output(ConsoleTicket)
+    .mutation(async ({ ctx, input }) => {
+      // Refused now rather than at the upgrade, where a browser sees no reason.
+      await ctx.services.vms.screen(ctx.scope, input.id);
+      const { ticket, expires_at } = ctx.console_tickets.issue(ctx.principal, input.id);
+      return {
+        ticket,
+        path: `/api/v1/vms/${encodeURIComponent(input.id)}/console/ws?ticket=${encodeURIComponent(ticket)}`,
+        expires_at: expires_at.toISOString(),
+      };
+    }),
 
   configure: operatorProcedure
     .meta(route('PUT', '/vms/{id}/config', "Change a VM's hardware (the VM must be stopped)", { status: 'accepted' }))

@@ -18,6 +18,11 @@ export interface AuthPort {
   login(username: string, password: string, address: string): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }>;
 }
 
+/** Issues tickets for the VM screen's WebSocket (kept by the HTTP layer, which redeems them). */
+export interface ConsoleTicketIssuer {
+  issue(principal: Principal, vm_id: string): { ticket: string; expires_at: Date };
+}
+
 /**
  * Everything a procedure gets. Only interfaces appear here, so the router's type (which
  * carries this) stays free of storage and logging libraries: the SDK's types are built from it.
@@ -32,4 +37,6 @@ export interface Context {
   shutdown: AbortSignal;
   /** Bounds the long-polls each principal holds at once. */
   waits: WaitSlots;
+  /** Tickets for the VM screen's WebSocket. */
+  console_tickets: ConsoleTicketIssuer;
 }

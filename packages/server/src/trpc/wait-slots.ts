@@ -8,7 +8,11 @@ import { errors, type Principal } from '@hangar/core';
 export class WaitSlots {
   private readonly held = new Map<string, number>();
 
-  constructor(readonly perPrincipal = 64) {}
+  /** `what`: what the slots hold, as the 429 names it. */
+  constructor(
+    readonly perPrincipal = 64,
+    private readonly what = 'waits',
+  ) {}
 
   hold<T>(principal: Principal, wait: () => Promise<T>): Promise<T> {
     return this.holdFor(principal.api_key_id ?? `user:${principal.user_id}`, wait);
@@ -32,7 +36,7 @@ export class WaitSlots {
   private acquireFor(key: string): () => void {
     const n = this.held.get(key) ?? 0;
     if (n >= this.perPrincipal) {
-      throw errors.rateLimited(`Too many waits held at once (${this.perPrincipal} per key, user or host); let one end first`, 1);
+      throw errors.rateLimited(`Too many ${this.what} held at once (${this.perPrincipal} per key, user or host); let one end first`, 1);
     }
     this.held.set(key, n + 1);
     let released = false;

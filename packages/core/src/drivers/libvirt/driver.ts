@@ -21,6 +21,7 @@ import {
   type HostInventory,
   type HypervisorDriver,
   type InspectCapability,
+  type ScreenEndpoint,
   type UnmanagedDomainInfo,
 } from '../driver.js';
 import { markBootDisplay } from '../gpus/boot-display.js';
@@ -33,6 +34,7 @@ import { consoleLogName, DiskPool } from './disk-pool.js';
 import { type DomainRecord, parseRecord } from './domain-record.js';
 import { domainName, domainXml, gpuNumaNode, HANGAR_XMLNS } from './domain-xml.js';
 import { gpuPreflight, type NodeDeviceReader, passthroughAddresses } from './gpu-passthrough.js';
+import { screenFromDomainXml } from './graphics.js';
 import { gpusFromNodeDevices } from './node-devices.js';
 import { LibvirtError } from './rpc/connection.js';
 import {
@@ -103,6 +105,11 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
         await this.session.use('finding the domain', async (r) => this.handle(r, ref, callOpts));
         return readConsoleTail(this.files(ref).console, params.max_bytes);
       };
+      // The socket or port is on libvirt's machine: only a driver on it can connect.
+      this.screenEndpoint = (ref, callOpts) =>
+        this.session.use('reading where the domain shows its screen', async (r) =>
+          screenFromDomainXml(await r.xml(await this.handle(r, ref, callOpts), { inactive: false }, callOpts)),
+        );
     }
     this.disks = new DiskPool({ name: opts.pool ?? 'hangar', dir: opts.image_dir });
     this.session = new LibvirtSession(parseLibvirtUri(opts.uri), {
@@ -351,6 +358,12 @@ export class LibvirtDriver implements HypervisorDriver, InspectCapability {
    * has no console log to offer (`can.console` says so).
    */
   readonly consoleLog?: (ref: string, params: { max_bytes: number }, opts?: CallOptions) => Promise<ConsoleLog>;
+
+  /**
+   * Where the running domain's VNC server listens (its live XML's graphics), for the web
+   * console; null while it does not run. Only on this machine, like `consoleLog`.
+   */
+  readonly screenEndpoint?: (ref: string, opts?: CallOptions) => Promise<ScreenEndpoint | null>;
 
   /** The domain XML libvirt holds for this VM (its persistent definition), read-only. */
   async configXml(ref: string, opts?: CallOptions): Promise<string> {

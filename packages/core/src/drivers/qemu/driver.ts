@@ -13,6 +13,7 @@ import {
   type GpuAssignment,
   type HostInventory,
   type HypervisorDriver,
+  type ScreenEndpoint,
 } from '../driver.js';
 import { gpuNodeCpus } from '../gpus/numa.js';
 import { preflightGpus } from '../gpus/preflight.js';
@@ -347,6 +348,17 @@ export class QemuDriver implements HypervisorDriver {
     await this.ready;
     if (!(await readRecord(vmLayout(this.root, ref).domain))) throw new DriverError('not_found', `no QEMU domain ${ref}`);
     return readConsoleTail(vmLayout(this.root, ref).console, params.max_bytes);
+  }
+
+  /**
+   * The VM's VNC server: the `vnc.sock` QEMU listens on in the VM's private directory, while
+   * the VM runs with a display (`vnc_enabled`); null otherwise.
+   */
+  async screenEndpoint(ref: string): Promise<ScreenEndpoint | null> {
+    await this.ready;
+    const record = await this.record(ref);
+    if (!record.vnc || (await this.livePid(ref)) === null) return null;
+    return { path: vmLayout(this.root, ref).vnc };
   }
 
   /** The serial console's unix socket, for a console client (or a test typing into the guest). */

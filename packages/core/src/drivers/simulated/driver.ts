@@ -17,6 +17,7 @@ import {
   GpuPreflightError,
   type HostInventory,
   type HypervisorDriver,
+  type ScreenEndpoint,
 } from '../driver.js';
 import { moveFile } from '../move-file.js';
 import { SimulatorClient } from './client.js';
@@ -28,6 +29,7 @@ import {
   NoResourcesAvailableError,
   VmNotFoundError,
 } from './errors.js';
+import { FakeScreen } from './fake-screen.js';
 import { type SimDomainState, SimulatedHypervisor, type SimulatorConfig } from './hypervisor.js';
 
 const STATE: Record<SimDomainState, DomainState> = {
@@ -47,6 +49,9 @@ export class SimulatedDriver implements HypervisorDriver {
 
   /** Bytes in a simulated disk's "GB": a real GiB by default; tests shrink it to keep exports quick. */
   readonly bytesPerGb: number;
+
+  /** What a VNC client sees of a running simulated domain. */
+  readonly screen = new FakeScreen();
 
   constructor(
     opts: {
@@ -179,6 +184,13 @@ export class SimulatedDriver implements HypervisorDriver {
     return tailOf(bytes, bytes.length, params.max_bytes);
   }
 
+  /** A running (or paused) domain with VNC shows the simulator's blank screen (fake-screen.ts). */
+  async screenEndpoint(ref: string, opts?: CallOptions): Promise<ScreenEndpoint | null> {
+    const vm = await wrap(() => this.client.getVm(ref, opts));
+    if ((vm.state !== 'running' && vm.state !== 'paused') || vm.vnc_port === null) return null;
+    return { host: '127.0.0.1', port: await this.screen.port() };
+  }
+
   async state(ref: string, opts?: CallOptions): Promise<DomainState> {
     try {
       return STATE[(await this.client.getVm(ref, opts)).state];
@@ -198,6 +210,7 @@ export class SimulatedDriver implements HypervisorDriver {
 
   async close(): Promise<void> {
     this.hypervisor.flush();
+    await this.screen.close();
   }
 }
 
