@@ -26,7 +26,8 @@ async function zombie(): Promise<number> {
   parents.push(parent);
   const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
   const pid = Number(line.toString().trim());
-  await expect.poll(() => hasDied(pid)).toBe(true);
+  // A loaded machine can take a while to start and end a process.
+  await expect.poll(() => hasDied(pid), { timeout: 15_000 }).toBe(true);
   return pid;
 }
 

@@ -83,6 +83,8 @@ const Env = z.object({
   HANGAR_MAX_WAITS_PER_PRINCIPAL: z.coerce.number().int().min(1).default(64),
   /** How long a ticket for a VM's screen (`vms.console_ticket`) opens its WebSocket, if unused. */
   HANGAR_CONSOLE_TICKET_TTL_S: z.coerce.number().min(0.05).max(3600).default(60),
+  /** Seconds between pings on an open console; a browser that misses one is taken for gone. */
+  HANGAR_CONSOLE_PING_S: z.coerce.number().min(0.05).max(600).default(30),
   /** VM screen WebSockets one API key or signed-in user may hold open at once; more are answered 429. */
   HANGAR_MAX_CONSOLES_PER_PRINCIPAL: z.coerce.number().int().min(1).default(8),
   /** Seconds between heartbeats (SSE comments) on an idle watch stream, so proxies keep it open. */

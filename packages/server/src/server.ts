@@ -127,6 +127,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log,
       shutdown: shutdown.signal,
       ticket_ttl_ms: config.HANGAR_CONSOLE_TICKET_TTL_S * 1000,
+      ping_ms: config.HANGAR_CONSOLE_PING_S * 1000,
       max_per_principal: config.HANGAR_MAX_CONSOLES_PER_PRINCIPAL,
     });
     const app = createApp({

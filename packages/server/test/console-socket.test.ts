@@ -20,8 +20,11 @@ interface WsClient {
 type WsConstructor = new (
   url: string,
   protocols?: string[],
+  options?: { autoPong?: boolean },
 ) => WsClient & {
   on(event: 'open', listener: () => void): void;
+  on(event: 'ping', listener: () => void): void;
+  once(event: 'open', listener: () => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
   on(event: 'unexpected-response', listener: (req: { destroy(): void }, res: { statusCode: number }) => void): void;
 };
@@ -123,7 +126,7 @@ describe('the VM screen over a WebSocket (simulated host)', () => {
 
   beforeAll(async () => {
     server = await startTestServer({
-      env: { HANGAR_CONSOLE_TICKET_TTL_S: String(TTL_S), HANGAR_MAX_CONSOLES_PER_PRINCIPAL: '1' },
+      env: { HANGAR_CONSOLE_TICKET_TTL_S: String(TTL_S), HANGAR_MAX_CONSOLES_PER_PRINCIPAL: '1', HANGAR_CONSOLE_PING_S: '0.3' },
     });
     operator = await keyFor('screen-operator', 'operator');
     viewer = await keyFor('screen-viewer', 'viewer');
@@ -283,6 +286,19 @@ describe('the VM screen over a WebSocket (simulated host)', () => {
         return next.status;
       })
       .toBe(101);
+  });
+
+  it('ends a console whose browser stops answering pings, and gives its slot back', async () => {
+    const ws = new WebSocket(wsUrl((await ticket(running)).path), ['binary'], { autoPong: false });
+    await new Promise<void>((r) => ws.once('open', () => r()));
+    const pings: number[] = [];
+    ws.on('ping', () => pings.push(Date.now()));
+    // Pinged every 0.3 s; no pong, so the one after the first ends it.
+    expect(await closed(ws)).toBe(1006);
+    expect(pings.length).toBeGreaterThanOrEqual(1);
+    const next = await openSocket(wsUrl((await ticket(running)).path));
+    expect(next.status).toBe(101);
+    next.ws?.close();
   });
 
   it('refuses upgrades anywhere else', async () => {

@@ -185,7 +185,9 @@ describe.runIf(haveChromium)('the web console in a real browser', () => {
     expect(index.headers.get('content-type')).toContain('text/html');
     expect(index.headers.get('cache-control')).toBe('no-store');
     // Not to be framed by another site (clickjacking).
-    expect(index.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    const csp = index.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("script-src 'self'");
     const html = await index.text();
     const script = /src="(\/assets\/main-[^"]+\.js)"/.exec(html)?.[1];
     const style = /href="(\/assets\/main-[^"]+\.css)"/.exec(html)?.[1];

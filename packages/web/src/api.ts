@@ -21,20 +21,25 @@ function browserFetch(seen: { token?: string }): typeof fetch {
   };
 }
 
-async function open(opts: { api_key?: string; username?: string; password?: string }): Promise<Session> {
+async function open(opts: { api_key?: string; username?: string; password?: string }, keep: boolean): Promise<Session> {
   const seen: { token?: string } = {};
   const client = new Client({ base_url: location.origin, ...opts, max_retries: 1, fetch: browserFetch(seen) });
   const principal = await client.authenticate();
-  if (seen.token) sessionStorage.setItem(TOKEN_KEY, seen.token);
+  if (keep && seen.token) sessionStorage.setItem(TOKEN_KEY, seen.token);
   return { client, principal };
 }
 
+/** Kept for the tab: the access token a password sign-in gets expires by itself. */
 export function signInWithPassword(username: string, password: string): Promise<Session> {
-  return open({ username, password });
+  return open({ username, password }, true);
 }
 
+/**
+ * Kept for the tab too, so a reload or a pasted link does not ask for it again. The page's
+ * CSP allows its own scripts only: an injected one, which could read it, has no way in.
+ */
 export function signInWithKey(apiKey: string): Promise<Session> {
-  return open({ api_key: apiKey });
+  return open({ api_key: apiKey }, true);
 }
 
 /** The session this tab signed in to before a reload, if its token still works. */
@@ -42,7 +47,7 @@ export async function restoreSession(): Promise<Session | null> {
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (!token) return null;
   try {
-    return await open({ api_key: token });
+    return await open({ api_key: token }, true);
   } catch {
     sessionStorage.removeItem(TOKEN_KEY);
     return null;

@@ -16,7 +16,16 @@ function Route(props: { path: string; session: Session }) {
   if (path === '/' || path === '/vms') return <VmList client={client} principal={principal} />;
   if (path === '/vms/new') return <VmCreate client={client} />;
   const vm = /^\/vms\/([^/]+)\/?$/.exec(path);
-  if (vm) return <VmPage key={vm[1]} client={client} principal={principal} id={decodeURIComponent(vm[1]!)} />;
+  if (vm) {
+    // A malformed %-escape is a page that does not exist, not a blank app.
+    let id: string;
+    try {
+      id = decodeURIComponent(vm[1]!);
+    } catch {
+      return <NotFound />;
+    }
+    return <VmPage key={vm[1]} client={client} principal={principal} id={id} />;
+  }
   if (path === '/images') return <Images client={client} />;
   if (path === '/hosts') return <Hosts client={client} principal={principal} />;
   return <NotFound />;

@@ -115,6 +115,9 @@ export const isConflict = (err: unknown) => CONFLICTS.has(sqlState(err) ?? '');
 const DATABASE_DOWN = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
+  // Written to a connection the server had just closed.
+  'EPIPE',
+  'ECONNABORTED',
   'ETIMEDOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',

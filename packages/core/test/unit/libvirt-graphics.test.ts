@@ -30,4 +30,13 @@ describe("a libvirt domain's screen, from its live XML", () => {
     expect(screenFromDomainXml(domain("<graphics type='spice' port='5900'/>"))).toBeNull();
     expect(screenFromDomainXml(domain(''))).toBeNull();
   });
+
+  it("is not followed elsewhere: another host's address, or a socket outside libvirt's directories", () => {
+    expect(screenFromDomainXml(domain("<graphics type='vnc' port='5904' listen='10.0.0.5'/>"))).toBeNull();
+    expect(
+      screenFromDomainXml(domain("<graphics type='vnc' port='5905'><listen type='address' address='169.254.169.254'/></graphics>")),
+    ).toBeNull();
+    expect(screenFromDomainXml(domain("<graphics type='vnc' socket='/var/run/docker.sock'/>"))).toBeNull();
+    expect(screenFromDomainXml(domain("<graphics type='vnc' socket='/run/libvirt/../docker.sock'/>"))).toBeNull();
+  });
 });

@@ -33,6 +33,8 @@ export interface ConsoleSocketOptions {
   ticket_ttl_ms?: number;
   /** Console sockets one API key or signed-in user may hold open at once (429 beyond). */
   max_per_principal?: number;
+  /** Pings on an open console this often (default PING_INTERVAL_MS). */
+  ping_ms?: number;
 }
 
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
@@ -95,7 +97,15 @@ export class ConsoleSockets {
       info.procedure = 'vms.console_socket';
       const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
       let release: (() => void) | undefined;
-      let bridge: ScreenBridge;
+      let bridge: ScreenBridge | undefined;
+      // Listened for before the first wait: a client that hangs up while its screen is looked up
+      // or reached must not leave the slot and the VNC connection taken (Node does not replay
+      // a `close` that came before anyone listened).
+      let gone = false;
+      incoming?.socket.once('close', () => {
+        gone = true;
+        bridge?.end();
+      });
       try {
         if (this.opts.shutdown.aborted) throw errors.shuttingDown();
         if (c.req.header('upgrade')?.toLowerCase() !== 'websocket' || !incoming) {
@@ -120,17 +130,22 @@ export class ConsoleSockets {
         const endpoint = await this.opts.services.vms.screen(scopeOf(grant.principal), grant.vm_id);
         release = this.slots.acquire(grant.principal);
         const upstream = await reach(endpoint);
+        if (gone || this.opts.shutdown.aborted) {
+          upstream.destroy();
+          release();
+          return writeError(c, gone ? errors.validation('The client went away', []) : errors.shuttingDown());
+        }
         const started = Date.now();
         const done = release;
         bridge = new ScreenBridge(upstream, (why) => {
           done();
-          this.open.delete(bridge);
+          this.open.delete(bridge!);
           this.opts.log.info(
             {
               request_id: info.requestId,
               vm_id: grant.vm_id,
               principal: grant.principal.username,
-              ...bridge.bytes,
+              ...bridge!.bytes,
               seconds: (Date.now() - started) / 1000,
               why,
             },
@@ -142,13 +157,12 @@ export class ConsoleSockets {
         release?.();
         return writeError(c, err);
       }
-      // The browser's connection: gone before the WebSocket opened (or after), the session ends.
-      incoming.socket.once('close', () => bridge.end());
+      const session = bridge;
       return nodeWs.upgradeWebSocket(() => ({
-        onOpen: (_event, ws) => bridge.open(ws.raw as RawWebSocket),
-        onMessage: (event) => bridge.fromClient(event.data),
-        onClose: () => bridge.end(),
-        onError: () => bridge.end(1011, 'WebSocket error', 'the WebSocket failed'),
+        onOpen: (_event, ws) => session.open(ws.raw as RawWebSocket, this.opts.ping_ms),
+        onMessage: (event) => session.fromClient(event.data),
+        onClose: () => session.end(),
+        onError: () => session.end(1011, 'WebSocket error', 'the WebSocket failed'),
       }))(c, next);
     });
   }

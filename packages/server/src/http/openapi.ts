@@ -72,7 +72,10 @@ export function buildOpenApiDocument(): Json {
   delete errorSchema.$schema;
   // trpc-to-openapi's own error schemas give way to the shape the REST adapter answers with.
   const generated = Object.entries(doc.components.schemas as Json).filter(([name]) => !name.startsWith('error.'));
-  const watchEventSchema = z.toJSONSchema(WatchEvent, { target: 'draft-2020-12', unrepresentable: 'any' }) as Json;
+  // WatchEvent names itself (meta id): the generator puts it under $defs and refers to it, which
+  // inside this document would point at its root. The definition itself is the component.
+  const watchEventDoc = z.toJSONSchema(WatchEvent, { target: 'draft-2020-12', unrepresentable: 'any' }) as Json;
+  const watchEventSchema = (watchEventDoc.$defs?.WatchEvent ?? watchEventDoc) as Json;
   delete watchEventSchema.$schema;
   delete watchEventSchema.id;
   doc.components.schemas = { ...Object.fromEntries(generated), Error: errorSchema, WatchEvent: watchEventSchema };

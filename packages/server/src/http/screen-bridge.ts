@@ -5,6 +5,8 @@ export interface RawWebSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
   send(data: Buffer, opts: { binary: boolean }, cb: (err?: Error) => void): void;
+  ping(): void;
+  on(event: 'pong', listener: () => void): void;
   pause(): void;
   resume(): void;
   close(code?: number, reason?: string): void;
@@ -14,6 +16,12 @@ export interface RawWebSocket {
 /** Bytes queued for the browser past which the VM's screen is read no further until they go out. */
 const HIGH_WATER = 4 * 2 ** 20;
 const LOW_WATER = 2 ** 20;
+/**
+ * A ping this often; a browser that has not answered the last one by the next is gone (a laptop
+ * asleep, a NAT that forgot): its session ends and its slot is free. The pings also keep
+ * proxies from closing a console whose screen does not change.
+ */
+export const PING_INTERVAL_MS = 30_000;
 /** WebSocket readyState CLOSING: a socket at or past it needs no close. */
 const CLOSING = 2;
 
@@ -26,6 +34,7 @@ const CLOSING = 2;
 export class ScreenBridge {
   private ws: RawWebSocket | null = null;
   private ended = false;
+  private pinger: NodeJS.Timeout | null = null;
   readonly bytes = { to_client: 0, from_client: 0 };
 
   constructor(
@@ -37,12 +46,26 @@ export class ScreenBridge {
   }
 
   /** The WebSocket is open: the VM's bytes start flowing to it. */
-  open(ws: RawWebSocket): void {
+  open(ws: RawWebSocket, ping_ms = PING_INTERVAL_MS): void {
     this.ws = ws;
     if (this.ended) {
       ws.close(1011, "lost the VM's screen");
       return;
     }
+    let answered = true;
+    ws.on('pong', () => {
+      answered = true;
+    });
+    this.pinger = setInterval(() => {
+      if (!answered) {
+        ws.terminate();
+        this.end(1001, 'no answer to pings', 'the browser stopped answering pings');
+        return;
+      }
+      answered = false;
+      ws.ping();
+    }, ping_ms);
+    this.pinger.unref();
     this.upstream.on('data', (chunk: Buffer) => {
       this.bytes.to_client += chunk.length;
       ws.send(chunk, { binary: true }, () => {
@@ -71,6 +94,7 @@ export class ScreenBridge {
   end(code = 1000, reason = '', why = 'the client closed the WebSocket'): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.pinger) clearInterval(this.pinger);
     this.upstream.destroy();
     if (this.ws && this.ws.readyState < CLOSING) this.ws.close(code, reason);
     this.onEnd(why);

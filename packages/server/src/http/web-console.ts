@@ -45,6 +45,27 @@ const NOT_BUILT = `<!doctype html>
 </body>
 </html>`;
 
+/**
+ * The page's CSP: its own scripts only (an injected one could read the session's token), its
+ * own API and the console's WebSocket on this host, and never inside another site's frame (a
+ * console with action buttons is a clickjacking target). Some browsers do not count ws: of
+ * the same host as 'self', so it is named.
+ */
+export function contentSecurityPolicy(host: string | undefined): string {
+  const sockets = host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? ` ws://${host} wss://${host}` : '';
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    `connect-src 'self'${sockets}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
 /** Where the assets are, looked for again at each request until found (a build after the start is picked up). */
 function assetFinder(candidates: readonly string[]): () => string | null {
   let found: string | null = null;
@@ -69,8 +90,7 @@ export function mountWebConsole(app: Hono<AppEnv>, opts: { candidates?: readonly
       'content-type': TYPES['.html']!,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-      // Never inside another site's frame: a console with action buttons is a clickjacking target.
-      'content-security-policy': "frame-ancestors 'none'",
+      'content-security-policy': contentSecurityPolicy(c.req.header('host')),
       'x-frame-options': 'DENY',
       'referrer-policy': 'no-referrer',
     });

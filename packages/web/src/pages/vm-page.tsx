@@ -92,7 +92,8 @@ export function VmPage(props: { client: Client; principal: Principal; id: string
       </div>
       <ErrorNote error={error} />
       {operator && vm.status !== 'deleted' && <VmActions client={client} vm={vm} onResult={onResult} onRefused={refresh} />}
-      <Tabs label="VM" tabs={TABS} current={tab} onChange={setTab}>
+      {/* The serial log and the screen are operators' (the API refuses viewers): not offered to viewers. */}
+      <Tabs label="VM" tabs={operator ? TABS : TABS.filter((t) => t.id !== 'log' && t.id !== 'console')} current={tab} onChange={setTab}>
         {tab === 'overview' && (
           <div class="overview">
             <VmDetails vm={vm} hostName={vm.host_id ? hostNames[vm.host_id] : undefined} />
