@@ -115,9 +115,6 @@ export const isConflict = (err: unknown) => CONFLICTS.has(sqlState(err) ?? '');
 const DATABASE_DOWN = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
-  // Written to a connection the server had just closed.
-  'EPIPE',
-  'ECONNABORTED',
   'ETIMEDOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',

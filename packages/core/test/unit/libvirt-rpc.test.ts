@@ -54,7 +54,11 @@ async function fakeDaemon(dir: string, onCall: (c: Call, s: Socket) => void): Pr
       }
     });
   });
-  await new Promise<void>((res) => server.listen(path, res));
+  // A listen that fails (the path still taken) fails the test at once rather than hanging it.
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(path, res);
+  });
   return { server, path };
 }
 
@@ -314,7 +318,8 @@ describe('RpcConnection against a scripted daemon', () => {
     // Given up whole: the other call fails too, and the session will connect afresh.
     await expect(other).rejects.toBeInstanceOf(ConnectionClosedError);
     expect(rpc.closed).toBe(true);
-    server.close();
+    // Closed for good (its socket file gone) before the next daemon listens at the same path.
+    await new Promise((resolve) => silent.server.close(resolve));
 
     const liar = await fakeDaemon(dir, (_c, s) => s.write(new XdrWriter().uint(2 ** 31).bytes()));
     server = liar.server;
