@@ -37,6 +37,13 @@ afterAll(async () => {
   await rm(pgDir, { recursive: true, force: true });
 });
 
+/** The server's log lines about the unexpected answers (by their request ids), else its last lines. */
+function explain(bodies: string[], output: string): string {
+  const ids = bodies.map((b) => (JSON.parse(b) as { request_id?: string }).request_id).filter((id): id is string => !!id);
+  const lines = output.split('\n').filter((l) => ids.some((id) => l.includes(id)));
+  return lines.length > 0 ? lines.join('\n').slice(0, 6000) : output.slice(-3000);
+}
+
 describe('PostgreSQL restarting under load', () => {
   it('leaves the server running, serving again within 5 s of the database, with no acknowledged create lost', async () => {
     const headers = { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' };
@@ -92,7 +99,7 @@ describe('PostgreSQL restarting under load', () => {
     // Every answer was a success or a 503 (DATABASE_UNAVAILABLE, retry later): none lost, none 500.
     expect(
       [...answers.keys()].filter((s) => s !== 201 && s !== 503),
-      `${JSON.stringify([...answers])}\n${unexpected.join('\n')}\n${server.output().slice(-3000)}`,
+      `${JSON.stringify([...answers])}\n${unexpected.join('\n')}\n${explain(unexpected, server.output())}`,
     ).toEqual([]);
     const sql = connectPostgres(cluster.url, { max: 1, onnotice: () => {} });
     try {

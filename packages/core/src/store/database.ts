@@ -134,8 +134,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const { code, syscall } = e as { code?: unknown; syscall?: unknown };
     if (typeof code === 'string' && (DATABASE_DOWN.has(code) || DATABASE_DOWN_STATES.test(code))) return true;
-    // A unix socket that is not there: the server is down (not a missing file of ours).
-    if (code === 'ENOENT' && syscall === 'connect') return true;
+    // A unix socket that is not there: the server is down (not a missing file of ours). One
+    // whose listen queue is full (EAGAIN: a postmaster starting, many connecting at once): busy.
+    if ((code === 'ENOENT' || code === 'EAGAIN') && syscall === 'connect') return true;
   }
   return false;
 }

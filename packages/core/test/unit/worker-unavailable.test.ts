@@ -17,6 +17,10 @@ describe('a step that met an outage', () => {
       unavailable(Object.assign(new Error('The database is unavailable'), { data: { code: 'DATABASE_UNAVAILABLE', httpStatus: 503 } })),
     ).toBe(true);
     expect(unavailable(errors.databaseUnavailable())).toBe(true);
+    // The embedded PostgreSQL's unix socket: gone (stopped), or its listen queue full (starting up, many connecting).
+    for (const code of ['ENOENT', 'EAGAIN']) {
+      expect(unavailable(Object.assign(new Error(`connect ${code} /tmp/x/.s.PGSQL.5432`), { code, syscall: 'connect' }))).toBe(true);
+    }
   });
 
   it('is not confused with a failure', () => {
