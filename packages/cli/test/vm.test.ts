@@ -42,13 +42,18 @@ describe('hgr vm', () => {
 
     const table = await hgr(['vm', 'ls'], { env });
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS/);
-    expect(table.stdout).toMatch(new RegExp(`${vm.id}\\s+web-1\\s+stopped`));
+    expect(table.stdout.split('\n')[0]).toMatch(/^#\s+ID\s+NAME\s+STATUS/);
+    expect(vm.number).toBe(1);
+    expect(table.stdout).toMatch(new RegExp(`^1\\s+${vm.id}\\s+web-1\\s+stopped`, 'm'));
   });
 
-  it('gets a VM by id or by name; an unknown one exits 3', async () => {
+  it('gets a VM by id, by number or by name; an unknown one exits 3', async () => {
     expect((await hgrJson<Vm>(['vm', 'get', vm.id], { env })).name).toBe('web-1');
     expect((await hgrJson<Vm>(['vm', 'get', 'web-1'], { env })).id).toBe(vm.id);
+    expect((await hgrJson<Vm>(['vm', 'get', String(vm.number)], { env })).id).toBe(vm.id);
+    const unknownNumber = await hgr(['vm', 'get', '999'], { env });
+    expect(unknownNumber.code).toBe(3);
+    expect(unknownNumber.stderr).toContain('No VM numbered or named 999');
     const details = await hgr(['vm', 'get', 'web-1'], { env });
     expect(details.stdout).toMatch(/status:\s+stopped/);
 

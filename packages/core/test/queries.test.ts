@@ -185,8 +185,8 @@ describe('counting large lists', () => {
     const crowd = { project_id: other.id, actor: 'test' };
     const [host] = await cp.database.sql`SELECT id FROM hosts LIMIT 1`;
     await cp.database.sql`
-      INSERT INTO vms (project_id, host_id, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network)
-      SELECT ${other.id}, ${host!.id}, 'c-' || g, 'stopped', 1, 256, 1, 'linux', '{"tier":"web"}'::jsonb,
+      INSERT INTO vms (project_id, host_id, number, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network)
+      SELECT ${other.id}, ${host!.id}, g, 'c-' || g, 'stopped', 1, 256, 1, 'linux', '{"tier":"web"}'::jsonb,
         '{"type":"nat","bridge_name":null,"mac_address":null,"ip_address":null}'::jsonb
       FROM generate_series(1, 1050) g`;
     await cp.database.sql`ANALYZE vms`;

@@ -3,6 +3,8 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono, type Context as HonoContext, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Authenticator } from './auth/authenticator.js';
+import { DIALECT_NAMES, type DialectName } from './dialects/names.js';
+import { mountDialects } from './dialects/registry.js';
 import { writeError } from './errors/write-error.js';
 import { mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
@@ -45,6 +47,8 @@ export interface AppDeps {
   watch_heartbeat_ms?: number;
   /** The VM screen's WebSocket and its tickets (the server attaches it to its HTTP server). */
   consoles: ConsoleSockets;
+  /** The earlier APIs spoken beside the native one (default: all). */
+  dialects?: readonly DialectName[];
 }
 
 /** Calls in one tRPC batch, at most. */
@@ -130,6 +134,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.body(await document, 200, { 'content-type': 'application/json' });
   });
   mountDocs(app);
+  // Before the web console: `/vms` is both its page and the earlier APIs' collection.
+  mountDialects(app, { enabled: deps.dialects ?? DIALECT_NAMES, makeContext: context, appFetch: async (r) => app.fetch(r), limitBody });
   if (deps.metrics && deps.serve_metrics !== false) mountMetrics(app, { metrics: deps.metrics, auth: deps.auth });
   // Last: the web console answers what no route above did (never the API's own paths).
   mountWebConsole(app);

@@ -1,5 +1,6 @@
 import { DRIVER_KINDS, type DriverKind, readDriverSettings, UrlPolicy } from '@hangar/core';
 import { z } from 'zod';
+import { parseDialects } from './dialects/names.js';
 
 /**
  * A secret still set to the example's placeholder (deploy/.env.example, deploy/k8s/secret.yaml
@@ -89,6 +90,21 @@ const Env = z.object({
   HANGAR_MAX_CONSOLES_PER_PRINCIPAL: z.coerce.number().int().min(1).default(8),
   /** Seconds between heartbeats (SSE comments) on an idle watch stream, so proxies keep it open. */
   HANGAR_WATCH_HEARTBEAT_S: z.coerce.number().min(0.05).max(300).default(15),
+  /**
+   * The earlier VM APIs spoken at the root beside the native one (`/vms`, `/token`, `/api/vms`):
+   * `all` (the default), `none`, or a comma-separated list (see docs/migrating.md).
+   */
+  HANGAR_DIALECTS: z
+    .string()
+    .default('all')
+    .transform((v, ctx) => {
+      try {
+        return parseDialects(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** How long `hangar serve` waits for a database that does not answer at start before giving up. */
   HANGAR_DATABASE_WAIT_S: z.coerce.number().int().min(0).max(3600).default(60),
   /**

@@ -144,6 +144,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       serve_metrics: config.HANGAR_METRICS_PORT === undefined,
       watch_heartbeat_ms: config.HANGAR_WATCH_HEARTBEAT_S * 1000,
       consoles,
+      dialects: config.HANGAR_DIALECTS,
     });
 
     const bootstrapped = performance.now();

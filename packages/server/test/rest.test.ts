@@ -82,13 +82,13 @@ describe('REST and tRPC are the same API', () => {
   }
 
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  const PER_VM = new Set(['vnc_port', 'mac_address']);
+  const PER_VM = new Set(['vnc_port', 'mac_address', 'number']);
   const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
   /**
    * An answer with what must differ between two fresh VMs taken out: each id becomes its
    * order of first appearance (so which id is which still counts), times and the VM's name
-   * a placeholder, the VNC port and MAC address (allocated per VM) and the events' serial ids
-   * their type. Everything else must be equal.
+   * a placeholder, the VNC port, MAC address and number (allocated per VM) and the events'
+   * serial ids their type. Everything else must be equal.
    */
   function normalized(value: unknown, name: string, ids = new Map<string, string>()): unknown {
     if (typeof value === 'string') {

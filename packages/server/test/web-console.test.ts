@@ -194,12 +194,21 @@ describe.runIf(haveChromium)('the web console in a real browser', () => {
     expect(script).toBeDefined();
     expect(style).toBeDefined();
 
-    // The app's own routes are its page; reloading a VM's URL works.
-    for (const path of ['/vms/00000000-0000-4000-8000-000000000000', '/vms/new', '/images', '/hosts']) {
-      const res = await fetch(`${server.url}${path}`);
+    // The app's own routes are its page for a browser (asking for HTML); reloading a VM's URL works.
+    const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+    for (const path of ['/vms', '/vms/00000000-0000-4000-8000-000000000000', '/vms/new', '/images', '/hosts']) {
+      const res = await fetch(`${server.url}${path}`, { headers: browser });
       expect(res.status, path).toBe(200);
       expect(await res.text(), path).toBe(html);
     }
+    // The same /vms paths are the earlier APIs' for API clients (they ask for JSON, or anything).
+    for (const path of ['/vms', '/vms/00000000-0000-4000-8000-000000000000']) {
+      const res = await fetch(`${server.url}${path}`, { headers: { accept: '*/*' } });
+      expect(res.status, path).toBe(401);
+      expect(res.headers.get('content-type'), path).toContain('application/json');
+    }
+    // A download below a VM is never the page, even for a browser.
+    expect((await fetch(`${server.url}/vms/web-1/export`, { headers: browser })).status).toBe(401);
     const js = await fetch(`${server.url}${script}`);
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');

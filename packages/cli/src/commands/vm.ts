@@ -38,8 +38,9 @@ const VM_STATUSES = [
 ] as const satisfies readonly VmStatus[];
 const OS_TYPES = ['linux', 'windows', 'other'] as const;
 
-const VM_HEAD = ['ID', 'NAME', 'STATUS', 'CPUS', 'MEMORY', 'DISK', 'IP', 'LABELS', 'AGE'];
+const VM_HEAD = ['#', 'ID', 'NAME', 'STATUS', 'CPUS', 'MEMORY', 'DISK', 'IP', 'LABELS', 'AGE'];
 const vmRow = (vm: Vm) => [
+  vm.number,
   vm.id,
   vm.name,
   vm.status,
@@ -55,6 +56,7 @@ async function printVm(vm: Vm, json: boolean): Promise<void> {
   if (json) return printJson(vm);
   await printDetails([
     ['id', vm.id],
+    ['number', vm.number],
     ['name', vm.name],
     ['status', vm.status],
     ['cpus', vm.cpu_cores],
@@ -101,7 +103,7 @@ function action<F extends ActionFlags>(
   send: (client: Client, id: string, flags: F) => Promise<VmActionResult>,
   configure: (cmd: Command) => Command = (c) => c,
 ): Command {
-  const cmd = configure(vm.command(name).description(description).argument('<vm>', 'the VM: its id or its name'));
+  const cmd = configure(vm.command(name).description(description).argument('<vm>', 'the VM: its id, its number or its name'));
   addWaitOptions(cmd).action(async (ref: string, _flags: F, self: Command) => {
     const opts = optionsOf<F>(self);
     const client = await connect(opts);
@@ -125,7 +127,7 @@ export function registerVm(program: Command): void {
     .description('list VMs (every page)')
     .addOption(new Option('--status <status...>', 'only VMs in one of these statuses').choices(VM_STATUSES))
     .option('--label <selector>', 'only VMs with this label: key=value or key (repeatable)', collect)
-    .option('--host <host>', 'only VMs on this host (id or name)')
+    .option('--host <host>', 'only VMs on this host (id, number or name)')
     .option('--search <text>', 'only VMs whose name contains this')
     .option('--include-deleted', 'list deleted VMs too')
     .option('--limit <n>', 'at most this many', positiveInt)
@@ -158,7 +160,7 @@ export function registerVm(program: Command): void {
 
   vm.command('get')
     .description("show a VM's details")
-    .argument('<vm>', 'the VM: its id or its name')
+    .argument('<vm>', 'the VM: its id, its number or its name')
     .action(async (ref: string, _flags, self: Command) => {
       const opts = optionsOf(self);
       const client = await connect(opts);
@@ -171,7 +173,7 @@ export function registerVm(program: Command): void {
     .option('--label <key=value>', 'a label (repeatable)', keyValue)
     .option('--image <id>', 'an image from the store: a disk image becomes its disk, an ISO its CD-ROM')
     .option('--iso-url <url>', 'boot from this ISO, downloaded into the image store once')
-    .option('--host <host>', 'place it on this host, by id or name (global admins)')
+    .option('--host <host>', 'place it on this host, by id, number or name (global admins)')
     .option('--public-ip <ip>', 'its public address')
     .option('--start', 'start it once it is provisioned');
   addWaitOptions(create).action(async (name: string, _flags, self: Command) => {
@@ -254,7 +256,7 @@ export function registerVm(program: Command): void {
 
   vm.command('export')
     .description('export a stopped VM as a tar archive (tar.gz with --gzip)')
-    .argument('<vm>', 'the VM: its id or its name')
+    .argument('<vm>', 'the VM: its id, its number or its name')
     .option('-o, --out <file>', 'where to write it ("-": stdout); default <name>.tar[.gz]')
     .option('--gzip', 'compress it')
     .action(async (ref: string, _flags, self: Command) => {
@@ -317,7 +319,7 @@ export function registerVm(program: Command): void {
 
   vm.command('events')
     .description("a VM's history, oldest first")
-    .argument('<vm>', 'the VM: its id or its name')
+    .argument('<vm>', 'the VM: its id, its number or its name')
     .option('--after <event-id>', 'only events after this one', positiveInt)
     .action(async (ref: string, _flags, self: Command) => {
       const opts = optionsOf<{ after?: number }>(self);
@@ -332,7 +334,7 @@ export function registerVm(program: Command): void {
 
   vm.command('console-log')
     .description("the end of what a VM's guest wrote to its serial console")
-    .argument('<vm>', 'the VM: its id or its name')
+    .argument('<vm>', 'the VM: its id, its number or its name')
     .option('--tail-bytes <bytes>', 'how much of the end of the log (at most 1 MiB)', positiveInt, 64 * 1024)
     .action(async (ref: string, _flags, self: Command) => {
       const opts = optionsOf<{ tailBytes: number }>(self);

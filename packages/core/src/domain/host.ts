@@ -20,7 +20,10 @@ export type Capacity = z.infer<typeof Capacity>;
 
 export const HostStatus = z.enum(['online', 'offline']);
 
-/** A host's name: a DNS name (its agent registers it; `server_id`/`host_id` filters accept it too). */
+/**
+ * A host's name: a DNS name (its agent registers it; `server_id`/`host_id` filters accept it too).
+ * Where a host is named, all digits is tried as its number first.
+ */
 export const HostName = z
   .string()
   .min(1)
@@ -48,6 +51,8 @@ export type HostStatus = z.infer<typeof HostStatus>;
 export const Host = z
   .object({
     id: Uuid,
+    /** A short number, unique in the fleet and never reused: `host 3` (where a host is named, all digits means this first). */
+    number: z.int(),
     name: z.string(),
     driver: z.string(),
     status: HostStatus,
@@ -87,11 +92,12 @@ export const UnmanagedDomain = z
 export type UnmanagedDomain = z.infer<typeof UnmanagedDomain>;
 
 export const HostRequest = z.strictObject({
-  /** The host's id or its name. */
+  /** The host's id, its number or its name: all digits is tried as the host's number first, then as a name. */
   id: z.union([Uuid, HostName]),
 });
 
 export const SetHostLabelsInput = z.strictObject({
+  /** The host's id, its number or its name: all digits is tried as the host's number first, then as a name. */
   id: z.union([Uuid, HostName]),
   /** The host's labels, replacing those it had. */
   labels: HostLabels,

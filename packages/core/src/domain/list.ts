@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LabelKey, LabelValue, OsType, Text, Uuid } from './fields.js';
+import { LabelKey, LabelValue, OsType, Text, Uuid, VmName } from './fields.js';
 import { GpuHealth, GpuName } from './gpu.js';
 import { HostName } from './host.js';
 import { VmStatus } from './status.js';
@@ -28,7 +28,15 @@ export const ListVmsQuery = z.strictObject({
   /** Opaque keyset cursor from a previous page's `next_cursor`; when given, `page` is ignored. */
   cursor: z.string().max(200).optional(),
   status: oneOrMany(VmStatus).optional(),
-  /** The host's id or its name (`server_id` is accepted for it too). */
+  /** The VM with this number (`vm 42`); deleted ones only with `include_deleted`. */
+  number: z
+    .int()
+    .min(1)
+    .max(2 ** 31 - 1)
+    .optional(),
+  /** The VM with exactly this name. */
+  name: VmName.optional(),
+  /** The host's id, its number or its name: all digits is tried as the host's number first (`server_id` is accepted for it too). */
   host_id: z.union([Uuid, HostName]).optional(),
   os_type: OsType.optional(),
   label: oneOrMany(LabelSelector).optional(),
@@ -57,7 +65,7 @@ export type VmPage = z.infer<typeof VmPage>;
 
 /** The fleet's GPUs (admins), filtered. */
 export const ListGpusQuery = z.strictObject({
-  /** The host's id or name. */
+  /** The host's id, its number or its name (all digits is tried as a number first). */
   host_id: z.union([Uuid, HostName]).optional(),
   /** Words of the model's name, or its vendor:device id. */
   model: GpuName.optional(),

@@ -47,6 +47,8 @@ export type NetworkInput = z.infer<typeof NetworkInput>;
 export const Vm = z
   .object({
     id: Uuid,
+    /** A short number, unique in the VM's project and never reused: `vm 42`. */
+    number: z.int(),
     name: VmName,
     project_id: Uuid,
     host_id: Uuid.nullable(),
@@ -94,7 +96,7 @@ export const CreateVmInput = z.strictObject({
   vnc_enabled: z.boolean().default(true),
   /** GPUs passed through from the host: the scheduler picks a host with this many free GPUs of that model. */
   gpus: GpuRequest.optional(),
-  /** Place the VM on this host (its id or name; global admins only); otherwise the scheduler picks one. */
+  /** Place the VM on this host (its id, its number or its name: all digits is tried as a number first; global admins only); otherwise the scheduler picks one. */
   host_id: z.union([Uuid, HostName]).nullish(),
   /** What the scheduler must honour when it picks the host. */
   placement: z

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, or, type SQL, sql } from 'drizzle-orm';
 import { errors, HangarError } from '../domain/errors.js';
 import { Uuid } from '../domain/fields.js';
 import { type DrainResult, type Host, HostRequest, type HostStatus, SetHostLabelsInput } from '../domain/host.js';
@@ -34,11 +34,11 @@ export async function registerHost(
   };
   // A hypervisor that cannot answer says nothing about what the host has: what was known stays.
   const { cpus: _c, memory_mb: _m, disk_gb: _d, ...statusOnly } = values;
-  const [row] = await db
-    .insert(hosts)
-    .values(values)
-    .onConflictDoUpdate({ target: hosts.name, set: { ...(host.inventory.unavailable ? statusOnly : values), updated_at: new Date() } })
-    .returning();
+  const set = { ...(host.inventory.unavailable ? statusOnly : values), updated_at: new Date() };
+  // A host known already is updated, not upserted: an insert that turns into an update still
+  // takes a number from the sequence, and the fleet's numbers would skip one per restart.
+  const [known] = await db.update(hosts).set(set).where(eq(hosts.name, host.name)).returning();
+  const [row] = known ? [known] : await db.insert(hosts).values(values).onConflictDoUpdate({ target: hosts.name, set }).returning();
   if (!host.inventory.unavailable) await syncHostGpus(db, row!.id, host.inventory.gpus);
   return hostView(db, row!);
 }
@@ -96,14 +96,38 @@ export async function listHosts(db: Db): Promise<Host[]> {
   return rows.map((r) => toHost(r, gpus));
 }
 
-/** A host by its id or its name (what `server_id`/`host_id` filters and the hosts routes accept). */
+/** The largest host number there can be (an `integer` column): more digits can only be a name. */
+const MAX_HOST_NUMBER = 2 ** 31 - 1;
+
+/** An all-digits host reference as a host number, which it means first; null when it cannot be one. */
+export function hostNumberOf(key: string): number | null {
+  if (!/^\d+$/.test(key)) return null;
+  const n = Number(key);
+  return n >= 1 && n <= MAX_HOST_NUMBER ? n : null;
+}
+
+/**
+ * Which host a reference (an id, a number or a name) names, as a condition on `hosts` and the
+ * order that puts the intended row first: all digits is the host's number if there is such a
+ * host, and a name otherwise (a host may be named `42`). Take the first row.
+ */
+export function hostRef(key: string): { where: SQL; first: SQL[] } {
+  if (Uuid.safeParse(key).success) return { where: eq(hosts.id, key), first: [] };
+  const n = hostNumberOf(key);
+  if (n === null) return { where: eq(hosts.name, key), first: [] };
+  return { where: or(eq(hosts.number, n), eq(hosts.name, key))!, first: [desc(sql`${hosts.number} = ${n}`)] };
+}
+
+/** A host by its id, its number or its name (what `server_id`/`host_id` filters and the hosts routes accept). */
 export async function resolveHost(db: Db | Tx, idOrName: unknown, lock = false): Promise<HostRow> {
-  const key = parse(HostRequest.shape.id, idOrName, 'host id or name');
-  const byId = Uuid.safeParse(key).success;
+  const key = parse(HostRequest.shape.id, idOrName, 'host id, number or name');
+  const ref = hostRef(key);
   const q = db
     .select()
     .from(hosts)
-    .where(byId ? eq(hosts.id, key) : eq(hosts.name, key));
+    .where(ref.where)
+    .orderBy(...ref.first)
+    .limit(1);
   const [row] = lock ? await q.for('no key update') : await q;
   if (!row) throw errors.notFound('Host', key);
   return row;

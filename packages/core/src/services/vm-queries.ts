@@ -11,6 +11,7 @@ import { newestFirst } from '../store/order.js';
 import { hosts, type VmRow, vms } from '../store/schema.js';
 import { lockVm } from '../store/vm-rows.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { hostRef } from './hosts.js';
 import { parse, parseId } from './validate.js';
 
 /** The VM row in the caller's project (deleted ones included), or VM_NOT_FOUND. */
@@ -72,12 +73,14 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
   const filters: SQL[] = [eq(vms.project_id, scope.project_id)];
   if (!q.include_deleted) filters.push(isNull(vms.deleted_at));
   if (q.status?.length) filters.push(q.status.length === 1 ? eq(vms.status, q.status[0]!) : inArray(vms.status, q.status));
-  if (q.host_id) {
-    filters.push(
-      Uuid.safeParse(q.host_id).success
-        ? eq(vms.host_id, q.host_id)
-        : sql`${vms.host_id} = (SELECT ${hosts.id} FROM ${hosts} WHERE ${hosts.name} = ${q.host_id})`,
-    );
+  if (q.number !== undefined) filters.push(eq(vms.number, q.number));
+  if (q.name) filters.push(eq(vms.name, q.name));
+  if (q.host_id && Uuid.safeParse(q.host_id).success) filters.push(eq(vms.host_id, q.host_id));
+  else if (q.host_id) {
+    // A number or a name: the host it names, as `resolveHost` finds it.
+    const ref = hostRef(q.host_id);
+    const first = ref.first.length ? sql`ORDER BY ${sql.join(ref.first, sql`, `)}` : sql``;
+    filters.push(sql`${vms.host_id} = (SELECT ${hosts.id} FROM ${hosts} WHERE ${ref.where} ${first} LIMIT 1)`);
   }
   if (q.os_type) filters.push(eq(vms.os_type, q.os_type));
   const exact: Record<string, string> = {};

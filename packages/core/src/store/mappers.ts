@@ -20,6 +20,7 @@ export function toVm(row: VmRow): Vm {
   const status = row.status as VmStatus;
   return {
     id: row.id,
+    number: row.number,
     name: row.name,
     project_id: row.project_id,
     host_id: row.host_id,
@@ -108,6 +109,7 @@ export function toHost(row: HostRow, gpus: GpuDeviceRow[]): Host {
   const mine = gpus.filter((g) => g.host_id === row.id).map((g) => toGpu(g, row.name));
   return {
     id: row.id,
+    number: row.number,
     name: row.name,
     driver: row.driver,
     status: row.status as Host['status'],

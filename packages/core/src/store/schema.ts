@@ -25,6 +25,8 @@ const updated = () => ts('updated_at').notNull().defaultNow();
 export const projects = pgTable('projects', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull().unique(),
+  /** The number the project's next VM gets (`vms.number`): bumped by each create, so never reused. */
+  next_vm_number: integer('next_vm_number').notNull().default(1),
   created_at: created(),
   updated_at: updated(),
 });
@@ -46,6 +48,8 @@ export const projectQuotas = pgTable('project_quotas', {
 
 export const hosts = pgTable('hosts', {
   id: uuid('id').primaryKey().defaultRandom(),
+  /** A short number, unique in the fleet and never reused (`host 3`): what an all-digits host reference means first. */
+  number: integer('number').notNull().unique().generatedAlwaysAsIdentity(),
   name: text('name').notNull().unique(),
   driver: text('driver').notNull(),
   status: text('status').notNull().default('online'),
@@ -167,6 +171,8 @@ export const vms = pgTable(
       .notNull()
       .references(() => projects.id),
     host_id: uuid('host_id').references(() => hosts.id),
+    /** Unique in the project and never reused (deleted VMs keep theirs): taken from `projects.next_vm_number` at insert. */
+    number: integer('number').notNull(),
     name: text('name').notNull(),
     status: text('status').notNull(),
     cpu_cores: integer('cpu_cores').notNull(),
@@ -199,6 +205,7 @@ export const vms = pgTable(
     deleted_at: ts('deleted_at'),
   },
   (t) => [
+    uniqueIndex('vms_project_number_uq').on(t.project_id, t.number),
     uniqueIndex('vms_project_name_live_uq').on(t.project_id, t.name).where(sql`${t.deleted_at} IS NULL`),
     index('vms_project_created_idx').on(t.project_id, t.created_at.desc(), t.id.desc()),
     index('vms_project_status_created_idx').on(t.project_id, t.status, t.created_at.desc(), t.id.desc()),

@@ -59,11 +59,15 @@ export async function writePath(opts: {
 
     // The baseline: the same rows, INSERTed raw at the same concurrency.
     const network = { type: 'nat', bridge_name: null, mac_address: null, ip_address: null };
+    // Their numbers, reserved from the project's counter beforehand: the baseline stays one INSERT a row.
+    const [reserved] = await sql<{ first: number }[]>`
+      UPDATE projects SET next_vm_number = next_vm_number + ${opts.count} WHERE id = ${opts.project_id}
+      RETURNING next_vm_number - ${opts.count} AS first`;
     const t1 = performance.now();
     await pool(opts.count, opts.concurrency, async (i) => {
       await sql`
-        INSERT INTO vms (project_id, host_id, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network, vnc_enabled)
-        VALUES (${opts.project_id}, ${opts.host_id}, ${`raw-${run}-${i}`}, 'stopped', ${spec.cpu_cores}, ${spec.memory_mb}, ${spec.disk_gb}, 'linux', '{}'::jsonb, ${sql.json(network)}, true)`;
+        INSERT INTO vms (project_id, host_id, number, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network, vnc_enabled)
+        VALUES (${opts.project_id}, ${opts.host_id}, ${reserved!.first + i}, ${`raw-${run}-${i}`}, 'stopped', ${spec.cpu_cores}, ${spec.memory_mb}, ${spec.disk_gb}, 'linux', '{}'::jsonb, ${sql.json(network)}, true)`;
     });
     const rawS = (performance.now() - t1) / 1000;
     await sql`DELETE FROM vms WHERE name LIKE ${`raw-${run}-%`}`;

@@ -27,6 +27,7 @@ const ERRORS: Record<number, string> = {
 
 const VM_EXAMPLE = {
   id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd',
+  number: 42,
   name: 'web-1',
   project_id: '97d4ec1b-82a2-4ad3-9cee-2e0bdc2f8a7e',
   host_id: '7028114f-623e-46f7-aa73-0bea2f497658',
@@ -123,6 +124,12 @@ function shapeResponses(op: Json, rest: RestMeta): void {
   }
   const body = op.requestBody?.content?.['application/json']?.schema as Json | undefined;
   if (op.requestBody && body && !(body.required as string[] | undefined)?.length) op.requestBody.required = false;
+  for (const [alias, name] of Object.entries(rest.body_aliases ?? {})) {
+    const field = body?.properties?.[name] as Json | undefined;
+    if (!field) continue;
+    const { default: _default, description: _description, ...schema } = structuredClone(field);
+    body!.properties[alias] = { ...schema, deprecated: true, description: `Deprecated alias of ${name} (the older APIs' name for it)` };
+  }
   if (op.operationId === 'vms-get') op.responses['200'].content['application/json'].example = VM_EXAMPLE;
 }
 

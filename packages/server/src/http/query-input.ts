@@ -22,7 +22,7 @@ function unwrap(s: z.ZodType): z.ZodType {
   }
 }
 
-function kindOf(s: z.ZodType): Kind {
+export function kindOf(s: z.ZodType): Kind {
   const d = defOf(unwrap(s));
   if (d.type === 'number' || d.type === 'int' || d.type === 'bigint') return 'number';
   if (d.type === 'boolean') return 'boolean';

@@ -4,8 +4,10 @@ import { writeError } from '../errors/write-error.js';
 import type { Context } from '../trpc/context.js';
 import { callProcedure, procedureAt } from '../trpc/direct-call.js';
 import { API_BASE } from './api-base.js';
+import { foldBodyAliases } from './body-aliases.js';
 import { connectionSignal } from './connection-signal.js';
 import { queryInput } from './query-input.js';
+import { readBody } from './read-body.js';
 import type { AppEnv } from './request-context.js';
 import { type RestRoute, restRoutes } from './rest-routes.js';
 
@@ -81,7 +83,8 @@ function successHeaders(route: RestRoute, data: Record<string, unknown> | undefi
 /** The procedure's input from the body (JSON or form), the query, the path and the headers that stand for fields. */
 async function buildInput(c: HonoContext<AppEnv>, route: RestRoute, m: RegExpExecArray): Promise<Record<string, unknown>> {
   const schema = route.procedure.input!;
-  const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? await readBody(c) : {};
+  const raw = ['POST', 'PUT', 'PATCH'].includes(route.method) ? await readBody(c) : {};
+  const body = route.procedure.rest.body_aliases ? foldBodyAliases(raw, route.procedure.rest.body_aliases, schema) : raw;
   const params = new URL(c.req.url).searchParams;
   const aliases = route.procedure.rest.query_aliases ?? {};
   const input: Record<string, unknown> = { ...body, ...queryInput(schema, params, aliases) };
@@ -115,28 +118,4 @@ function decodePathParam(name: string, raw: string): string {
   } catch {
     throw errors.validation(`The path's ${name} has a malformed %-escape`, [{ path: name, message: 'malformed %-escape' }]);
   }
-}
-
-async function readBody(c: HonoContext<AppEnv>): Promise<Record<string, unknown>> {
-  const text = await c.req.text();
-  if (!text.trim()) return {};
-  const type = c.req.header('content-type') ?? '';
-  if (type.includes('application/x-www-form-urlencoded')) {
-    return Object.fromEntries(new URLSearchParams(text));
-  }
-  if (type && !type.includes('json')) {
-    throw errors.validation(`Unsupported content type ${type}: send application/json`, [
-      { path: '(body)', message: 'unsupported content type' },
-    ]);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw errors.validation('The request body is not valid JSON', [{ path: '(body)', message: 'malformed JSON' }]);
-  }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw errors.validation('The request body must be a JSON object', [{ path: '(body)', message: 'expected an object' }]);
-  }
-  return body as Record<string, unknown>;
 }

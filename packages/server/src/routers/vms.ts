@@ -28,6 +28,7 @@ import {
   WaitVmResult,
 } from '@hangar/core';
 import { z } from 'zod';
+import { CREATE_VM_ALIASES, UPDATE_VM_ALIASES, VM_FIELD_ALIASES } from '../http/body-aliases.js';
 import type { Context } from '../trpc/context.js';
 import { router } from '../trpc/init.js';
 import type { AuthedContext } from '../trpc/procedures.js';
@@ -77,6 +78,7 @@ export const vmsRouter = router({
     .meta(
       route('POST', '/vms', 'Create a VM', {
         status: 201,
+        body_aliases: CREATE_VM_ALIASES,
         description: 'Answers at once with the VM (status provisioning) and its create operation; `wait: true` answers once it is stable.',
       }),
     )
@@ -107,6 +109,7 @@ export const vmsRouter = router({
       route('PATCH', '/vms/{id}', 'Change a VM', {
         status: 'accepted',
         also: [{ method: 'PUT', path: '/vms/{id}' }],
+        body_aliases: UPDATE_VM_ALIASES,
         description: 'Metadata changes apply at once; hardware changes need a stopped VM and run as an operation.',
       }),
     )
@@ -170,13 +173,23 @@ export const vmsRouter = router({
     }),
 
   configure: operatorProcedure
-    .meta(route('PUT', '/vms/{id}/config', "Change a VM's hardware (the VM must be stopped)", { status: 'accepted' }))
+    .meta(
+      route('PUT', '/vms/{id}/config', "Change a VM's hardware (the VM must be stopped)", {
+        status: 'accepted',
+        body_aliases: VM_FIELD_ALIASES,
+      }),
+    )
     .input(ConfigureVmRequest)
     .output(VmActionResult)
     .mutation(({ ctx, input, signal }) => changeHardware(ctx, input, signal)),
 
   resize: operatorProcedure
-    .meta(route('POST', '/vms/{id}/resize', 'Resize CPU, memory or disk (the VM must be stopped)', { status: 'accepted' }))
+    .meta(
+      route('POST', '/vms/{id}/resize', 'Resize CPU, memory or disk (the VM must be stopped)', {
+        status: 'accepted',
+        body_aliases: VM_FIELD_ALIASES,
+      }),
+    )
     .input(ResizeVmRequest)
     .output(VmActionResult)
     .mutation(({ ctx, input, signal }) => changeHardware(ctx, input, signal)),

@@ -29,6 +29,8 @@ export interface Meta {
     also?: { method: HttpMethod; path: `/${string}` }[];
     /** Query parameters accepted under another name (`server_id` for `host_id`). */
     query_aliases?: Record<string, string>;
+    /** Body fields accepted under an older API's name (`memory` for `memory_mb`); deprecated in the document. */
+    body_aliases?: Readonly<Record<string, string>>;
   };
 }
 

@@ -191,7 +191,7 @@ export function VmList(props: { client: Client; principal: Principal }) {
             {vms?.map((vm) => (
               <tr key={vm.id} data-vm-id={vm.id} data-vm-name={vm.name}>
                 <td class="cell-name">
-                  <Link href={`/vms/${vm.id}`}>{vm.name}</Link>
+                  <Link href={`/vms/${vm.id}`}>{vm.name}</Link> <span class="muted">#{vm.number}</span>
                 </td>
                 <td>
                   <StatusBadge status={vm.status} />
