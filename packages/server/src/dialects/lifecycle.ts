@@ -10,6 +10,8 @@ import { resolveVm } from './vm-ref.js';
 
 /** A page of the native list at its largest: the earlier API listed every VM in one answer. */
 const PAGE = 100;
+/** …but one request reads at most this many (the newest): a list is not a way to hold a server. */
+const MAX_LISTED = 10_000;
 
 async function everyVm(native: NativeCalls): Promise<Vm[]> {
   const vms: Vm[] = [];
@@ -18,7 +20,7 @@ async function everyVm(native: NativeCalls): Promise<Vm[]> {
     const page: VmPage = await native.call<VmPage>('vms.list', { per_page: PAGE, ...(cursor ? { cursor } : {}) });
     vms.push(...page.vms);
     cursor = page.next_cursor;
-  } while (cursor);
+  } while (cursor && vms.length < MAX_LISTED);
   return vms;
 }
 

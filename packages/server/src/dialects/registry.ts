@@ -54,7 +54,7 @@ export function mountDialects(app: Hono<AppEnv>, deps: DialectDeps): void {
   const documents = new Map<string, Promise<string>>();
   app.get('/openapi/:file', async (c, next) => {
     const name = c.req.param('file').replace(/\.json$/, '');
-    const dialect = DIALECTS.find((d) => d.name === name);
+    const dialect = enabled.find((d) => d.name === name);
     if (!dialect || !c.req.param('file').endsWith('.json')) return next();
     let doc = documents.get(dialect.name);
     if (!doc) {

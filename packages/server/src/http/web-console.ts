@@ -19,7 +19,7 @@ export const WEB_CONSOLE_CANDIDATES = ['../../../web/dist', '../../web/dist', '.
  * The app's own pages, which it routes on the client: each answers its index.html. Only these,
  * so an unknown path stays the API's 404 and the API's paths are never shadowed.
  */
-export const WEB_CONSOLE_PAGES = ['/', '/sign-in', '/vms', '/vms/*', '/images', '/hosts'] as const;
+export const WEB_CONSOLE_PAGES = ['/', '/sign-in', '/vms', '/vms/:id', '/images', '/hosts'] as const;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

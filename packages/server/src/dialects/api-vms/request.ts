@@ -4,7 +4,7 @@ import { toHangarError } from '../../errors/to-hangar-error.js';
 import { queryInput } from '../../http/query-input.js';
 import { readBody } from '../../http/read-body.js';
 import type { DialectRequest } from '../dialect.js';
-import { resolveVm } from '../vm-ref.js';
+import { resolveLiveVm } from '../vm-ref.js';
 
 /**
  * The caller, checked first as the earlier API's auth dependency was: no valid credentials is a
@@ -44,12 +44,7 @@ export const readJson = async <T extends z.ZodType>(req: DialectRequest, schema:
  * The VM the path names: its number (the earlier API's integer id), its uuid or its name. A
  * deleted VM is gone as far as this API knows, as it was once the earlier API had deleted it.
  */
-export async function pathVm({ native, params }: DialectRequest): Promise<Vm> {
-  const ref = params.vm_id ?? '';
-  const vm = await resolveVm(native, ref);
-  if (vm.deleted_at) throw errors.vmNotFound(ref);
-  return vm;
-}
+export const pathVm = ({ native, params }: DialectRequest): Promise<Vm> => resolveLiveVm(native, params.vm_id ?? '');
 
 /** Native field names in refusals, back in this API's names. */
 const DIALECT_NAMES: Record<string, string> = { host_id: 'server_id', network: 'network_config' };

@@ -2,7 +2,7 @@ import { errors, Vm, VmName } from '@hangar/core';
 import { z } from 'zod';
 import { API_BASE } from '../../http/api-base.js';
 import type { DialectRoute } from '../dialect.js';
-import { resolveVm } from '../vm-ref.js';
+import { resolveLiveVm } from '../vm-ref.js';
 import { FlaskError, forwardedError, mustBeStopped } from './errors.js';
 
 /**
@@ -31,7 +31,7 @@ const exportRoute = (path: string, gzip: boolean): DialectRoute => {
       404: { description: 'VM not found', schema: FlaskError },
     },
     handle: async ({ params, native }) => {
-      const vm = await resolveVm(native, params.vm_name!);
+      const vm = await resolveLiveVm(native, params.vm_name!);
       const res = await native.forward(`${API_BASE}/vms/${vm.id}/export?compress=${gzip ? 'gzip' : 'none'}`, { method: 'GET' });
       if (!res.ok) await forwardedError(res).then(mustBeStopped('export'));
       return res;

@@ -19,10 +19,15 @@ export const CreateBody = z.strictObject({
 });
 
 /**
- * Fields only this API sent to POST /vms: a body with one of them is its client's, even when
- * it forgot `iso_url` (and then hears why). Any other body is for the next dialect on /vms.
+ * Whose a POST /vms body is: this API's when it has `iso_url`, or its own `disk_size_gb` or
+ * `vcpu_count` without any field of the other APIs on /vms (its client forgot `iso_url`, and
+ * hears why). Any other body is for the next dialect on /vms, which takes those two names as
+ * aliases too.
  */
-const OWN_FIELDS = ['iso_url', 'disk_size_gb', 'vcpu_count'];
+const OTHER_APIS_FIELDS = ['cpu_cores', 'memory', 'disk_size', 'disk_gb', 'public_ip', 'labels'];
+const isOwnBody = (body: Record<string, unknown>) =>
+  Object.hasOwn(body, 'iso_url') ||
+  (['disk_size_gb', 'vcpu_count'].some((f) => Object.hasOwn(body, f)) && !OTHER_APIS_FIELDS.some((f) => Object.hasOwn(body, f)));
 
 const Created = z.object({
   message: z.literal('VM creation started'),
@@ -67,7 +72,7 @@ export const collectionRoutes: DialectRoute[] = [
     path: '/vms',
     summary: 'Create a VM from an ISO and boot it',
     description:
-      "Answers 202 at once; the ISO is downloaded, the VM defined and started in the background. A download that fails puts the VM in status `error` (state 6) with the reason in its `last_error` (GET /api/v1/vms/{uuid}). A body without `iso_url`, `disk_size_gb` or `vcpu_count` is not this API's: the other dialects on /vms answer it.",
+      "Answers 202 at once; the ISO is downloaded, the VM defined and started in the background. A download that fails puts the VM in status `error` (state 6) with the reason in its `last_error` (GET /api/v1/vms/{uuid}). A body without `iso_url` is this API's only when it has `disk_size_gb` or `vcpu_count` and no field of the other APIs on /vms (`cpu_cores`, `memory`, `disk_size`…); any other is theirs.",
     body: CreateBody,
     responses: {
       202: { description: 'VM creation started', schema: Created },
@@ -77,7 +82,7 @@ export const collectionRoutes: DialectRoute[] = [
     },
     handle: async ({ c, native }) => {
       const body = await readBody(c).catch(() => undefined);
-      if (!body || !OWN_FIELDS.some((f) => Object.hasOwn(body, f))) return undefined;
+      if (!body || !isOwnBody(body)) return undefined;
       // Who asks comes before what is wrong with the body, as on the native routes.
       await native.call('auth.whoami');
       const parsed = CreateBody.safeParse(body);

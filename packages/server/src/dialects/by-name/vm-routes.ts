@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { foldBodyAliases, UPDATE_VM_ALIASES } from '../../http/body-aliases.js';
 import { readBody } from '../../http/read-body.js';
 import type { DialectRequest, DialectRoute } from '../dialect.js';
-import { resolveVm, vmRefKind } from '../vm-ref.js';
+import { resolveLiveVm, vmRefKind } from '../vm-ref.js';
 import { FlaskError, mustBeStopped, retellConflict } from './errors.js';
 import { afterOperation, InProgress, WAIT } from './outcome.js';
 
@@ -47,7 +47,7 @@ const powerRoute = (verb: 'start' | 'stop', done: string): DialectRoute => {
       404: notFound,
     },
     handle: byNameOnly(async ({ c, params, native }) => {
-      const vm = await resolveVm(native, params.vm_name!);
+      const vm = await resolveLiveVm(native, params.vm_name!);
       const result = await native
         .call<VmActionResult>(`vms.${verb}`, { id: vm.id, ...WAIT })
         .catch(retellConflict((e) => `${failed}: ${e.message}`));
@@ -78,7 +78,7 @@ export const vmRoutes: DialectRoute[] = [
       500: { description: 'Failed to modify VM configuration', schema: FlaskError },
     },
     handle: async ({ c, params, native }) => {
-      const vm = await resolveVm(native, params.vm_name!);
+      const vm = await resolveLiveVm(native, params.vm_name!);
       const parsed = ModifyBody.safeParse(await readBody(c));
       if (!parsed.success) throw errors.fromZod(parsed.error, 'modification');
       const patch = foldBodyAliases(parsed.data, UPDATE_VM_ALIASES, UpdateVmFields);
@@ -104,7 +104,7 @@ export const vmRoutes: DialectRoute[] = [
       500: { description: 'The change failed on the host', schema: FlaskError },
     },
     handle: async ({ c, params, native }) => {
-      const vm = await resolveVm(native, params.vm_name!);
+      const vm = await resolveLiveVm(native, params.vm_name!);
       const result = await native.call<VmActionResult>('vms.eject_iso', { id: vm.id, ...WAIT }).catch(mustBeStopped('unmounting the ISO'));
       return afterOperation(c, result, {
         done: () => c.json({ message: 'ISO unmounted and VM configuration updated' }, 200),
@@ -127,7 +127,7 @@ export const vmRoutes: DialectRoute[] = [
       500: { description: 'The delete failed on the host', schema: FlaskError },
     },
     handle: byNameOnly(async ({ c, params, native }) => {
-      const vm = await resolveVm(native, params.vm_name!);
+      const vm = await resolveLiveVm(native, params.vm_name!);
       // The earlier API destroyed the domain whatever it was doing.
       const result = await native.call<VmActionResult>('vms.delete', { id: vm.id, force: true, ...WAIT });
       return afterOperation(c, result, {
