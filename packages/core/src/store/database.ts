@@ -137,6 +137,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     // A unix socket that is not there: the server is down (not a missing file of ours). One
     // whose listen queue is full (EAGAIN: a postmaster starting, many connecting at once): busy.
     if ((code === 'ENOENT' || code === 'EAGAIN') && syscall === 'connect') return true;
+    // A write to the database's socket after PostgreSQL went away. EPIPE alone may be a driver's
+    // (a QEMU monitor's socket), which is a failure of that step; postgres.js marks the errors
+    // it fails its queries with by giving them the query (`query`, `parameters`).
+    if (code === 'EPIPE' && 'query' in (e as object) && 'parameters' in (e as object)) return true;
   }
   return false;
 }

@@ -21,6 +21,12 @@ describe('a step that met an outage', () => {
     for (const code of ['ENOENT', 'EAGAIN']) {
       expect(unavailable(Object.assign(new Error(`connect ${code} /tmp/x/.s.PGSQL.5432`), { code, syscall: 'connect' }))).toBe(true);
     }
+    // A write to PostgreSQL's socket after it went away, as postgres.js fails the query with it:
+    // the socket's error, given the query's text and parameters (not enumerable).
+    const broken = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' });
+    Object.defineProperties(broken, { query: { value: 'insert into "vms" …' }, parameters: { value: [] } });
+    expect(unavailable(broken)).toBe(true);
+    expect(unavailable(Object.assign(new Error('Failed query'), { cause: broken }))).toBe(true);
   });
 
   it('is not confused with a failure', () => {
