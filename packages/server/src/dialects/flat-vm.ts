@@ -4,7 +4,6 @@ import {
   errors,
   HangarError,
   IpAddress,
-  type Operation,
   Timestamp,
   Uuid,
   type Vm,
@@ -19,6 +18,7 @@ import { readBody } from '../http/read-body.js';
 import type { AppEnv } from '../http/request-context.js';
 import type { DialectRoute } from './dialect.js';
 import type { NativeCalls } from './native-calls.js';
+import { outcomeOf, WAIT } from './operation-outcome.js';
 import { resolveVm } from './vm-ref.js';
 
 /**
@@ -27,9 +27,6 @@ import { resolveVm } from './vm-ref.js';
  * word their clients read. Both dialects answer their shared routes (create, delete) from here,
  * so whichever of them is mounted first answers a request exactly as the other would.
  */
-
-/** How long a request waits for its operation: those APIs answered once the work was done. */
-export const WAIT_MS = 120_000;
 
 /** `created` and `deleted` are the words the create and delete answers used; otherwise the native status. */
 export const FlatVmStatus = z.union([VmStatus, z.literal('created')]);
@@ -93,14 +90,14 @@ const OWN_FIELDS = ['wait', 'wait_timeout_ms'] as const;
  * those APIs answered only with the outcome.
  */
 export function settled(result: VmActionResult, verb: string): boolean {
-  const op: Operation | null = result.operation;
-  if (!op || op.status === 'succeeded') return true;
-  if (op.status === 'pending' || op.status === 'running') return false;
-  const reason = op.error ?? op.status;
-  const details = { status: result.vm.status, operation_id: op.id, retryable: false };
-  if (op.status === 'cancelled') throw errors.invalidState(`The ${verb} of VM ${result.vm.id} was cancelled: ${reason}`, details);
+  const outcome = outcomeOf(result);
+  if (outcome.kind !== 'failed') return outcome.kind === 'done';
+  const details = { status: result.vm.status, operation_id: outcome.operation_id, retryable: false };
+  if (result.operation?.status === 'cancelled') {
+    throw errors.invalidState(`The ${verb} of VM ${result.vm.id} was cancelled: ${outcome.reason}`, details);
+  }
   // Not the caller's mistake: the host could not do it (the operation and the VM's events say why).
-  throw new HangarError('INTERNAL', `Could not ${verb} VM ${result.vm.id}: ${reason}`, details);
+  throw new HangarError('INTERNAL', `Could not ${verb} VM ${result.vm.id}: ${outcome.reason}`, details);
 }
 
 /** The flat VM, 200 once the operation is done (with `doneStatus` then) and 202 while it still runs. */
@@ -135,11 +132,9 @@ async function createVm(c: HonoContext<AppEnv>, native: NativeCalls): Promise<Re
       .map(([alias, field]) => [field, alias]),
   );
   const input = foldBodyAliases(body, CREATE_VM_ALIASES, CreateVmRequest);
-  const result = await native
-    .call<VmActionResult>('vms.create', { ...input, wait: true, wait_timeout_ms: WAIT_MS })
-    .catch((err: unknown) => {
-      throw inClientNames(err, used);
-    });
+  const result = await native.call<VmActionResult>('vms.create', { ...input, ...WAIT }).catch((err: unknown) => {
+    throw inClientNames(err, used);
+  });
   // 200, not 201: FastAPI answers 200 unless a route sets another status, and neither API's
   // documentation shows one, so their clients saw 200; some check for exactly that, while
   // those checking for any 2xx are served by either.
@@ -148,7 +143,7 @@ async function createVm(c: HonoContext<AppEnv>, native: NativeCalls): Promise<Re
 
 async function deleteVm(c: HonoContext<AppEnv>, native: NativeCalls, ref: string): Promise<Response> {
   const vm = await resolveVm(native, ref);
-  const result = await native.call<VmActionResult>('vms.delete', { id: vm.id, wait: true, wait_timeout_ms: WAIT_MS });
+  const result = await native.call<VmActionResult>('vms.delete', { id: vm.id, ...WAIT });
   return flatAnswer(c, result, 'delete', 'deleted');
 }
 

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import type { AppEnv } from '../http/request-context.js';
 import type { Dialect, DialectRoute } from './dialect.js';
 import { fastApiErrors } from './fastapi-errors.js';
-import { createFlatVmRoute, deleteFlatVmRoute, FlatVm, flatAnswer, flatVm, VM_ERRORS, WAIT_MS } from './flat-vm.js';
+import { createFlatVmRoute, deleteFlatVmRoute, FlatVm, flatAnswer, flatVm, VM_ERRORS } from './flat-vm.js';
 import type { NativeCalls } from './native-calls.js';
+import { WAIT } from './operation-outcome.js';
 import { resolveVm } from './vm-ref.js';
 
 /** A page of the native list at its largest: the earlier API listed every VM in one answer. */
@@ -30,7 +31,7 @@ type Action = keyof typeof ACTIONS;
 
 async function act(c: HonoContext<AppEnv>, native: NativeCalls, ref: string, action: Action): Promise<Response> {
   const vm = await resolveVm(native, ref);
-  const result = await native.call<VmActionResult>(`vms.${action}`, { id: vm.id, wait: true, wait_timeout_ms: WAIT_MS });
+  const result = await native.call<VmActionResult>(`vms.${action}`, { id: vm.id, ...WAIT });
   // The native API takes a start of a running VM as already done (no operation); the earlier
   // API refused it, and its clients learn the VM's state from that 400. Nothing was changed.
   if (!result.operation && result.vm.status === ACTIONS[action]) {

@@ -1,7 +1,7 @@
 import type { VmActionResult } from '@hangar/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diskPaths, pythonList } from '../../src/dialects/api-vms/disk-paths.js';
-import { outcomeOf } from '../../src/dialects/api-vms/outcome.js';
+import { outcomeOf } from '../../src/dialects/operation-outcome.js';
 import { startTestServer, type TestServer } from '../../src/testing.js';
 
 // The VM lifecycle API at /api/vms: each request its documentation shows, sent as written

@@ -1,6 +1,7 @@
 import type { VmActionResult, VmPage } from '@hangar/core';
 import type { DialectRoute } from '../dialect.js';
-import { failed, outcomeOf, WAIT } from './outcome.js';
+import { outcomeOf, WAIT } from '../operation-outcome.js';
+import { failed } from './outcome.js';
 import { visibleHosts, vmView } from './present.js';
 import { caller, inDialectNames, readJson, readQuery } from './request.js';
 import { apiVmsRoute, CALLER_ERRORS, CHANGE_ERRORS } from './route.js';

@@ -1,6 +1,7 @@
 import type { VmActionResult, VmConfig } from '@hangar/core';
 import type { DialectRoute } from '../dialect.js';
-import { failed, outcomeOf, WAIT } from './outcome.js';
+import { outcomeOf, WAIT } from '../operation-outcome.js';
+import { failed } from './outcome.js';
 import { configView } from './present.js';
 import { caller, inDialectNames, pathVm, readJson, readQuery } from './request.js';
 import { apiVmsRoute, CHANGE_ERRORS, VM_ERRORS } from './route.js';

@@ -1,8 +1,9 @@
 import type { Vm, VmActionResult, VmConfig } from '@hangar/core';
 import type { DialectRoute } from '../dialect.js';
 import type { NativeCalls } from '../native-calls.js';
+import { outcomeOf, WAIT } from '../operation-outcome.js';
 import { diskPaths, pythonList } from './disk-paths.js';
-import { failed, outcomeOf, WAIT } from './outcome.js';
+import { failed } from './outcome.js';
 import { visibleHosts, vmView } from './present.js';
 import { caller, inDialectNames, pathVm, readJson, readQuery } from './request.js';
 import { apiVmsRoute, CHANGE_ERRORS, VM_ERRORS } from './route.js';

@@ -1,27 +1,8 @@
 import type { VmActionResult } from '@hangar/core';
 import type { Context as HonoContext } from 'hono';
 import type { AppEnv } from '../../http/request-context.js';
+import { type Outcome, outcomeOf } from '../operation-outcome.js';
 import type { OperationView } from './shapes.js';
-
-/**
- * The earlier API answered once libvirt had done the work: each change here waits for its
- * operation, up to two minutes (then 202, with the operation to follow).
- */
-export const WAIT = { wait: true, wait_timeout_ms: 120_000 } as const;
-
-export type Outcome =
-  | { kind: 'done' }
-  | { kind: 'pending'; operation_id: string }
-  | { kind: 'failed'; reason: string; operation_id: string };
-
-/** How a waited-for change ended: done (or nothing to do), still running, or failed. */
-export function outcomeOf({ operation }: VmActionResult): Outcome {
-  if (!operation || operation.status === 'succeeded') return { kind: 'done' };
-  if (operation.status === 'failed' || operation.status === 'cancelled') {
-    return { kind: 'failed', reason: operation.error ?? `the operation was ${operation.status}`, operation_id: operation.id };
-  }
-  return { kind: 'pending', operation_id: operation.id };
-}
 
 /**
  * A failed operation, as the earlier API reported libvirt's failures: 500 with

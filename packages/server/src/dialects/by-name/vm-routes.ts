@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { foldBodyAliases, UPDATE_VM_ALIASES } from '../../http/body-aliases.js';
 import { readBody } from '../../http/read-body.js';
 import type { DialectRequest, DialectRoute } from '../dialect.js';
+import { WAIT } from '../operation-outcome.js';
 import { resolveLiveVm, vmRefKind } from '../vm-ref.js';
 import { FlaskError, mustBeStopped, retellConflict } from './errors.js';
-import { afterOperation, InProgress, WAIT } from './outcome.js';
+import { afterOperation, InProgress } from './outcome.js';
 
 /** The earlier API's modify body: its names for the native fields. */
 export const ModifyBody = z.strictObject({
