@@ -8,7 +8,7 @@ describeDriverConformance({
   name: 'simulated',
   skip: null,
   make: (root) =>
-    new SimulatedDriver({ disk_dir: join(root, 'disks'), bytes_per_gb: 2 ** 20, config: { state_file: join(root, 'simulator.json') } }),
+    new SimulatedDriver({ disk_dir: join(root, 'disks'), bytes_per_gb: 2 ** 20, config: { state_dir: join(root, 'simulator') } }),
   boot_text: 'console login: ',
   screen: true,
 });

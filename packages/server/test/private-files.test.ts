@@ -36,7 +36,7 @@ beforeAll(async () => {
     driver: new SimulatedDriver({
       disk_dir: join(dataDir, 'sim-disks'),
       bytes_per_gb: 2 ** 20,
-      config: { state_file: join(dataDir, 'simulator.json') },
+      config: { state_dir: join(dataDir, 'simulator') },
     }),
     log: createLogger('silent'),
     worker: { poll_ms: 100 },
@@ -88,7 +88,8 @@ describe('files Hangar writes', () => {
     expect(kinds.filter((p) => p.startsWith('/images/') && !p.includes('.partial'))).not.toHaveLength(0);
     expect(kinds.filter((p) => p.startsWith('/sim-disks/'))).toHaveLength(2);
     expect(kinds).toContain('/imports');
-    expect(kinds).toContain('/simulator.json');
+    expect(kinds).toContain('/simulator');
+    expect(kinds.filter((p) => p.startsWith('/simulator/') && p.endsWith('.json'))).not.toHaveLength(0);
     const open = entries.filter((e) => e.mode !== (e.dir ? 0o700 : 0o600)).map((e) => `${e.path} ${e.mode.toString(8)}`);
     expect(open).toEqual([]);
   });

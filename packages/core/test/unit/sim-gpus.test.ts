@@ -211,13 +211,13 @@ describe('a simulated host with GPUs', () => {
     afterAll(() => rm(dir, { recursive: true, force: true }));
 
     it('keeps each domain’s GPUs in its state file', async () => {
-      const state_file = join(dir, 'simulator.json');
-      const first = new SimulatedDriver({ config: { state_file, gpus: GPUS } });
+      const state_dir = join(dir, 'simulator');
+      const first = new SimulatedDriver({ config: { state_dir, gpus: GPUS } });
       const held = await first.define(spec('held', [gpu(A)]));
       await first.start(held.ref);
       const waiting = await first.define(spec('waiting', [gpu(A)]));
       await first.close();
-      const second = new SimulatedDriver({ config: { state_file, gpus: GPUS } });
+      const second = new SimulatedDriver({ config: { state_dir, gpus: GPUS } });
       expect(await failure(second.start(waiting.ref))).toMatchObject({ faults: [{ address: A, reason: expect.stringMatching(/busy/) }] });
       await second.kill(held.ref);
       await second.start(waiting.ref);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,16 +107,40 @@ describe('simulated hypervisor SimulatorClient', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(35);
   });
 
-  it('keeps its domains in a state file, so they outlive the process', async () => {
+  it('keeps its domains in a state directory, one file each, so they outlive the process', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
     try {
-      const file = join(dir, 'sim.json');
-      const first = new SimulatedDriver({ config: { state_file: file } });
+      const state_dir = join(dir, 'sim');
+      const first = new SimulatedDriver({ config: { state_dir } });
       const d = await first.define({ ...spec('kept'), vm_id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd' });
+      const gone = await first.define({ ...spec('gone'), vm_id: '0b6e2c1c-1f4e-4d57-9b4a-7c3f5d8e2a11' });
       await first.start(d.ref);
-      await first.close();
-      const second = new SimulatedDriver({ config: { state_file: file } });
+      await first.undefine(gone.ref, { delete_disks: true });
+      // Each domain in its own file, written when it changed (no flush at close needed).
+      expect(await readdir(state_dir)).toEqual([`${d.ref}.json`]);
+      const second = new SimulatedDriver({ config: { state_dir } });
       expect(await second.list()).toEqual([{ ref: d.ref, vm_id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd', state: 'running' }]);
+      await first.close();
+      await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('moves the domains of a state file from before one file per domain into the directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
+    try {
+      const state_dir = join(dir, 'sim');
+      const first = new SimulatedDriver({ config: { state_dir } });
+      const d = await first.define({ ...spec('old'), vm_id: '5d1f0e3a-8c2b-4e6f-a7d9-2b4c6e8f0a13' });
+      await first.start(d.ref);
+      const domain = JSON.parse(await readFile(join(state_dir, `${d.ref}.json`), 'utf8'));
+      await rm(state_dir, { recursive: true });
+      await writeFile(`${state_dir}.json`, JSON.stringify([domain]));
+      const second = new SimulatedDriver({ config: { state_dir } });
+      expect(await second.list()).toEqual([{ ref: d.ref, vm_id: '5d1f0e3a-8c2b-4e6f-a7d9-2b4c6e8f0a13', state: 'running' }]);
+      expect(await readdir(state_dir)).toEqual([`${d.ref}.json`]);
+      await expect(readFile(`${state_dir}.json`)).rejects.toThrow(/ENOENT/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

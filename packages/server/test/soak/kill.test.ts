@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '@hangar/core';
@@ -108,7 +108,11 @@ describe('kill -9 with operations in flight', () => {
     process.kill(-server.child.pid!, 'SIGTERM');
     await server.exited;
     server = undefined;
-    const domains = JSON.parse(await readFile(join(dir, 'simulator.json'), 'utf8')) as { vm_id: string | null }[];
+    const stateDir = join(dir, 'simulator');
+    const files = (await readdir(stateDir)).filter((n) => n.endsWith('.json'));
+    const domains = (await Promise.all(files.map(async (n) => JSON.parse(await readFile(join(stateDir, n), 'utf8'))))) as {
+      vm_id: string | null;
+    }[];
     const owners = domains.map((d) => d.vm_id);
     expect(owners.filter((id) => !id || !acknowledged.includes(id))).toEqual([]);
     expect(new Set(owners).size).toBe(owners.length);

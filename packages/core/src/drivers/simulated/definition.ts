@@ -38,7 +38,7 @@ export const simulatedDefinition = defineDriver({
       disk_dir: join(ctx.data_dir, 'sim-disks'),
       ...(s.HANGAR_SIM_BYTES_PER_GB ? { bytes_per_gb: s.HANGAR_SIM_BYTES_PER_GB } : {}),
       config: {
-        state_file: join(ctx.data_dir, 'simulator.json'),
+        state_dir: join(ctx.data_dir, 'simulator'),
         ...(latency ? { latency_ms: latency.length === 2 ? [latency[0]!, latency[1]!] : latency[0]! } : {}),
         ...(s.HANGAR_SIM_SEED !== undefined ? { seed: s.HANGAR_SIM_SEED } : {}),
         ...(s.HANGAR_SIM_CAPACITY ? { capacity: s.HANGAR_SIM_CAPACITY } : {}),

@@ -209,7 +209,6 @@ export class SimulatedDriver implements HypervisorDriver {
   }
 
   async close(): Promise<void> {
-    this.hypervisor.flush();
     await this.screen.close();
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { OsType } from '../../domain/fields.js';
 import type { GpuDevice, GpuFault } from '../../domain/gpu.js';
 import type { Capacity } from '../../domain/host.js';
@@ -65,8 +66,12 @@ export interface SimulatorConfig {
   capacity?: Capacity;
   /** The host's GPUs (`simGpus('10de:20b0,10de:20b0@1')` makes them as HANGAR_SIM_GPUS does). */
   gpus?: GpuDevice[];
-  /** Keep domains in this JSON file so they outlive the process, as real VMs outlive the control plane. */
-  state_file?: string;
+  /**
+   * Keep domains in this directory, one JSON file each, so they outlive the process, as real VMs
+   * outlive the control plane. A change writes only its domain's file (as libvirt keeps one XML
+   * per domain): rewriting every domain at each change made each change cost as much as all of them.
+   */
+  state_dir?: string;
 }
 
 export interface CallOptions {
@@ -96,7 +101,7 @@ export class SimulatedHypervisor {
 
   constructor(readonly config: SimulatorConfig = {}) {
     this.faults = new FaultPlan(config.seed ?? 1, config.faults);
-    if (config.state_file) this.load(config.state_file);
+    if (config.state_dir) this.load(config.state_dir);
   }
 
   get apiKey(): string {
@@ -153,6 +158,7 @@ export class SimulatedHypervisor {
   setIgnoresAcpi(id: string, ignores: boolean): void {
     const d = this.mustGet(id);
     d.ignores_acpi = ignores;
+    this.save(d);
   }
 
   onStateChange(listener: StateListener): () => void {
@@ -222,7 +228,7 @@ export class SimulatedHypervisor {
       created_at: new Date().toISOString(),
     };
     this.domains.set(id, d);
-    this.save();
+    this.save(d);
     return d;
   }
 
@@ -231,7 +237,7 @@ export class SimulatedHypervisor {
     if (!d) return;
     this.abortPending(id, 'domain deleted');
     this.domains.delete(id);
-    this.save();
+    this.forget(id);
   }
 
   startDomain(id: string): void {
@@ -302,7 +308,7 @@ export class SimulatedHypervisor {
     if (changes.disk_gb !== undefined) d.disks[0] = { name: 'disk0.qcow2', size_gb: changes.disk_gb };
     if (changes.vnc_enabled !== undefined) d.vnc_port = changes.vnc_enabled ? (d.vnc_port ?? this.freeVncPort()) : null;
     if (changes.network?.mac_address) d.mac_address = changes.network.mac_address;
-    this.save();
+    this.save(d);
     return d;
   }
 
@@ -347,7 +353,7 @@ export class SimulatedHypervisor {
     }
     d.console = [...(d.console ?? []), ...lines].slice(-CONSOLE_LINES);
     d.state = state;
-    this.save();
+    this.save(d);
     for (const l of this.listeners) l(d, reason);
   }
 
@@ -379,30 +385,53 @@ export class SimulatedHypervisor {
     return `52:54:00:${byte()}:${byte()}:${byte()}`;
   }
 
-  private load(file: string): void {
-    let text: string;
+  private load(dir: string): void {
+    let names: string[];
     try {
-      text = readFileSync(file, 'utf8');
+      names = readdirSync(dir).filter((n) => n.endsWith('.json'));
     } catch {
-      return;
+      names = [];
     }
-    for (const d of JSON.parse(text) as SimDomain[]) this.domains.set(d.id, d);
+    for (const name of names) {
+      try {
+        const d = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SimDomain;
+        this.domains.set(d.id, d);
+      } catch {
+        // A file cut short by a crash mid-write is only ever the `.tmp` (renamed into place whole): skipped.
+      }
+    }
+    // Before one file per domain, every domain was in `<dir>.json`: moved over once.
+    const legacy = `${dir}.json`;
+    let text: string | null = null;
+    try {
+      text = readFileSync(legacy, 'utf8');
+    } catch {}
+    if (text !== null) {
+      for (const d of JSON.parse(text) as SimDomain[]) {
+        if (this.domains.has(d.id)) continue;
+        this.domains.set(d.id, d);
+        this.save(d);
+      }
+      rmSync(legacy, { force: true });
+    }
   }
 
   /**
    * Written before the call that changed a domain returns, as a hypervisor keeps its domains:
    * a process killed the moment after (an agent's machine dying) still has them when it is back.
    */
-  private save(): void {
-    this.flush();
+  private save(d: SimDomain): void {
+    const dir = this.config.state_dir;
+    if (!dir) return;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `${d.id}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify(d), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
   }
 
-  /** Writes the domains now. */
-  flush(): void {
-    const file = this.config.state_file;
-    if (!file) return;
-    writeFileSync(`${file}.tmp`, JSON.stringify([...this.domains.values()]), { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
+  private forget(id: string): void {
+    const dir = this.config.state_dir;
+    if (dir) rmSync(join(dir, `${id}.json`), { force: true });
   }
 }
 
