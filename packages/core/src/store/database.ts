@@ -2,9 +2,11 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
+import { publisherOf, withNoticesAfterCommit } from './after-commit.js';
 import { connectPostgres } from './connect.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { runMigrations } from './migrate.js';
+import { prepareEveryQuery } from './prepared-statements.js';
 import * as schema from './schema.js';
 
 export type Db = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
@@ -70,7 +72,9 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     ...(opts.onStatement ? { debug: (_conn: number, query: string) => opts.onStatement!(query) } : {}),
   });
   const db = drizzle(sql, { schema }) as Db;
+  prepareEveryQuery(db);
   retryConflicts(db);
+  publisherOf(db);
   const t1 = performance.now();
   try {
     await waitForDatabase(sql, opts);
@@ -89,6 +93,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     opened: { postgres_ms: Math.round(t1 - t0), migrations_ms: Math.round(performance.now() - t1) },
     close: () =>
       (closed ??= (async () => {
+        await publisherOf(db).flushed();
         await sql.end({ timeout: 5 });
         await stopEmbedded?.();
       })()),
@@ -150,14 +155,20 @@ export function isDatabaseUnavailable(err: unknown): boolean {
  * pause, when PostgreSQL ended it for a deadlock (40P01) or a serialization failure (40001): the
  * transaction was rolled back whole, so running it again is safe, and its caller never sees a
  * conflict that a second try resolves. Savepoints (`tx.transaction`) are not retried on their
- * own: the whole transaction is.
+ * own: the whole transaction is. What the transaction announces (`announce`) is sent once it
+ * has committed.
  */
 function retryConflicts(db: Db): void {
   const once = db.transaction.bind(db);
   db.transaction = (async (fn: Parameters<Db['transaction']>[0], config?: Parameters<Db['transaction']>[1]) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await once(fn, config);
+        return await withNoticesAfterCommit(db, (hold) =>
+          once((tx) => {
+            hold(tx);
+            return fn(tx);
+          }, config),
+        );
       } catch (err) {
         if (attempt >= TRANSACTION_ATTEMPTS || !isConflict(err)) throw err;
         await sleep(5 + Math.random() * 20 * attempt);

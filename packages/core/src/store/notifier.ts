@@ -1,5 +1,5 @@
-import { sql as dsql } from 'drizzle-orm';
 import type postgres from 'postgres';
+import { announce } from './after-commit.js';
 import type { Tx } from './database.js';
 
 /** Channel on which every committed VM or operation change is announced. */
@@ -14,13 +14,13 @@ export interface ChangeNotice {
   status: string;
 }
 
-/** Queues a notification that PostgreSQL delivers when (and only if) the transaction commits. */
-export async function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
-  await tx.execute(dsql`SELECT pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify(notice)})`);
+/** Announces a change, delivered once (and only if) the transaction commits (`announce`). */
+export function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
+  return announce(tx, CHANGES_CHANNEL, JSON.stringify(notice));
 }
 
-export async function notifyWork(tx: Tx, hostId: string | null): Promise<void> {
-  await tx.execute(dsql`SELECT pg_notify(${WORK_CHANNEL}, ${hostId ?? ''})`);
+export function notifyWork(tx: Tx, hostId: string | null): Promise<void> {
+  return announce(tx, WORK_CHANNEL, hostId ?? '');
 }
 
 type Listener = (notice: ChangeNotice) => void;
