@@ -8,10 +8,9 @@ import type { PlacementStrategy } from '../scheduler/reserve.js';
 import type { Db } from '../store/database.js';
 import { vmGpuCopy } from '../store/gpu-rows.js';
 import { toOperation, toVm } from '../store/mappers.js';
+import { insertVmWithOperation } from '../store/new-vm-rows.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
-import { insertOperation } from '../store/operation-rows.js';
-import { insertVm } from '../store/vm-rows.js';
-import { appendEvents } from './events.js';
+import { eventRow, type NewEvent } from './events.js';
 import { resolveHostForPlacement } from './hosts.js';
 import { idempotent } from './idempotency.js';
 import { nameGuard } from './name-guard.js';
@@ -33,6 +32,9 @@ export async function createVm(
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
         const gpus = normalizeGpus(input.gpus);
+        // What is read without locks goes first: from the host's reservation to the commit,
+        // every other create on that host waits (`insertVmWithOperation`).
+        const media = await vmMedia(tx, scope, input);
         await enforceQuota(tx, scope.project_id, {
           vms: 1,
           cpu_cores: input.cpu_cores,
@@ -50,50 +52,54 @@ export async function createVm(
           { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true, gpus },
         );
         const hostId = placed.host_id;
-        const media = await vmMedia(tx, scope, input);
         const now = new Date();
-        const vm = await insertVm(tx, {
-          id: vmId,
-          project_id: scope.project_id,
-          host_id: hostId,
-          name: input.name,
-          status: 'provisioning',
-          cpu_cores: input.cpu_cores,
-          memory_mb: input.memory_mb,
-          disk_gb: input.disk_gb,
-          os_type: input.os_type,
-          os_version: input.os_version ?? null,
-          labels: input.labels,
-          public_ip: input.public_ip ?? null,
-          network: normalizeNetwork(input.network),
-          vnc_enabled: input.vnc_enabled,
-          gpu_count: gpus?.count ?? 0,
-          gpu_model: gpus?.model ?? null,
-          gpu_vendor: gpus?.vendor ?? null,
-          gpu_devices: vmGpuCopy(placed.gpus),
-          image_id: media.image_id,
-          iso_image_id: media.iso_image_id,
-          current_operation_id: opId,
-          created_at: now,
-          updated_at: now,
-        });
-        const op = await insertOperation(tx, {
-          id: opId,
-          vm_id: vmId,
-          project_id: scope.project_id,
-          host_id: hostId,
-          action: 'create',
-          input: { start: input.start },
-          // An image still downloading gets its download's time on top.
-          deadline_at: new Date(now.getTime() + (rule('create').deadline_s + (media.waits ? IMAGE_WAIT_S : 0)) * 1000),
-          created_at: now,
-          updated_at: now,
-        });
         const base = { vm_id: vmId, project_id: scope.project_id, operation_id: opId };
-        await appendEvents(tx, [
-          { ...base, type: 'vm.created', message: `VM ${input.name} created`, to_status: 'provisioning' },
-          { ...base, type: 'operation.queued', message: 'create requested', data: { start: input.start } },
-        ]);
+        const { vm, op } = await insertVmWithOperation(
+          tx,
+          {
+            id: vmId,
+            project_id: scope.project_id,
+            host_id: hostId,
+            name: input.name,
+            status: 'provisioning',
+            cpu_cores: input.cpu_cores,
+            memory_mb: input.memory_mb,
+            disk_gb: input.disk_gb,
+            os_type: input.os_type,
+            os_version: input.os_version ?? null,
+            labels: input.labels,
+            public_ip: input.public_ip ?? null,
+            network: normalizeNetwork(input.network),
+            vnc_enabled: input.vnc_enabled,
+            gpu_count: gpus?.count ?? 0,
+            gpu_model: gpus?.model ?? null,
+            gpu_vendor: gpus?.vendor ?? null,
+            gpu_devices: vmGpuCopy(placed.gpus),
+            image_id: media.image_id,
+            iso_image_id: media.iso_image_id,
+            current_operation_id: opId,
+            created_at: now,
+            updated_at: now,
+          },
+          {
+            id: opId,
+            vm_id: vmId,
+            project_id: scope.project_id,
+            host_id: hostId,
+            action: 'create',
+            input: { start: input.start },
+            // An image still downloading gets its download's time on top.
+            deadline_at: new Date(now.getTime() + (rule('create').deadline_s + (media.waits ? IMAGE_WAIT_S : 0)) * 1000),
+            created_at: now,
+            updated_at: now,
+          },
+          (
+            [
+              { ...base, type: 'vm.created', message: `VM ${input.name} created`, to_status: 'provisioning' },
+              { ...base, type: 'operation.queued', message: 'create requested', data: { start: input.start } },
+            ] satisfies NewEvent[]
+          ).map(eventRow),
+        );
         await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
         await notifyWork(tx, hostId);
         return { vm: toVm(vm), operation: toOperation(op) };

@@ -1,0 +1,42 @@
+import { sql } from 'drizzle-orm';
+import { announce } from './after-commit.js';
+import type { Tx } from './database.js';
+import { EVENTS_WRITTEN_CHANNEL } from './event-sequencer.js';
+import type { NewOperationRow } from './operation-rows.js';
+import { fromRaw } from './raw-rows.js';
+import { events, type OperationRow, operations, projects, type VmRow, vms } from './schema.js';
+import type { NewVmRow } from './vm-rows.js';
+
+export type NewEventRow = typeof events.$inferInsert;
+
+/**
+ * A new VM's rows in one statement: its number from the project's counter, the VM, the
+ * operation that makes it, and their events. A create holds its host's row (the reservation)
+ * and the project's counter row from the moment it takes them to its commit; every round trip
+ * between the two is a wait for every other create on that host or in that project. One
+ * statement, and the commit right after it, keeps that stretch as short as it can be.
+ */
+export async function insertVmWithOperation(
+  tx: Tx,
+  vm: Omit<NewVmRow, 'number'>,
+  op: NewOperationRow,
+  eventRows: NewEventRow[],
+): Promise<{ vm: VmRow; op: OperationRow }> {
+  // The counter bumped as `insertVm` does (same lock, same order: after the quota's and the host's).
+  const counter = sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1
+    WHERE ${projects.id} = ${vm.project_id} RETURNING ${projects.next_vm_number} - 1 AS number`;
+  const newVm = tx
+    .insert(vms)
+    .values({ ...vm, number: sql`(SELECT number FROM vm_number)` })
+    .returning()
+    .getSQL();
+  const newOp = tx.insert(operations).values(op).returning().getSQL();
+  const newEvents = eventRows.length > 0 ? sql`, new_events AS (${tx.insert(events).values(eventRows).getSQL()})` : sql``;
+  // The operation comes back as JSON beside the VM's columns (one row, two tables' columns of the same names).
+  const rows = await tx.execute<Record<string, unknown>>(sql`
+    WITH vm_number AS (${counter}), new_vm AS (${newVm}), new_op AS (${newOp})${newEvents}
+    SELECT new_vm.*, (SELECT row_to_json(new_op) FROM new_op) AS hangar_new_operation FROM new_vm`);
+  const row = rows[0]!;
+  if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
+  return { vm: fromRaw(vms, row), op: fromRaw(operations, row.hangar_new_operation as Record<string, unknown>) };
+}
