@@ -45,6 +45,7 @@ describe('the benchmark suite', () => {
         r.write.baseline_per_s,
         r.write.ratio,
         r.worker.ops_per_s,
+        r.worker.baseline_claims_per_s,
         r.worker.wait_p99_ms,
         r.footprint.rss_idle,
         r.footprint.rss_under_load,

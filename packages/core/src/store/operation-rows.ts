@@ -1,7 +1,9 @@
 import { and, eq, sql } from 'drizzle-orm';
+import { announce } from './after-commit.js';
 import type { Db, Tx } from './database.js';
+import { EVENTS_WRITTEN_CHANNEL } from './event-sequencer.js';
 import { fromRaw } from './raw-rows.js';
-import { events, type OperationRow, operations } from './schema.js';
+import { events, type OperationRow, operations, type VmRow, vms } from './schema.js';
 
 /**
  * The verbs that write operation rows: queueing, claiming with a lease, renewing and releasing
@@ -48,9 +50,24 @@ export interface ClaimedOperation {
  * lease), claimed for `owner` and announced with its started (or retried) event, in one statement.
  */
 export async function claimNextOperation(db: Db, owner: string, hostIds: string[], lease_ms: number): Promise<ClaimedOperation | null> {
-  if (hostIds.length === 0) return null;
-  // The candidate is read in FROM (not a subquery in WHERE) so that its holder before the
-  // claim can be returned beside the claimed row.
+  const [claimed] = await claimOperations(db, owner, hostIds, lease_ms, 1);
+  return claimed ?? null;
+}
+
+/** A claimed operation with its VM as the claim found it. */
+export interface ClaimedWork extends ClaimedOperation {
+  vm: VmRow | null;
+}
+
+/**
+ * Up to `limit` of the oldest claimable operations on these hosts, oldest first, each with its
+ * VM, claimed and announced in one statement: a worker with room for many takes them in one
+ * round trip instead of one each.
+ */
+export async function claimOperations(db: Db, owner: string, hostIds: string[], lease_ms: number, limit: number): Promise<ClaimedWork[]> {
+  if (hostIds.length === 0 || limit < 1) return [];
+  // The candidates are read in FROM (not a subquery in WHERE) so that each one's holder before
+  // the claim can be returned beside the claimed row.
   const rows = await db.execute<Record<string, unknown>>(sql`
     WITH claimed AS (
       UPDATE ${operations} SET
@@ -67,7 +84,7 @@ export async function claimNextOperation(db: Db, owner: string, hostIds: string[
           AND host_id IN ${hostIds}
         ORDER BY created_at
         FOR UPDATE SKIP LOCKED
-        LIMIT 1) AS candidate
+        LIMIT ${limit}) AS candidate
       WHERE ${operations.id} = candidate.id
       RETURNING ${operations}.*, candidate.previous_owner),
     announced AS (
@@ -77,9 +94,15 @@ export async function claimNextOperation(db: Db, owner: string, hostIds: string[
         action || CASE WHEN attempts > 1 THEN ' taken over (attempt ' || attempts || ')' ELSE ' started' END
           || ' by ' || ${owner}
       FROM claimed)
-    SELECT * FROM claimed`);
-  const row = rows[0];
-  return row ? { op: fromRaw(operations, row), taken_over: row.previous_owner != null } : null;
+    SELECT claimed.*, (SELECT row_to_json(v) FROM ${vms} v WHERE v.id = claimed.vm_id) AS hangar_claimed_vm
+    FROM claimed ORDER BY claimed.created_at`);
+  if (rows.length === 0) return [];
+  await announce(db, EVENTS_WRITTEN_CHANNEL, '');
+  return rows.map((row) => ({
+    op: fromRaw(operations, row),
+    taken_over: row.previous_owner != null,
+    vm: row.hangar_claimed_vm ? fromRaw(vms, row.hangar_claimed_vm as Record<string, unknown>) : null,
+  }));
 }
 
 /** Extends an operation's lease if `owner` still holds it; false when it was lost (cancelled, taken over). */

@@ -1,6 +1,9 @@
 export interface ClaimLoopOptions<T extends { id: string }> {
-  /** Takes the next job, or null when there is none; `signal` aborts a claim that waits (a long-poll) at stop. */
-  claim: (signal: AbortSignal) => Promise<T | null>;
+  /**
+   * Takes up to `max` jobs (at least one when there is any), none when there is none; `signal`
+   * aborts a claim that waits (a long-poll) at stop.
+   */
+  claim: (signal: AbortSignal, max: number) => Promise<T[]>;
   /** Runs one claimed job; `ctl` aborts it (shutdown). */
   run: (job: T, ctl: AbortController) => Promise<void>;
   concurrency: number;
@@ -61,14 +64,16 @@ export class ClaimLoop<T extends { id: string }> {
       let failed = false;
       try {
         while (this.running && this.active.size < this.opts.concurrency) {
-          const job = await this.opts.claim(this.stopping.signal);
-          if (!job) break;
-          const ctl = new AbortController();
-          const done = this.opts.run(job, ctl).finally(() => {
-            this.active.delete(job.id);
-            this.kick();
-          });
-          this.active.set(job.id, { ctl, done });
+          const jobs = await this.opts.claim(this.stopping.signal, this.opts.concurrency - this.active.size);
+          if (jobs.length === 0) break;
+          for (const job of jobs) {
+            const ctl = new AbortController();
+            const done = this.opts.run(job, ctl).finally(() => {
+              this.active.delete(job.id);
+              this.kick();
+            });
+            this.active.set(job.id, { ctl, done });
+          }
         }
       } catch (err) {
         this.opts.onClaimError(err);

@@ -1,10 +1,8 @@
-import { eq } from 'drizzle-orm';
 import { DriverError } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import type { Db } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
-import { claimNextOperation, releaseLeases, renewLease } from '../store/operation-rows.js';
-import { vms } from '../store/schema.js';
+import { claimOperations, releaseLeases, renewLease } from '../store/operation-rows.js';
 import { recordDomainRef } from '../store/vm-rows.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { deferWithReason } from './defer.js';
@@ -43,15 +41,19 @@ export class DatabaseQueue implements OperationQueue {
   }
 
   async claim(): Promise<Work | null> {
-    for (;;) {
-      const claimed = await claimNextOperation(this.db, this.owner, this.opts.host_ids(), this.opts.lease_ms);
-      if (!claimed) return null;
-      const { op } = claimed;
-      if (claimed.taken_over) this.telemetry.leaseTakenOver({ action: op.action });
-      const [vm] = await this.db.select().from(vms).where(eq(vms.id, op.vm_id));
-      // The VM row cannot go while an operation on it is open; a row gone is a database edited by hand.
-      if (vm) return { op, vm };
+    return (await this.claimMany(new AbortController().signal, 1))[0] ?? null;
+  }
+
+  async claimMany(_signal: AbortSignal, max: number): Promise<Work[]> {
+    const claimed = await claimOperations(this.db, this.owner, this.opts.host_ids(), this.opts.lease_ms, max);
+    const work: Work[] = [];
+    for (const c of claimed) {
+      if (c.taken_over) this.telemetry.leaseTakenOver({ action: c.op.action });
+      // The VM row cannot go while an operation on it is open; a row gone is a database edited
+      // by hand: that operation stays claimed until its lease runs out, as before.
+      if (c.vm) work.push({ op: c.op, vm: c.vm });
     }
+    return work;
   }
 
   renew(op: WorkOperation): Promise<boolean> {

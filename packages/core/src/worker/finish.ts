@@ -3,13 +3,12 @@ import type { Outcome } from '../actions/action.js';
 import { GpuFault } from '../domain/gpu.js';
 import type { StableStatus, VmStatus } from '../domain/status.js';
 import { type Resources, reclaim, release } from '../scheduler/reserve.js';
-import { appendEvents, type NewEvent } from '../services/events.js';
+import { eventRow, type NewEvent } from '../services/events.js';
 import type { Db, Tx } from '../store/database.js';
+import { endOperationWith, lockVmAndOperation } from '../store/ending-rows.js';
 import { freeVmGpus, markGpuFaults } from '../store/gpu-rows.js';
 import { notifyChange } from '../store/notifier.js';
-import { endOperation, lockOperation } from '../store/operation-rows.js';
 import type { OperationRow, VmRow } from '../store/schema.js';
-import { changeVm, lockVm } from '../store/vm-rows.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 
 export interface Ending {
@@ -78,36 +77,15 @@ export async function finishOperation(
     // Set anew on each attempt: db.transaction runs this again after a conflict.
     ended = null;
     // Lock order everywhere: VM first, then its operation.
-    const vm = await lockVm(tx, which.vm_id);
-    const op = await lockOperation(tx, which.id);
-    if (!vm || !op) return false;
+    const locked = await lockVmAndOperation(tx, which.vm_id, which.id);
+    if (!locked) return false;
+    const { vm, op } = locked;
     const open = op.status === 'running' || (owner === null && op.status === 'pending');
     if (!open || (owner !== null && op.lease_owner !== owner)) return false;
 
     const status: StableStatus = ending.outcome.status;
-    await endOperation(tx, op.id, { status: ending.result, error: ending.error ?? null });
     ended = { action: op.action, created_at: op.created_at };
     const ownsVm = vm.current_operation_id === op.id;
-    if (ownsVm) {
-      await changeVm(
-        tx,
-        vm,
-        {
-          ...(ending.outcome.vm ?? {}),
-          status,
-          current_operation_id: null,
-          last_error: ending.result === 'failed' ? (ending.error ?? 'operation failed') : null,
-        },
-        { operation_id: op.id },
-      );
-      const free = released(op, vm, ending);
-      if (free) await release(tx, vm.host_id, free);
-      // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
-      if (op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early) {
-        await reclaim(tx, vm.host_id, op.input.released_early as Resources);
-      }
-      await settleGpus(tx, op, vm.id, ending);
-    }
     const base = { vm_id: vm.id, project_id: vm.project_id, operation_id: op.id };
     const list: NewEvent[] = [
       ending.result === 'succeeded'
@@ -128,7 +106,33 @@ export async function finishOperation(
         to_status: status,
       });
     }
-    await appendEvents(tx, list);
+    // The operation's end, its VM's change and their events: one statement.
+    await endOperationWith(
+      tx,
+      op.id,
+      { status: ending.result, error: ending.error ?? null },
+      ownsVm
+        ? {
+            vm_id: vm.id,
+            patch: {
+              ...(ending.outcome.vm ?? {}),
+              status,
+              current_operation_id: null,
+              last_error: ending.result === 'failed' ? (ending.error ?? 'operation failed') : null,
+            },
+          }
+        : null,
+      list.map(eventRow),
+    );
+    if (ownsVm) {
+      const free = released(op, vm, ending);
+      if (free) await release(tx, vm.host_id, free);
+      // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
+      if (op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early) {
+        await reclaim(tx, vm.host_id, op.input.released_early as Resources);
+      }
+      await settleGpus(tx, op, vm.id, ending);
+    }
     // Waiters on the operation learn it ended even when it no longer owned the VM.
     if (!ownsVm) await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: vm.status as VmStatus });
     return true;

@@ -56,7 +56,10 @@ export class ImageDownloader {
     this.log = opts.logger ?? consoleLogger;
     this.telemetry = opts.telemetry ?? NO_TELEMETRY;
     this.loop = new ClaimLoop({
-      claim: () => this.claim(),
+      claim: async () => {
+        const one = await this.claim();
+        return one ? [one] : [];
+      },
       run: (image, ctl) => this.download(image, ctl.signal),
       concurrency: opts.concurrency ?? 2,
       poll_ms: opts.poll_ms ?? 1_000,

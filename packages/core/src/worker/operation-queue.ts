@@ -51,6 +51,8 @@ export interface OperationQueue {
   readonly owner: string;
   /** The next operation on one of the queue's hosts, claimed with a lease; null when there is none (after waiting, for a long-poll). */
   claim(signal: AbortSignal): Promise<Work | null>;
+  /** Up to `max` operations at once, oldest first (none: an empty list, without waiting); queues that can take many in one round trip. */
+  claimMany?(signal: AbortSignal, max: number): Promise<Work[]>;
   /** Extends the lease; false when it was lost (cancelled, taken over). */
   renew(op: WorkOperation): Promise<boolean>;
   /** Ends the operation and moves its VM; false when it was no longer this worker's to end. */

@@ -84,7 +84,7 @@ export class Worker {
           telemetry: opts.telemetry,
         });
     this.loop = new ClaimLoop({
-      claim: (signal) => this.claimWork(signal),
+      claim: (signal, max) => this.claimWorks(signal, max),
       run: (work, ctl) => this.execute(work, ctl),
       concurrency: this.concurrency,
       poll_ms: this.pollMs,
@@ -137,6 +137,14 @@ export class Worker {
   private async claimWork(signal: AbortSignal): Promise<(Work & { id: string }) | null> {
     const work = await this.queue.claim(signal);
     return work ? { ...work, id: work.op.id } : null;
+  }
+
+  private async claimWorks(signal: AbortSignal, max: number): Promise<(Work & { id: string })[]> {
+    if (!this.queue.claimMany) {
+      const one = await this.claimWork(signal);
+      return one ? [one] : [];
+    }
+    return (await this.queue.claimMany(signal, max)).map((w) => ({ ...w, id: w.op.id }));
   }
 
   private async execute({ op, vm }: Work, ctl = new AbortController()): Promise<void> {

@@ -1,0 +1,63 @@
+import { eq, sql } from 'drizzle-orm';
+import type { VmStatus } from '../domain/status.js';
+import { announce } from './after-commit.js';
+import type { Tx } from './database.js';
+import { EVENTS_WRITTEN_CHANNEL } from './event-sequencer.js';
+import type { NewEventRow } from './new-vm-rows.js';
+import { notifyChange } from './notifier.js';
+import { fromRaw } from './raw-rows.js';
+import { events, type OperationRow, operations, type VmRow, vms } from './schema.js';
+import type { VmPatch } from './vm-rows.js';
+
+/**
+ * The verbs of an operation's ending, each one statement: a worker ends many operations a
+ * second, and each round trip of a transaction is paid by every one of them.
+ */
+
+/** The VM and its operation, locked in the one lock order (the VM first, then its operation), in one statement. */
+export async function lockVmAndOperation(tx: Tx, vmId: string, opId: string): Promise<{ vm: VmRow; op: OperationRow } | null> {
+  // Rows are locked in the order their tables are named in FOR ... OF: the VM, then the operation.
+  const rows = await tx.execute<Record<string, unknown>>(sql`
+    SELECT v.*, row_to_json(o) AS hangar_operation FROM ${vms} v JOIN ${operations} o ON o.id = ${opId}
+    WHERE v.id = ${vmId} FOR NO KEY UPDATE OF v, o`);
+  const row = rows[0];
+  if (!row) return null;
+  return { vm: fromRaw(vms, row), op: fromRaw(operations, row.hangar_operation as Record<string, unknown>) };
+}
+
+/**
+ * Ends an operation (`endOperation`'s change), writes its VM's change (`changeVm`'s: the
+ * version goes up, waiters are woken) when given, and appends the events, in one statement.
+ */
+export async function endOperationWith(
+  tx: Tx,
+  opId: string,
+  end: { status: 'succeeded' | 'failed' | 'cancelled'; error: string | null },
+  change: { vm_id: string; patch: VmPatch } | null,
+  eventRows: NewEventRow[],
+): Promise<VmRow | null> {
+  const now = new Date();
+  const ended = tx
+    .update(operations)
+    .set({ status: end.status, error: end.error, finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null })
+    .where(eq(operations.id, opId))
+    .getSQL();
+  const changed = change
+    ? tx
+        .update(vms)
+        .set({ ...change.patch, version: sql`${vms.version} + 1`, updated_at: now })
+        .where(eq(vms.id, change.vm_id))
+        .returning()
+        .getSQL()
+    : sql`SELECT * FROM ${vms} WHERE false`;
+  const appended = eventRows.length > 0 ? sql`, appended AS (${tx.insert(events).values(eventRows).getSQL()})` : sql``;
+  const rows = await tx.execute<Record<string, unknown>>(sql`
+    WITH ended AS (${ended}), changed AS (${changed})${appended}
+    SELECT * FROM changed`);
+  if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
+  const row = rows[0];
+  if (!row) return null;
+  const vm = fromRaw(vms, row);
+  await notifyChange(tx, { vm_id: vm.id, operation_id: opId, status: vm.status as VmStatus });
+  return vm;
+}
