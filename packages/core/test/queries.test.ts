@@ -1,5 +1,10 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../src/index.js';
+import { EXACT_COUNT_LIMIT, listVms } from '../src/services/vm-queries.js';
+import { connectPostgres } from '../src/store/connect.js';
+import type { Db } from '../src/store/database.js';
+import * as schema from '../src/store/schema.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 let cp: TestControlPlane;
@@ -47,6 +52,35 @@ describe('listing VMs', () => {
     } while (cursor);
     expect(seen).toHaveLength(25);
     expect(new Set(seen).size).toBe(25);
+  });
+
+  it('says the same total on every page by number, the last one and one past the end included', async () => {
+    const pages = [];
+    for (const page of [1, 2, 3, 4]) {
+      const p = await cp.services.vms.list(scope, { per_page: 10, page });
+      pages.push([p.vms.length, p.total, p.total_is_estimate, p.total_pages]);
+    }
+    expect(pages).toEqual([
+      [10, 25, false, 3],
+      [10, 25, false, 3],
+      [5, 25, false, 3],
+      [0, 25, false, 3],
+    ]);
+  });
+
+  it('keeps its filters and its total across cursor pages', async () => {
+    const query = { status: 'stopped', label: ['team=b', 'env=prod'] };
+    const whole = await cp.services.vms.list(scope, { ...query, per_page: 100 });
+    expect(whole.vms.map((v) => v.name)).toEqual(['node-23', 'node-21', 'node-19', 'node-17', 'node-15', 'node-13', 'node-11']);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await cp.services.vms.list(scope, { ...query, per_page: 3, cursor });
+      expect(page).toMatchObject({ total: 7, total_is_estimate: false });
+      seen.push(...page.vms.map((v) => v.name));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(whole.vms.map((v) => v.name));
   });
 
   it('filters by status, os, labels, name and host', async () => {
@@ -194,7 +228,59 @@ describe('counting large lists', () => {
     expect(many.vms).toHaveLength(50);
     expect(many.total_is_estimate).toBe(true);
     expect(many.total).toBeGreaterThan(1_000);
+    // The estimate is the planner's for the list's filter.
+    const [plan] = await cp.database.sql`
+      EXPLAIN (FORMAT JSON) SELECT 1 FROM vms WHERE project_id = ${other.id} AND deleted_at IS NULL AND labels @> '{"tier":"web"}'::jsonb`;
+    const planned = Math.round((plan!['QUERY PLAN'] as [{ Plan: { 'Plan Rows': number } }])[0].Plan['Plan Rows']);
+    expect(many.total).toBe(Math.max(EXACT_COUNT_LIMIT + 1, planned));
+    // The last page by number holds more than the exact limit behind it: still the estimate.
+    const last = await cp.services.vms.list(crowd, { per_page: 100, page: 11, label: ['tier=web'] });
+    expect(last).toMatchObject({ total: many.total, total_is_estimate: true });
+    expect(last.vms).toHaveLength(50);
     const few = await cp.services.vms.list(crowd, { per_page: 50, search: 'c-104' });
     expect(few).toMatchObject({ total: 11, total_is_estimate: false }); // c-104 and c-1040..c-1049
+    const second = await cp.services.vms.list(crowd, { per_page: 5, page: 2, search: 'c-104' });
+    expect(second).toMatchObject({ total: 11, total_is_estimate: false });
+  });
+
+  it('counts a dense match along the list’s index, not by reading the table', async () => {
+    const dense = await cp.services.projects.create({ name: 'dense' });
+    const [host] = await cp.database.sql`SELECT id FROM hosts LIMIT 1`;
+    await cp.database.sql`
+      INSERT INTO vms (project_id, host_id, number, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network, created_at)
+      SELECT ${dense.id}, ${host!.id}, g, 'd-' || g, (ARRAY['running','stopped','paused'])[1 + g % 3], 1, 256, 1, 'linux',
+        jsonb_build_object('tier', (ARRAY['web','db'])[1 + g % 2]),
+        '{"type":"nat","bridge_name":null,"mac_address":null,"ip_address":null}'::jsonb, timestamptz '2026-01-01' + (g || ' seconds')::interval
+      FROM generate_series(1, 30000) g`;
+    await cp.database.sql`ANALYZE vms`;
+    const explain = async (query: string, params: unknown[] = []) =>
+      JSON.stringify(await cp.database.sql.unsafe(`EXPLAIN (FORMAT JSON) ${query}`, params as never[]));
+    // Left to itself the planner counts 1,001 of them by reading the table (from wherever the last
+    // sequential scan stopped, through a small ring of buffers on a large table).
+    expect(
+      await explain(
+        `SELECT count(*) FROM (SELECT 1 FROM vms WHERE project_id = '${dense.id}' AND deleted_at IS NULL AND status = 'running' AND labels @> '{"tier":"web"}' LIMIT 1001) m`,
+      ),
+    ).toContain('"Seq Scan"');
+    const sent: { query: string; params: unknown[] }[] = [];
+    const client = connectPostgres(cp.database.url, {
+      max: 2,
+      onnotice: () => {},
+      debug: (_c, query, params) => sent.push({ query, params }),
+    });
+    try {
+      const db = drizzle(client, { schema }) as unknown as Db;
+      const page = await listVms(db, { project_id: dense.id, actor: 'test' }, { status: 'running', label: 'tier=web', per_page: 50 });
+      expect(page.vms.map((v) => v.name).slice(0, 2)).toEqual(['d-30000', 'd-29994']);
+      expect(page.total_is_estimate).toBe(true);
+      // The list's count walks the index from the newest VM instead.
+      const counts = sent.filter((s) => s.query.startsWith('SELECT count(*)'));
+      expect(counts).toHaveLength(1);
+      const plan = await explain(counts[0]!.query, counts[0]!.params);
+      expect(plan).toContain('"Index Scan"');
+      expect(plan).not.toContain('"Seq Scan"');
+    } finally {
+      await client.end();
+    }
   });
 });
