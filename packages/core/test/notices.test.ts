@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/store/database.js';
 import { EVENTS_WRITTEN_CHANNEL } from '../src/store/event-sequencer.js';
 import { CHANGES_CHANNEL, notifyChange } from '../src/store/notifier.js';
+import { MAX_PREPARED_TEXTS } from '../src/store/prepared-statements.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 let cp: TestControlPlane;
@@ -72,13 +73,19 @@ describe('notices', () => {
     }
   });
 
-  it('every query drizzle sends is a prepared statement of its connection', async () => {
-    const prepared = await database.db.transaction(async (tx) => {
-      await tx.execute(sql`SELECT ${'prepared-probe'}::text AS probe`);
-      return tx.execute<{ n: number }>(
-        sql`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE ${'%prepared-probe%'} OR statement LIKE ${'%::text AS probe%'}`,
-      );
+  it('queries drizzle sends are prepared statements of their connection, up to a bound of distinct texts', async () => {
+    const count = (tx: { execute: typeof database.db.execute }, like: string) =>
+      tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE ${like}`);
+    const { first, last } = await database.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT ${'probe'}::text AS prepared_probe`);
+      const first = (await count(tx, '%AS prepared_probe%'))[0]!.n;
+      // Enough texts of their own to fill the bound: the next new one runs unprepared.
+      for (let i = 0; i < MAX_PREPARED_TEXTS; i++) await tx.execute(sql.raw(`SELECT ${i} AS filler_${i}`));
+      await tx.execute(sql`SELECT ${'probe'}::text AS unprepared_probe`);
+      const last = (await count(tx, '%AS unprepared_probe%'))[0]!.n;
+      return { first, last };
     });
-    expect(prepared[0]!.n).toBeGreaterThan(0);
+    expect(first).toBe(1);
+    expect(last).toBe(0);
   });
 });

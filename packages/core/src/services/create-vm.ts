@@ -32,9 +32,6 @@ export async function createVm(
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
         const gpus = normalizeGpus(input.gpus);
-        // What is read without locks goes first: from the host's reservation to the commit,
-        // every other create on that host waits (`insertVmWithOperation`).
-        const media = await vmMedia(tx, scope, input);
         await enforceQuota(tx, scope.project_id, {
           vms: 1,
           cpu_cores: input.cpu_cores,
@@ -52,6 +49,9 @@ export async function createVm(
           { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true, gpus },
         );
         const hostId = placed.host_id;
+        // After the VM's quota and placement: an image URL registers an image (its own quota and
+        // events), and a request refused for the VM is refused for that first.
+        const media = await vmMedia(tx, scope, input);
         const now = new Date();
         const base = { vm_id: vmId, project_id: scope.project_id, operation_id: opId };
         const { vm, op } = await insertVmWithOperation(

@@ -93,7 +93,8 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     opened: { postgres_ms: Math.round(t1 - t0), migrations_ms: Math.round(performance.now() - t1) },
     close: () =>
       (closed ??= (async () => {
-        await publisherOf(db).flushed();
+        // Notices of what committed go out first, if the database answers soon.
+        await Promise.race([publisherOf(db).flushed(), sleep(2_000)]);
         await sql.end({ timeout: 5 });
         await stopEmbedded?.();
       })()),

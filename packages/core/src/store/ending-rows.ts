@@ -17,12 +17,14 @@ import type { VmPatch } from './vm-rows.js';
 /** The VM and its operation, locked in the one lock order (the VM first, then its operation), in one statement. */
 export async function lockVmAndOperation(tx: Tx, vmId: string, opId: string): Promise<{ vm: VmRow; op: OperationRow } | null> {
   // Rows are locked in the order their tables are named in FOR ... OF: the VM, then the operation.
-  const rows = await tx.execute<Record<string, unknown>>(sql`
-    SELECT v.*, row_to_json(o) AS hangar_operation FROM ${vms} v JOIN ${operations} o ON o.id = ${opId}
+  // Rows come back as JSON: a prepared statement's result keeps its type when a migration adds a
+  // column (an older process beside a newer one), where `v.*` would fail its cached plan.
+  const rows = await tx.execute<{ vm: Record<string, unknown>; op: Record<string, unknown> }>(sql`
+    SELECT row_to_json(v) AS vm, row_to_json(o) AS op FROM ${vms} v JOIN ${operations} o ON o.id = ${opId}
     WHERE v.id = ${vmId} FOR NO KEY UPDATE OF v, o`);
   const row = rows[0];
   if (!row) return null;
-  return { vm: fromRaw(vms, row), op: fromRaw(operations, row.hangar_operation as Record<string, unknown>) };
+  return { vm: fromRaw(vms, row.vm), op: fromRaw(operations, row.op) };
 }
 
 /**
@@ -51,13 +53,13 @@ export async function endOperationWith(
         .getSQL()
     : sql`SELECT * FROM ${vms} WHERE false`;
   const appended = eventRows.length > 0 ? sql`, appended AS (${tx.insert(events).values(eventRows).getSQL()})` : sql``;
-  const rows = await tx.execute<Record<string, unknown>>(sql`
+  const rows = await tx.execute<{ vm: Record<string, unknown> }>(sql`
     WITH ended AS (${ended}), changed AS (${changed})${appended}
-    SELECT * FROM changed`);
+    SELECT row_to_json(changed) AS vm FROM changed`);
   if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
   const row = rows[0];
   if (!row) return null;
-  const vm = fromRaw(vms, row);
+  const vm = fromRaw(vms, row.vm);
   await notifyChange(tx, { vm_id: vm.id, operation_id: opId, status: vm.status as VmStatus });
   return vm;
 }

@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 
 /** Sent when events got their places in the stream: watchers read on. */
 export const EVENTS_SEQUENCED_CHANNEL = 'hangar_events_sequenced';
-/** Sent (by a trigger on `events`) when a transaction that wrote events commits. */
+/** Sent when a transaction that wrote events has committed: by the process for VM events, by a trigger for host and image events. */
 export const EVENTS_WRITTEN_CHANNEL = 'hangar_events_written';
 
 /**

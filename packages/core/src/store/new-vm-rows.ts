@@ -32,11 +32,12 @@ export async function insertVmWithOperation(
     .getSQL();
   const newOp = tx.insert(operations).values(op).returning().getSQL();
   const newEvents = eventRows.length > 0 ? sql`, new_events AS (${tx.insert(events).values(eventRows).getSQL()})` : sql``;
-  // The operation comes back as JSON beside the VM's columns (one row, two tables' columns of the same names).
-  const rows = await tx.execute<Record<string, unknown>>(sql`
+  // Both rows come back as JSON: one row of two tables' columns of the same names, and a
+  // prepared statement's result that keeps its type when a migration adds a column.
+  const rows = await tx.execute<{ vm: Record<string, unknown>; op: Record<string, unknown> }>(sql`
     WITH vm_number AS (${counter}), new_vm AS (${newVm}), new_op AS (${newOp})${newEvents}
-    SELECT new_vm.*, (SELECT row_to_json(new_op) FROM new_op) AS hangar_new_operation FROM new_vm`);
+    SELECT row_to_json(new_vm) AS vm, (SELECT row_to_json(new_op) FROM new_op) AS op FROM new_vm`);
   const row = rows[0]!;
   if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
-  return { vm: fromRaw(vms, row), op: fromRaw(operations, row.hangar_new_operation as Record<string, unknown>) };
+  return { vm: fromRaw(vms, row.vm), op: fromRaw(operations, row.op) };
 }

@@ -68,7 +68,8 @@ export async function claimOperations(db: Db, owner: string, hostIds: string[], 
   if (hostIds.length === 0 || limit < 1) return [];
   // The candidates are read in FROM (not a subquery in WHERE) so that each one's holder before
   // the claim can be returned beside the claimed row.
-  const rows = await db.execute<Record<string, unknown>>(sql`
+  // Rows come back as JSON: a prepared statement's result keeps its type when a migration adds a column.
+  const rows = await db.execute<{ op: Record<string, unknown>; previous_owner: string | null; vm: Record<string, unknown> | null }>(sql`
     WITH claimed AS (
       UPDATE ${operations} SET
         status = 'running',
@@ -94,14 +95,14 @@ export async function claimOperations(db: Db, owner: string, hostIds: string[], 
         action || CASE WHEN attempts > 1 THEN ' taken over (attempt ' || attempts || ')' ELSE ' started' END
           || ' by ' || ${owner}
       FROM claimed)
-    SELECT claimed.*, (SELECT row_to_json(v) FROM ${vms} v WHERE v.id = claimed.vm_id) AS hangar_claimed_vm
+    SELECT row_to_json(claimed) AS op, claimed.previous_owner, (SELECT row_to_json(v) FROM ${vms} v WHERE v.id = claimed.vm_id) AS vm
     FROM claimed ORDER BY claimed.created_at`);
   if (rows.length === 0) return [];
   await announce(db, EVENTS_WRITTEN_CHANNEL, '');
   return rows.map((row) => ({
-    op: fromRaw(operations, row),
+    op: fromRaw(operations, row.op),
     taken_over: row.previous_owner != null,
-    vm: row.hangar_claimed_vm ? fromRaw(vms, row.hangar_claimed_vm as Record<string, unknown>) : null,
+    vm: row.vm ? fromRaw(vms, row.vm) : null,
   }));
 }
 
