@@ -5,9 +5,10 @@ import type { Tx } from './database.js';
 import { EVENTS_WRITTEN_CHANNEL } from './event-sequencer.js';
 import type { NewEventRow } from './new-vm-rows.js';
 import { notifyChange } from './notifier.js';
+import { endedOperation, type OperationEnd } from './operation-rows.js';
 import { fromRaw } from './raw-rows.js';
 import { events, type OperationRow, operations, type VmRow, vms } from './schema.js';
-import type { VmPatch } from './vm-rows.js';
+import { changedVm, type VmPatch } from './vm-rows.js';
 
 /**
  * The verbs of an operation's ending, each one statement: a worker ends many operations a
@@ -34,23 +35,14 @@ export async function lockVmAndOperation(tx: Tx, vmId: string, opId: string): Pr
 export async function endOperationWith(
   tx: Tx,
   opId: string,
-  end: { status: 'succeeded' | 'failed' | 'cancelled'; error: string | null },
+  end: OperationEnd,
   change: { vm_id: string; patch: VmPatch } | null,
   eventRows: NewEventRow[],
 ): Promise<VmRow | null> {
   const now = new Date();
-  const ended = tx
-    .update(operations)
-    .set({ status: end.status, error: end.error, finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null })
-    .where(eq(operations.id, opId))
-    .getSQL();
+  const ended = tx.update(operations).set(endedOperation(end, now)).where(eq(operations.id, opId)).getSQL();
   const changed = change
-    ? tx
-        .update(vms)
-        .set({ ...change.patch, version: sql`${vms.version} + 1`, updated_at: now })
-        .where(eq(vms.id, change.vm_id))
-        .returning()
-        .getSQL()
+    ? tx.update(vms).set(changedVm(change.patch, now)).where(eq(vms.id, change.vm_id)).returning().getSQL()
     : sql`SELECT * FROM ${vms} WHERE false`;
   const appended = eventRows.length > 0 ? sql`, appended AS (${tx.insert(events).values(eventRows).getSQL()})` : sql``;
   const rows = await tx.execute<{ vm: Record<string, unknown> }>(sql`

@@ -4,8 +4,8 @@ import type { Tx } from './database.js';
 import { EVENTS_WRITTEN_CHANNEL } from './event-sequencer.js';
 import type { NewOperationRow } from './operation-rows.js';
 import { fromRaw } from './raw-rows.js';
-import { events, type OperationRow, operations, projects, type VmRow, vms } from './schema.js';
-import type { NewVmRow } from './vm-rows.js';
+import { events, type OperationRow, operations, type VmRow, vms } from './schema.js';
+import { type NewVmRow, takeVmNumber } from './vm-rows.js';
 
 export type NewEventRow = typeof events.$inferInsert;
 
@@ -23,8 +23,7 @@ export async function insertVmWithOperation(
   eventRows: NewEventRow[],
 ): Promise<{ vm: VmRow; op: OperationRow }> {
   // The counter bumped as `insertVm` does (same lock, same order: after the quota's and the host's).
-  const counter = sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1
-    WHERE ${projects.id} = ${vm.project_id} RETURNING ${projects.next_vm_number} - 1 AS number`;
+  const counter = takeVmNumber(vm.project_id);
   const newVm = tx
     .insert(vms)
     .values({ ...vm, number: sql`(SELECT number FROM vm_number)` })

@@ -22,17 +22,19 @@ export async function insertOperation(tx: Tx, values: NewOperationRow): Promise<
   return row!;
 }
 
+export interface OperationEnd {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  error: string | null;
+}
+
+/** What ending an operation writes to its row: its result, and no lease. */
+export function endedOperation(end: OperationEnd, now = new Date()) {
+  return { status: end.status, error: end.error, finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null };
+}
+
 /** Ends an operation (succeeded, failed, cancelled) and drops its lease. */
-export async function endOperation(
-  tx: Tx,
-  id: string,
-  end: { status: 'succeeded' | 'failed' | 'cancelled'; error: string | null },
-): Promise<void> {
-  const now = new Date();
-  await tx
-    .update(operations)
-    .set({ status: end.status, error: end.error, finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null })
-    .where(eq(operations.id, id));
+export async function endOperation(tx: Tx, id: string, end: OperationEnd): Promise<void> {
+  await tx.update(operations).set(endedOperation(end)).where(eq(operations.id, id));
 }
 
 /** A claimed operation, and whether it was taken from a holder whose lease had expired. */

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { VmStatus } from '../domain/status.js';
 import type { Tx } from './database.js';
 import { notifyChange } from './notifier.js';
@@ -50,11 +50,7 @@ export async function vmPlacement(
  * compatible with the key-share locks inserts referencing the project take.
  */
 export async function insertVm(tx: Tx, values: Omit<NewVmRow, 'number'>): Promise<VmRow> {
-  const counter = tx
-    .$with('vm_number', { number: sql<number>`number` })
-    .as(
-      sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1 WHERE ${projects.id} = ${values.project_id} RETURNING ${projects.next_vm_number} - 1 AS number`,
-    );
+  const counter = tx.$with('vm_number', { number: sql<number>`number` }).as(takeVmNumber(values.project_id));
   const [row] = await tx
     .with(counter)
     .insert(vms)
@@ -63,16 +59,22 @@ export async function insertVm(tx: Tx, values: Omit<NewVmRow, 'number'>): Promis
   return row!;
 }
 
+/** Bumps the project's VM counter, returning the number taken (`number`): the CTE `vm_number` of a new VM's insert. */
+export function takeVmNumber(project_id: string): SQL {
+  return sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1 WHERE ${projects.id} = ${project_id} RETURNING ${projects.next_vm_number} - 1 AS number`;
+}
+
+/** What a change to a VM writes: the patch, a new version and the time. */
+export function changedVm(patch: VmPatch, now = new Date()) {
+  return { ...patch, version: sql`${vms.version} + 1`, updated_at: now };
+}
+
 /**
  * Writes a change to a locked VM: its version goes up, and waiters on the VM (and on
  * `operation_id`, when given) are woken at commit.
  */
 export async function changeVm(tx: Tx, vm: Pick<VmRow, 'id'>, patch: VmPatch, notice: { operation_id: string | null }): Promise<VmRow> {
-  const [row] = await tx
-    .update(vms)
-    .set({ ...patch, version: sql`${vms.version} + 1`, updated_at: new Date() })
-    .where(eq(vms.id, vm.id))
-    .returning();
+  const [row] = await tx.update(vms).set(changedVm(patch)).where(eq(vms.id, vm.id)).returning();
   await notifyChange(tx, { vm_id: row!.id, operation_id: notice.operation_id, status: row!.status as VmStatus });
   return row!;
 }
