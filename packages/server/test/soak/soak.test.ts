@@ -42,7 +42,13 @@ describe('a soak', () => {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
-      return { status: res.status, ms: performance.now() - t0, retryAfter: res.headers.get('retry-after'), json: () => JSON.parse(text) };
+      return {
+        status: res.status,
+        ms: performance.now() - t0,
+        retryAfter: res.headers.get('retry-after'),
+        text,
+        json: () => JSON.parse(text),
+      };
     };
     const idle = await rssMb(server.child.pid!);
     // Memory is compared from a quarter into the run (the working set under this load, heaps
@@ -56,10 +62,11 @@ describe('a soak', () => {
     const statuses = new Map<number, number>();
     const bad: string[] = [];
     const end = Date.now() + SECONDS * 1000;
-    const note = (what: string, r: { status: number; ms: number; retryAfter: string | null }) => {
+    const note = (what: string, r: { status: number; ms: number; retryAfter: string | null; text: string }) => {
       latencies.push(r.ms);
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-      if (r.status >= 500 && !(r.status === 503 && r.retryAfter)) bad.push(`${what} ${r.status}`);
+      // The answer's body says which error it was; the server's log (below) says where.
+      if (r.status >= 500 && !(r.status === 503 && r.retryAfter)) bad.push(`${what} ${r.status} ${r.text.slice(0, 300)}`);
     };
     let loops = 0;
     await Promise.all(
@@ -87,6 +94,15 @@ describe('a soak', () => {
     console.log(
       `soak: ${CLIENTS} clients, ${SECONDS} s, ${loops} loops, ${latencies.length} requests; p50 ${p(latencies, 0.5).toFixed(0)} ms, p99 ${p(latencies, 0.99).toFixed(0)} ms; answers ${JSON.stringify([...statuses].sort())}; RSS idle ${idle.toFixed(0)} MB, under load ${warm.toFixed(0)} MB -> ${after.toFixed(0)} MB at the end (${(((after - warm) / warm) * 100).toFixed(0)}%; every 10 s: ${samples.join(', ')})`,
     );
+    if (bad.length > 0)
+      console.log(
+        `server log, errors:\n${server
+          .output()
+          .split('\n')
+          .filter((l) => /"level":(50|60)/.test(l))
+          .slice(0, 20)
+          .join('\n')}`,
+      );
     expect(bad.slice(0, 20)).toEqual([]);
     expect(loops).toBeGreaterThan(CLIENTS);
     expect(after).toBeLessThan(warm * 1.2);
