@@ -247,6 +247,33 @@ describe('reconciler', () => {
     expect(events.at(-1)).toMatchObject({ type: 'vm.drift', from_status: 'running', to_status: 'stopped' });
   });
 
+  it("does not move a VM by a domain event heard before the VM last changed (it was that change's doing)", async () => {
+    cp = await startTestControlPlane({ reconciler: { interval_ms: 60_000 } });
+    const { services, scope } = cp;
+    const r = await services.vms.create(scope, { name: 'told-late', start: true, ...small });
+    await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
+    const ref = await cp.domainRef(r.vm.id);
+    await cp.database.sql.begin(async (tx) => {
+      // Hold the event's handling back until the VM has changed after the event was heard, as a
+      // restart's ending overtakes the handling of the guest reboot's power-off.
+      await tx`LOCK TABLE vms IN ACCESS EXCLUSIVE MODE`;
+      cp!.hypervisor.guestPoweroff(ref);
+      await expect
+        .poll(async () => (await cp!.database.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]!.n)
+        .toBeGreaterThan(0);
+      await tx`UPDATE vms SET version = version + 1, updated_at = clock_timestamp() WHERE id = ${r.vm.id}`;
+    });
+    await expect
+      .poll(async () => (await cp!.database.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]!.n)
+      .toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await services.vms.get(scope, r.vm.id)).status).toBe('running');
+    expect((await services.vms.events(scope, r.vm.id)).some((e) => e.type === 'vm.drift')).toBe(false);
+    // The periodic pass compares it with the hypervisor anew.
+    expect((await reconcilerFor(cp).runOnce()).drifted).toBe(1);
+    expect((await services.vms.get(scope, r.vm.id)).status).toBe('stopped');
+  });
+
   it('notices a vanished domain and an unreachable host on its periodic pass', async () => {
     cp = await startTestControlPlane({ reconciler: false });
     const { services, scope } = cp;

@@ -118,6 +118,31 @@ describe('the agent protocol, spoken by a hostile agent', () => {
     expect((await admin.hosts.get.query({ id: host_id })).allocated).toEqual({ cpus: 0, memory_mb: 0, disk_gb: 0 });
   });
 
+  it('moves a VM by a domain change only when it was heard after the VM last changed, and refuses a stale one', async () => {
+    const { credential, host_id } = await join('late-teller');
+    const agent = client(credential);
+    const heardBefore = new Date().toISOString();
+    const created = await admin.vms.create.mutate({ name: 'rebooted', memory_mb: 256, disk_gb: 1, host_id, start: true });
+    await agent.agent.claim.mutate({ worker_id: 'w1', wait_ms: 0 });
+    await agent.agent.finish.mutate({
+      worker_id: 'w1',
+      operation_id: created.operation!.id,
+      result: 'succeeded',
+      outcome: { status: 'running', vm: { domain_ref: 'd-late' } },
+    });
+    // The power-off heard while the operation ran (a guest reboot's), told after it ended: not drift.
+    const off = { ref: 'd-late', state: 'stopped' as const, reason: 'guest shut down' };
+    await agent.agent.domain_changed.mutate({ ...off, observed_at: heardBefore });
+    expect((await admin.vms.get.query({ id: created.vm.id })).status).toBe('running');
+    for (const observed_at of ['0000-01-01T00:00:00Z', new Date(Date.now() - 3_600_000).toISOString(), 'yesterday']) {
+      expect(await refusal(agent.agent.domain_changed.mutate({ ...off, observed_at }))).toMatchObject({ status: 400 });
+    }
+    expect((await admin.vms.get.query({ id: created.vm.id })).status).toBe('running');
+    // One heard now moves it (a clock ahead of the server's counts as now).
+    await agent.agent.domain_changed.mutate({ ...off, observed_at: new Date(Date.now() + 3_600_000).toISOString() });
+    expect((await admin.vms.get.query({ id: created.vm.id })).status).toBe('stopped');
+  });
+
   it('cannot keep an operation open past its deadline by renewing its lease', async () => {
     const { credential, host_id } = await join('lingerer');
     const agent = client(credential);

@@ -82,6 +82,7 @@ export class HostAgent {
             state: change.state,
             reason: change.reason.slice(0, 2000),
             ...(change.event ? { event: change.event } : {}),
+            observed_at: new Date().toISOString(),
           })
           .catch((err: unknown) => this.log.warn({ err }, 'reporting a domain event failed (the next heartbeat settles it)'));
       }) ?? null;

@@ -91,11 +91,14 @@ export const ReportedDomain = z.strictObject({ ref: DomainRef, vm_id: Uuid.nulla
 /** How old a heartbeat's listing may be: an older one says nothing about now (and is refused). */
 export const MAX_REPORT_AGE_MS = 5 * 60_000;
 
+/** When an agent asked its hypervisor: an older answer says nothing about now (and is refused). */
+const AskedAt = Timestamp.refine((t) => Date.parse(t) > Date.now() - MAX_REPORT_AGE_MS, {
+  message: 'the report is too old (or its clock is off): ask the hypervisor again',
+});
+
 /** A heartbeat: what the hypervisor lists (or why it could not), asked at `asked_at`. */
 export const HostReport = z.strictObject({
-  asked_at: Timestamp.refine((t) => Date.parse(t) > Date.now() - MAX_REPORT_AGE_MS, {
-    message: 'the listing is too old (or its clock is off): list again',
-  }),
+  asked_at: AskedAt,
   /** Null when the hypervisor could not be listed; `unavailable` then says why. */
   domains: z.array(ReportedDomain).max(100_000).nullable(),
   unavailable: Text.max(2000).nullable(),
@@ -110,6 +113,11 @@ export const ReportedChange = z.strictObject({
   state: DomainStateName,
   reason: Text.max(2000),
   event: Text.max(100).optional(),
+  /**
+   * When the agent heard it. A VM changed since then (an operation ended) is not moved by it: the
+   * change was that operation's doing. Absent (an older agent): when the server hears it.
+   */
+  observed_at: AskedAt.optional(),
 });
 export type ReportedChange = z.infer<typeof ReportedChange>;
 

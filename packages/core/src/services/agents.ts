@@ -157,8 +157,9 @@ export class AgentService {
   }
 
   async domainChanged(agent: AgentPrincipal, raw: unknown): Promise<void> {
-    const change = parse(ReportedChange, raw, 'domain change');
-    await this.deps.drift.onDomainChange(agent.host_id, change);
+    const { observed_at, ...change } = parse(ReportedChange, raw, 'domain change');
+    const now = Date.now();
+    await this.deps.drift.onDomainChange(agent.host_id, change, new Date(observed_at ? Math.min(Date.parse(observed_at), now) : now));
   }
 
   /** The next operation on the agent's host, claimed; waits (a long-poll) up to `wait_ms` for one. */

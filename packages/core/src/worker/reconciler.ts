@@ -54,7 +54,7 @@ export class Reconciler {
     for (const [hostId, driver] of this.drivers) {
       const off = driver.watch?.((change) => {
         void this.drift
-          .onDomainChange(hostId, change)
+          .onDomainChange(hostId, change, new Date())
           .catch((err: unknown) => this.log.warn({ err, host: hostId }, 'reconciling a domain event failed'));
       });
       if (off) this.unwatch.push(off);

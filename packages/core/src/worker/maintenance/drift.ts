@@ -126,7 +126,13 @@ export class DriftWatch {
     return n;
   }
 
-  async onDomainChange(hostId: string, change: DomainStateChange): Promise<void> {
+  /**
+   * A change the hypervisor reported by itself, heard at `observed_at`. A VM changed since then
+   * is left alone: what was heard was the doing of the operation that changed it (a guest
+   * reboot's power-off, heard while the restart ran but handled after it ended), and the next
+   * periodic pass compares it with the hypervisor anew.
+   */
+  async onDomainChange(hostId: string, change: DomainStateChange, observed_at: Date): Promise<void> {
     const [vm] = await this.db
       .select({
         id: vms.id,
@@ -137,7 +143,7 @@ export class DriftWatch {
         op: vms.current_operation_id,
       })
       .from(vms)
-      .where(and(eq(vms.domain_ref, change.ref), eq(vms.host_id, hostId), isNull(vms.deleted_at)));
+      .where(and(eq(vms.domain_ref, change.ref), eq(vms.host_id, hostId), isNull(vms.deleted_at), lt(vms.updated_at, observed_at)));
     // While an operation runs, what the hypervisor reports is that operation's doing.
     if (!vm || vm.op || !CHECKED.includes(vm.status as VmStatus)) return;
     const status = statusFromDomain(change.state);
