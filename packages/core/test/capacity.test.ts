@@ -60,4 +60,32 @@ describe('capacity and deletes', () => {
     await services.vms.delete(scope, busy.vm.id, { force: true });
     expect(await allocated(cp)).toEqual([2, 1024, 10]);
   });
+
+  it('never overfills a host under concurrent creates: the hosts take what they have room for, the rest hear why', async () => {
+    // sim-1 has room for four 1 GB VMs; a second host (no driver: its creates stay queued) for two.
+    cp = await startTestControlPlane({ simulator: { capacity: { cpus: 16, memory_mb: 4096, disk_gb: 100 } } });
+    const { services, scope, database } = cp;
+    await database.sql`
+      INSERT INTO hosts (name, driver, cpus, memory_mb, disk_gb, last_seen_at)
+      VALUES ('small', 'simulated', 16, 2048, 100, now())`;
+    const results = await Promise.allSettled(
+      Array.from({ length: 24 }, (_, i) => services.vms.create(scope, { name: `racer-${i}`, cpu_cores: 1, memory_mb: 1024, disk_gb: 1 })),
+    );
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(6);
+    for (const r of refused) expect(r.reason).toMatchObject({ code: 'INSUFFICIENT_CAPACITY' });
+    // What each host has handed out is what its VMs hold, and within what it has.
+    const hosts = await database.sql<{ name: string; memory_mb: number; allocated_memory_mb: number; held: number; vms: number }[]>`
+      SELECT h.name, h.memory_mb, h.allocated_memory_mb,
+        (SELECT coalesce(sum(memory_mb), 0)::int FROM vms WHERE host_id = h.id) AS held,
+        (SELECT count(*)::int FROM vms WHERE host_id = h.id) AS vms
+      FROM hosts h ORDER BY h.name`;
+    expect(hosts).toEqual([
+      { name: 'sim-1', memory_mb: 4096, allocated_memory_mb: 4096, held: 4096, vms: 4 },
+      { name: 'small', memory_mb: 2048, allocated_memory_mb: 2048, held: 2048, vms: 2 },
+    ]);
+    // No number was taken by a create that was refused.
+    const numbers = await database.sql<{ number: number }[]>`SELECT number FROM vms ORDER BY number`;
+    expect(numbers.map((r) => r.number)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
 });

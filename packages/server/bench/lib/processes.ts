@@ -49,8 +49,10 @@ function start(args: string[], env: Record<string, string>, readyPath: string, w
 /** `hangar serve` as a user runs it (its own process, default log level), on an external database. */
 export async function startHangar(opts: { databaseUrl: string; dataDir: string; apiKey: string; worker?: boolean }): Promise<Proc> {
   const port = await freePort();
+  // HANGAR_BENCH_NODE_ARGS: flags for its node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes.
+  const nodeArgs = process.env.HANGAR_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   return start(
-    ['bin/hangar.mjs', 'serve'],
+    [...nodeArgs, 'bin/hangar.mjs', 'serve'],
     {
       PORT: String(port),
       HOST: '127.0.0.1',
