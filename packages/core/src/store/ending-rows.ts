@@ -8,6 +8,7 @@ import { notifyChange } from './notifier.js';
 import { endedOperation, type OperationEnd } from './operation-rows.js';
 import { fromRaw } from './raw-rows.js';
 import { events, type OperationRow, operations, type VmRow, vms } from './schema.js';
+import { StatementTemplate } from './statement-template.js';
 import { changedVm, type VmPatch } from './vm-rows.js';
 
 /**
@@ -40,14 +41,23 @@ export async function endOperationWith(
   eventRows: NewEventRow[],
 ): Promise<VmRow | null> {
   const now = new Date();
-  const ended = tx.update(operations).set(endedOperation(end, now)).where(eq(operations.id, opId)).getSQL();
-  const changed = change
-    ? tx.update(vms).set(changedVm(change.patch, now)).where(eq(vms.id, change.vm_id)).returning().getSQL()
-    : sql`SELECT * FROM ${vms} WHERE false`;
-  const appended = eventRows.length > 0 ? sql`, appended AS (${tx.insert(events).values(eventRows).getSQL()})` : sql``;
-  const rows = await tx.execute<{ vm: Record<string, unknown> }>(sql`
+  const t = new StatementTemplate('endOperationWith');
+  const endedRow = t.row('op', endedOperation(end, now));
+  const op = t.value('op_id', opId);
+  const changedRow = change ? t.row('vm', changedVm(change.patch, now)) : null;
+  const vmId = change ? t.value('vm_id', change.vm_id) : null;
+  const eventRowsT = eventRows.map((e, i) => t.row(`event${i}`, e));
+  const rows = await t.execute<{ vm: Record<string, unknown> }>(tx, () => {
+    const ended = tx.update(operations).set(endedRow).where(eq(operations.id, op)).getSQL();
+    const changed =
+      changedRow && vmId
+        ? tx.update(vms).set(changedRow).where(eq(vms.id, vmId)).returning().getSQL()
+        : sql`SELECT * FROM ${vms} WHERE false`;
+    const appended = eventRowsT.length > 0 ? sql`, appended AS (${tx.insert(events).values(eventRowsT).getSQL()})` : sql``;
+    return sql`
     WITH ended AS (${ended}), changed AS (${changed})${appended}
-    SELECT row_to_json(changed) AS vm FROM changed`);
+    SELECT row_to_json(changed) AS vm FROM changed`;
+  });
   if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
   const row = rows[0];
   if (!row) return null;

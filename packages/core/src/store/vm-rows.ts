@@ -1,4 +1,4 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { VmStatus } from '../domain/status.js';
 import type { Tx } from './database.js';
 import { notifyChange } from './notifier.js';
@@ -60,7 +60,7 @@ export async function insertVm(tx: Tx, values: Omit<NewVmRow, 'number'>): Promis
 }
 
 /** Bumps the project's VM counter, returning the number taken (`number`): the CTE `vm_number` of a new VM's insert. */
-export function takeVmNumber(project_id: string): SQL {
+export function takeVmNumber(project_id: string | Placeholder<string, unknown>): SQL {
   return sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1 WHERE ${projects.id} = ${project_id} RETURNING ${projects.next_vm_number} - 1 AS number`;
 }
 
