@@ -127,6 +127,31 @@ describe('simulated hypervisor SimulatorClient', () => {
     }
   });
 
+  it('gives each domain the lowest free VNC port, takes back the ports of deleted domains and of VNC turned off, and keeps them across a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
+    try {
+      const state_dir = join(dir, 'sim');
+      const h = new SimulatedHypervisor({ state_dir });
+      const made = Array.from({ length: 1000 }, (_, i) => h.createDomain(spec(`d${i}`)));
+      expect(made.map((d) => d.vnc_port)).toEqual(made.map((_, i) => 5900 + i));
+      expect(h.createDomain(spec('no-vnc', { vnc_enabled: false })).vnc_port).toBeNull();
+      h.deleteDomain(made[7]!.id);
+      h.reconfigureDomain(made[3]!.id, { vnc_enabled: false });
+      expect(h.createDomain(spec('takes-3')).vnc_port).toBe(5903);
+      expect(h.createDomain(spec('takes-7')).vnc_port).toBe(5907);
+      expect(h.reconfigureDomain(made[3]!.id, { vnc_enabled: true }).vnc_port).toBe(6900);
+      // Another process over the same directory knows which ports its domains have.
+      const again = new SimulatedHypervisor({ state_dir });
+      again.deleteDomain(made[500]!.id);
+      expect(again.createDomain(spec('after-restart')).vnc_port).toBe(6400);
+      expect(again.createDomain(spec('then')).vnc_port).toBe(6901);
+      const ports = [...again.domains.values()].map((d) => d.vnc_port).filter((p) => p !== null);
+      expect(new Set(ports).size).toBe(ports.length);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('moves the domains of a state file from before one file per domain into the directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
     try {

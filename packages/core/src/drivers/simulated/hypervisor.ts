@@ -98,6 +98,11 @@ export class SimulatedHypervisor {
   private readonly listeners = new Set<StateListener>();
   /** GPUs made faulty by a test, and why (in memory only, as injected faults are). */
   private readonly faultyGpus = new Map<string, string>();
+  /** The VNC ports domains have, and the lowest that may be free (every one below it is taken). */
+  private readonly vncPorts = new Set<number>();
+  private lowestFreeVncPort = 5900;
+  /** Whether `state_dir` is known to exist (made once, not before every write). */
+  private stateDirMade = false;
 
   constructor(readonly config: SimulatorConfig = {}) {
     this.faults = new FaultPlan(config.seed ?? 1, config.faults);
@@ -237,6 +242,7 @@ export class SimulatedHypervisor {
     if (!d) return;
     this.abortPending(id, 'domain deleted');
     this.domains.delete(id);
+    this.releaseVncPort(d.vnc_port);
     this.forget(id);
   }
 
@@ -306,7 +312,10 @@ export class SimulatedHypervisor {
     const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
     d.spec = { ...d.spec, ...given };
     if (changes.disk_gb !== undefined) d.disks[0] = { name: 'disk0.qcow2', size_gb: changes.disk_gb };
-    if (changes.vnc_enabled !== undefined) d.vnc_port = changes.vnc_enabled ? (d.vnc_port ?? this.freeVncPort()) : null;
+    if (changes.vnc_enabled !== undefined) {
+      if (!changes.vnc_enabled) this.releaseVncPort(d.vnc_port);
+      d.vnc_port = changes.vnc_enabled ? (d.vnc_port ?? this.freeVncPort()) : null;
+    }
     if (changes.network?.mac_address) d.mac_address = changes.network.mac_address;
     this.save(d);
     return d;
@@ -370,11 +379,18 @@ export class SimulatedHypervisor {
     return l[0] + this.faults.next() * (l[1] - l[0]);
   }
 
+  /** The lowest VNC port no domain has, taken. (Not a scan of every domain: a host may have thousands.) */
   private freeVncPort(): number {
-    const used = new Set([...this.domains.values()].map((d) => d.vnc_port));
-    let port = 5900;
-    while (used.has(port)) port++;
+    let port = this.lowestFreeVncPort;
+    while (this.vncPorts.has(port)) port++;
+    this.vncPorts.add(port);
+    this.lowestFreeVncPort = port + 1;
     return port;
+  }
+
+  private releaseVncPort(port: number | null): void {
+    if (port === null || !this.vncPorts.delete(port)) return;
+    if (port < this.lowestFreeVncPort) this.lowestFreeVncPort = port;
   }
 
   private randomMac(): string {
@@ -396,6 +412,7 @@ export class SimulatedHypervisor {
       try {
         const d = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SimDomain;
         this.domains.set(d.id, d);
+        if (d.vnc_port !== null) this.vncPorts.add(d.vnc_port);
       } catch {
         // A file cut short by a crash mid-write is only ever the `.tmp` (renamed into place whole): skipped.
       }
@@ -410,6 +427,7 @@ export class SimulatedHypervisor {
       for (const d of JSON.parse(text) as SimDomain[]) {
         if (this.domains.has(d.id)) continue;
         this.domains.set(d.id, d);
+        if (d.vnc_port !== null) this.vncPorts.add(d.vnc_port);
         this.save(d);
       }
       rmSync(legacy, { force: true });
@@ -423,9 +441,20 @@ export class SimulatedHypervisor {
   private save(d: SimDomain): void {
     const dir = this.config.state_dir;
     if (!dir) return;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, `${d.id}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify(d), { mode: 0o600 });
+    const write = () => writeFileSync(`${file}.tmp`, JSON.stringify(d), { mode: 0o600 });
+    if (!this.stateDirMade) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.stateDirMade = true;
+    }
+    try {
+      write();
+    } catch (err) {
+      // Removed from under a running simulator: made again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      write();
+    }
     renameSync(`${file}.tmp`, file);
   }
 
