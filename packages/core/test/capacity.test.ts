@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { keptShapes } from '../src/store/statement-template.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 // Host capacity while deletes wait in the queue: a stopped VM's vCPUs and memory go back to its
@@ -66,10 +67,22 @@ describe('capacity and deletes', () => {
     cp = await startTestControlPlane({ simulator: { capacity: { cpus: 16, memory_mb: 4096, disk_gb: 100 } } });
     const { services, scope, database } = cp;
     await database.sql`
-      INSERT INTO hosts (name, driver, cpus, memory_mb, disk_gb, last_seen_at)
-      VALUES ('small', 'simulated', 16, 2048, 100, now())`;
+      INSERT INTO hosts (name, driver, cpus, memory_mb, disk_gb, last_seen_at, labels)
+      VALUES ('small', 'simulated', 16, 2048, 100, now(), '{"rack": "r1"}')`;
+    await database.sql`UPDATE hosts SET labels = '{"rack": "r1"}'`;
+    // Placed by the statement that writes them (a shape of it no create before had: labels asked for).
+    const labelled = (k: string) => k.includes('reservation(host=false,labels=true');
+    expect(keptShapes('insertVmWithOperation').filter(labelled)).toEqual([]);
     const results = await Promise.allSettled(
-      Array.from({ length: 24 }, (_, i) => services.vms.create(scope, { name: `racer-${i}`, cpu_cores: 1, memory_mb: 1024, disk_gb: 1 })),
+      Array.from({ length: 24 }, (_, i) =>
+        services.vms.create(scope, {
+          name: `racer-${i}`,
+          cpu_cores: 1,
+          memory_mb: 1024,
+          disk_gb: 1,
+          placement: { host_labels: { rack: 'r1' } },
+        }),
+      ),
     );
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(6);
@@ -84,6 +97,13 @@ describe('capacity and deletes', () => {
       { name: 'sim-1', memory_mb: 4096, allocated_memory_mb: 4096, held: 4096, vms: 4 },
       { name: 'small', memory_mb: 2048, allocated_memory_mb: 2048, held: 2048, vms: 2 },
     ]);
+    // That statement's text was built once, and kept.
+    expect(keptShapes('insertVmWithOperation').filter(labelled)).toHaveLength(1);
+    // A name taken on full hosts: refused for the room first, as always.
+    const taken = results.find((r) => r.status === 'fulfilled')!.value.vm.name;
+    await expect(services.vms.create(scope, { name: taken, cpu_cores: 1, memory_mb: 1024, disk_gb: 1 })).rejects.toMatchObject({
+      code: 'INSUFFICIENT_CAPACITY',
+    });
     // No number was taken by a create that was refused.
     const numbers = await database.sql<{ number: number }[]>`SELECT number FROM vms ORDER BY number`;
     expect(numbers.map((r) => r.number)).toEqual([1, 2, 3, 4, 5, 6]);

@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
-import { jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { jsonb, PgDialect, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reservation } from '../src/scheduler/reserve.js';
 import type { Database } from '../src/store/database.js';
 import { StatementTemplate } from '../src/store/statement-template.js';
 import { createTestDatabase } from '../src/testing/index.js';
@@ -96,5 +97,39 @@ describe('a statement template', () => {
     expect(builds).toBe(1);
     expect((await read('f'))?.note).toBe('ONE');
     expect((await read('g'))?.note).toBe('TWO');
+    // SQL written as a value is part of the shape: another text is another statement.
+    for (const [id, note] of [
+      ['f', sql`lower(${probes.note})`],
+      ['g', sql`${probes.note} || '!'`],
+    ] as const) {
+      const t = new StatementTemplate('probe update');
+      const r = t.row('p', { note });
+      const key = t.value('id', id);
+      await t.execute(database.db, () => database.db.update(probes).set(r).where(eq(probes.id, key)).getSQL());
+    }
+    expect((await read('f'))?.note).toBe('one');
+    expect((await read('g'))?.note).toBe('TWO!');
+  });
+});
+
+describe("a host reservation's shape", () => {
+  it('names every way its text varies: requests of one shape make one text', async () => {
+    const dialect = new PgDialect();
+    const texts = new Map<string, Set<string>>();
+    for (const host_id of [null, '6c7e3b27-7159-4e0a-9e30-3d44284574cd'])
+      for (const host_labels of [undefined, {}, { rack: 'r1' }, { rack: 'r1', disk: 'ssd' }] as (Record<string, string> | undefined)[])
+        for (const strategy of [undefined, 'spread', 'pack'] as const)
+          for (const new_vm of [undefined, false, true])
+            for (const cpus of [1, 64]) {
+              const parts: string[] = [];
+              const bind = { value: (name: string) => sql.placeholder(name), part: (d: string) => parts.push(d) };
+              const text = dialect.sqlToQuery(
+                reservation(database.db, { cpus, memory_mb: 512, disk_gb: 1 }, { host_id, host_labels, strategy, new_vm }, bind),
+              ).sql;
+              const key = parts.join('|');
+              texts.set(key, (texts.get(key) ?? new Set()).add(text));
+            }
+    expect(texts.size).toBe(2 * 2 * 2 * 2);
+    for (const [key, set] of texts) expect(set.size, key).toBe(1);
   });
 });

@@ -1,7 +1,8 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../store/database.js';
 import { type GpuMatch, gpuFree, gpuMatches } from '../store/gpu-rows.js';
 import { gpuDevices, hosts } from '../store/schema.js';
+import type { Binder } from '../store/statement-template.js';
 import { explainNoPlacement } from './explain.js';
 
 /** A host whose worker has not checked in for this long is not given new VMs. */
@@ -35,8 +36,9 @@ export interface PlacementRequest {
   exclude?: string[];
 }
 
+// The timeout is part of the statement's text (a constant): a statement built once keeps it.
 const served = sql`${hosts.status} = 'online'
-  AND ${hosts.last_seen_at} > now() - ${`${HOST_HEARTBEAT_TIMEOUT_S} seconds`}::interval`;
+  AND ${hosts.last_seen_at} > now() - make_interval(secs => ${sql.raw(String(HOST_HEARTBEAT_TIMEOUT_S))})`;
 
 const room = (r: Resources) => sql`
   ${hosts.allocated_cpus} + ${r.cpus} <= ${hosts.cpus} * ${hosts.cpu_allocation_ratio}
@@ -54,15 +56,34 @@ const allocation = (r: Resources) => ({
   allocated_disk_gb: sql`${hosts.allocated_disk_gb} + ${r.disk_gb}`,
 });
 
-function eligible(r: Resources, p: PlacementRequest) {
+/** Values as they are: parameters of the statement. */
+const asParameters: Binder = { value: (_name, v) => v, part: () => {} };
+
+/**
+ * Every way a reservation's text varies with its request: what `bind.part` is told, and what the
+ * branches below test (nothing else), so that one shape is one text.
+ */
+function shapeOf(p: PlacementRequest) {
+  return {
+    host: !!p.host_id,
+    labels: !!p.host_labels && Object.keys(p.host_labels).length > 0,
+    pack: p.strategy === 'pack',
+    new_vm: !!p.new_vm,
+    gpus: p.gpus?.count ?? 0,
+    exclude: p.exclude?.length ?? 0,
+  };
+}
+
+function eligible(r: Resources, p: PlacementRequest, bind: Binder = asParameters) {
+  const shape = shapeOf(p);
   return sql.join(
     [
       served,
       room(r),
-      p.new_vm ? sql`NOT ${hosts.cordoned} AND NOT ${hosts.draining}` : sql`true`,
-      p.host_labels && Object.keys(p.host_labels).length ? sql`${hosts.labels} @> ${JSON.stringify(p.host_labels)}::jsonb` : sql`true`,
-      p.gpus && p.gpus.count > 0 ? gpuRoom(p.gpus) : sql`true`,
-      p.exclude?.length
+      shape.new_vm ? sql`NOT ${hosts.cordoned} AND NOT ${hosts.draining}` : sql`true`,
+      shape.labels ? sql`${hosts.labels} @> ${bind.value('place.host_labels', JSON.stringify(p.host_labels))}::jsonb` : sql`true`,
+      shape.gpus > 0 && p.gpus ? gpuRoom(p.gpus) : sql`true`,
+      shape.exclude > 0 && p.exclude
         ? sql`${hosts.id} NOT IN (${sql.join(
             p.exclude.map((id) => sql`${id}::uuid`),
             sql`, `,
@@ -74,35 +95,42 @@ function eligible(r: Resources, p: PlacementRequest) {
 }
 
 /**
- * Places resources on a host: the one asked for, or among the served, uncordoned hosts with
- * room (GPUs included) and the labels asked for, the one the strategy picks. The reservation
- * is one UPDATE in the caller's transaction, checked again under the row lock: two creates
- * never overfill a host. The host row stays locked until the transaction ends, so the GPUs
- * taken next (`place.ts`) are taken by one create at a time.
+ * The statement that places resources on a host, returning its id (no row: no host had room):
+ * the one asked for, or among the served, uncordoned hosts with room (GPUs included) and the
+ * labels asked for, the one the strategy picks. Hosts that concurrent creates hold are passed
+ * over for one that is free; when every fitting host is held, it waits for the best one. The
+ * room is checked again under the row lock, so two creates never overfill a host. The host row
+ * stays locked until the transaction ends, so the GPUs taken next (`place.ts`) are taken by one
+ * create at a time. A create folds it into the statement that writes the VM (`new-vm-rows.ts`),
+ * its values bound to that statement's placeholders (`bind`).
  */
-export async function reserve(tx: Tx, r: Resources, p: PlacementRequest = {}): Promise<string> {
+export function reservation(tx: Tx, r: Resources, p: PlacementRequest = {}, bind: Binder = asParameters): SQL {
+  const shape = shapeOf(p);
+  bind.part(
+    `reservation(${Object.entries(shape)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')})`,
+  );
+  const rb = {
+    cpus: bind.value('place.cpus', r.cpus),
+    memory_mb: bind.value('place.memory_mb', r.memory_mb),
+    disk_gb: bind.value('place.disk_gb', r.disk_gb),
+  } as Resources;
+  const where = eligible(rb, p, bind);
   const free = sql`${hosts.memory_mb} - ${hosts.allocated_memory_mb}`;
-  const order = p.strategy === 'pack' ? sql`${free} ASC, ${hosts.name}` : sql`${free} DESC, ${hosts.name}`;
-  const target = p.host_id
-    ? sql`${hosts.id} = ${p.host_id}`
-    : sql`${hosts.id} = (SELECT id FROM ${hosts} WHERE ${eligible(r, p)} ORDER BY ${order} LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED)`;
-  const [row] = await tx
-    .update(hosts)
-    .set(allocation(r))
-    .where(sql`${target} AND ${eligible(r, p)}`)
-    .returning({ id: hosts.id });
+  const order = shape.pack ? sql`${free} ASC, ${hosts.name}` : sql`${free} DESC, ${hosts.name}`;
+  const pick = (lock: SQL) => sql`(SELECT id FROM ${hosts} WHERE ${where} ORDER BY ${order} LIMIT 1 ${lock})`;
+  // COALESCE evaluates the waiting pick only when the skipping one found nothing.
+  const target = shape.host
+    ? sql`${hosts.id} = ${bind.value('place.host_id', p.host_id)}`
+    : sql`${hosts.id} = COALESCE(${pick(sql`FOR NO KEY UPDATE SKIP LOCKED`)}, ${pick(sql`FOR NO KEY UPDATE`)})`;
+  return tx.update(hosts).set(allocation(rb)).where(sql`${target} AND ${where}`).returning({ id: hosts.id }).getSQL();
+}
+
+/** Places resources on a host (`reservation`) in the caller's transaction; 503 saying why when none has room. */
+export async function reserve(tx: Tx, r: Resources, p: PlacementRequest = {}): Promise<string> {
+  const [row] = await tx.execute<{ id: string }>(reservation(tx, r, p));
   if (row) return row.id;
-  if (!p.host_id) {
-    // Hosts locked by concurrent creates were skipped: wait for them and look again before refusing.
-    const [again] = await tx
-      .update(hosts)
-      .set(allocation(r))
-      .where(
-        sql`${hosts.id} = (SELECT id FROM ${hosts} WHERE ${eligible(r, p)} ORDER BY ${order} LIMIT 1 FOR NO KEY UPDATE) AND ${eligible(r, p)}`,
-      )
-      .returning({ id: hosts.id });
-    if (again) return again.id;
-  }
   return explainNoPlacement(tx, r, p);
 }
 

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { HangarError } from '../domain/errors.js';
+import type { VmGpus } from '../domain/gpu.js';
 import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { rule } from '../domain/state-machine.js';
 import { CreateVmInput, normalizeGpus, normalizeNetwork } from '../domain/vm.js';
 import { placeVm } from '../scheduler/place.js';
-import type { PlacementStrategy } from '../scheduler/reserve.js';
+import { type PlacementStrategy, reservation } from '../scheduler/reserve.js';
 import type { Db } from '../store/database.js';
 import { vmGpuCopy } from '../store/gpu-rows.js';
 import { toOperation, toVm } from '../store/mappers.js';
-import { insertVmWithOperation } from '../store/new-vm-rows.js';
+import { insertVmWithOperation, NotPlaced } from '../store/new-vm-rows.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
 import { eventRow, type NewEvent } from './events.js';
 import { resolveHostForPlacement } from './hosts.js';
@@ -28,10 +31,35 @@ export async function createVm(
 ): Promise<VmActionResult> {
   const input = parse(CreateVmInput, rawInput, 'VM');
   const opts = parse(MutationOptions, rawOpts, 'options');
+  const gpus = normalizeGpus(input.gpus);
+  // A VM without GPUs or images is placed by the statement that writes it: one statement fewer,
+  // and its host's row is held from that statement to the commit only. GPUs are chosen under
+  // the host's lock, and an image is registered after placement (its errors come after the
+  // VM's own), so those VMs are placed first; so is one no host has room for, which says why.
+  // A name taken is found by that same statement, before it is known whether the VM had room:
+  // placed first, a VM with no room is refused for that, as it always was.
+  const inStatement = !gpus && !input.iso_url && !input.image_id;
+  try {
+    return await createOnce(db, scope, input, opts, placement, gpus, inStatement);
+  } catch (err) {
+    const nameTaken = err instanceof HangarError && err.code === 'NAME_TAKEN';
+    if (!(err instanceof NotPlaced) && !(inStatement && nameTaken)) throw err;
+    return createOnce(db, scope, input, opts, placement, gpus, false);
+  }
+}
+
+function createOnce(
+  db: Db,
+  scope: Scope,
+  input: z.output<typeof CreateVmInput>,
+  opts: z.output<typeof MutationOptions>,
+  placement: { strategy?: PlacementStrategy },
+  gpus: VmGpus | null,
+  placeInStatement: boolean,
+): Promise<VmActionResult> {
   return nameGuard(input.name, () =>
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
-        const gpus = normalizeGpus(input.gpus);
         await enforceQuota(tx, scope.project_id, {
           vms: 1,
           cpu_cores: input.cpu_cores,
@@ -42,13 +70,9 @@ export async function createVm(
         const chosen = input.host_id ? (await resolveHostForPlacement(tx, input.host_id)).id : null;
         const vmId = randomUUID();
         const opId = randomUUID();
-        const placed = await placeVm(
-          tx,
-          vmId,
-          { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb },
-          { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true, gpus },
-        );
-        const hostId = placed.host_id;
+        const resources = { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb };
+        const request = { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true, gpus };
+        const placed = placeInStatement ? null : await placeVm(tx, vmId, resources, request);
         // After the VM's quota and placement: an image URL registers an image (its own quota and
         // events), and a request refused for the VM is refused for that first.
         const media = await vmMedia(tx, scope, input);
@@ -59,7 +83,7 @@ export async function createVm(
           {
             id: vmId,
             project_id: scope.project_id,
-            host_id: hostId,
+            host_id: placed?.host_id ?? null,
             name: input.name,
             status: 'provisioning',
             cpu_cores: input.cpu_cores,
@@ -74,7 +98,7 @@ export async function createVm(
             gpu_count: gpus?.count ?? 0,
             gpu_model: gpus?.model ?? null,
             gpu_vendor: gpus?.vendor ?? null,
-            gpu_devices: vmGpuCopy(placed.gpus),
+            gpu_devices: vmGpuCopy(placed?.gpus ?? []),
             image_id: media.image_id,
             iso_image_id: media.iso_image_id,
             current_operation_id: opId,
@@ -85,7 +109,7 @@ export async function createVm(
             id: opId,
             vm_id: vmId,
             project_id: scope.project_id,
-            host_id: hostId,
+            host_id: placed?.host_id ?? null,
             action: 'create',
             input: { start: input.start },
             // An image still downloading gets its download's time on top.
@@ -99,9 +123,10 @@ export async function createVm(
               { ...base, type: 'operation.queued', message: 'create requested', data: { start: input.start } },
             ] satisfies NewEvent[]
           ).map(eventRow),
+          placeInStatement ? (bind) => reservation(tx, resources, request, bind) : undefined,
         );
         await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
-        await notifyWork(tx, hostId);
+        await notifyWork(tx, vm.host_id);
         return { vm: toVm(vm), operation: toOperation(op) };
       }),
     ),

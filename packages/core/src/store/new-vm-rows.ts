@@ -1,38 +1,55 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { announce } from './after-commit.js';
 import type { Tx } from './database.js';
 import { EVENTS_WRITTEN_CHANNEL } from './event-sequencer.js';
 import type { NewOperationRow } from './operation-rows.js';
 import { fromRaw } from './raw-rows.js';
 import { events, type OperationRow, operations, type VmRow, vms } from './schema.js';
-import { StatementTemplate } from './statement-template.js';
+import { type Binder, StatementTemplate } from './statement-template.js';
 import { type NewVmRow, takeVmNumber } from './vm-rows.js';
 
 export type NewEventRow = typeof events.$inferInsert;
 
+/** No host had room for the VM its statement was to place (what it wrote is to be rolled back). */
+export class NotPlaced extends Error {
+  constructor() {
+    super('no host had room');
+  }
+}
+
 /**
  * A new VM's rows in one statement: its number from the project's counter, the VM, the
- * operation that makes it, and their events. A create holds its host's row (the reservation)
- * and the project's counter row from the moment it takes them to its commit; every round trip
- * between the two is a wait for every other create on that host or in that project. One
- * statement, and the commit right after it, keeps that stretch as short as it can be.
+ * operation that makes it, and their events. With `place` (the scheduler's `reservation`, an
+ * UPDATE of a host returning its id, its values bound to this statement), also its host's
+ * reservation: the host it got is the VM's and the operation's (their `host_id` is ignored), and
+ * when no host had room it throws `NotPlaced`, for the caller to roll back and place the VM
+ * itself (which says why).
+ *
+ * Why one statement: a create holds its host's row (the reservation) and the project's counter
+ * row from the moment it takes them to its commit, and every round trip between the two is a
+ * wait for every other create on that host or in that project. One statement, and the commit
+ * right after it, keeps that stretch as short as it can be.
  */
 export async function insertVmWithOperation(
   tx: Tx,
   vm: Omit<NewVmRow, 'number'>,
   op: NewOperationRow,
   eventRows: NewEventRow[],
+  place?: (bind: Binder) => SQL,
 ): Promise<{ vm: VmRow; op: OperationRow }> {
   const t = new StatementTemplate('insertVmWithOperation');
-  const vmRow = t.row('vm', vm);
-  const opRow = t.row('op', op);
+  const placed = place ? sql`placed AS (${place(t)}), ` : null;
+  const hostId = placed ? { host_id: sql`(SELECT id FROM placed)` } : {};
+  const vmRow = t.row('vm', { ...vm, ...hostId });
+  const opRow = t.row('op', { ...op, ...hostId });
   const eventRowsT = eventRows.map((e, i) => t.row(`event${i}`, e));
-  // The counter bumped as `insertVm` does (same lock, same order: after the quota's and the host's).
   const project = t.value('project_id', vm.project_id);
   // Both rows come back as JSON: one row of two tables' columns of the same names, and a
   // prepared statement's result that keeps its type when a migration adds a column.
   const rows = await t.execute<{ vm: Record<string, unknown>; op: Record<string, unknown> }>(tx, () => {
-    const counter = takeVmNumber(project);
+    // The counter is bumped after the host is reserved, as every create takes them (the quota's
+    // row, the host's, the counter's): the same lock order everywhere.
+    const counter = takeVmNumber(project, placed ? 'placed' : undefined);
     const newVm = tx
       .insert(vms)
       .values({ ...vmRow, number: sql`(SELECT number FROM vm_number)` })
@@ -41,10 +58,12 @@ export async function insertVmWithOperation(
     const newOp = tx.insert(operations).values(opRow).returning().getSQL();
     const newEvents = eventRowsT.length > 0 ? sql`, new_events AS (${tx.insert(events).values(eventRowsT).getSQL()})` : sql``;
     return sql`
-    WITH vm_number AS (${counter}), new_vm AS (${newVm}), new_op AS (${newOp})${newEvents}
+    WITH ${placed ?? sql``}vm_number AS (${counter}), new_vm AS (${newVm}), new_op AS (${newOp})${newEvents}
     SELECT row_to_json(new_vm) AS vm, (SELECT row_to_json(new_op) FROM new_op) AS op FROM new_vm`;
   });
   const row = rows[0]!;
+  const made = { vm: fromRaw(vms, row.vm), op: fromRaw(operations, row.op) };
+  if (placed && !made.vm.host_id) throw new NotPlaced();
   if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
-  return { vm: fromRaw(vms, row.vm), op: fromRaw(operations, row.op) };
+  return made;
 }

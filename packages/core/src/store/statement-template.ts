@@ -2,11 +2,18 @@ import { is, Param, Placeholder, SQL, sql } from 'drizzle-orm';
 import type { Tx } from './database.js';
 
 /**
- * How many statement shapes a process keeps built. Shapes come from Hangar's own code (which
- * columns a write sets, which of them are null), so they are few; past this many, a statement is
- * built each time, as before.
+ * How many shapes of one statement a process keeps built. Shapes come from which columns a write
+ * sets and which of them are null: a create's are few, an ending's follow what an agent reports.
+ * Past this many, that statement is built each time, as before (a statement's cap is its own:
+ * an agent that varies its reports cannot make creates slower).
  */
-export const MAX_TEMPLATES = 200;
+export const MAX_SHAPES_PER_STATEMENT = 100;
+
+/** How a statement's values are bound: `value` gives what goes in the statement for a value, `part` names a way its text varies. */
+export interface Binder {
+  value(name: string, v: unknown): unknown;
+  part(description: string): void;
+}
 
 interface Query {
   sql: string;
@@ -27,6 +34,13 @@ interface Internals {
 
 /** Built statements by name and shape; null: the shape's statement has values of its own (built each time). */
 const built = new Map<string, Query | null>();
+/** How many shapes of each statement are kept. */
+const shapesOf = new Map<string, number>();
+
+/** The shapes of a statement whose text is kept (a statement with values of its own has none): for tests. */
+export function keptShapes(name: string): string[] {
+  return [...built].filter(([key, query]) => query && key.startsWith(`${name}|`)).map(([key]) => key);
+}
 
 /**
  * A hot write (a create's rows, an operation's ending) built once per shape and run with its
@@ -42,16 +56,19 @@ const built = new Map<string, Query | null>();
  * what they return, and run it with `execute`. A statement whose text holds a value of its own
  * (one not passed through here) is found when first built and is then built every time.
  */
-export class StatementTemplate {
+export class StatementTemplate implements Binder {
   private readonly values: Record<string, unknown> = {};
   private readonly shape: string[] = [];
+  /** SQL written as columns' values: their text is part of the shape. */
+  private readonly fragments: SQL[] = [];
 
   constructor(private readonly name: string) {}
 
   /**
    * The row with its values replaced by placeholders named `<prefix>.<column>`. A null becomes
    * SQL NULL in the text (a JSON column's encoder would write JSON `null`); SQL stays as written
-   * (it must hold no values); an undefined column is left out, as drizzle leaves it out.
+   * (its text is part of the shape; one holding a value makes the statement built every time);
+   * an undefined column is left out, as drizzle leaves it out.
    */
   row<T extends Record<string, unknown>>(prefix: string, row: T): T {
     const out: Record<string, unknown> = {};
@@ -63,7 +80,7 @@ export class StatementTemplate {
         keys.push(`${key}=null`);
       } else if (is(v, SQL)) {
         out[key] = v;
-        keys.push(`${key}=sql`);
+        keys.push(`${key}=sql${this.fragments.push(v)}`);
       } else {
         out[key] = this.value(`${prefix}.${key}`, v);
         keys.push(key);
@@ -79,15 +96,26 @@ export class StatementTemplate {
     return sql.placeholder(name);
   }
 
+  /** Names a way the statement's text varies (a part it may or may not have): part of its shape. */
+  part(description: string): void {
+    this.shape.push(description);
+  }
+
   /** Runs the statement `build` makes (built only for a shape not seen before) with the values given. */
   async execute<R>(tx: Tx, build: () => SQL): Promise<R[]> {
     const { dialect, session } = tx as unknown as Internals;
-    const key = `${this.name}|${this.shape.join('|')}`;
-    let query = built.get(key);
+    // A fragment's text is short to build, and two fragments of one text are the same statement.
+    const fragments = this.fragments.map((f) => dialect.sqlToQuery(f));
+    const key = [this.name, ...this.shape, ...fragments.map((f) => f.sql)].join('|');
+    let query = fragments.some((f) => f.params.length > 0) ? null : built.get(key);
     if (!query) {
       query = dialect.sqlToQuery(build());
       const own = query.params.some((p) => !is(p, Placeholder) && !(is(p, Param) && is(p.value, Placeholder)));
-      if (built.size < MAX_TEMPLATES && !built.has(key)) built.set(key, own ? null : query);
+      const kept = shapesOf.get(this.name) ?? 0;
+      if (kept < MAX_SHAPES_PER_STATEMENT && !built.has(key)) {
+        built.set(key, own ? null : query);
+        shapesOf.set(this.name, kept + 1);
+      }
     }
     return (await session.prepareQuery(query, undefined, undefined, false).execute(this.values)) as R[];
   }

@@ -59,9 +59,14 @@ export async function insertVm(tx: Tx, values: Omit<NewVmRow, 'number'>): Promis
   return row!;
 }
 
-/** Bumps the project's VM counter, returning the number taken (`number`): the CTE `vm_number` of a new VM's insert. */
-export function takeVmNumber(project_id: string | Placeholder<string, unknown>): SQL {
-  return sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1 WHERE ${projects.id} = ${project_id} RETURNING ${projects.next_vm_number} - 1 AS number`;
+/**
+ * Bumps the project's VM counter, returning the number taken (`number`): the CTE `vm_number` of
+ * a new VM's insert. `after`: a CTE of the same statement to run first (its rows are counted),
+ * so that its locks are taken before the counter's.
+ */
+export function takeVmNumber(project_id: string | Placeholder<string, unknown>, after?: string): SQL {
+  const first = after ? sql` FROM (SELECT count(*) FROM ${sql.identifier(after)}) AS ${sql.identifier(`${after}_first`)}` : sql``;
+  return sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1${first} WHERE ${projects.id} = ${project_id} RETURNING ${projects.next_vm_number} - 1 AS number`;
 }
 
 /** What a change to a VM writes: the patch, a new version and the time. */
