@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { QemuDriver, SimulatedDriver } from '../src/index.js';
+import { QemuDriver } from '../src/drivers/qemu/driver.js';
+import { SimulatedDriver } from '../src/index.js';
 import { describeDriverConformance, qemuSkipReason, testGuest, waitForText } from '../src/testing/index.js';
 
 // Every driver passes the same suite (src/testing/driver-conformance.ts); a new driver adds its subject here.

@@ -4,6 +4,7 @@ import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LibvirtDriver } from '../src/drivers/libvirt/driver.js';
 import type { DirectBoot } from '../src/drivers/qemu/command-line.js';
 import {
   type ControlPlane,
@@ -11,7 +12,6 @@ import {
   DriverError,
   ensureProject,
   HangarError,
-  LibvirtDriver,
   type Scope,
   silentLogger,
   startControlPlane,

@@ -3,12 +3,12 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QemuDriver } from '../src/drivers/qemu/driver.js';
 import {
   type ControlPlane,
   chooseAccel,
   type Database,
   ensureProject,
-  QemuDriver,
   QemuImg,
   type Scope,
   silentLogger,

@@ -77,7 +77,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const transfers = new TransferHub();
     // A fleet's API process drives no hypervisor: its hosts are agents'.
     const single = config.HANGAR_MODE === 'single';
-    const driver = single ? (opts.driver ?? createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir })) : null;
+    const driver = single
+      ? (opts.driver ?? (await createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir })))
+      : null;
     const about = await driver?.describe?.();
     if (about && driver) log.info({ driver: driver.kind, ...about }, `${driver.kind} driver`);
     controlPlane = await startControlPlane({

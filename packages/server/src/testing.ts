@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Database, type DirectBoot, QemuDriver, SimulatedDriver, type SimulatorConfig } from '@hangar/core';
+import { type Database, type DirectBoot, SimulatedDriver, type SimulatorConfig } from '@hangar/core';
+import { QemuDriver } from '@hangar/core/drivers/qemu';
 import { createTestDatabase } from '@hangar/core/testing';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -61,16 +61,63 @@ describe('the built server', () => {
     expect(Object.keys(doc.paths)).toContain('/vms/{id}');
     expect((await fetch(`${server.url}/docs`)).status).toBe(200);
     expect((await fetch(`${server.url}/docs/assets/swagger-ui.css`)).status).toBe(200);
-    const created = await fetch(`${server.url}/api/v1/vms`, {
+    const auth = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+    const created = await fetch(`${server.url}/api/v1/vms?wait=true`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+      headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'from-the-bundle', cpu_cores: 1, memory_mb: 128, disk_gb: 1 }),
     });
     expect(created.status).toBe(201);
+    // Export and import: the archive code is a chunk of its own, loaded by the first of them.
+    const { vm } = (await created.json()) as { vm: { id: string; status: string } };
+    expect(vm.status).toBe('stopped');
+    const exported = await fetch(`${server.url}/api/v1/vms/${vm.id}/export`, { headers: auth });
+    expect(exported.status).toBe(200);
+    const imported = await fetch(`${server.url}/api/v1/vms/import?name=bundle-copy`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-tar' },
+      body: Buffer.from(await exported.arrayBuffer()),
+    });
+    expect(imported.status).toBe(201);
 
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   }, 120_000);
+});
+
+/** The bundle's files a start loads: the entry, the server it imports, and what they import statically. */
+async function loadedAtStart(dir: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const visit = async (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = await readFile(join(dir, file), 'utf8');
+    // `import … from "./x.js"` and `import "./x.js"`; not `import("./x.js")`, which loads on demand.
+    for (const m of text.matchAll(/^(?:import|export)\b[^(;]*?["']\.\/([^"']+\.js)["'];?$/gms)) await visit(m[1]!);
+  };
+  await visit('cli.js');
+  const server = (await readdir(dir)).find((f) => /^server-[A-Z0-9]+\.js$/.test(f));
+  expect(server, 'the serve command is a chunk of its own').toBeDefined();
+  await visit(server!);
+  return [...seen];
+}
+
+describe('what a start loads', () => {
+  it('leaves the QEMU and libvirt drivers, their XML libraries and the archive code to be loaded when used', async () => {
+    const files = await loadedAtStart(out);
+    // esbuild heads each module's code with a comment naming its file.
+    const modules = new Set<string>();
+    for (const f of files) for (const m of (await readFile(join(out, f), 'utf8')).matchAll(/^\/\/ (\S+)$/gm)) modules.add(m[1]!);
+    const has = (re: RegExp) => [...modules].filter((m) => re.test(m));
+    expect(has(/core\/src\/drivers\/simulated\/driver\.ts$/)).toHaveLength(1);
+    expect(has(/node_modules\/(xmlbuilder2|fast-xml-parser)\//)).toEqual([]);
+    expect(has(/core\/src\/drivers\/(libvirt|qemu)\/driver\.ts$/)).toEqual([]);
+    expect(has(/core\/src\/services\/archive\/(export|import)-stream\.ts$/)).toEqual([]);
+    // What is left out loads from the build: every chunk imports.
+    const lazy = (await readdir(out)).filter((f) => /^(driver|export-stream|import-stream)-.*\.js$/.test(f));
+    expect(lazy).toHaveLength(4);
+    for (const f of lazy) await import(pathToFileURL(join(out, f)).href);
+  });
 });
 
 describe('the hangar command', () => {

@@ -1,7 +1,6 @@
 import { Transform } from 'node:stream';
 import { ARCHIVE_FORMAT, ARCHIVE_VERSION, type ArchiveManifest } from '../domain/archive.js';
 import { can, DriverError } from '../drivers/driver.js';
-import { archiveStream, describeDisks } from '../services/archive/export-stream.js';
 import type { ActionDefinition } from './action.js';
 import { refOf } from './driver-calls.js';
 
@@ -17,6 +16,8 @@ export const exportAction: ActionDefinition = {
     const transfer = op.input.transfer as string | undefined;
     if (!transfer || !transfers) throw new DriverError('failed', 'the export ended with the server that was streaming it');
     if (!can.archives(driver)) throw new DriverError('failed', `the ${driver.kind} driver cannot export VMs`);
+    // The archive writer (tar) is loaded by the first export, not by every start.
+    const { archiveStream, describeDisks } = await import('../services/archive/export-stream.js');
     const files = await driver.exportDisks(refOf(vm), { signal });
     try {
       const manifest: ArchiveManifest = {

@@ -16,7 +16,11 @@ export interface DriverDefinition<S extends z.ZodObject = z.ZodObject> {
   /** One line for `HANGAR_DRIVER`'s documentation. */
   description: string;
   settings: S;
-  create(settings: z.output<S>, ctx: DriverContext): HypervisorDriver;
+  /**
+   * The driver. A driver that needs large libraries (XML, archives) imports its module here,
+   * with `await import(...)`, so a server that runs another driver never loads them.
+   */
+  create(settings: z.output<S>, ctx: DriverContext): HypervisorDriver | Promise<HypervisorDriver>;
 }
 
 export function defineDriver<S extends z.ZodObject>(def: DriverDefinition<S>): DriverDefinition<S> {

@@ -26,6 +26,6 @@ export function readDriverSettings(
 }
 
 /** The driver of this kind, from settings `readDriverSettings` accepted. */
-export function createDriver(kind: DriverKind, settings: unknown, ctx: DriverContext): HypervisorDriver {
-  return (DRIVERS[kind] as DriverDefinition).create(settings as never, ctx);
+export async function createDriver(kind: DriverKind, settings: unknown, ctx: DriverContext): Promise<HypervisorDriver> {
+  return await (DRIVERS[kind] as DriverDefinition).create(settings as never, ctx);
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuDevice } from '../../src/domain/gpu.js';
-import { QemuDriver, scanGpus } from '../../src/index.js';
+import { QemuDriver } from '../../src/drivers/qemu/driver.js';
+import { scanGpus } from '../../src/index.js';
 import { buildSysfsFixture, type SysfsFixture } from '../../src/testing/sysfs-fixture.js';
 
 // The scan names GPUs from the host's PCI ids database (/usr/share/misc/pci.ids, the pci.ids

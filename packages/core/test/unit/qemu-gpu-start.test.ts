@@ -160,7 +160,7 @@ describe('HANGAR_QEMU_GPU_REBIND', () => {
     const fx = await buildSysfsFixture(join(root, 'host'));
     const health = async (rebind: string) => {
       const settings = qemuDefinition.settings.parse({ HANGAR_SYSFS_ROOT: fx.sysfsRoot, HANGAR_QEMU_GPU_REBIND: rebind });
-      const driver = qemuDefinition.create(settings, { data_dir: join(root, `data-${rebind}`) });
+      const driver = await qemuDefinition.create(settings, { data_dir: join(root, `data-${rebind}`) });
       const gpus = (await driver.inventory()).gpus;
       await driver.close?.();
       return gpus.find((g) => g.address === A.rtx3090)?.health;

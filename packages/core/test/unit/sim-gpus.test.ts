@@ -108,14 +108,16 @@ describe('HANGAR_SIM_GPUS', () => {
     if (!r.ok) throw new Error(r.issues.join('; '));
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-gpus-'));
     try {
-      const driver = createDriver('simulated', r.settings, { data_dir: dir });
+      const driver = await createDriver('simulated', r.settings, { data_dir: dir });
       expect((await driver.inventory()).gpus.map((g) => [g.address, g.numa_node])).toEqual([
         ['0000:10:00.0', 0],
         ['0000:11:00.0', 1],
       ]);
       await driver.close?.();
       const none = readDriverSettings('simulated', {});
-      expect((await createDriver('simulated', (none as { settings: unknown }).settings, { data_dir: dir }).inventory()).gpus).toEqual([]);
+      expect(
+        (await (await createDriver('simulated', (none as { settings: unknown }).settings, { data_dir: dir })).inventory()).gpus,
+      ).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -26,7 +26,7 @@ export async function startAgent(config: AgentConfig, opts: { driver?: Hyperviso
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const dataDir = config.HANGAR_DATA_DIR;
   await privateDir(dataDir);
-  const driver = opts.driver ?? createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir });
+  const driver = opts.driver ?? (await createDriver(config.HANGAR_DRIVER, config.driver_settings, { data_dir: dataDir }));
   const link = new HttpAgentLink({
     urls: config.HANGAR_API_URL,
     onFailover: (from, to, err) =>

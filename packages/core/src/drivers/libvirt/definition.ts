@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineDriver } from '../definition.js';
-import { LibvirtDriver } from './driver.js';
 import { parseLibvirtUri } from './rpc/transport.js';
 
 /** libvirtd, local or remote, spoken to over its RPC protocol. */
@@ -41,8 +40,10 @@ export const libvirtDefinition = defineDriver({
     HANGAR_LIBVIRT_INITRD: z.string().optional(),
     HANGAR_LIBVIRT_APPEND: z.string().optional(),
   }),
-  create: (s, ctx) =>
-    new LibvirtDriver({
+  // The driver's module, with the XML libraries, is loaded only when it is chosen.
+  create: async (s, ctx) => {
+    const { LibvirtDriver } = await import('./driver.js');
+    return new LibvirtDriver({
       uri: s.HANGAR_LIBVIRT_URI,
       pool: s.HANGAR_LIBVIRT_POOL,
       image_dir: s.HANGAR_LIBVIRT_IMAGE_DIR,
@@ -53,5 +54,6 @@ export const libvirtDefinition = defineDriver({
       ...(s.HANGAR_LIBVIRT_KERNEL
         ? { boot: { kernel: s.HANGAR_LIBVIRT_KERNEL, initrd: s.HANGAR_LIBVIRT_INITRD, append: s.HANGAR_LIBVIRT_APPEND } }
         : {}),
-    }),
+    });
+  },
 });

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineDriver } from '../definition.js';
-import { QemuDriver } from './driver.js';
 
 /** QEMU, one process per VM on this machine. */
 export const qemuDefinition = defineDriver({
@@ -22,8 +21,10 @@ export const qemuDefinition = defineDriver({
      */
     HANGAR_QEMU_GPU_REBIND: z.stringbool().default(false),
   }),
-  create: (s, ctx) =>
-    new QemuDriver({
+  // The driver's module is loaded only when it is chosen (see `DriverDefinition.create`).
+  create: async (s, ctx) => {
+    const { QemuDriver } = await import('./driver.js');
+    return new QemuDriver({
       root: join(ctx.data_dir, 'vms'),
       binary: s.HANGAR_QEMU_BINARY,
       qemuImg: s.HANGAR_QEMU_IMG,
@@ -33,5 +34,6 @@ export const qemuDefinition = defineDriver({
       ...(s.HANGAR_QEMU_KERNEL
         ? { boot: { kernel: s.HANGAR_QEMU_KERNEL, initrd: s.HANGAR_QEMU_INITRD, append: s.HANGAR_QEMU_APPEND } }
         : {}),
-    }),
+    });
+  },
 });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -6,12 +5,7 @@ import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { type ArchiveDisk, type ArchiveManifest, diskEntryName } from '../../domain/archive.js';
 import type { DiskFile } from '../../drivers/driver.js';
-
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash, { signal });
-  return hash.digest('hex');
-}
+import { sha256File } from './sha256-file.js';
 
 /** Each disk with its checksum, for the manifest (the disks are read once for this). */
 export async function describeDisks(disks: DiskFile[], signal?: AbortSignal): Promise<ArchiveDisk[]> {

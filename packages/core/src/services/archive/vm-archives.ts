@@ -29,8 +29,12 @@ import { isUniqueViolation } from '../pg-errors.js';
 import { enforceQuota } from '../quotas.js';
 import { parse, parseId } from '../validate.js';
 import { requireVm } from '../vm-queries.js';
-import { archiveStream, describeDisks } from './export-stream.js';
-import { readArchive } from './import-stream.js';
+
+// The archive modules (tar) are imported by the first export or import, not at start: most
+// servers never load them, and they cost several MB of memory.
+const exportStream = () => import('./export-stream.js');
+const importStream = () => import('./import-stream.js');
+
 import type { ArchiveRelay } from './relay.js';
 
 export interface VmArchivesOptions {
@@ -166,9 +170,9 @@ export class VmArchives {
         exported_at: new Date().toISOString(),
         driver: driver.kind,
         vm: manifestVmOf(begun.row),
-        disks: await describeDisks(files, opts.signal),
+        disks: await (await exportStream()).describeDisks(files, opts.signal),
       };
-      archive = archiveStream(manifest, files, { gzip: opts.gzip === true });
+      archive = (await exportStream()).archiveStream(manifest, files, { gzip: opts.gzip === true });
     } catch (err) {
       const e = driverFailure(err, 'export failed');
       await end(false, e.message);
@@ -294,7 +298,7 @@ export class VmArchives {
     const dir = join(this.opts.importDir, randomUUID());
     await privateDir(dir);
     try {
-      const { manifest, disks } = await readArchive(body, {
+      const { manifest, disks } = await (await importStream()).readArchive(body, {
         dir,
         max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30,
         signal: opts.signal,
@@ -378,7 +382,11 @@ export class VmArchives {
     await privateDir(dir);
     let withdraw = () => {};
     try {
-      const { manifest, disks } = await readArchive(body, { dir, max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30, signal });
+      const { manifest, disks } = await (await importStream()).readArchive(body, {
+        dir,
+        max_bytes: this.opts.max_import_bytes ?? 1024 * 2 ** 30,
+        signal,
+      });
       const vmName = name ?? manifest.vm.name;
       const transfer = randomUUID();
       const vmId = randomUUID();
