@@ -7,7 +7,8 @@ import { recordDomainRef } from '../store/vm-rows.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { deferWithReason } from './defer.js';
 import type { Ending } from './finish.js';
-import { finishOperation } from './finish.js';
+import { finishOperation, finishOperations } from './finish.js';
+import { FinishBatcher } from './finish-batcher.js';
 import { readyImage } from './media.js';
 import type { Checkpoint, LocalImage, OperationQueue, Work, WorkOperation } from './operation-queue.js';
 
@@ -33,11 +34,16 @@ export class DatabaseQueue implements OperationQueue {
   readonly owner: string;
   private readonly db: Db;
   private readonly telemetry: Telemetry;
+  private readonly endings: FinishBatcher;
 
   constructor(private readonly opts: DatabaseQueueOptions) {
     this.owner = opts.owner;
     this.db = opts.db;
     this.telemetry = opts.telemetry ?? NO_TELEMETRY;
+    this.endings = new FinishBatcher({
+      many: (finishes) => finishOperations(this.db, finishes, this.telemetry),
+      one: (f) => finishOperation(this.db, f.which, f.owner, f.ending, this.telemetry),
+    });
   }
 
   async claim(): Promise<Work | null> {
@@ -60,8 +66,9 @@ export class DatabaseQueue implements OperationQueue {
     return renewLease(this.db, op.id, this.owner, this.opts.lease_ms);
   }
 
+  /** Ends it in a group commit with the other endings of the moment (`FinishBatcher`). */
   finish(op: WorkOperation, ending: Ending): Promise<boolean> {
-    return finishOperation(this.db, op, this.owner, ending, this.telemetry);
+    return this.endings.finish({ which: { id: op.id, vm_id: op.vm_id }, owner: this.owner, ending });
   }
 
   defer(op: WorkOperation, delay_ms: number, reason: string): Promise<boolean> {

@@ -59,6 +59,19 @@ async function settleGpus(tx: Tx, op: OperationRow, vmId: string, ending: Ending
   if (!ok && faults.success && faults.data.length > 0) await markGpuFaults(tx, vmId, faults.data);
 }
 
+/** What an ending that was written tells telemetry once committed. */
+interface Ended {
+  action: string;
+  created_at: Date;
+}
+
+/** The operation to end and how: `owner` null, the reconciler ends it no matter who holds it. */
+export interface Finish {
+  which: { id: string; vm_id: string };
+  owner: string | null;
+  ending: Ending;
+}
+
 /**
  * Ends an operation and moves its VM, in one transaction, if the operation is still this
  * worker's to end (not cancelled, expired or taken over). Returns false when it was not.
@@ -72,78 +85,97 @@ export async function finishOperation(
   ending: Ending,
   telemetry: Telemetry = NO_TELEMETRY,
 ): Promise<boolean> {
-  let ended: { action: string; created_at: Date } | null = null;
-  const done = await db.transaction(async (tx) => {
-    // Set anew on each attempt: db.transaction runs this again after a conflict.
-    ended = null;
-    // Lock order everywhere: VM first, then its operation.
-    const locked = await lockVmAndOperation(tx, which.vm_id, which.id);
-    if (!locked) return false;
-    const { vm, op } = locked;
-    const open = op.status === 'running' || (owner === null && op.status === 'pending');
-    if (!open || (owner !== null && op.lease_owner !== owner)) return false;
+  return (await finishOperations(db, [{ which, owner, ending }], telemetry))[0]!;
+}
 
-    const status: StableStatus = ending.outcome.status;
-    ended = { action: op.action, created_at: op.created_at };
-    const ownsVm = vm.current_operation_id === op.id;
-    const base = { vm_id: vm.id, project_id: vm.project_id, operation_id: op.id };
-    const list: NewEvent[] = [
-      ending.result === 'succeeded'
-        ? {
-            ...base,
-            type: 'operation.succeeded',
-            message: `${op.action} succeeded${ending.outcome.message ? `: ${ending.outcome.message}` : ''}`,
-            data: ending.outcome.data ?? {},
-          }
-        : { ...base, type: 'operation.failed', message: `${op.action} failed: ${ending.error}`, data: ending.outcome.data ?? {} },
-    ];
-    if (ownsVm && status !== vm.status) {
-      list.push({
-        ...base,
-        type: 'vm.status_changed',
-        message: `${vm.status} -> ${status}`,
-        from_status: vm.status as VmStatus,
-        to_status: status,
-      });
-    }
-    // The operation's end, its VM's change and their events: one statement.
-    await endOperationWith(
-      tx,
-      op.id,
-      { status: ending.result, error: ending.error ?? null },
-      ownsVm
-        ? {
-            vm_id: vm.id,
-            patch: {
-              ...(ending.outcome.vm ?? {}),
-              status,
-              current_operation_id: null,
-              last_error: ending.result === 'failed' ? (ending.error ?? 'operation failed') : null,
-            },
-          }
-        : null,
-      list.map(eventRow),
-    );
-    if (ownsVm) {
-      const free = released(op, vm, ending);
-      if (free) await release(tx, vm.host_id, free);
-      // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
-      if (op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early) {
-        await reclaim(tx, vm.host_id, op.input.released_early as Resources);
-      }
-      await settleGpus(tx, op, vm.id, ending);
-    }
-    // Waiters on the operation learn it ended even when it no longer owned the VM.
-    if (!ownsVm) await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: vm.status as VmStatus });
-    return true;
+/**
+ * Ends several operations in one transaction (a group commit: one BEGIN, one COMMIT and one
+ * flush of the log for all of them, their statements sent together), each as
+ * `finishOperation` would. Their VMs are locked in the order of their ids, so two batches
+ * cannot wait on each other. All or none: if one fails, none is ended, and the caller may
+ * end them one by one. Returns, for each, whether it was ended.
+ */
+export async function finishOperations(db: Db, finishes: Finish[], telemetry: Telemetry = NO_TELEMETRY): Promise<boolean[]> {
+  const order = finishes.map((_, i) => i).sort((a, b) => compare(finishes[a]!.which.vm_id, finishes[b]!.which.vm_id));
+  const ended: (Ended | null)[] = await db.transaction(async (tx) => {
+    // Sent in that order on the transaction's one connection, so locks are taken in it too.
+    const results = await Promise.all(order.map((i) => endInTransaction(tx, finishes[i]!)));
+    const byInput: (Ended | null)[] = new Array(finishes.length).fill(null);
+    for (const [k, i] of order.entries()) byInput[i] = results[k]!;
+    return byInput;
   });
-  const e = ended as { action: string; created_at: Date } | null;
-  if (done && e) {
+  for (const [i, e] of ended.entries()) {
+    if (!e) continue;
     telemetry.operationEnded({
       action: e.action,
-      result: ending.result,
+      result: finishes[i]!.ending.result,
       duration_s: Math.max(0, Date.now() - e.created_at.getTime()) / 1000,
     });
   }
-  return done;
+  return ended.map((e) => e !== null);
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** One operation's ending inside a transaction; null when it was not this owner's to end. */
+async function endInTransaction(tx: Tx, { which, owner, ending }: Finish): Promise<Ended | null> {
+  // Lock order everywhere: VM first, then its operation.
+  const locked = await lockVmAndOperation(tx, which.vm_id, which.id);
+  if (!locked) return null;
+  const { vm, op } = locked;
+  const open = op.status === 'running' || (owner === null && op.status === 'pending');
+  if (!open || (owner !== null && op.lease_owner !== owner)) return null;
+
+  const status: StableStatus = ending.outcome.status;
+  const ownsVm = vm.current_operation_id === op.id;
+  const base = { vm_id: vm.id, project_id: vm.project_id, operation_id: op.id };
+  const list: NewEvent[] = [
+    ending.result === 'succeeded'
+      ? {
+          ...base,
+          type: 'operation.succeeded',
+          message: `${op.action} succeeded${ending.outcome.message ? `: ${ending.outcome.message}` : ''}`,
+          data: ending.outcome.data ?? {},
+        }
+      : { ...base, type: 'operation.failed', message: `${op.action} failed: ${ending.error}`, data: ending.outcome.data ?? {} },
+  ];
+  if (ownsVm && status !== vm.status) {
+    list.push({
+      ...base,
+      type: 'vm.status_changed',
+      message: `${vm.status} -> ${status}`,
+      from_status: vm.status as VmStatus,
+      to_status: status,
+    });
+  }
+  // The operation's end, its VM's change and their events: one statement.
+  await endOperationWith(
+    tx,
+    op.id,
+    { status: ending.result, error: ending.error ?? null },
+    ownsVm
+      ? {
+          vm_id: vm.id,
+          patch: {
+            ...(ending.outcome.vm ?? {}),
+            status,
+            current_operation_id: null,
+            last_error: ending.result === 'failed' ? (ending.error ?? 'operation failed') : null,
+          },
+        }
+      : null,
+    list.map(eventRow),
+  );
+  if (ownsVm) {
+    const free = released(op, vm, ending);
+    if (free) await release(tx, vm.host_id, free);
+    // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
+    if (op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early) {
+      await reclaim(tx, vm.host_id, op.input.released_early as Resources);
+    }
+    await settleGpus(tx, op, vm.id, ending);
+  }
+  // Waiters on the operation learn it ended even when it no longer owned the VM.
+  if (!ownsVm) await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: vm.status as VmStatus });
+  return { action: op.action, created_at: op.created_at };
 }

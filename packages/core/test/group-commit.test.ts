@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HypervisorDriver } from '../src/drivers/driver.js';
+import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { type Ending, type Finish, finishOperations } from '../src/worker/finish.js';
+import { FinishBatcher } from '../src/worker/finish-batcher.js';
+import { silentLogger } from '../src/worker/logger.js';
+import { Worker } from '../src/worker/worker.js';
+
+const stopped: Ending = { result: 'succeeded', outcome: { status: 'stopped' } };
+
+describe('a batcher of endings', () => {
+  it('writes an ending at once when none is being written, and those that come meanwhile together, next', async () => {
+    const batches: string[][] = [];
+    const open: (() => void)[] = [];
+    const batcher = new FinishBatcher({
+      many: async (fs) => {
+        batches.push(fs.map((f) => f.which.id));
+        await new Promise<void>((r) => open.push(r));
+        return fs.map(() => true);
+      },
+      one: async (f) => {
+        batches.push([f.which.id]);
+        await new Promise<void>((r) => open.push(r));
+        return true;
+      },
+    });
+    const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
+    const all = ['a', 'b', 'c', 'd'].map(finish);
+    await expect.poll(() => batches).toEqual([['a']]);
+    open.shift()!();
+    await expect.poll(() => batches).toEqual([['a'], ['b', 'c', 'd']]);
+    open.shift()!();
+    expect(await Promise.all(all)).toEqual([true, true, true, true]);
+  });
+
+  it('runs a failed batch again one ending at a time: one bad ending fails no other', async () => {
+    let hold: (() => void) | undefined;
+    const batcher = new FinishBatcher({
+      many: async () => {
+        throw new Error('one of them is bad');
+      },
+      one: async (f) => {
+        if (f.which.id === 'first') await new Promise<void>((r) => (hold = r));
+        if (f.which.id === 'bad') throw new Error('bad ending');
+        return f.which.id !== 'not-mine';
+      },
+    });
+    const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
+    const first = finish('first');
+    const rest = ['ok', 'bad', 'not-mine'].map((id) =>
+      finish(id).then(
+        (v) => ({ v }),
+        (e: Error) => ({ e: e.message }),
+      ),
+    );
+    await expect.poll(() => hold).toBeDefined();
+    hold!();
+    expect(await first).toBe(true);
+    expect(await Promise.all(rest)).toEqual([{ v: true }, { e: 'bad ending' }, { v: false }]);
+  });
+});
+
+describe('group commit of endings', () => {
+  let cp: TestControlPlane;
+  beforeAll(async () => {
+    cp = await startTestControlPlane({ worker: false, reconciler: false });
+  });
+  afterAll(() => cp?.shutdown());
+
+  /** VMs whose creates are claimed (running) by `owner`. */
+  async function claimed(names: string[], owner: string): Promise<{ id: string; vm_id: string }[]> {
+    const ops = [];
+    for (const name of names) ops.push((await cp.services.vms.create(cp.scope, { name, cpu_cores: 1, memory_mb: 128 })).operation!);
+    await cp.database.sql`UPDATE operations SET status = 'running', lease_owner = ${owner}, lease_expires_at = now() + interval '1 minute'
+      WHERE id = ANY(${ops.map((o) => o.id)}::uuid[])`;
+    return ops.map((o) => ({ id: o.id, vm_id: o.vm_id! }));
+  }
+
+  it('ends several operations in one transaction, each answered in the order asked', async () => {
+    const ops = await claimed(['g-1', 'g-2', 'g-3', 'g-4'], 'w-1');
+    // Asked in the reverse of the order their VMs are locked in (by id), the one not this owner's first.
+    const finishes: Finish[] = [...ops]
+      .sort((a, b) => (a.vm_id < b.vm_id ? 1 : -1))
+      .map((which) => ({ which, owner: 'w-1', ending: stopped }));
+    finishes[0] = { ...finishes[0]!, owner: 'someone-else' };
+    const ended = await finishOperations(cp.database.db, finishes);
+    expect(ended).toEqual([false, true, true, true]);
+    const rows = await cp.database.sql<{ id: string; status: string; xmin: string }[]>`
+      SELECT id, status, xmin::text AS xmin FROM operations WHERE id = ANY(${ops.map((o) => o.id)}::uuid[])`;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(finishes.map((f) => byId.get(f.which.id)!.status)).toEqual(['running', 'succeeded', 'succeeded', 'succeeded']);
+    // One transaction wrote the three endings.
+    expect(new Set(finishes.filter((_, i) => ended[i]).map((f) => byId.get(f.which.id)!.xmin)).size).toBe(1);
+    const vms = await cp.database.sql<{ status: string }[]>`SELECT status FROM vms WHERE id = ${finishes[1]!.which.vm_id}`;
+    expect(vms[0]!.status).toBe('stopped');
+  });
+
+  it('writes none of a batch whose one ending fails', async () => {
+    const ops = await claimed(['n-1', 'n-2'], 'w-2');
+    const finishes: Finish[] = [
+      ...ops.map((which) => ({ which, owner: 'w-2', ending: stopped })),
+      { which: { id: 'not-a-uuid', vm_id: 'not-a-uuid' }, owner: 'w-2', ending: stopped },
+    ];
+    await expect(finishOperations(cp.database.db, finishes)).rejects.toThrow();
+    const rows = await cp.database.sql<{ status: string }[]>`SELECT status FROM operations WHERE id = ANY(${ops.map((o) => o.id)}::uuid[])`;
+    expect(rows.map((r) => r.status)).toEqual(['running', 'running']);
+  });
+
+  it('a busy worker ends the operations that finish together in a transaction or two, not one each', async () => {
+    const n = 16;
+    const ops = [];
+    for (let i = 0; i < n; i++)
+      ops.push((await cp.services.vms.create(cp.scope, { name: `busy-${i}`, cpu_cores: 1, memory_mb: 128 })).operation!);
+    // The defines wait for each other, so the operations finish at the same moment.
+    let waiting = 0;
+    let release!: () => void;
+    const together = new Promise<void>((r) => (release = r));
+    const driver = new Proxy(cp.driver as HypervisorDriver, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver);
+        if (key !== 'define' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+        return async (...args: unknown[]) => {
+          if (++waiting === n) release();
+          await together;
+          return v.apply(target, args);
+        };
+      },
+    });
+    const worker = new Worker({
+      db: cp.database.db,
+      drivers: new Map([[cp.hosts[0]!.id, driver]]),
+      concurrency: n,
+      logger: silentLogger,
+      poll_ms: 50,
+    });
+    worker.start();
+    try {
+      const ids = ops.map((o) => o.id);
+      await expect
+        .poll(
+          async () =>
+            (await cp.database.sql`SELECT count(*)::int AS n FROM operations WHERE id = ANY(${ids}::uuid[]) AND status = 'succeeded'`)[0]!
+              .n,
+          {
+            timeout: 15_000,
+          },
+        )
+        .toBe(n);
+      const [{ transactions }] = (await cp.database.sql`
+        SELECT count(DISTINCT xmin::text)::int AS transactions FROM operations WHERE id = ANY(${ids}::uuid[])`) as unknown as [
+        { transactions: number },
+      ];
+      // Each in a transaction of its own would be 16: the first goes alone, the others gather behind it.
+      expect(transactions).toBeLessThanOrEqual(4);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
