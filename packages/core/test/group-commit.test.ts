@@ -23,6 +23,7 @@ describe('a batcher of endings', () => {
         await new Promise<void>((r) => open.push(r));
         return true;
       },
+      rolledBack: () => true,
     });
     const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
     const all = ['a', 'b', 'c', 'd'].map(finish);
@@ -37,13 +38,14 @@ describe('a batcher of endings', () => {
     let hold: (() => void) | undefined;
     const batcher = new FinishBatcher({
       many: async () => {
-        throw new Error('one of them is bad');
+        throw new Error('refused: one of them is bad');
       },
       one: async (f) => {
         if (f.which.id === 'first') await new Promise<void>((r) => (hold = r));
         if (f.which.id === 'bad') throw new Error('bad ending');
         return f.which.id !== 'not-mine';
       },
+      rolledBack: (err) => (err as Error).message.startsWith('refused'),
     });
     const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
     const first = finish('first');
@@ -57,6 +59,35 @@ describe('a batcher of endings', () => {
     hold!();
     expect(await first).toBe(true);
     expect(await Promise.all(rest)).toEqual([{ v: true }, { e: 'bad ending' }, { v: false }]);
+  });
+
+  it('does not run again a batch that may have been committed (the connection lost at its COMMIT): each caller hears the error', async () => {
+    let hold: (() => void) | undefined;
+    const alone: string[] = [];
+    const batcher = new FinishBatcher({
+      many: async () => {
+        throw new Error('connection lost');
+      },
+      one: async (f) => {
+        alone.push(f.which.id);
+        if (f.which.id === 'first') await new Promise<void>((r) => (hold = r));
+        return true;
+      },
+      rolledBack: (err) => (err as Error).message.startsWith('refused'),
+    });
+    const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
+    const first = finish('first');
+    const rest = ['a', 'b'].map((id) =>
+      finish(id).then(
+        (v) => ({ v }),
+        (e: Error) => ({ e: e.message }),
+      ),
+    );
+    await expect.poll(() => hold).toBeDefined();
+    hold!();
+    expect(await first).toBe(true);
+    expect(await Promise.all(rest)).toEqual([{ e: 'connection lost' }, { e: 'connection lost' }]);
+    expect(alone).toEqual(['first']);
   });
 });
 
@@ -104,6 +135,40 @@ describe('group commit of endings', () => {
     await expect(finishOperations(cp.database.db, finishes)).rejects.toThrow();
     const rows = await cp.database.sql<{ status: string }[]>`SELECT status FROM operations WHERE id = ANY(${ops.map((o) => o.id)}::uuid[])`;
     expect(rows.map((r) => r.status)).toEqual(['running', 'running']);
+  });
+
+  it('sends nothing of a failed batch after it is rolled back: the other endings stay unwritten', async () => {
+    const ops = (await claimed(['r-1', 'r-2', 'r-3'], 'w-3')).sort((a, b) => (a.vm_id < b.vm_id ? -1 : 1));
+    // The first in lock order cannot be written (its data is not JSON): it fails in this process
+    // as soon as its VM is locked. The last one's VM is held by another transaction meanwhile, so
+    // its ending is sent only after the batch has given up.
+    const bad: Ending = { result: 'succeeded', outcome: { status: 'stopped', data: { n: 10n } as Record<string, unknown> } };
+    const finishes: Finish[] = ops.map((which, i) => ({ which, owner: 'w-3', ending: i === 0 ? bad : stopped }));
+    let letGo!: () => void;
+    const held = new Promise<void>((r) => (letGo = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = cp.database.sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM vms WHERE id = ${ops[2]!.vm_id} FOR UPDATE`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    const batch = finishOperations(cp.database.db, finishes).then(
+      () => 'ended',
+      (e: Error) => e.message,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    letGo();
+    await holder;
+    expect(await batch).toMatch(/BigInt/);
+    await new Promise((r) => setTimeout(r, 200));
+    const rows = await cp.database.sql<{ id: string; status: string }[]>`
+      SELECT id, status FROM operations WHERE id = ANY(${ops.map((o) => o.id)}::uuid[])`;
+    expect(rows.map((r) => r.status)).toEqual(['running', 'running', 'running']);
+    const events = await cp.database
+      .sql`SELECT 1 FROM events WHERE operation_id = ANY(${ops.map((o) => o.id)}::uuid[]) AND type = 'operation.succeeded'`;
+    expect(events).toHaveLength(0);
   });
 
   it('a busy worker ends the operations that finish together in a transaction or two, not one each', async () => {

@@ -1,6 +1,6 @@
 import { DriverError } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
-import type { Db } from '../store/database.js';
+import { type Db, sqlState } from '../store/database.js';
 import type { Notifier } from '../store/notifier.js';
 import { claimOperations, releaseLeases, renewLease } from '../store/operation-rows.js';
 import { recordDomainRef } from '../store/vm-rows.js';
@@ -43,6 +43,8 @@ export class DatabaseQueue implements OperationQueue {
     this.endings = new FinishBatcher({
       many: (finishes) => finishOperations(this.db, finishes, this.telemetry),
       one: (f) => finishOperation(this.db, f.which, f.owner, f.ending, this.telemetry),
+      // PostgreSQL's own error: the transaction was rolled back.
+      rolledBack: (err) => sqlState(err) !== undefined,
     });
   }
 

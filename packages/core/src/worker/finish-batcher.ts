@@ -11,6 +11,12 @@ export interface FinishBatcherOptions {
   many: (finishes: Finish[]) => Promise<boolean[]>;
   /** Ends one on its own (`finishOperation`). */
   one: (finish: Finish) => Promise<boolean>;
+  /**
+   * Whether a batch that failed so is known to have written nothing, and is run again one by
+   * one (PostgreSQL refused a statement). Anything else (a connection lost at the COMMIT) may
+   * have been committed: every caller hears the error, as if it had ended alone.
+   */
+  rolledBack: (err: unknown) => boolean;
   /** Endings in one transaction at most. */
   max_batch?: number;
   /** Transactions of endings at once. */
@@ -23,8 +29,8 @@ export interface FinishBatcherOptions {
  * goes with the others that gathered meanwhile, in the next one. So a quiet worker ends each
  * operation as soon as it is done, and a busy one pays a BEGIN, a COMMIT and a flush of
  * PostgreSQL's log per batch instead of per operation. Each caller still hears only once its
- * own ending is committed. A batch that fails is run again one ending at a time, so that one
- * bad ending fails no other.
+ * own ending is committed. A batch that PostgreSQL refused is run again one ending at a
+ * time, so that one bad ending fails no other.
  */
 export class FinishBatcher {
   private queued: Queued[] = [];
@@ -61,7 +67,11 @@ export class FinishBatcher {
         const ended = await this.opts.many(batch.map((q) => q.finish));
         for (const [i, q] of batch.entries()) q.resolve(ended[i]!);
         return;
-      } catch {
+      } catch (err) {
+        if (!this.opts.rolledBack(err)) {
+          for (const q of batch) q.reject(err);
+          return;
+        }
         // Nothing of it was written: each one again on its own.
       }
     }

@@ -44,19 +44,25 @@ const addresses = (v: unknown) => (Array.isArray(v) ? v.filter((a): a is string 
 /**
  * GPUs an ending frees or condemns: a deleted VM's, a stop's that released them, those a
  * hardware change or a start dropped from the domain; and GPUs its launch found unusable become
- * unhealthy (`data.gpu_faults`, parsed: an agent reports it).
+ * unhealthy (`data.gpu_faults`, parsed: an agent reports it). Null when there are none.
  */
-async function settleGpus(tx: Tx, op: OperationRow, vmId: string, ending: Ending): Promise<void> {
+function gpuSettlement(op: OperationRow, vmId: string, ending: Ending): ((tx: Tx) => Promise<void>) | null {
   const ok = ending.result === 'succeeded';
+  const steps: ((tx: Tx) => Promise<void>)[] = [];
   if (ending.outcome.status === 'deleted' || (ok && op.action === 'stop' && op.input.release_gpus === true)) {
-    await freeVmGpus(tx, vmId);
+    steps.push((tx) => freeVmGpus(tx, vmId));
   } else if (ok && (op.action === 'update_hardware' || op.action === 'start')) {
     // Freed only once the domain was given the rest: a failure may have come after the host
     // changed (a deadline, a crash), so nothing is freed then; the next start settles it.
-    await freeVmGpus(tx, vmId, addresses(op.input.gpus_dropped));
+    const dropped = addresses(op.input.gpus_dropped);
+    if (dropped.length > 0) steps.push((tx) => freeVmGpus(tx, vmId, dropped));
   }
   const faults = GpuFaults.safeParse(ending.outcome.data?.gpu_faults);
-  if (!ok && faults.success && faults.data.length > 0) await markGpuFaults(tx, vmId, faults.data);
+  if (!ok && faults.success && faults.data.length > 0) steps.push((tx) => markGpuFaults(tx, vmId, faults.data));
+  if (steps.length === 0) return null;
+  return async (tx) => {
+    for (const step of steps) await step(tx);
+  };
 }
 
 /** What an ending that was written tells telemetry once committed. */
@@ -90,35 +96,63 @@ export async function finishOperation(
 
 /**
  * Ends several operations in one transaction (a group commit: one BEGIN, one COMMIT and one
- * flush of the log for all of them, their statements sent together), each as
- * `finishOperation` would. Their VMs are locked in the order of their ids, so two batches
- * cannot wait on each other. All or none: if one fails, none is ended, and the caller may
- * end them one by one. Returns, for each, whether it was ended.
+ * flush of the log for all of them), each as `finishOperation` would. First every operation's
+ * rows, their statements sent together, the VMs locked in the order of their ids; then, one
+ * after another in the order of their hosts' ids, what an ending gives back to its host (its
+ * resources, its GPUs). So two batches take their locks in the same order and cannot wait on
+ * each other. All or none: if one fails, none is ended (a PostgreSQL error: the caller may end
+ * them one by one). Returns, for each, whether it was ended.
  */
 export async function finishOperations(db: Db, finishes: Finish[], telemetry: Telemetry = NO_TELEMETRY): Promise<boolean[]> {
   const order = finishes.map((_, i) => i).sort((a, b) => compare(finishes[a]!.which.vm_id, finishes[b]!.which.vm_id));
   const ended: (Ended | null)[] = await db.transaction(async (tx) => {
     // Sent in that order on the transaction's one connection, so locks are taken in it too.
-    const results = await Promise.all(order.map((i) => endInTransaction(tx, finishes[i]!)));
+    // Every one settles before the transaction ends: a statement sent after its ROLLBACK would
+    // run outside it.
+    const rows = await settled(order.map((i) => endRows(tx, finishes[i]!)));
+    const settlements = rows
+      .filter((r): r is EndedRows => r !== null && r.settle !== null)
+      .sort((a, b) => compare(a.host_id ?? '', b.host_id ?? '') || compare(a.vm_id, b.vm_id));
+    for (const r of settlements) await r.settle!();
     const byInput: (Ended | null)[] = new Array(finishes.length).fill(null);
-    for (const [k, i] of order.entries()) byInput[i] = results[k]!;
+    for (const [k, i] of order.entries()) byInput[i] = rows[k]?.ended ?? null;
     return byInput;
   });
   for (const [i, e] of ended.entries()) {
     if (!e) continue;
-    telemetry.operationEnded({
-      action: e.action,
-      result: finishes[i]!.ending.result,
-      duration_s: Math.max(0, Date.now() - e.created_at.getTime()) / 1000,
-    });
+    try {
+      telemetry.operationEnded({
+        action: e.action,
+        result: finishes[i]!.ending.result,
+        duration_s: Math.max(0, Date.now() - e.created_at.getTime()) / 1000,
+      });
+    } catch {
+      // Committed: a failing counter must not make the caller think otherwise.
+    }
   }
   return ended.map((e) => e !== null);
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** One operation's ending inside a transaction; null when it was not this owner's to end. */
-async function endInTransaction(tx: Tx, { which, owner, ending }: Finish): Promise<Ended | null> {
+/** All of them, once every one has settled; the first failure, if any, once every one has. */
+async function settled<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** An ending's rows written; `settle`: what it still gives back to its host, if anything. */
+interface EndedRows {
+  ended: Ended;
+  vm_id: string;
+  host_id: string | null;
+  settle: (() => Promise<void>) | null;
+}
+
+/** One operation's end, its VM's change and their events; null when it was not this owner's to end. */
+async function endRows(tx: Tx, { which, owner, ending }: Finish): Promise<EndedRows | null> {
   // Lock order everywhere: VM first, then its operation.
   const locked = await lockVmAndOperation(tx, which.vm_id, which.id);
   if (!locked) return null;
@@ -166,16 +200,22 @@ async function endInTransaction(tx: Tx, { which, owner, ending }: Finish): Promi
       : null,
     list.map(eventRow),
   );
-  if (ownsVm) {
-    const free = released(op, vm, ending);
-    if (free) await release(tx, vm.host_id, free);
-    // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
-    if (op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early) {
-      await reclaim(tx, vm.host_id, op.input.released_early as Resources);
-    }
-    await settleGpus(tx, op, vm.id, ending);
-  }
   // Waiters on the operation learn it ended even when it no longer owned the VM.
   if (!ownsVm) await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: vm.status as VmStatus });
-  return { action: op.action, created_at: op.created_at };
+  const ended = { action: op.action, created_at: op.created_at };
+  const free = ownsVm ? released(op, vm, ending) : null;
+  const reclaimed = ownsVm && op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early;
+  const gpus = ownsVm ? gpuSettlement(op, vm.id, ending) : null;
+  if (!free && !reclaimed && !gpus) return { ended, vm_id: vm.id, host_id: vm.host_id, settle: null };
+  return {
+    ended,
+    vm_id: vm.id,
+    host_id: vm.host_id,
+    settle: async () => {
+      if (free) await release(tx, vm.host_id, free);
+      // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
+      if (reclaimed) await reclaim(tx, vm.host_id, op.input.released_early as Resources);
+      if (gpus) await gpus(tx);
+    },
+  };
 }
