@@ -34,59 +34,55 @@ describe('a batcher of endings', () => {
     expect(await Promise.all(all)).toEqual([true, true, true, true]);
   });
 
-  it('runs a failed batch again one ending at a time: one bad ending fails no other', async () => {
-    let hold: (() => void) | undefined;
-    const batcher = new FinishBatcher({
-      many: async () => {
-        throw new Error('refused: one of them is bad');
-      },
-      one: async (f) => {
-        if (f.which.id === 'first') await new Promise<void>((r) => (hold = r));
-        if (f.which.id === 'bad') throw new Error('bad ending');
-        return f.which.id !== 'not-mine';
-      },
-      rolledBack: (err) => (err as Error).message.startsWith('refused'),
-    });
-    const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
-    const first = finish('first');
-    const rest = ['ok', 'bad', 'not-mine'].map((id) =>
-      finish(id).then(
-        (v) => ({ v }),
-        (e: Error) => ({ e: e.message }),
-      ),
-    );
-    await expect.poll(() => hold).toBeDefined();
-    hold!();
-    expect(await first).toBe(true);
-    expect(await Promise.all(rest)).toEqual([{ v: true }, { e: 'bad ending' }, { v: false }]);
-  });
-
-  it('does not run again a batch that may have been committed (the connection lost at its COMMIT): each caller hears the error', async () => {
-    let hold: (() => void) | undefined;
+  /**
+   * A batcher whose batches fail with `failure`. Its first ending, `first`, goes alone and is
+   * held, so that `ids` gather behind it into one batch. What each of them heard, and which
+   * endings were written one by one.
+   */
+  async function behindAHeldFirst(failure: string, one: (id: string) => Promise<boolean>, ids: string[]) {
+    let letGo!: () => void;
+    const held = new Promise<void>((r) => (letGo = r));
     const alone: string[] = [];
     const batcher = new FinishBatcher({
       many: async () => {
-        throw new Error('connection lost');
+        throw new Error(failure);
       },
       one: async (f) => {
         alone.push(f.which.id);
-        if (f.which.id === 'first') await new Promise<void>((r) => (hold = r));
-        return true;
+        if (f.which.id === 'first') await held;
+        return one(f.which.id);
       },
       rolledBack: (err) => (err as Error).message.startsWith('refused'),
     });
     const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
     const first = finish('first');
-    const rest = ['a', 'b'].map((id) =>
+    const rest = ids.map((id) =>
       finish(id).then(
         (v) => ({ v }),
         (e: Error) => ({ e: e.message }),
       ),
     );
-    await expect.poll(() => hold).toBeDefined();
-    hold!();
+    letGo();
     expect(await first).toBe(true);
-    expect(await Promise.all(rest)).toEqual([{ e: 'connection lost' }, { e: 'connection lost' }]);
+    return { heard: await Promise.all(rest), alone };
+  }
+
+  it('runs a batch PostgreSQL refused again one ending at a time: one bad ending fails no other', async () => {
+    const { heard, alone } = await behindAHeldFirst(
+      'refused: one of them is bad',
+      async (id) => {
+        if (id === 'bad') throw new Error('bad ending');
+        return id !== 'not-mine';
+      },
+      ['ok', 'bad', 'not-mine'],
+    );
+    expect(heard).toEqual([{ v: true }, { e: 'bad ending' }, { v: false }]);
+    expect(alone).toEqual(['first', 'ok', 'bad', 'not-mine']);
+  });
+
+  it('does not run again a batch that may have been committed (the connection lost at its COMMIT): each caller hears the error', async () => {
+    const { heard, alone } = await behindAHeldFirst('connection lost', async () => true, ['a', 'b']);
+    expect(heard).toEqual([{ e: 'connection lost' }, { e: 'connection lost' }]);
     expect(alone).toEqual(['first']);
   });
 });

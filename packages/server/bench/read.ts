@@ -5,29 +5,30 @@
  *   --seconds N   seconds per measurement (default 5)
  *   --rounds N    rounds (default 3)
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BENCH_API_KEY, startBenchHangar } from './lib/bench-hangar.js';
 import { benchDatabase } from './lib/database.js';
-import { startBaseline, startHangar } from './lib/processes.js';
+import { startBaseline } from './lib/processes.js';
 import { seedVms } from './lib/seed.js';
 import { readPath } from './sections/read.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' } } });
-const apiKey = 'hgr_bench_key_0123456789abcdefghijkl';
 const db = await benchDatabase();
-const dataDir = await mkdtemp(join(tmpdir(), 'hangar-bench-data-'));
-const hangar = await startHangar({ databaseUrl: db.url, dataDir, apiKey });
+const { hangar, ids, close } = await startBenchHangar({ url: db.url, sql: db.database.sql });
 const baseline = await startBaseline(db.url);
 try {
   const sql = db.database.sql;
-  const [project] = await sql`SELECT id FROM projects WHERE name = 'default'`;
-  const [host] = await sql`SELECT id FROM hosts ORDER BY created_at LIMIT 1`;
-  await seedVms(sql, { project_id: project!.id as string, host_id: host!.id as string, from: 1, count: 1_000 });
+  await seedVms(sql, { ...ids, from: 1, count: 1_000 });
   const [one] = await sql`SELECT id FROM vms WHERE name = 'seed-1'`;
   for (let round = 1; round <= Number(values.rounds); round++) {
-    const r = await readPath({ hangar, baseline, apiKey, vmId: one!.id as string, seconds: Number(values.seconds), connections: 16 });
+    const r = await readPath({
+      hangar,
+      baseline,
+      apiKey: BENCH_API_KEY,
+      vmId: one!.id as string,
+      seconds: Number(values.seconds),
+      connections: 16,
+    });
     console.log(
       `round ${round}: tRPC ${r.trpc.rps.toFixed(0)}/s (${r.ratio_trpc.toFixed(2)}x, ${r.cpu_us.trpc.toFixed(0)} µs)  ` +
         `REST ${r.rest.rps.toFixed(0)}/s (${r.ratio_rest.toFixed(2)}x, ${r.cpu_us.rest.toFixed(0)} µs)  ` +
@@ -35,8 +36,7 @@ try {
     );
   }
 } finally {
-  await hangar.stop();
+  await close();
   await baseline.stop();
   await db.close();
-  await rm(dataDir, { recursive: true, force: true });
 }

@@ -5,13 +5,13 @@
  *   --out FILE          where the JSON goes (default bench-results.json in the working directory)
  *   --database-url URL  a PostgreSQL server to make a fresh database on (default: DATABASE_URL, else embedded)
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { BENCH_API_KEY, startBenchHangar } from './lib/bench-hangar.js';
 import { benchDatabase } from './lib/database.js';
-import { rss, startBaseline, startHangar } from './lib/processes.js';
+import { rss, startBaseline } from './lib/processes.js';
 import { kb, mb, ms, perS, type Row, table, us } from './lib/report.js';
 import { seedVms } from './lib/seed.js';
 import { fleetPath } from './sections/fleet.js';
@@ -29,7 +29,7 @@ const quick = values.quick!;
 const size = quick
   ? { seconds: 2, connections: 16, seed: 2_000, lists: [5_000], creates: 48, waiters: 8, rounds: 2 }
   : { seconds: 10, connections: 16, seed: 100_000, lists: [100_000, 1_000_000], creates: 400, waiters: 16, rounds: 5 };
-const apiKey = 'hgr_bench_key_0123456789abcdefghijkl';
+const apiKey = BENCH_API_KEY;
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 // First, alone on the machine: how long `hangar serve` takes to answer, fresh and again.
@@ -37,16 +37,12 @@ log('start-up');
 const startup = await startupPath(quick ? 1 : 3);
 
 const db = await benchDatabase(values['database-url'] ?? process.env.DATABASE_URL);
-const dataDir = await mkdtemp(join(tmpdir(), 'hangar-bench-data-'));
-const hangar = await startHangar({ databaseUrl: db.url, dataDir, apiKey });
+const { hangar, ids, close } = await startBenchHangar({ url: db.url, sql: db.database.sql });
 const baseline = await startBaseline(db.url);
 try {
   const sql = db.database.sql;
   await sleep(2_000);
   const idleRss = await rss(hangar.pid);
-  const [project] = await sql`SELECT id FROM projects WHERE name = 'default'`;
-  const [host] = await sql`SELECT id FROM hosts LIMIT 1`;
-  const ids = { project_id: project!.id as string, host_id: host!.id as string };
 
   log(`seeding ${size.seed} VMs`);
   await seedVms(sql, { ...ids, from: 1, count: size.seed });
@@ -191,8 +187,7 @@ try {
   console.log(table(rows));
   console.log(`\nresults: ${out}`);
 } finally {
-  await hangar.stop();
+  await close();
   await baseline.stop();
   await db.close();
-  await rm(dataDir, { recursive: true, force: true });
 }

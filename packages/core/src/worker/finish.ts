@@ -44,25 +44,19 @@ const addresses = (v: unknown) => (Array.isArray(v) ? v.filter((a): a is string 
 /**
  * GPUs an ending frees or condemns: a deleted VM's, a stop's that released them, those a
  * hardware change or a start dropped from the domain; and GPUs its launch found unusable become
- * unhealthy (`data.gpu_faults`, parsed: an agent reports it). Null when there are none.
+ * unhealthy (`data.gpu_faults`, parsed: an agent reports it).
  */
-function gpuSettlement(op: OperationRow, vmId: string, ending: Ending): ((tx: Tx) => Promise<void>) | null {
+async function settleGpus(tx: Tx, op: OperationRow, vmId: string, ending: Ending): Promise<void> {
   const ok = ending.result === 'succeeded';
-  const steps: ((tx: Tx) => Promise<void>)[] = [];
   if (ending.outcome.status === 'deleted' || (ok && op.action === 'stop' && op.input.release_gpus === true)) {
-    steps.push((tx) => freeVmGpus(tx, vmId));
+    await freeVmGpus(tx, vmId);
   } else if (ok && (op.action === 'update_hardware' || op.action === 'start')) {
     // Freed only once the domain was given the rest: a failure may have come after the host
     // changed (a deadline, a crash), so nothing is freed then; the next start settles it.
-    const dropped = addresses(op.input.gpus_dropped);
-    if (dropped.length > 0) steps.push((tx) => freeVmGpus(tx, vmId, dropped));
+    await freeVmGpus(tx, vmId, addresses(op.input.gpus_dropped));
   }
   const faults = GpuFaults.safeParse(ending.outcome.data?.gpu_faults);
-  if (!ok && faults.success && faults.data.length > 0) steps.push((tx) => markGpuFaults(tx, vmId, faults.data));
-  if (steps.length === 0) return null;
-  return async (tx) => {
-    for (const step of steps) await step(tx);
-  };
+  if (!ok && faults.success && faults.data.length > 0) await markGpuFaults(tx, vmId, faults.data);
 }
 
 /** What an ending that was written tells telemetry once committed. */
@@ -203,19 +197,20 @@ async function endRows(tx: Tx, { which, owner, ending }: Finish): Promise<EndedR
   // Waiters on the operation learn it ended even when it no longer owned the VM.
   if (!ownsVm) await notifyChange(tx, { vm_id: vm.id, operation_id: op.id, status: vm.status as VmStatus });
   const ended = { action: op.action, created_at: op.created_at };
-  const free = ownsVm ? released(op, vm, ending) : null;
-  const reclaimed = ownsVm && op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early;
-  const gpus = ownsVm ? gpuSettlement(op, vm.id, ending) : null;
-  if (!free && !reclaimed && !gpus) return { ended, vm_id: vm.id, host_id: vm.host_id, settle: null };
+  if (!ownsVm) return { ended, vm_id: vm.id, host_id: vm.host_id, settle: null };
   return {
     ended,
     vm_id: vm.id,
     host_id: vm.host_id,
+    // Most endings (a start, a stop) give nothing back: this sends no statement for them.
     settle: async () => {
+      const free = released(op, vm, ending);
       if (free) await release(tx, vm.host_id, free);
       // A delete that failed keeps its VM: what it gave back when accepted is the VM's again.
-      if (reclaimed) await reclaim(tx, vm.host_id, op.input.released_early as Resources);
-      if (gpus) await gpus(tx);
+      if (op.action === 'delete' && ending.outcome.status !== 'deleted' && op.input.released_early) {
+        await reclaim(tx, vm.host_id, op.input.released_early as Resources);
+      }
+      await settleGpus(tx, op, vm.id, ending);
     },
   };
 }

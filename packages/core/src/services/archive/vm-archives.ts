@@ -29,13 +29,12 @@ import { isUniqueViolation } from '../pg-errors.js';
 import { enforceQuota } from '../quotas.js';
 import { parse, parseId } from '../validate.js';
 import { requireVm } from '../vm-queries.js';
+import type { ArchiveRelay } from './relay.js';
 
 // The archive modules (tar) are imported by the first export or import, not at start: most
 // servers never load them, and they cost several MB of memory.
 const exportStream = () => import('./export-stream.js');
 const importStream = () => import('./import-stream.js');
-
-import type { ArchiveRelay } from './relay.js';
 
 export interface VmArchivesOptions {
   db: Db;
@@ -163,6 +162,7 @@ export class VmArchives {
       if (!driver) throw errors.hostUnavailable("This server does not run the VM's host, so it cannot read its disks");
       if (!begun.row.domain_ref) throw errors.validation(`VM ${vmId} has no disks on its host (provisioning failed)`);
       if (!can.archives(driver)) throw errors.unsupported('Exporting VMs', driver.kind);
+      const writer = await exportStream();
       files = await driver.exportDisks(begun.row.domain_ref, { signal: opts.signal });
       const manifest: ArchiveManifest = {
         format: ARCHIVE_FORMAT,
@@ -170,9 +170,9 @@ export class VmArchives {
         exported_at: new Date().toISOString(),
         driver: driver.kind,
         vm: manifestVmOf(begun.row),
-        disks: await (await exportStream()).describeDisks(files, opts.signal),
+        disks: await writer.describeDisks(files, opts.signal),
       };
-      archive = (await exportStream()).archiveStream(manifest, files, { gzip: opts.gzip === true });
+      archive = writer.archiveStream(manifest, files, { gzip: opts.gzip === true });
     } catch (err) {
       const e = driverFailure(err, 'export failed');
       await end(false, e.message);
