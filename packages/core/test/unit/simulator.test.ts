@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import {
   AuthenticationError,
   CallAbortedError,
   NoResourcesAvailableError,
+  readSimulatorStore,
   SimulatedDriver,
   SimulatedHypervisor,
   SimulatorClient,
@@ -107,7 +108,7 @@ describe('simulated hypervisor SimulatorClient', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(35);
   });
 
-  it('keeps its domains in a state directory, one file each, so they outlive the process', async () => {
+  it('keeps its domains in a state directory, each change written before its call returns, so they outlive the process', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
     try {
       const state_dir = join(dir, 'sim');
@@ -116,12 +117,50 @@ describe('simulated hypervisor SimulatorClient', () => {
       const gone = await first.define({ ...spec('gone'), vm_id: '0b6e2c1c-1f4e-4d57-9b4a-7c3f5d8e2a11' });
       await first.start(d.ref);
       await first.undefine(gone.ref, { delete_disks: true });
-      // Each domain in its own file, written when it changed (no flush at close needed).
-      expect(await readdir(state_dir)).toEqual([`${d.ref}.json`]);
+      // Written when it changed (no flush at close needed): another process sees it at once.
       const second = new SimulatedDriver({ config: { state_dir } });
       expect(await second.list()).toEqual([{ ref: d.ref, vm_id: '6c7e3b27-7159-4e0a-9e30-3d44284574cd', state: 'running' }]);
+      expect([...readSimulatorStore(state_dir).domains.keys()]).toEqual([d.ref]);
       await first.close();
       await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('skips a change cut short by a crash mid-write, and keeps every change across folds of its log', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
+    try {
+      const state_dir = join(dir, 'sim');
+      const h = new SimulatedHypervisor({ state_dir });
+      const a = h.createDomain(spec('a'));
+      h.startDomain(a.id);
+      h.close();
+      // A process killed mid-append: half a line at the end of the log.
+      await writeFile(join(state_dir, 'domains.log'), '{"put":{"id":"half', { flag: 'a' });
+      const again = new SimulatedHypervisor({ state_dir });
+      expect([...again.domains.values()].map((d) => [d.spec.name, d.state])).toEqual([['a', 'running']]);
+      // Enough changes (a console of 500 lines each) to fold the log into the snapshot many times.
+      const made = Array.from({ length: 300 }, (_, i) => again.createDomain(spec(`m${i}`)));
+      for (let round = 0; round < 60; round++) {
+        for (const m of made) {
+          again.startDomain(m.id);
+          again.killDomain(m.id);
+        }
+      }
+      for (const m of made.slice(0, 100)) again.deleteDomain(m.id);
+      again.startDomain(made[150]!.id);
+      const files = await readdir(state_dir);
+      expect(files.sort()).toEqual(['domains.json', 'domains.log']);
+      for (const f of files) expect((await stat(join(state_dir, f))).mode & 0o777).toBe(0o600);
+      expect((await stat(state_dir)).mode & 0o777).toBe(0o700);
+      const { domains, logBytes } = readSimulatorStore(state_dir);
+      expect(logBytes).toBeLessThan(40 * 1024 * 1024);
+      expect(domains.size).toBe(201);
+      expect(domains.get(made[150]!.id)?.state).toBe('running');
+      expect(domains.get(made[151]!.id)?.state).toBe('shutoff');
+      expect(domains.has(made[99]!.id)).toBe(false);
+      again.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -152,20 +191,28 @@ describe('simulated hypervisor SimulatorClient', () => {
     }
   });
 
-  it('moves the domains of a state file from before one file per domain into the directory', async () => {
+  it('takes in the domains of the layouts before its log (one file of all, then a file each), and removes those files', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
     try {
       const state_dir = join(dir, 'sim');
       const first = new SimulatedDriver({ config: { state_dir } });
-      const d = await first.define({ ...spec('old'), vm_id: '5d1f0e3a-8c2b-4e6f-a7d9-2b4c6e8f0a13' });
-      await first.start(d.ref);
-      const domain = JSON.parse(await readFile(join(state_dir, `${d.ref}.json`), 'utf8'));
+      const a = await first.define({ ...spec('old'), vm_id: '5d1f0e3a-8c2b-4e6f-a7d9-2b4c6e8f0a13' });
+      const b = await first.define({ ...spec('older'), vm_id: '7a2e4c6b-1d3f-4a5b-8c9d-0e1f2a3b4c5d' });
+      await first.start(a.ref);
+      await first.close();
+      const { domains } = readSimulatorStore(state_dir);
       await rm(state_dir, { recursive: true });
-      await writeFile(`${state_dir}.json`, JSON.stringify([domain]));
+      await mkdir(state_dir);
+      await writeFile(join(state_dir, `${a.ref}.json`), JSON.stringify(domains.get(a.ref)));
+      await writeFile(`${state_dir}.json`, JSON.stringify([domains.get(b.ref)]));
       const second = new SimulatedDriver({ config: { state_dir } });
-      expect(await second.list()).toEqual([{ ref: d.ref, vm_id: '5d1f0e3a-8c2b-4e6f-a7d9-2b4c6e8f0a13', state: 'running' }]);
-      expect(await readdir(state_dir)).toEqual([`${d.ref}.json`]);
+      expect((await second.list()).sort((x, y) => x.vm_id!.localeCompare(y.vm_id!))).toEqual([
+        { ref: a.ref, vm_id: '5d1f0e3a-8c2b-4e6f-a7d9-2b4c6e8f0a13', state: 'running' },
+        { ref: b.ref, vm_id: '7a2e4c6b-1d3f-4a5b-8c9d-0e1f2a3b4c5d', state: 'stopped' },
+      ]);
+      expect((await readdir(state_dir)).sort()).toEqual(['domains.json', 'domains.log']);
       await expect(readFile(`${state_dir}.json`)).rejects.toThrow(/ENOENT/);
+      await second.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAlive } from '@hangar/core';
+import { isAlive, readSimulatorStore } from '@hangar/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ServeProcess, serveProcess } from '../../src/serve-process.js';
 import { TEST_ADMIN_KEY } from '../../src/testing.js';
@@ -109,10 +109,7 @@ describe('kill -9 with operations in flight', () => {
     await server.exited;
     server = undefined;
     const stateDir = join(dir, 'simulator');
-    const files = (await readdir(stateDir)).filter((n) => n.endsWith('.json'));
-    const domains = (await Promise.all(files.map(async (n) => JSON.parse(await readFile(join(stateDir, n), 'utf8'))))) as {
-      vm_id: string | null;
-    }[];
+    const domains = [...readSimulatorStore(stateDir).domains.values()];
     const owners = domains.map((d) => d.vm_id);
     expect(owners.filter((id) => !id || !acknowledged.includes(id))).toEqual([]);
     expect(new Set(owners).size).toBe(owners.length);

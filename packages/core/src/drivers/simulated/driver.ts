@@ -210,6 +210,7 @@ export class SimulatedDriver implements HypervisorDriver {
 
   async close(): Promise<void> {
     await this.screen.close();
+    this.hypervisor.close();
   }
 }
 

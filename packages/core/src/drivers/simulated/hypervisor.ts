@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { OsType } from '../../domain/fields.js';
 import type { GpuDevice, GpuFault } from '../../domain/gpu.js';
 import type { Capacity } from '../../domain/host.js';
 import type { Network } from '../../domain/vm.js';
 import type { GpuAssignment } from '../driver.js';
+import { DomainStore } from './domain-store.js';
 import {
   AuthenticationError,
   CallAbortedError,
@@ -66,11 +65,7 @@ export interface SimulatorConfig {
   capacity?: Capacity;
   /** The host's GPUs (`simGpus('10de:20b0,10de:20b0@1')` makes them as HANGAR_SIM_GPUS does). */
   gpus?: GpuDevice[];
-  /**
-   * Keep domains in this directory, one JSON file each, so they outlive the process, as real VMs
-   * outlive the control plane. A change writes only its domain's file (as libvirt keeps one XML
-   * per domain): rewriting every domain at each change made each change cost as much as all of them.
-   */
+  /** Keep domains in this directory (`DomainStore`), so they outlive the process, as real VMs outlive the control plane. */
   state_dir?: string;
 }
 
@@ -101,12 +96,21 @@ export class SimulatedHypervisor {
   /** The VNC ports domains have, and the lowest that may be free (every one below it is taken). */
   private readonly vncPorts = new Set<number>();
   private lowestFreeVncPort = 5900;
-  /** Whether `state_dir` is known to exist (made once, not before every write). */
-  private stateDirMade = false;
+  /** Where the domains are kept (with `state_dir`). */
+  private readonly store: DomainStore | null;
 
   constructor(readonly config: SimulatorConfig = {}) {
     this.faults = new FaultPlan(config.seed ?? 1, config.faults);
-    if (config.state_dir) this.load(config.state_dir);
+    this.store = config.state_dir ? new DomainStore(config.state_dir, () => this.domains.values()) : null;
+    for (const d of this.store?.load() ?? []) {
+      this.domains.set(d.id, d);
+      if (d.vnc_port !== null) this.vncPorts.add(d.vnc_port);
+    }
+  }
+
+  /** Closes the state directory's log (a later change opens it again). */
+  close(): void {
+    this.store?.close();
   }
 
   get apiKey(): string {
@@ -401,66 +405,13 @@ export class SimulatedHypervisor {
     return `52:54:00:${byte()}:${byte()}:${byte()}`;
   }
 
-  private load(dir: string): void {
-    let names: string[];
-    try {
-      names = readdirSync(dir).filter((n) => n.endsWith('.json'));
-    } catch {
-      names = [];
-    }
-    for (const name of names) {
-      try {
-        const d = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SimDomain;
-        this.domains.set(d.id, d);
-        if (d.vnc_port !== null) this.vncPorts.add(d.vnc_port);
-      } catch {
-        // A file cut short by a crash mid-write is only ever the `.tmp` (renamed into place whole): skipped.
-      }
-    }
-    // Before one file per domain, every domain was in `<dir>.json`: moved over once.
-    const legacy = `${dir}.json`;
-    let text: string | null = null;
-    try {
-      text = readFileSync(legacy, 'utf8');
-    } catch {}
-    if (text !== null) {
-      for (const d of JSON.parse(text) as SimDomain[]) {
-        if (this.domains.has(d.id)) continue;
-        this.domains.set(d.id, d);
-        if (d.vnc_port !== null) this.vncPorts.add(d.vnc_port);
-        this.save(d);
-      }
-      rmSync(legacy, { force: true });
-    }
-  }
-
-  /**
-   * Written before the call that changed a domain returns, as a hypervisor keeps its domains:
-   * a process killed the moment after (an agent's machine dying) still has them when it is back.
-   */
+  /** Kept before the call that changed a domain returns: a process killed the moment after still has it when it is back. */
   private save(d: SimDomain): void {
-    const dir = this.config.state_dir;
-    if (!dir) return;
-    const file = join(dir, `${d.id}.json`);
-    const write = () => writeFileSync(`${file}.tmp`, JSON.stringify(d), { mode: 0o600 });
-    if (!this.stateDirMade) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      this.stateDirMade = true;
-    }
-    try {
-      write();
-    } catch (err) {
-      // Removed from under a running simulator: made again.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      write();
-    }
-    renameSync(`${file}.tmp`, file);
+    this.store?.put(d);
   }
 
   private forget(id: string): void {
-    const dir = this.config.state_dir;
-    if (dir) rmSync(join(dir, `${id}.json`), { force: true });
+    this.store?.remove(id);
   }
 }
 

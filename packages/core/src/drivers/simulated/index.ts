@@ -1,5 +1,6 @@
 export { SimulatorClient, type SimulatorClientOptions, type VmInfo } from './client.js';
 export { simulatedDefinition } from './definition.js';
+export { readStore as readSimulatorStore } from './domain-store.js';
 export { SimulatedDriver } from './driver.js';
 export * from './errors.js';
 export { type FaultConfig, HYPERVISOR_METHODS, type HypervisorMethod, type InjectedFault } from './faults.js';
