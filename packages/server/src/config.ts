@@ -33,6 +33,12 @@ const Env = z.object({
   ),
   HANGAR_WORKER: z.enum(['on', 'off']).default('on'),
   /**
+   * Operations this process's worker runs at once. Most of an operation is waiting (on the
+   * hypervisor, on a commit), so a worker that runs more at once ends more per commit: 16 kept
+   * it at about a thousand a second while the database and the CPU had room for half as many again.
+   */
+  HANGAR_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64),
+  /**
    * `single`: the API and this machine's hypervisor in one process (its own host, HANGAR_DRIVER).
    * `api`: the API alone, for a fleet: hosts are run by `hangar agent`s; any number of API
    * processes share one PostgreSQL (and one image directory).

@@ -85,7 +85,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     controlPlane = await startControlPlane({
       database,
       hosts: driver ? [{ name: config.HANGAR_HOST_NAME, driver }] : [],
-      worker: config.HANGAR_WORKER === 'off' ? false : { ...opts.worker },
+      worker: config.HANGAR_WORKER === 'off' ? false : { concurrency: config.HANGAR_WORKER_CONCURRENCY, ...opts.worker },
       reconciler:
         config.HANGAR_WORKER === 'off'
           ? false
