@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HypervisorDriver } from '../src/drivers/driver.js';
+import { GroupCommit } from '../src/store/group-commit.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 import { type Ending, type Finish, finishOperations } from '../src/worker/finish.js';
-import { FinishBatcher } from '../src/worker/finish-batcher.js';
 import { silentLogger } from '../src/worker/logger.js';
 import { Worker } from '../src/worker/worker.js';
 
@@ -12,7 +12,7 @@ describe('a batcher of endings', () => {
   it('writes an ending at once when none is being written, and those that come meanwhile together, next', async () => {
     const batches: string[][] = [];
     const open: (() => void)[] = [];
-    const batcher = new FinishBatcher({
+    const batcher = new GroupCommit<Finish, boolean>({
       many: async (fs) => {
         batches.push(fs.map((f) => f.which.id));
         await new Promise<void>((r) => open.push(r));
@@ -25,7 +25,7 @@ describe('a batcher of endings', () => {
       },
       rolledBack: () => true,
     });
-    const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
+    const finish = (id: string) => batcher.write({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
     const all = ['a', 'b', 'c', 'd'].map(finish);
     await expect.poll(() => batches).toEqual([['a']]);
     open.shift()!();
@@ -43,7 +43,7 @@ describe('a batcher of endings', () => {
     let letGo!: () => void;
     const held = new Promise<void>((r) => (letGo = r));
     const alone: string[] = [];
-    const batcher = new FinishBatcher({
+    const batcher = new GroupCommit<Finish, boolean>({
       many: async () => {
         throw new Error(failure);
       },
@@ -54,7 +54,7 @@ describe('a batcher of endings', () => {
       },
       rolledBack: (err) => (err as Error).message.startsWith('refused'),
     });
-    const finish = (id: string) => batcher.finish({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
+    const finish = (id: string) => batcher.write({ which: { id, vm_id: id }, owner: 'w', ending: stopped });
     const first = finish('first');
     const rest = ids.map((id) =>
       finish(id).then(

@@ -1,51 +1,50 @@
-import type { Finish } from './finish.js';
-
-interface Queued {
-  finish: Finish;
-  resolve: (ended: boolean) => void;
+interface Queued<In, Out> {
+  item: In;
+  resolve: (out: Out) => void;
   reject: (err: unknown) => void;
 }
 
-export interface FinishBatcherOptions {
-  /** Ends a batch in one transaction, all or none (`finishOperations`). */
-  many: (finishes: Finish[]) => Promise<boolean[]>;
-  /** Ends one on its own (`finishOperation`). */
-  one: (finish: Finish) => Promise<boolean>;
+export interface GroupCommitOptions<In, Out> {
+  /** Writes a batch in one transaction, all or none, answering each item in its order. */
+  many: (items: In[]) => Promise<Out[]>;
+  /** Writes one on its own. */
+  one: (item: In) => Promise<Out>;
   /**
    * Whether a batch that failed so is known to have written nothing, and is run again one by
-   * one (PostgreSQL refused a statement). Anything else (a connection lost at the COMMIT) may
-   * have been committed: every caller hears the error, as if it had ended alone.
+   * one (PostgreSQL refused a statement; an item's own error rolled the batch back). Anything
+   * else (a connection lost at the COMMIT) may have been committed: every caller hears the
+   * error, as if it had been written alone.
    */
   rolledBack: (err: unknown) => boolean;
-  /** Endings in one transaction at most. */
+  /** Items in one transaction at most. */
   max_batch?: number;
-  /** Transactions of endings at once. */
+  /** Transactions at once. */
   max_in_flight?: number;
 }
 
 /**
- * Group commit of a worker's endings. An ending is written at once when fewer than
- * `max_in_flight` transactions of endings are open; otherwise it waits for one to commit and
- * goes with the others that gathered meanwhile, in the next one. So a quiet worker ends each
- * operation as soon as it is done, and a busy one pays a BEGIN, a COMMIT and a flush of
- * PostgreSQL's log per batch instead of per operation. Each caller still hears only once its
- * own ending is committed. A batch that PostgreSQL refused is run again one ending at a
- * time, so that one bad ending fails no other.
+ * Group commit: an item is written at once when fewer than `max_in_flight` transactions are
+ * open; otherwise it waits for one to commit and goes with the others that gathered meanwhile,
+ * in the next one. So a quiet process writes each item as soon as it comes, and a busy one pays
+ * a BEGIN, a COMMIT and a flush of PostgreSQL's log per batch instead of per item (and holds
+ * the rows all of them lock, a host's or a project's, through one commit instead of one each).
+ * Each caller still hears only once its own item is committed. A batch that was rolled back is
+ * run again one item at a time, so that one bad item fails no other.
  */
-export class FinishBatcher {
-  private queued: Queued[] = [];
+export class GroupCommit<In, Out> {
+  private queued: Queued<In, Out>[] = [];
   private inFlight = 0;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
 
-  constructor(private readonly opts: FinishBatcherOptions) {
+  constructor(private readonly opts: GroupCommitOptions<In, Out>) {
     this.maxBatch = opts.max_batch ?? 64;
     this.maxInFlight = opts.max_in_flight ?? 1;
   }
 
-  finish(finish: Finish): Promise<boolean> {
+  write(item: In): Promise<Out> {
     return new Promise((resolve, reject) => {
-      this.queued.push({ finish, resolve, reject });
+      this.queued.push({ item, resolve, reject });
       this.pump();
     });
   }
@@ -54,18 +53,18 @@ export class FinishBatcher {
     while (this.inFlight < this.maxInFlight && this.queued.length > 0) {
       const batch = this.queued.splice(0, this.maxBatch);
       this.inFlight++;
-      void this.write(batch).finally(() => {
+      void this.commit(batch).finally(() => {
         this.inFlight--;
         this.pump();
       });
     }
   }
 
-  private async write(batch: Queued[]): Promise<void> {
+  private async commit(batch: Queued<In, Out>[]): Promise<void> {
     if (batch.length > 1) {
       try {
-        const ended = await this.opts.many(batch.map((q) => q.finish));
-        for (const [i, q] of batch.entries()) q.resolve(ended[i]!);
+        const out = await this.opts.many(batch.map((q) => q.item));
+        for (const [i, q] of batch.entries()) q.resolve(out[i]!);
         return;
       } catch (err) {
         if (!this.opts.rolledBack(err)) {
@@ -75,6 +74,6 @@ export class FinishBatcher {
         // Nothing of it was written: each one again on its own.
       }
     }
-    await Promise.all(batch.map((q) => this.opts.one(q.finish).then(q.resolve, q.reject)));
+    await Promise.all(batch.map((q) => this.opts.one(q.item).then(q.resolve, q.reject)));
   }
 }

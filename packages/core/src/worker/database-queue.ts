@@ -1,14 +1,14 @@
 import { DriverError } from '../drivers/driver.js';
 import type { ImageStore } from '../images/store.js';
 import { type Db, sqlState } from '../store/database.js';
+import { GroupCommit } from '../store/group-commit.js';
 import type { Notifier } from '../store/notifier.js';
 import { claimOperations, releaseLeases, renewLease } from '../store/operation-rows.js';
 import { recordDomainRef } from '../store/vm-rows.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 import { deferWithReason } from './defer.js';
-import type { Ending } from './finish.js';
+import type { Ending, Finish } from './finish.js';
 import { finishOperation, finishOperations } from './finish.js';
-import { FinishBatcher } from './finish-batcher.js';
 import { readyImage } from './media.js';
 import type { Checkpoint, LocalImage, OperationQueue, Work, WorkOperation } from './operation-queue.js';
 
@@ -34,13 +34,14 @@ export class DatabaseQueue implements OperationQueue {
   readonly owner: string;
   private readonly db: Db;
   private readonly telemetry: Telemetry;
-  private readonly endings: FinishBatcher;
+  /** Group commit of the worker's endings. */
+  private readonly endings: GroupCommit<Finish, boolean>;
 
   constructor(private readonly opts: DatabaseQueueOptions) {
     this.owner = opts.owner;
     this.db = opts.db;
     this.telemetry = opts.telemetry ?? NO_TELEMETRY;
-    this.endings = new FinishBatcher({
+    this.endings = new GroupCommit<Finish, boolean>({
       many: (finishes) => finishOperations(this.db, finishes, this.telemetry),
       one: (f) => finishOperation(this.db, f.which, f.owner, f.ending, this.telemetry),
       // PostgreSQL's own error: the transaction was rolled back.
@@ -68,9 +69,9 @@ export class DatabaseQueue implements OperationQueue {
     return renewLease(this.db, op.id, this.owner, this.opts.lease_ms);
   }
 
-  /** Ends it in a group commit with the other endings of the moment (`FinishBatcher`). */
+  /** Ends it in a group commit with the other endings of the moment. */
   finish(op: WorkOperation, ending: Ending): Promise<boolean> {
-    return this.endings.finish({ which: { id: op.id, vm_id: op.vm_id }, owner: this.owner, ending });
+    return this.endings.write({ which: { id: op.id, vm_id: op.vm_id }, owner: this.owner, ending });
   }
 
   defer(op: WorkOperation, delay_ms: number, reason: string): Promise<boolean> {
