@@ -191,6 +191,48 @@ describe('simulated hypervisor SimulatorClient', () => {
     }
   });
 
+  it('cuts a line torn by a crash off its log, so the first change after it is kept', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
+    try {
+      const state_dir = join(dir, 'sim');
+      const h = new SimulatedHypervisor({ state_dir });
+      const a = h.createDomain(spec('a'));
+      h.close();
+      await writeFile(join(state_dir, 'domains.log'), '{"put":{"id":"half', { flag: 'a' });
+      const again = new SimulatedHypervisor({ state_dir });
+      // Written before the call returned, and changed no more.
+      const b = again.createDomain(spec('b'));
+      again.close();
+      const third = new SimulatedHypervisor({ state_dir });
+      expect([...third.domains.keys()].sort()).toEqual([a.id, b.id].sort());
+      third.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('folds what the directory holds: another hypervisor’s changes over the same directory are kept', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
+    try {
+      const state_dir = join(dir, 'sim');
+      const one = new SimulatedHypervisor({ state_dir });
+      const two = new SimulatedHypervisor({ state_dir });
+      const fromOne = one.createDomain(spec('from-one'));
+      // Enough changes from the other to fold its log (more than 8 MiB).
+      const m = two.createDomain(spec('m'));
+      for (let i = 0; i < 6000; i++) {
+        two.startDomain(m.id);
+        two.killDomain(m.id);
+      }
+      expect(await readdir(state_dir)).toContain('domains.json');
+      one.close();
+      two.close();
+      expect([...readSimulatorStore(state_dir).domains.keys()].sort()).toEqual([fromOne.id, m.id].sort());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes in the domains of the layouts before its log (one file of all, then a file each), and removes those files', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
     try {

@@ -7,6 +7,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  truncateSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -33,31 +34,33 @@ type Change = { put: SimDomain } | { del: string };
  * start's time. One file of every domain made each change cost as much as all of them. The log
  * is folded into the snapshot when it outgrows it, so it costs a bounded share of the writes.
  *
- * A crash mid-append cuts the last line short: reading skips it. A fold writes the snapshot
- * whole and renames it into place before emptying the log; a crash in between replays a log the
- * snapshot already holds, which changes nothing (each line is a whole domain, or a delete).
+ * A crash mid-append cuts the last line short: loading cuts it off the log (so the next append
+ * starts a line of its own). A fold writes what the directory holds (snapshot and log: the changes
+ * of another hypervisor over the same directory too) to the snapshot, renamed into place, before
+ * emptying the log; a crash in between replays a log the snapshot already holds, which changes
+ * nothing (each line is a whole domain, or a delete). A host's state directory is its own: two
+ * processes over one may still lose a line one appends while the other folds.
  */
 export class DomainStore {
   private fd: number | null = null;
   private logBytes = 0;
   private snapshotBytes = 0;
 
-  /** `all`: every domain the host has now (what a fold writes). */
-  constructor(
-    private readonly dir: string,
-    private readonly all: () => Iterable<SimDomain>,
-  ) {}
+  constructor(private readonly dir: string) {}
 
   /**
    * The domains kept, from the snapshot and the log, and from the layouts before them (a file per
    * domain; one file of all of them beside the directory), which are folded in and removed.
    */
   load(): SimDomain[] {
-    const { domains, older, logBytes, snapshotBytes } = readStore(this.dir);
+    const { domains, older, logBytes, torn, snapshotBytes } = readStore(this.dir);
     this.logBytes = logBytes;
     this.snapshotBytes = snapshotBytes;
+    if (torn > 0) {
+      truncateSync(join(this.dir, LOG), logBytes);
+    }
     if (older.length > 0) {
-      this.fold(domains.values());
+      this.fold();
       for (const path of older) rmSync(path, { force: true });
     }
     return [...domains.values()];
@@ -79,10 +82,12 @@ export class DomainStore {
   }
 
   private append(change: Change): void {
-    const line = `${JSON.stringify(change)}\n`;
-    writeSync(this.open(), line);
-    this.logBytes += Buffer.byteLength(line);
-    if (this.logBytes > Math.max(MIN_FOLD_BYTES, 2 * this.snapshotBytes)) this.fold(this.all());
+    const line = Buffer.from(`${JSON.stringify(change)}\n`);
+    const fd = this.open();
+    // A write may take less than the whole line (a disk filling up): the rest, or the error.
+    for (let at = 0; at < line.length; ) at += writeSync(fd, line, at);
+    this.logBytes += line.length;
+    if (this.logBytes > Math.max(MIN_FOLD_BYTES, 2 * this.snapshotBytes)) this.fold();
   }
 
   private open(): number {
@@ -92,10 +97,10 @@ export class DomainStore {
     return this.fd;
   }
 
-  /** Writes every domain to the snapshot, then empties the log. */
-  private fold(domains: Iterable<SimDomain>): void {
+  /** Writes every domain the directory holds to the snapshot, then empties the log. */
+  private fold(): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const text = JSON.stringify([...domains]);
+    const text = JSON.stringify([...readStore(this.dir).domains.values()]);
     const snapshot = join(this.dir, SNAPSHOT);
     writeFileSync(`${snapshot}.tmp`, text, { mode: 0o600 });
     renameSync(`${snapshot}.tmp`, snapshot);
@@ -110,7 +115,14 @@ export class DomainStore {
  * The domains a state directory holds, read without changing it (for `DomainStore.load`, and for
  * a test that looks at what a host kept): `older` are the files of the layouts before the log.
  */
-export function readStore(dir: string): { domains: Map<string, SimDomain>; older: string[]; logBytes: number; snapshotBytes: number } {
+export function readStore(dir: string): {
+  domains: Map<string, SimDomain>;
+  older: string[];
+  /** The log's whole lines, in bytes; `torn`: the bytes of a line cut short after them. */
+  logBytes: number;
+  torn: number;
+  snapshotBytes: number;
+} {
   const domains = new Map<string, SimDomain>();
   const older: string[] = [];
   const read = (path: string): string | null => {
@@ -144,16 +156,25 @@ export function readStore(dir: string): { domains: Map<string, SimDomain>; older
   const snapshot = read(join(dir, SNAPSHOT));
   if (snapshot !== null) for (const d of JSON.parse(snapshot) as SimDomain[]) domains.set(d.id, d);
   const log = read(join(dir, LOG)) ?? '';
-  for (const line of log.split('\n')) {
+  // Only the text up to the last newline was appended whole.
+  const whole = log.slice(0, log.lastIndexOf('\n') + 1);
+  for (const line of whole.split('\n')) {
     if (!line) continue;
     let change: Change;
     try {
       change = JSON.parse(line) as Change;
     } catch {
-      continue; // the last line, cut short by a crash mid-append
+      continue; // a line another writer cut short, before its newline came
     }
     if ('put' in change) domains.set(change.put.id, change.put);
     else domains.delete(change.del);
   }
-  return { domains, older, logBytes: Buffer.byteLength(log), snapshotBytes: snapshot === null ? 0 : Buffer.byteLength(snapshot) };
+  const logBytes = Buffer.byteLength(whole);
+  return {
+    domains,
+    older,
+    logBytes,
+    torn: Buffer.byteLength(log) - logBytes,
+    snapshotBytes: snapshot === null ? 0 : Buffer.byteLength(snapshot),
+  };
 }

@@ -101,7 +101,7 @@ export class SimulatedHypervisor {
 
   constructor(readonly config: SimulatorConfig = {}) {
     this.faults = new FaultPlan(config.seed ?? 1, config.faults);
-    this.store = config.state_dir ? new DomainStore(config.state_dir, () => this.domains.values()) : null;
+    this.store = config.state_dir ? new DomainStore(config.state_dir) : null;
     for (const d of this.store?.load() ?? []) {
       this.domains.set(d.id, d);
       if (d.vnc_port !== null) this.vncPorts.add(d.vnc_port);
