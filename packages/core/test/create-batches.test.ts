@@ -11,7 +11,8 @@ const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
 
 let cp: TestControlPlane;
 beforeAll(async () => {
-  cp = await startTestControlPlane();
+  // No worker: the rows stay as the creates wrote them (their `xmin` is their transaction's).
+  cp = await startTestControlPlane({ worker: false });
 });
 afterAll(() => cp?.shutdown());
 
@@ -81,5 +82,47 @@ describe('creates that come together', () => {
     expect(heard.filter((h) => h === 'QUOTA_EXCEEDED')).toHaveLength(13);
     const [row] = await cp.database.sql`SELECT count(*)::int AS n FROM vms WHERE project_id = ${scope.project_id}`;
     expect(row!.n).toBe(7);
+  });
+
+  it('with idempotency keys are batched too, and a repeat of each answers the VM it made', async () => {
+    const scope = await projectScope('batches-keys');
+    const create = (i: number) => cp.services.vms.create(scope, { name: `k-${i}`, ...small }, { idempotency_key: `key-${i}` });
+    // Key 0 twice in the burst: one VM, both answered with it.
+    const first = await Promise.all([...Array.from({ length: 30 }, (_, i) => create(i)), create(0)]);
+    expect(first[30]!.vm.id).toBe(first[0]!.vm.id);
+    expect(await transactionsOf(first.map((r) => r.vm.id))).toBeLessThan(15);
+    const again = await Promise.all(Array.from({ length: 30 }, (_, i) => create(i)));
+    expect(again.map((r) => r.vm.id)).toEqual(first.slice(0, 30).map((r) => r.vm.id));
+    const [row] = await cp.database.sql`SELECT count(*)::int AS n FROM vms WHERE project_id = ${scope.project_id}`;
+    expect(row!.n).toBe(30);
+    // A key reused for another request is refused, and fails none of the others of its batch.
+    const heard = await Promise.all([
+      cp.services.vms.create(scope, { name: 'other', ...small }, { idempotency_key: 'key-1' }).then(
+        () => 'made',
+        (err: { code?: string }) => err.code,
+      ),
+      ...Array.from({ length: 5 }, (_, i) => create(100 + i).then(() => 'made')),
+    ]);
+    expect(heard).toEqual(['IDEMPOTENCY_MISMATCH', 'made', 'made', 'made', 'made', 'made']);
+  });
+
+  it('of one project wait for no other project’s: a project whose rows are held holds up no one else', async () => {
+    const held = await projectScope('batches-held');
+    const free = await projectScope('batches-free');
+    await cp.services.projects.set_quotas(held.project_id, { vms: 100 });
+    const tx = await cp.database.sql.reserve();
+    try {
+      await tx`BEGIN`;
+      await tx`SELECT 1 FROM project_quotas WHERE project_id = ${held.project_id} FOR UPDATE`;
+      const waiting = cp.services.vms.create(held, { name: 'waits', ...small });
+      await new Promise((r) => setTimeout(r, 100));
+      const others = Promise.all(Array.from({ length: 10 }, (_, i) => cp.services.vms.create(free, { name: `f-${i}`, ...small })));
+      const outcome = await Promise.race([others.then(() => 'made'), new Promise((r) => setTimeout(() => r('held up'), 5_000))]);
+      expect(outcome).toBe('made');
+      await tx`COMMIT`;
+      expect((await waiting).vm.name).toBe('waits');
+    } finally {
+      tx.release();
+    }
   });
 });

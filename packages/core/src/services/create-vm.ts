@@ -8,7 +8,7 @@ import { rule } from '../domain/state-machine.js';
 import { CreateVmInput, normalizeGpus, normalizeNetwork } from '../domain/vm.js';
 import { placeVm } from '../scheduler/place.js';
 import { type PlacementStrategy, reservation } from '../scheduler/reserve.js';
-import { type Db, sqlState, type Tx } from '../store/database.js';
+import type { Db, Tx } from '../store/database.js';
 import { vmGpuCopy } from '../store/gpu-rows.js';
 import { GroupCommit } from '../store/group-commit.js';
 import { toOperation, toVm } from '../store/mappers.js';
@@ -16,7 +16,7 @@ import { insertVmWithOperation, NotPlaced } from '../store/new-vm-rows.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
 import { eventRow, type NewEvent } from './events.js';
 import { resolveHostForPlacement } from './hosts.js';
-import { idempotent } from './idempotency.js';
+import { idempotent, lockIdempotencyKeys } from './idempotency.js';
 import { nameGuard } from './name-guard.js';
 import { enforceQuota } from './quotas.js';
 import { parse } from './validate.js';
@@ -35,30 +35,40 @@ interface Create {
 class BatchRolledBack extends Error {}
 
 /**
- * Creates VMs (status provisioning) and the operations that define them on a host. Creates that
- * come together are written in one transaction (a group commit): each create holds its
- * project's counter row and its host's row from its insert to its commit, so one transaction a
- * create made a project's (and a host's) creates wait on each other's commits, one at a time.
+ * Creates VMs (status provisioning) and the operations that define them on a host. A project's
+ * creates that come together are written in one transaction (a group commit): each create holds
+ * its project's counter row (and its host's row) from its insert to its commit, so one
+ * transaction a create made a project's creates wait on each other's commits, one at a time.
+ * Projects are batched apart: one project's slow or refused creates hold up no other's.
  */
 export class VmCreator {
-  private readonly batches: GroupCommit<Create, VmActionResult>;
+  private readonly batches = new Map<string, GroupCommit<Create, VmActionResult>>();
 
   constructor(
     private readonly db: Db,
     private readonly placement: { strategy?: PlacementStrategy } = {},
-  ) {
-    this.batches = new GroupCommit({
-      many: (creates) => createMany(db, creates),
-      one: (c) => createParsed(db, c),
-      rolledBack: (err) => err instanceof BatchRolledBack || sqlState(err) !== undefined,
-    });
-  }
+  ) {}
 
   async create(scope: Scope, rawInput: unknown, rawOpts: MutationOptions = {}): Promise<VmActionResult> {
     const c = parseCreate(scope, rawInput, rawOpts, this.placement);
-    // Batched: a VM placed by the statement that writes it, without an idempotency key (whose
-    // lock is the key's, taken in no order a batch could keep). The others go alone.
-    return placedInStatement(c) && !c.opts.idempotency_key ? this.batches.write(c) : createParsed(this.db, c);
+    // Batched: a VM placed by the statement that writes it. The others (GPUs, an image) go alone.
+    return placedInStatement(c) ? this.batchesOf(scope.project_id).write(c) : createParsed(this.db, c);
+  }
+
+  private batchesOf(projectId: string): GroupCommit<Create, VmActionResult> {
+    let batches = this.batches.get(projectId);
+    if (!batches) {
+      batches = new GroupCommit({
+        many: (creates) => createMany(this.db, creates),
+        one: (c) => createParsed(this.db, c),
+        // Only a batch a create's own error rolled back is known to have written nothing (an
+        // error at the COMMIT may come after it was written): the rest is every caller's error.
+        rolledBack: (err) => err instanceof BatchRolledBack,
+        onIdle: () => this.batches.delete(projectId),
+      });
+      this.batches.set(projectId, batches);
+    }
+    return batches;
   }
 }
 
@@ -98,19 +108,26 @@ function createOnce(db: Db, c: Create, placeInStatement: boolean): Promise<VmAct
 }
 
 /**
- * Creates placed by their statements, in one transaction, in the order of their projects (so
- * every batch takes projects' rows in one order). Any create's error rolls the batch back, to be
- * run again one by one (`BatchRolledBack`): a name taken, a quota reached, no room.
+ * One project's creates placed by their statements, in one transaction, in the order they came.
+ * Their idempotency keys are locked first, in one order, as a create alone locks its one before
+ * anything else. Any create's error rolls the batch back, to be run again one create at a time
+ * (`BatchRolledBack`): a name taken, a quota reached, no room, a key reused for another request.
  */
 async function createMany(db: Db, creates: Create[]): Promise<VmActionResult[]> {
-  const order = creates.map((_, i) => i).sort((a, b) => compare(creates[a]!.scope.project_id, creates[b]!.scope.project_id));
+  const projectId = creates[0]!.scope.project_id;
+  const keys = creates.flatMap((c) => (c.opts.idempotency_key ? [c.opts.idempotency_key] : []));
   let refused: { err: unknown } | null = null;
   try {
     return await db.transaction(async (tx) => {
       refused = null;
       const out: VmActionResult[] = [];
       try {
-        for (const i of order) out[i] = await createRows(tx, creates[i]!, true);
+        await lockIdempotencyKeys(tx, projectId, keys);
+        for (const c of creates) {
+          out.push(
+            await idempotent(tx, c.scope, c.opts.idempotency_key, { action: 'create', input: c.input }, () => createRows(tx, c, true)),
+          );
+        }
       } catch (err) {
         refused = { err };
         throw err;
@@ -122,8 +139,6 @@ async function createMany(db: Db, creates: Create[]): Promise<VmActionResult[]> 
     throw err;
   }
 }
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A create's rows, in the caller's transaction: its quota, its host, the VM, its operation and events. */
 async function createRows(tx: Tx, c: Create, placeInStatement: boolean): Promise<VmActionResult> {

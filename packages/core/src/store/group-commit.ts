@@ -20,6 +20,8 @@ export interface GroupCommitOptions<In, Out> {
   max_batch?: number;
   /** Transactions at once. */
   max_in_flight?: number;
+  /** Told when nothing is queued or being written any more. */
+  onIdle?: () => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class GroupCommit<In, Out> {
       void this.commit(batch).finally(() => {
         this.inFlight--;
         this.pump();
+        if (this.inFlight === 0 && this.queued.length === 0) this.opts.onIdle?.();
       });
     }
   }
