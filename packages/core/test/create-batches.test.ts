@@ -125,4 +125,14 @@ describe('creates that come together', () => {
       tx.release();
     }
   });
+
+  it('naming their host go one by one (batches naming hosts in two orders would wait on each other)', async () => {
+    const scope = await projectScope('batches-host');
+    const [host] = await cp.database.sql`SELECT id FROM hosts ORDER BY created_at LIMIT 1`;
+    const made = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => cp.services.vms.create(scope, { name: `h-${i}`, host_id: host!.id as string, ...small })),
+    );
+    expect(made.every((r) => r.vm.host_id === host!.id)).toBe(true);
+    expect(await transactionsOf(made.map((r) => r.vm.id))).toBe(8);
+  });
 });

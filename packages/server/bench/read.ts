@@ -32,7 +32,7 @@ try {
     console.log(
       `round ${round}: tRPC ${r.trpc.rps.toFixed(0)}/s (${r.ratio_trpc.toFixed(2)}x, ${r.cpu_us.trpc.toFixed(0)} µs)  ` +
         `REST ${r.rest.rps.toFixed(0)}/s (${r.ratio_rest.toFixed(2)}x, ${r.cpu_us.rest.toFixed(0)} µs)  ` +
-        `bare ${r.baseline.rps.toFixed(0)}/s (${r.cpu_us.baseline.toFixed(0)} µs)`,
+        `bare ${r.baseline.rps.toFixed(0)}/s (${r.cpu_us.baseline.toFixed(0)} µs)  RSS peak ${(r.rss_under_load / 2 ** 20).toFixed(1)} MB`,
     );
   }
 } finally {

@@ -51,8 +51,10 @@ export class VmCreator {
 
   async create(scope: Scope, rawInput: unknown, rawOpts: MutationOptions = {}): Promise<VmActionResult> {
     const c = parseCreate(scope, rawInput, rawOpts, this.placement);
-    // Batched: a VM placed by the statement that writes it. The others (GPUs, an image) go alone.
-    return placedInStatement(c) ? this.batchesOf(scope.project_id).write(c) : createParsed(this.db, c);
+    // Batched: a VM placed by the statement that writes it on any host with room. The others go
+    // alone: GPUs or an image (placed first), and a host named (batches naming hosts in two
+    // orders would wait on each other's hosts).
+    return placedInStatement(c) && !c.input.host_id ? this.batchesOf(scope.project_id).write(c) : createParsed(this.db, c);
   }
 
   private batchesOf(projectId: string): GroupCommit<Create, VmActionResult> {

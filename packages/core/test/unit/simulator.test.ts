@@ -211,6 +211,26 @@ describe('simulated hypervisor SimulatorClient', () => {
     }
   });
 
+  it('never cuts a line off its log at load: another writer may be in the middle of it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
+    try {
+      const state_dir = join(dir, 'sim');
+      const writer = new SimulatedHypervisor({ state_dir });
+      const d = writer.createDomain(spec('half-written'));
+      writer.close();
+      const line = JSON.stringify({ put: { ...d, state: 'running' } });
+      // The writer has written half its next line when another hypervisor loads the directory.
+      await writeFile(join(state_dir, 'domains.log'), line.slice(0, 40), { flag: 'a' });
+      const reader = new SimulatedHypervisor({ state_dir });
+      expect(reader.domains.get(d.id)?.state).toBe('shutoff');
+      await writeFile(join(state_dir, 'domains.log'), `${line.slice(40)}\n`, { flag: 'a' });
+      expect(readSimulatorStore(state_dir).domains.get(d.id)?.state).toBe('running');
+      reader.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('folds what the directory holds: another hypervisor’s changes over the same directory are kept', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
     try {

@@ -1,13 +1,14 @@
 import {
   closeSync,
+  fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
-  truncateSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -34,8 +35,8 @@ type Change = { put: SimDomain } | { del: string };
  * start's time. One file of every domain made each change cost as much as all of them. The log
  * is folded into the snapshot when it outgrows it, so it costs a bounded share of the writes.
  *
- * A crash mid-append cuts the last line short: loading cuts it off the log (so the next append
- * starts a line of its own). A fold writes what the directory holds (snapshot and log: the changes
+ * A crash (or a full disk) mid-append cuts a line short: the next append starts a line of its
+ * own, and reading skips the piece. A fold writes what the directory holds (snapshot and log: the changes
  * of another hypervisor over the same directory too) to the snapshot, renamed into place, before
  * emptying the log; a crash in between replays a log the snapshot already holds, which changes
  * nothing (each line is a whole domain, or a delete). A host's state directory is its own: two
@@ -44,6 +45,8 @@ type Change = { put: SimDomain } | { del: string };
 export class DomainStore {
   private fd: number | null = null;
   private logBytes = 0;
+  /** Whether the log may end in a piece of a line (the next append then starts a new line). */
+  private torn = false;
   private snapshotBytes = 0;
 
   constructor(private readonly dir: string) {}
@@ -53,12 +56,9 @@ export class DomainStore {
    * domain; one file of all of them beside the directory), which are folded in and removed.
    */
   load(): SimDomain[] {
-    const { domains, older, logBytes, torn, snapshotBytes } = readStore(this.dir);
+    const { domains, older, logBytes, snapshotBytes } = readStore(this.dir);
     this.logBytes = logBytes;
     this.snapshotBytes = snapshotBytes;
-    if (torn > 0) {
-      truncateSync(join(this.dir, LOG), logBytes);
-    }
     if (older.length > 0) {
       this.fold();
       for (const path of older) rmSync(path, { force: true });
@@ -82,10 +82,12 @@ export class DomainStore {
   }
 
   private append(change: Change): void {
-    const line = Buffer.from(`${JSON.stringify(change)}\n`);
     const fd = this.open();
+    const line = Buffer.from(`${this.torn ? '\n' : ''}${JSON.stringify(change)}\n`);
+    this.torn = true;
     // A write may take less than the whole line (a disk filling up): the rest, or the error.
     for (let at = 0; at < line.length; ) at += writeSync(fd, line, at);
+    this.torn = false;
     this.logBytes += line.length;
     if (this.logBytes > Math.max(MIN_FOLD_BYTES, 2 * this.snapshotBytes)) this.fold();
   }
@@ -93,8 +95,13 @@ export class DomainStore {
   private open(): number {
     if (this.fd !== null) return this.fd;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.fd = openSync(join(this.dir, LOG), 'a', 0o600);
-    return this.fd;
+    const fd = openSync(join(this.dir, LOG), 'a+', 0o600);
+    // Not cut off here: another writer may be in the middle of that line.
+    const { size } = fstatSync(fd);
+    const last = Buffer.alloc(1);
+    this.torn = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+    this.fd = fd;
+    return fd;
   }
 
   /** Writes every domain the directory holds to the snapshot, then empties the log. */
@@ -108,6 +115,7 @@ export class DomainStore {
     // Appends go to the end of the file, which is now its start.
     ftruncateSync(this.open(), 0);
     this.logBytes = 0;
+    this.torn = false;
   }
 }
 
@@ -118,9 +126,8 @@ export class DomainStore {
 export function readStore(dir: string): {
   domains: Map<string, SimDomain>;
   older: string[];
-  /** The log's whole lines, in bytes; `torn`: the bytes of a line cut short after them. */
+  /** The log's whole lines, in bytes. */
   logBytes: number;
-  torn: number;
   snapshotBytes: number;
 } {
   const domains = new Map<string, SimDomain>();
@@ -155,26 +162,24 @@ export function readStore(dir: string): {
   }
   const snapshot = read(join(dir, SNAPSHOT));
   if (snapshot !== null) for (const d of JSON.parse(snapshot) as SimDomain[]) domains.set(d.id, d);
-  const log = read(join(dir, LOG)) ?? '';
-  // Only the text up to the last newline was appended whole.
-  const whole = log.slice(0, log.lastIndexOf('\n') + 1);
-  for (const line of whole.split('\n')) {
-    if (!line) continue;
+  let log: Buffer;
+  try {
+    log = readFileSync(join(dir, LOG));
+  } catch {
+    log = Buffer.alloc(0);
+  }
+  let logBytes = 0;
+  for (let start = 0, end = log.indexOf(0x0a); end !== -1; start = end + 1, end = log.indexOf(0x0a, start)) {
+    logBytes = end + 1;
     let change: Change;
     try {
-      change = JSON.parse(line) as Change;
+      change = JSON.parse(log.toString('utf8', start, end)) as Change;
     } catch {
-      continue; // a line another writer cut short, before its newline came
+      continue; // a piece of a line cut short by a crash, or empty
     }
     if ('put' in change) domains.set(change.put.id, change.put);
     else domains.delete(change.del);
   }
-  const logBytes = Buffer.byteLength(whole);
-  return {
-    domains,
-    older,
-    logBytes,
-    torn: Buffer.byteLength(log) - logBytes,
-    snapshotBytes: snapshot === null ? 0 : Buffer.byteLength(snapshot),
-  };
+  // What follows the last newline is a line not yet whole (being written, or cut short).
+  return { domains, older, logBytes, snapshotBytes: snapshot === null ? 0 : Buffer.byteLength(snapshot) };
 }
