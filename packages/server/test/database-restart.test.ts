@@ -44,6 +44,22 @@ function explain(bodies: string[], output: string): string {
   return lines.length > 0 ? lines.join('\n').slice(0, 6000) : output.slice(-3000);
 }
 
+/** The database's other sessions: their state, what they wait on, and their query. */
+async function sessions(url: string): Promise<string> {
+  const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`
+      SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid) AS blocked_by,
+        now() - xact_start AS in_xact, left(query, 160) AS query
+      FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+    return rows.map((r) => JSON.stringify(r)).join('\n');
+  } catch (err) {
+    return `(sessions unreadable: ${(err as Error).message})`;
+  } finally {
+    await sql.end();
+  }
+}
+
 describe('PostgreSQL restarting under load', () => {
   it('leaves the server running, serving again within 5 s of the database, with no acknowledged create lost', async () => {
     const headers = { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' };
@@ -78,6 +94,7 @@ describe('PostgreSQL restarting under load', () => {
     const clients = Array.from({ length: 16 }, (_, c) => client(c));
 
     const recovered: number[] = [];
+    const stuck: string[] = [];
     for (const mode of ['fast', 'immediate', 'fast'] as const) {
       await sleep(1_500);
       await cluster.stop(mode);
@@ -87,6 +104,8 @@ describe('PostgreSQL restarting under load', () => {
       const before = acknowledged.length;
       while (acknowledged.length === before && Date.now() - back < 15_000) await sleep(20);
       recovered.push(Date.now() - back);
+      // Slow to come back: what the database's sessions were doing, to be shown with the failure.
+      if (Date.now() - back >= 5_000) stuck.push(await sessions(cluster.url));
       expect(server.child.exitCode, server.output()).toBeNull();
     }
     await sleep(1_000);
@@ -95,7 +114,9 @@ describe('PostgreSQL restarting under load', () => {
     await Promise.all(clients);
 
     expect(server.child.exitCode, server.output()).toBeNull();
-    expect(Math.max(...recovered), `creates again after ${recovered.join(', ')} ms`).toBeLessThan(5_000);
+    expect(Math.max(...recovered), `creates again after ${recovered.join(', ')} ms; sessions then:\n${stuck.join('\n')}`).toBeLessThan(
+      5_000,
+    );
     // Every answer was a success or a 503 (DATABASE_UNAVAILABLE, retry later): none lost, none 500.
     expect(
       [...answers.keys()].filter((s) => s !== 201 && s !== 503),

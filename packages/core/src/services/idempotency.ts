@@ -15,24 +15,6 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** The lock `idempotent` takes for a key of a project. */
-const keyLock = (projectId: string, key: string) => sql`pg_advisory_xact_lock(hashtextextended(${`${projectId}:${key}`}, 0))`;
-
-/**
- * Takes the locks `idempotent` takes for these keys of a project, in one order: a batch of
- * requests takes them all before anything else it locks, as a request alone takes its one.
- */
-export async function lockIdempotencyKeys(tx: Tx, projectId: string, keys: string[]): Promise<void> {
-  const sorted = [...new Set(keys)].sort();
-  if (sorted.length === 0) return;
-  await tx.execute(
-    sql`SELECT ${sql.join(
-      sorted.map((k) => keyLock(projectId, k)),
-      sql`, `,
-    )}`,
-  );
-}
-
 /**
  * Runs `run` once per (project, key): a repeat with the same request replays the stored
  * answer, a repeat with another request is IDEMPOTENCY_MISMATCH. Must be called inside the
@@ -42,7 +24,7 @@ export async function idempotent<T>(tx: Tx, scope: Scope, key: string | undefine
   if (!key) return run();
   const hash = createHash('sha256').update(canonicalJson(request)).digest('hex');
   // Serialises concurrent requests with the same key: the second waits, then replays.
-  await tx.execute(sql`SELECT ${keyLock(scope.project_id, key)}`);
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${scope.project_id}:${key}`}, 0))`);
   const [found] = await tx
     .select()
     .from(idempotencyKeys)

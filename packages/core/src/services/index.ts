@@ -7,7 +7,7 @@ import type { Services, VmActionMethods } from './api.js';
 import { createApiKey, listApiKeys, principalFromApiKey, revokeApiKey } from './api-keys.js';
 import { bootstrap } from './bootstrap.js';
 import type { ServiceDeps } from './context.js';
-import { VmCreator } from './create-vm.js';
+import { createVm } from './create-vm.js';
 import { listEvents } from './events.js';
 import { listGpus } from './gpus.js';
 import { cordonHost, drainHost, getHost, listHosts, registerHost, removeHost, setHostLabels, setHostStatus } from './hosts.js';
@@ -67,7 +67,6 @@ function agentMethods(a: AgentService): Services['agents'] {
 /** Every use case, bound to one database: what the transport calls. */
 export function createServices(deps: ServiceDeps): Services {
   const { db } = deps;
-  const creator = new VmCreator(db, { strategy: deps.placement_strategy });
   return {
     vms: {
       ...bind(db, {
@@ -76,7 +75,7 @@ export function createServices(deps: ServiceDeps): Services {
         update: updateVm,
         events: listEvents,
       }),
-      create: (scope, input, opts) => creator.create(scope, input, opts),
+      create: (scope, input, opts) => createVm(db, scope, input, opts, { strategy: deps.placement_strategy }),
       ...actionMethods(deps),
       wait: (scope, id, status, opts) => waitForVm(deps, scope, id, status, opts),
       ...bind(db, { attach_iso: attachIso, eject_iso: ejectIso }),

@@ -11,7 +11,7 @@ export interface GroupCommitOptions<In, Out> {
   one: (item: In) => Promise<Out>;
   /**
    * Whether a batch that failed so is known to have written nothing, and is run again one by
-   * one (PostgreSQL refused a statement; an item's own error rolled the batch back). Anything
+   * one (PostgreSQL refused a statement). Anything
    * else (a connection lost at the COMMIT) may have been committed: every caller hears the
    * error, as if it had been written alone.
    */
@@ -20,16 +20,13 @@ export interface GroupCommitOptions<In, Out> {
   max_batch?: number;
   /** Transactions at once. */
   max_in_flight?: number;
-  /** Told when nothing is queued or being written any more. */
-  onIdle?: () => void;
 }
 
 /**
  * Group commit: an item is written at once when fewer than `max_in_flight` transactions are
  * open; otherwise it waits for one to commit and goes with the others that gathered meanwhile,
  * in the next one. So a quiet process writes each item as soon as it comes, and a busy one pays
- * a BEGIN, a COMMIT and a flush of PostgreSQL's log per batch instead of per item (and holds
- * the rows all of them lock, a host's or a project's, through one commit instead of one each).
+ * a BEGIN, a COMMIT and a flush of PostgreSQL's log per batch instead of per item.
  * Each caller still hears only once its own item is committed. A batch that was rolled back is
  * run again one item at a time, so that one bad item fails no other.
  */
@@ -58,7 +55,6 @@ export class GroupCommit<In, Out> {
       void this.commit(batch).finally(() => {
         this.inFlight--;
         this.pump();
-        if (this.inFlight === 0 && this.queued.length === 0) this.opts.onIdle?.();
       });
     }
   }

@@ -48,9 +48,7 @@ export async function insertVmWithOperation(
   // prepared statement's result that keeps its type when a migration adds a column.
   const rows = await t.execute<{ vm: Record<string, unknown>; op: Record<string, unknown> }>(tx, () => {
     // The counter is bumped after the host is reserved, as every create takes them (the quota's
-    // row, the host's, the counter's). A batch of creates (`VmCreator`) takes them again for each
-    // of its creates, holding the ones before: it may hold hosts others wait for, which PostgreSQL
-    // finds and breaks (the batch is then run again).
+    // row, the host's, the counter's): the same lock order everywhere.
     const counter = takeVmNumber(project, placed ? 'placed' : undefined);
     const newVm = tx
       .insert(vms)
