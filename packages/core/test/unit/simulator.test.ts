@@ -191,7 +191,7 @@ describe('simulated hypervisor SimulatorClient', () => {
     }
   });
 
-  it('cuts a line torn by a crash off its log, so the first change after it is kept', async () => {
+  it('keeps the first change after a line torn by a crash: it starts a line of its own', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hangar-sim-'));
     try {
       const state_dir = join(dir, 'sim');
