@@ -11,9 +11,8 @@ export interface GroupCommitOptions<In, Out> {
   one: (item: In) => Promise<Out>;
   /**
    * Whether a batch that failed so is known to have written nothing, and is run again one by
-   * one (PostgreSQL refused a statement). Anything
-   * else (a connection lost at the COMMIT) may have been committed: every caller hears the
-   * error, as if it had been written alone.
+   * one (PostgreSQL refused a statement). Anything else (a connection lost at the COMMIT) may
+   * have been committed: every caller hears the error, as if it had been written alone.
    */
   rolledBack: (err: unknown) => boolean;
   /** Items in one transaction at most. */
@@ -26,8 +25,8 @@ export interface GroupCommitOptions<In, Out> {
  * Group commit: an item is written at once when fewer than `max_in_flight` transactions are
  * open; otherwise it waits for one to commit and goes with the others that gathered meanwhile,
  * in the next one. So a quiet process writes each item as soon as it comes, and a busy one pays
- * a BEGIN, a COMMIT and a flush of PostgreSQL's log per batch instead of per item.
- * Each caller still hears only once its own item is committed. A batch that was rolled back is
+ * a BEGIN, a COMMIT and a flush of PostgreSQL's log per batch instead of per item. Each caller
+ * still hears only once its own item is committed. A batch that was rolled back is
  * run again one item at a time, so that one bad item fails no other.
  */
 export class GroupCommit<In, Out> {

@@ -36,11 +36,11 @@ type Change = { put: SimDomain } | { del: string };
  * is folded into the snapshot when it outgrows it, so it costs a bounded share of the writes.
  *
  * A crash (or a full disk) mid-append cuts a line short: the next append starts a line of its
- * own, and reading skips the piece. A fold writes what the directory holds (snapshot and log: the changes
- * of another hypervisor over the same directory too) to the snapshot, renamed into place, before
- * emptying the log; a crash in between replays a log the snapshot already holds, which changes
- * nothing (each line is a whole domain, or a delete). A host's state directory is its own: two
- * processes over one may still lose a line one appends while the other folds.
+ * own, and reading skips the piece. A fold writes what the directory holds (snapshot and log:
+ * another hypervisor's changes over the same directory too) to the snapshot, renamed into place,
+ * before emptying the log; a crash in between replays a log the snapshot already holds, which
+ * changes nothing (each line is a whole domain, or a delete). A host's state directory is its
+ * own: two processes over one may still lose a line one appends while the other folds.
  */
 export class DomainStore {
   private fd: number | null = null;
