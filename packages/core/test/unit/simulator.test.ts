@@ -87,6 +87,29 @@ describe('simulated hypervisor SimulatorClient', () => {
     await expect(client.createVm(spec('c', { disk_gb: 90 }))).rejects.toBeInstanceOf(NoResourcesAvailableError);
   });
 
+  it('gives back the room of domains stopped, crashed, deleted while running or vanished, and counts disks grown', async () => {
+    const hypervisor = new SimulatedHypervisor({ capacity: { cpus: 4, memory_mb: 1024, disk_gb: 40 } });
+    const client = new SimulatorClient({ hypervisor });
+    const [a, b, c] = [await client.createVm(spec('a')), await client.createVm(spec('b')), await client.createVm(spec('c'))];
+    await client.startVm(a.id);
+    await client.startVm(b.id);
+    const refused = (p: Promise<unknown>) => expect(p).rejects.toBeInstanceOf(NoResourcesAvailableError);
+    await refused(client.startVm(c.id)); // 1024 MB in use
+    await refused(client.createVm(spec('d', { disk_gb: 20 }))); // 30 of 40 GB in use
+    await client.killVm(a.id);
+    await client.startVm(c.id); // a's memory given back
+    hypervisor.crash(b.id);
+    await client.startVm(a.id); // b's, by its crash
+    await client.deleteVm(a.id); // running: its memory and disk go
+    await client.startVm(b.id);
+    await client.killVm(b.id);
+    await client.reconfigureVm(b.id, { disk_gb: 25 }); // 10 + 25 of 40 GB
+    await refused(client.createVm(spec('e', { disk_gb: 10 })));
+    hypervisor.domains.delete(b.id); // gone behind the hypervisor's back
+    const e = await client.createVm(spec('e', { disk_gb: 10, memory_mb: 512 }));
+    await client.startVm(e.id); // with c: 1024 MB
+    await refused(client.createVm(spec('f', { disk_gb: 21 })));
+  });
   it('hangs a call until its caller gives up, and a kill frees a stuck call', async () => {
     const hypervisor = new SimulatedHypervisor();
     const client = new SimulatorClient({ hypervisor });

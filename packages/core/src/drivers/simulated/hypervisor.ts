@@ -5,6 +5,7 @@ import type { Capacity } from '../../domain/host.js';
 import type { Network } from '../../domain/vm.js';
 import type { GpuAssignment } from '../driver.js';
 import { DomainStore } from './domain-store.js';
+import { DomainTable } from './domain-table.js';
 import {
   AuthenticationError,
   CallAbortedError,
@@ -87,7 +88,7 @@ export function defaultApiKey(): string {
  * domains without a real host.
  */
 export class SimulatedHypervisor {
-  readonly domains = new Map<string, SimDomain>();
+  readonly domains = new DomainTable();
   readonly faults: FaultPlan;
   private readonly pending = new Map<string, Set<AbortController>>();
   private readonly listeners = new Set<StateListener>();
@@ -220,7 +221,7 @@ export class SimulatedHypervisor {
 
   createDomain(spec: SimVmSpec): SimDomain {
     const capacity = this.capacity();
-    const usedDisk = [...this.domains.values()].reduce((n, d) => n + d.spec.disk_gb, 0);
+    const usedDisk = this.domains.usage.disk_gb;
     if (usedDisk + spec.disk_gb > capacity.disk_gb) {
       throw new NoResourcesAvailableError(`not enough disk: ${capacity.disk_gb - usedDisk} GB free`);
     }
@@ -255,9 +256,7 @@ export class SimulatedHypervisor {
     if (d.state === 'running') return;
     if (d.state === 'paused') throw new InvalidVmStateError('domain is paused; resume it instead');
     const capacity = this.capacity();
-    const used = [...this.domains.values()]
-      .filter((x) => x.state === 'running' || x.state === 'paused')
-      .reduce((n, x) => n + x.spec.memory_mb, 0);
+    const used = this.domains.usage.memory_mb;
     if (used + d.spec.memory_mb > capacity.memory_mb) {
       throw new NoResourcesAvailableError(`not enough memory: ${capacity.memory_mb - used} MB free`);
     }
@@ -321,6 +320,7 @@ export class SimulatedHypervisor {
       d.vnc_port = changes.vnc_enabled ? (d.vnc_port ?? this.freeVncPort()) : null;
     }
     if (changes.network?.mac_address) d.mac_address = changes.network.mac_address;
+    this.domains.refresh(d);
     this.save(d);
     return d;
   }
@@ -366,6 +366,7 @@ export class SimulatedHypervisor {
     }
     d.console = [...(d.console ?? []), ...lines].slice(-CONSOLE_LINES);
     d.state = state;
+    this.domains.refresh(d);
     this.save(d);
     for (const l of this.listeners) l(d, reason);
   }
