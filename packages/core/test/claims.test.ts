@@ -56,4 +56,35 @@ describe('claims', () => {
     for (const f of finish.splice(0)) f();
     await loop.stop();
   });
+
+  it('a job that frees its slot (its host part done, its ending being written) lets the next be claimed, and stays active until it ends', async () => {
+    let queued = 3;
+    const ends: (() => void)[] = [];
+    const loop = new ClaimLoop<{ id: string }>({
+      claim: async (_signal, max) => {
+        const n = Math.min(max, queued);
+        queued -= n;
+        return Array.from({ length: n }, (_, i) => ({ id: `job-${queued + i}` }));
+      },
+      run: async (_job, _ctl, free) => {
+        free();
+        free(); // a second call frees nothing more
+        await new Promise<void>((r) => ends.push(r));
+      },
+      concurrency: 1,
+      poll_ms: 10_000,
+      onClaimError: () => {},
+    });
+    loop.start();
+    // One slot, yet all three run: each gave its slot back while its end was pending.
+    await expect.poll(() => loop.active.size).toBe(3);
+    expect(queued).toBe(0);
+    // Stopped, the loop still lists them as active (what the worker's stop waits for) until they end.
+    await loop.stop();
+    expect(loop.active.size).toBe(3);
+    const all = Promise.all([...loop.active.values()].map((a) => a.done));
+    for (const end of ends) end();
+    await all;
+    expect(loop.active.size).toBe(0);
+  });
 });

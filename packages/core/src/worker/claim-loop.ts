@@ -4,8 +4,12 @@ export interface ClaimLoopOptions<T extends { id: string }> {
    * aborts a claim that waits (a long-poll) at stop.
    */
   claim: (signal: AbortSignal, max: number) => Promise<T[]>;
-  /** Runs one claimed job; `ctl` aborts it (shutdown). */
-  run: (job: T, ctl: AbortController) => Promise<void>;
+  /**
+   * Runs one claimed job; `ctl` aborts it (shutdown). `free` gives its slot back before it ends:
+   * what is left (its ending, written in a group commit with others) no longer counts against
+   * `concurrency`, so the next jobs are claimed while it is written.
+   */
+  run: (job: T, ctl: AbortController, free: () => void) => Promise<void>;
   concurrency: number;
   /** Fallback poll, for notifications lost during a reconnect. */
   poll_ms: number;
@@ -21,7 +25,10 @@ const CLAIM_ERROR_PAUSE_MS = 1_000;
  * interval passes): the loop under the worker and the image downloader.
  */
 export class ClaimLoop<T extends { id: string }> {
+  /** Every job claimed and not yet ended (stop waits for these). */
   readonly active = new Map<string, { ctl: AbortController; done: Promise<void> }>();
+  /** Jobs holding a slot: claimed, and not yet freed or ended. */
+  private busy = 0;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: () => void = () => {};
@@ -63,14 +70,22 @@ export class ClaimLoop<T extends { id: string }> {
       this.kicked = false;
       let failed = false;
       try {
-        while (this.running && this.active.size < this.opts.concurrency) {
-          const jobs = await this.opts.claim(this.stopping.signal, this.opts.concurrency - this.active.size);
+        while (this.running && this.busy < this.opts.concurrency) {
+          const jobs = await this.opts.claim(this.stopping.signal, this.opts.concurrency - this.busy);
           if (jobs.length === 0) break;
           for (const job of jobs) {
             const ctl = new AbortController();
-            const done = this.opts.run(job, ctl).finally(() => {
-              this.active.delete(job.id);
+            let holds = true;
+            const free = () => {
+              if (!holds) return;
+              holds = false;
+              this.busy--;
               this.kick();
+            };
+            this.busy++;
+            const done = this.opts.run(job, ctl, free).finally(() => {
+              this.active.delete(job.id);
+              free();
             });
             this.active.set(job.id, { ctl, done });
           }

@@ -85,7 +85,7 @@ export class Worker {
         });
     this.loop = new ClaimLoop({
       claim: (signal, max) => this.claimWorks(signal, max),
-      run: (work, ctl) => this.execute(work, ctl),
+      run: (work, ctl, free) => this.execute(work, ctl, free),
       concurrency: this.concurrency,
       poll_ms: this.pollMs,
       onWork: this.queue.onWork ? (l) => this.queue.onWork!(l) : undefined,
@@ -147,7 +147,7 @@ export class Worker {
     return (await this.queue.claimMany(signal, max)).map((w) => ({ ...w, id: w.op.id }));
   }
 
-  private async execute({ op, vm }: Work, ctl = new AbortController()): Promise<void> {
+  private async execute({ op, vm }: Work, ctl = new AbortController(), free: () => void = () => {}): Promise<void> {
     const deadlineMs = Math.min(op.deadline_at.getTime() - Date.now(), this.opts.max_operation_ms ?? Infinity);
     const deadline = setTimeout(() => ctl.abort(new Error(`deadline exceeded (${op.deadline_at.toISOString()})`)), Math.max(0, deadlineMs));
     // Abandoned (lease lost, worker stopping): leave the operation for whoever claims it next.
@@ -202,6 +202,8 @@ export class Worker {
         }
       }
       if (abandoned()) return;
+      // The host's part is done: its slot goes to the next operation while this one's ending is written.
+      free();
       const ended = await this.queue.finish(op, ending);
       if (!ended && op.action === 'create' && definedRef && driver) {
         // Cancelled while defining: nobody else knows this domain, so remove it.
