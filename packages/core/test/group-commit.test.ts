@@ -34,6 +34,41 @@ describe('a batcher of endings', () => {
     expect(await Promise.all(all)).toEqual([true, true, true, true]);
   });
 
+  it('begins a transaction beside an open one only for a large enough batch, up to its limit', async () => {
+    const batches: string[][] = [];
+    const open: (() => void)[] = [];
+    const write = async (ids: string[]) => {
+      batches.push(ids);
+      await new Promise<void>((r) => open.push(r));
+    };
+    const batcher = new GroupCommit<string, boolean>({
+      many: async (ids) => {
+        await write(ids);
+        return ids.map(() => true);
+      },
+      one: async (id) => {
+        await write([id]);
+        return true;
+      },
+      rolledBack: () => true,
+      max_batch: 3,
+      max_in_flight: 2,
+      min_parallel_batch: 2,
+    });
+    const all = ['a', 'b'].map((id) => batcher.write(id));
+    // a alone; b waits: one ending is not worth a transaction beside a's.
+    await expect.poll(() => batches).toEqual([['a']]);
+    all.push(...['c', 'd', 'e', 'f'].map((id) => batcher.write(id)));
+    // b and c gathered: a batch of two begins beside a's; d, e and f wait (two are open).
+    await expect.poll(() => batches).toEqual([['a'], ['b', 'c']]);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(batches).toHaveLength(2);
+    open.shift()!();
+    await expect.poll(() => batches).toEqual([['a'], ['b', 'c'], ['d', 'e', 'f']]);
+    for (const release of [open.shift()!, open.shift()!]) release();
+    expect(await Promise.all(all)).toEqual([true, true, true, true, true, true]);
+  });
+
   /**
    * A batcher whose batches fail with `failure`. Its first ending, `first`, goes alone and is
    * held, so that `ids` gather behind it into one batch. What each of them heard, and which

@@ -19,12 +19,18 @@ export interface GroupCommitOptions<In, Out> {
   max_batch?: number;
   /** Transactions at once. */
   max_in_flight?: number;
+  /**
+   * Items that must be waiting for a transaction to begin beside one already open (default: a
+   * full batch). Fewer wait for the open one to commit, and go together in the next: a burst is
+   * not cut into many small transactions, and only a large one is written in parallel.
+   */
+  min_parallel_batch?: number;
 }
 
 /**
- * Group commit: an item is written at once when fewer than `max_in_flight` transactions are
- * open; otherwise it waits for one to commit and goes with the others that gathered meanwhile,
- * in the next one. So a quiet process writes each item as soon as it comes, and a busy one pays
+ * Group commit: an item is written at once when no transaction is open; otherwise it waits for
+ * one to commit and goes with the others that gathered meanwhile, in the next one (or, when
+ * `min_parallel_batch` of them gather, in one begun beside it, up to `max_in_flight`). So a quiet process writes each item as soon as it comes, and a busy one pays
  * a BEGIN, a COMMIT and a flush of PostgreSQL's log per batch instead of per item. Each caller
  * still hears only once its own item is committed. A batch that was rolled back is
  * run again one item at a time, so that one bad item fails no other.
@@ -34,10 +40,12 @@ export class GroupCommit<In, Out> {
   private inFlight = 0;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  private readonly minParallelBatch: number;
 
   constructor(private readonly opts: GroupCommitOptions<In, Out>) {
     this.maxBatch = opts.max_batch ?? 64;
     this.maxInFlight = opts.max_in_flight ?? 1;
+    this.minParallelBatch = Math.min(opts.min_parallel_batch ?? this.maxBatch, this.maxBatch);
   }
 
   write(item: In): Promise<Out> {
@@ -48,7 +56,11 @@ export class GroupCommit<In, Out> {
   }
 
   private pump(): void {
-    while (this.inFlight < this.maxInFlight && this.queued.length > 0) {
+    while (
+      this.inFlight < this.maxInFlight &&
+      this.queued.length > 0 &&
+      (this.inFlight === 0 || this.queued.length >= this.minParallelBatch)
+    ) {
       const batch = this.queued.splice(0, this.maxBatch);
       this.inFlight++;
       void this.commit(batch).finally(() => {
