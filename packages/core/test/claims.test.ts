@@ -79,6 +79,7 @@ describe('claims', () => {
     // One slot, yet all three run: each gave its slot back while its end was pending.
     await expect.poll(() => loop.active.size).toBe(3);
     expect(queued).toBe(0);
+    expect(loop.busySlots).toBe(0);
     // Stopped, the loop still lists them as active (what the worker's stop waits for) until they end.
     await loop.stop();
     expect(loop.active.size).toBe(3);

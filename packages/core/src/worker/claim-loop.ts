@@ -38,6 +38,11 @@ export class ClaimLoop<T extends { id: string }> {
 
   constructor(private readonly opts: ClaimLoopOptions<T>) {}
 
+  /** Jobs holding a slot. */
+  get busySlots(): number {
+    return this.busy;
+  }
+
   get isRunning(): boolean {
     return this.running;
   }

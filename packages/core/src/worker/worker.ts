@@ -93,8 +93,9 @@ export class Worker {
     });
   }
 
+  /** Operations at their host's part now (each holds one of `concurrency` slots; those whose ending is being written hold none). */
   get inFlight(): number {
-    return this.loop.active.size;
+    return this.loop.busySlots;
   }
 
   start(): void {
