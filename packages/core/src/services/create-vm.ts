@@ -6,9 +6,9 @@ import { MutationOptions, type VmActionResult } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { rule } from '../domain/state-machine.js';
 import { CreateVmInput, normalizeGpus, normalizeNetwork } from '../domain/vm.js';
-import { placeVm } from '../scheduler/place.js';
-import { type PlacementStrategy, reservation } from '../scheduler/reserve.js';
-import type { Db } from '../store/database.js';
+import { type Placement, placeVm } from '../scheduler/place.js';
+import { type PlacementRequest, type PlacementStrategy, type Resources, reservation } from '../scheduler/reserve.js';
+import { type Db, isConflict, type Tx } from '../store/database.js';
 import { vmGpuCopy } from '../store/gpu-rows.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { insertVmWithOperation, NotPlaced } from '../store/new-vm-rows.js';
@@ -39,6 +39,19 @@ export async function createVm(
   // A name taken is found by that same statement, before it is known whether the VM had room:
   // placed first, a VM with no room is refused for that, as it always was.
   const inStatement = !gpus && !input.iso_url && !input.image_id;
+  if (inStatement && !opts.idempotency_key && !input.host_id) {
+    // The common create (no quota row, no idempotency key, no host named) is that one statement
+    // alone, committed by itself: its host's row and the project's counter are held for the
+    // statement and its commit only, not for the round trips of a transaction around it. Where
+    // it does not apply (a quota to check, no room), it writes nothing and the create goes on
+    // below as a transaction.
+    try {
+      return await nameGuard(input.name, () => writeVm(db, scope, input, placement, { placed: null, media: NO_MEDIA, alone: true }));
+    } catch (err) {
+      if (err instanceof HangarError && err.code === 'NAME_TAKEN') return createOnce(db, scope, input, opts, placement, gpus, false);
+      if (!(err instanceof NotPlaced) && !isConflict(err)) throw err;
+    }
+  }
   try {
     return await createOnce(db, scope, input, opts, placement, gpus, inStatement);
   } catch (err) {
@@ -47,6 +60,11 @@ export async function createVm(
     return createOnce(db, scope, input, opts, placement, gpus, false);
   }
 }
+
+/** A VM made of no image or ISO. */
+const NO_MEDIA: Media = { image_id: null, iso_image_id: null, waits: false };
+
+type Media = Awaited<ReturnType<typeof vmMedia>>;
 
 function createOnce(
   db: Db,
@@ -69,66 +87,101 @@ function createOnce(
         });
         const chosen = input.host_id ? (await resolveHostForPlacement(tx, input.host_id)).id : null;
         const vmId = randomUUID();
-        const opId = randomUUID();
-        const resources = { cpus: input.cpu_cores, memory_mb: input.memory_mb, disk_gb: input.disk_gb };
-        const request = { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true, gpus };
-        const placed = placeInStatement ? null : await placeVm(tx, vmId, resources, request);
+        const request = placementRequest(input, placement, gpus, chosen);
+        const placed = placeInStatement ? null : await placeVm(tx, vmId, resourcesOf(input), request);
         // After the VM's quota and placement: an image URL registers an image (its own quota and
         // events), and a request refused for the VM is refused for that first.
         const media = await vmMedia(tx, scope, input);
-        const now = new Date();
-        const base = { vm_id: vmId, project_id: scope.project_id, operation_id: opId };
-        const { vm, op } = await insertVmWithOperation(
-          tx,
-          {
-            id: vmId,
-            project_id: scope.project_id,
-            host_id: placed?.host_id ?? null,
-            name: input.name,
-            status: 'provisioning',
-            cpu_cores: input.cpu_cores,
-            memory_mb: input.memory_mb,
-            disk_gb: input.disk_gb,
-            os_type: input.os_type,
-            os_version: input.os_version ?? null,
-            labels: input.labels,
-            public_ip: input.public_ip ?? null,
-            network: normalizeNetwork(input.network),
-            vnc_enabled: input.vnc_enabled,
-            gpu_count: gpus?.count ?? 0,
-            gpu_model: gpus?.model ?? null,
-            gpu_vendor: gpus?.vendor ?? null,
-            gpu_devices: vmGpuCopy(placed?.gpus ?? []),
-            image_id: media.image_id,
-            iso_image_id: media.iso_image_id,
-            current_operation_id: opId,
-            created_at: now,
-            updated_at: now,
-          },
-          {
-            id: opId,
-            vm_id: vmId,
-            project_id: scope.project_id,
-            host_id: placed?.host_id ?? null,
-            action: 'create',
-            input: { start: input.start },
-            // An image still downloading gets its download's time on top.
-            deadline_at: new Date(now.getTime() + (rule('create').deadline_s + (media.waits ? IMAGE_WAIT_S : 0)) * 1000),
-            created_at: now,
-            updated_at: now,
-          },
-          (
-            [
-              { ...base, type: 'vm.created', message: `VM ${input.name} created`, to_status: 'provisioning' },
-              { ...base, type: 'operation.queued', message: 'create requested', data: { start: input.start } },
-            ] satisfies NewEvent[]
-          ).map(eventRow),
-          placeInStatement ? (bind) => reservation(tx, resources, request, bind) : undefined,
-        );
-        await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
-        await notifyWork(tx, vm.host_id);
-        return { vm: toVm(vm), operation: toOperation(op) };
+        return writeVm(tx, scope, input, placement, { vmId, placed, media, gpus, chosen });
       }),
     ),
   );
+}
+
+const resourcesOf = (input: z.output<typeof CreateVmInput>): Resources => ({
+  cpus: input.cpu_cores,
+  memory_mb: input.memory_mb,
+  disk_gb: input.disk_gb,
+});
+
+function placementRequest(
+  input: z.output<typeof CreateVmInput>,
+  placement: { strategy?: PlacementStrategy },
+  gpus: VmGpus | null,
+  chosen: string | null,
+): PlacementRequest {
+  return { host_id: chosen, host_labels: input.placement?.host_labels, strategy: placement.strategy, new_vm: true, gpus };
+}
+
+/**
+ * Writes a new VM, its create operation and their events, and announces them. `placed`: where
+ * it was placed already; null: placed by the statement that writes it. `alone`: that statement
+ * on its own, in no transaction (which then must not write it when the project has quotas).
+ */
+async function writeVm(
+  tx: Tx,
+  scope: Scope,
+  input: z.output<typeof CreateVmInput>,
+  placement: { strategy?: PlacementStrategy },
+  how: { vmId?: string; placed: Placement | null; media: Media; gpus?: VmGpus | null; chosen?: string | null; alone?: boolean },
+): Promise<VmActionResult> {
+  const { placed, media } = how;
+  const gpus = how.gpus ?? null;
+  const vmId = how.vmId ?? randomUUID();
+  const opId = randomUUID();
+  const resources = resourcesOf(input);
+  const request = placementRequest(input, placement, gpus, how.chosen ?? null);
+  const now = new Date();
+  const base = { vm_id: vmId, project_id: scope.project_id, operation_id: opId };
+  const { vm, op } = await insertVmWithOperation(
+    tx,
+    {
+      id: vmId,
+      project_id: scope.project_id,
+      host_id: placed?.host_id ?? null,
+      name: input.name,
+      status: 'provisioning',
+      cpu_cores: input.cpu_cores,
+      memory_mb: input.memory_mb,
+      disk_gb: input.disk_gb,
+      os_type: input.os_type,
+      os_version: input.os_version ?? null,
+      labels: input.labels,
+      public_ip: input.public_ip ?? null,
+      network: normalizeNetwork(input.network),
+      vnc_enabled: input.vnc_enabled,
+      gpu_count: gpus?.count ?? 0,
+      gpu_model: gpus?.model ?? null,
+      gpu_vendor: gpus?.vendor ?? null,
+      gpu_devices: vmGpuCopy(placed?.gpus ?? []),
+      image_id: media.image_id,
+      iso_image_id: media.iso_image_id,
+      current_operation_id: opId,
+      created_at: now,
+      updated_at: now,
+    },
+    {
+      id: opId,
+      vm_id: vmId,
+      project_id: scope.project_id,
+      host_id: placed?.host_id ?? null,
+      action: 'create',
+      input: { start: input.start },
+      // An image still downloading gets its download's time on top.
+      deadline_at: new Date(now.getTime() + (rule('create').deadline_s + (media.waits ? IMAGE_WAIT_S : 0)) * 1000),
+      created_at: now,
+      updated_at: now,
+    },
+    (
+      [
+        { ...base, type: 'vm.created', message: `VM ${input.name} created`, to_status: 'provisioning' },
+        { ...base, type: 'operation.queued', message: 'create requested', data: { start: input.start } },
+      ] satisfies NewEvent[]
+    ).map(eventRow),
+    placed ? undefined : (bind) => reservation(tx, resources, request, bind),
+    { unlessQuota: how.alone },
+  );
+  await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
+  await notifyWork(tx, vm.host_id);
+  return { vm: toVm(vm), operation: toOperation(op) };
 }

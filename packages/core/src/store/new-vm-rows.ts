@@ -6,7 +6,7 @@ import type { NewOperationRow } from './operation-rows.js';
 import { fromRaw } from './raw-rows.js';
 import { events, type OperationRow, operations, type VmRow, vms } from './schema.js';
 import { type Binder, StatementTemplate } from './statement-template.js';
-import { type NewVmRow, takeVmNumber } from './vm-rows.js';
+import { isUnnumbered, type NewVmRow, takeVmNumber } from './vm-rows.js';
 
 export type NewEventRow = typeof events.$inferInsert;
 
@@ -22,8 +22,9 @@ export class NotPlaced extends Error {
  * operation that makes it, and their events. With `place` (the scheduler's `reservation`, an
  * UPDATE of a host returning its id, its values bound to this statement), also its host's
  * reservation: the host it got is the VM's and the operation's (their `host_id` is ignored), and
- * when no host had room it throws `NotPlaced`, for the caller to roll back and place the VM
- * itself (which says why).
+ * when no host had room the statement fails and writes nothing, and this throws `NotPlaced`, for
+ * the caller to place the VM itself (which says why). `unlessQuota`: so too when the project has
+ * a quota row (a create run as this statement alone checks no quota).
  *
  * Why one statement: a create holds its host's row (the reservation) and the project's counter
  * row from the moment it takes them to its commit, and every round trip between the two is a
@@ -36,8 +37,10 @@ export async function insertVmWithOperation(
   op: NewOperationRow,
   eventRows: NewEventRow[],
   place?: (bind: Binder) => SQL,
+  opts: { unlessQuota?: boolean } = {},
 ): Promise<{ vm: VmRow; op: OperationRow }> {
   const t = new StatementTemplate('insertVmWithOperation');
+  if (opts.unlessQuota) t.part('unless-quota');
   const placed = place ? sql`placed AS (${place(t)}), ` : null;
   const hostId = placed ? { host_id: sql`(SELECT id FROM placed)` } : {};
   const vmRow = t.row('vm', { ...vm, ...hostId });
@@ -46,10 +49,10 @@ export async function insertVmWithOperation(
   const project = t.value('project_id', vm.project_id);
   // Both rows come back as JSON: one row of two tables' columns of the same names, and a
   // prepared statement's result that keeps its type when a migration adds a column.
-  const rows = await t.execute<{ vm: Record<string, unknown>; op: Record<string, unknown> }>(tx, () => {
+  const run = t.execute<{ vm: Record<string, unknown>; op: Record<string, unknown> }>(tx, () => {
     // The counter is bumped after the host is reserved, as every create takes them (the quota's
     // row, the host's, the counter's): the same lock order everywhere.
-    const counter = takeVmNumber(project, placed ? 'placed' : undefined);
+    const counter = takeVmNumber(project, placed ? 'placed' : undefined, opts);
     const newVm = tx
       .insert(vms)
       .values({ ...vmRow, number: sql`(SELECT number FROM vm_number)` })
@@ -61,9 +64,11 @@ export async function insertVmWithOperation(
     WITH ${placed ?? sql``}vm_number AS (${counter}), new_vm AS (${newVm}), new_op AS (${newOp})${newEvents}
     SELECT row_to_json(new_vm) AS vm, (SELECT row_to_json(new_op) FROM new_op) AS op FROM new_vm`;
   });
+  const rows = await run.catch((err: unknown) => {
+    throw placed && isUnnumbered(err) ? new NotPlaced() : err;
+  });
   const row = rows[0]!;
   const made = { vm: fromRaw(vms, row.vm), op: fromRaw(operations, row.op) };
-  if (placed && !made.vm.host_id) throw new NotPlaced();
   if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
   return made;
 }

@@ -1,8 +1,8 @@
-import { and, eq, type Placeholder, type SQL, sql } from 'drizzle-orm';
+import { and, eq, getTableName, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { VmStatus } from '../domain/status.js';
-import type { Tx } from './database.js';
+import { sqlState, type Tx } from './database.js';
 import { notifyChange } from './notifier.js';
-import { projects, type VmRow, vms } from './schema.js';
+import { projectQuotas, projects, type VmRow, vms } from './schema.js';
 
 /**
  * The verbs that write VM rows. Every change goes through `changeVm`, so each one bumps the
@@ -61,12 +61,28 @@ export async function insertVm(tx: Tx, values: Omit<NewVmRow, 'number'>): Promis
 
 /**
  * Bumps the project's VM counter, returning the number taken (`number`): the CTE `vm_number` of
- * a new VM's insert. `after`: a CTE of the same statement to run first (its rows are counted),
- * so that its locks are taken before the counter's.
+ * a new VM's insert. `after`: a CTE of the same statement to run first, whose row it needs: its
+ * locks are taken before the counter's, and without a row (no host placed) no number is taken,
+ * so the VM's insert fails on its null number and the statement writes nothing
+ * (`isUnnumbered`). `unlessQuota`: nor when the project has a quota row (a create checking no
+ * quota goes only so far).
  */
-export function takeVmNumber(project_id: string | Placeholder<string, unknown>, after?: string): SQL {
-  const first = after ? sql` FROM (SELECT count(*) FROM ${sql.identifier(after)}) AS ${sql.identifier(`${after}_first`)}` : sql``;
-  return sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1${first} WHERE ${projects.id} = ${project_id} RETURNING ${projects.next_vm_number} - 1 AS number`;
+export function takeVmNumber(project_id: string | Placeholder<string, unknown>, after?: string, opts: { unlessQuota?: boolean } = {}): SQL {
+  const first = after ? sql` FROM (SELECT 1 FROM ${sql.identifier(after)} LIMIT 1) AS ${sql.identifier(`${after}_first`)}` : sql``;
+  const quota = opts.unlessQuota
+    ? sql` AND NOT EXISTS (SELECT 1 FROM ${projectQuotas} WHERE ${projectQuotas.project_id} = ${projects.id})`
+    : sql``;
+  return sql`UPDATE ${projects} SET ${sql.identifier(projects.next_vm_number.name)} = ${projects.next_vm_number} + 1${first} WHERE ${projects.id} = ${project_id}${quota} RETURNING ${projects.next_vm_number} - 1 AS number`;
+}
+
+/** Whether a VM's insert failed for want of a number: `takeVmNumber` took none (nothing was written). */
+export function isUnnumbered(err: unknown): boolean {
+  if (sqlState(err) !== '23502') return false;
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { table_name, column_name } = e as { table_name?: unknown; column_name?: unknown };
+    if (table_name === getTableName(vms) && column_name === vms.number.name) return true;
+  }
+  return false;
 }
 
 /** What a change to a VM writes: the patch, a new version and the time. */

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scope } from '../src/index.js';
+import { ensureProject } from '../src/services/projects.js';
+import { createTestDatabase } from '../src/testing/database.js';
+import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+
+// The common create is one statement committed on its own; what it cannot check (a quota) or
+// say (why no host has room) goes on as a transaction, with the same answers as before.
+
+const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
+let cp: TestControlPlane;
+/** Statements sent while recording (the notices' pg_notify left out: they go after commit, on their own). */
+let sent: string[] | null = null;
+
+beforeAll(async () => {
+  const database = await createTestDatabase({
+    onStatement: (q) => {
+      if (sent && !q.includes('pg_notify')) sent.push(q.trim().split(/\s+/).slice(0, 2).join(' ').toLowerCase());
+    },
+  });
+  cp = await startTestControlPlane({ database, worker: false, reconciler: false });
+});
+afterAll(async () => {
+  await cp?.shutdown();
+  await cp?.database.close();
+});
+
+async function statementsOf(run: () => Promise<unknown>): Promise<string[]> {
+  sent = [];
+  try {
+    await run();
+    return sent;
+  } finally {
+    sent = null;
+  }
+}
+
+async function projectScope(name: string): Promise<Scope> {
+  return { project_id: (await ensureProject(cp.database.db, name)).id, actor: 'test' };
+}
+
+describe('a create', () => {
+  it('with no quota, idempotency key or host named is one statement, in no transaction', async () => {
+    const scope = await projectScope('one-statement');
+    const made = await statementsOf(() => cp.services.vms.create(scope, { name: 'solo', ...small }));
+    expect(made).toEqual(['with placed']);
+    const vm = await cp.services.vms.get(scope, (await cp.services.vms.list(scope, {})).vms[0]!.id);
+    expect(vm).toMatchObject({ name: 'solo', number: 1, status: 'provisioning' });
+    const [op] = await cp.database.sql`SELECT action, status FROM operations WHERE vm_id = ${vm.id}`;
+    expect(op).toMatchObject({ action: 'create', status: 'pending' });
+  });
+
+  it('of a project with a quota is checked in a transaction, and concurrent ones never pass the quota', async () => {
+    const scope = await projectScope('quota-race');
+    await cp.services.projects.set_quotas(scope.project_id, { vms: 3 });
+    const made = await statementsOf(() => cp.services.vms.create(scope, { name: 'q-0', ...small }));
+    expect(made).toContain('begin');
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => cp.services.vms.create(scope, { name: `q-${i + 1}`, ...small })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    const numbers = await cp.database.sql<{ number: number }[]>`
+      SELECT number FROM vms WHERE project_id = ${scope.project_id} ORDER BY number`;
+    expect(numbers.map((r) => r.number)).toEqual([1, 2, 3]);
+  });
+
+  it('of a taken name is refused, and takes no number; the next create has the next one', async () => {
+    const scope = await projectScope('taken-name');
+    await cp.services.vms.create(scope, { name: 'twin', ...small });
+    await expect(cp.services.vms.create(scope, { name: 'twin', ...small })).rejects.toMatchObject({ code: 'NAME_TAKEN' });
+    expect((await cp.services.vms.create(scope, { name: 'other', ...small })).vm.number).toBe(2);
+  });
+
+  it('that no host has room for is refused saying why, writes nothing and takes no number', async () => {
+    const scope = await projectScope('no-room');
+    // No host carries that label.
+    await expect(
+      cp.services.vms.create(scope, { name: 'nowhere', ...small, placement: { host_labels: { rack: 'none' } } }),
+    ).rejects.toMatchObject({
+      code: 'INSUFFICIENT_CAPACITY',
+    });
+    const [{ n }] = (await cp.database.sql`SELECT count(*)::int AS n FROM vms WHERE project_id = ${scope.project_id}`) as unknown as [
+      { n: number },
+    ];
+    expect(n).toBe(0);
+    expect((await cp.services.vms.create(scope, { name: 'fits', ...small })).vm.number).toBe(1);
+  });
+});
