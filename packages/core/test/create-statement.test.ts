@@ -54,15 +54,31 @@ describe('a create', () => {
     const scope = await projectScope('quota-race');
     await cp.services.projects.set_quotas(scope.project_id, { vms: 3 });
     const made = await statementsOf(() => cp.services.vms.create(scope, { name: 'q-0', ...small }));
+    // Tried alone first (the quota row makes it write nothing), then in a transaction.
+    expect(made[0]).toBe('with placed');
     expect(made).toContain('begin');
+    // The process has seen the quota: the next create goes straight to the transaction.
+    const next = await statementsOf(() => cp.services.vms.create(scope, { name: 'q-1', ...small }));
+    expect(next[0]).toBe('begin');
     const results = await Promise.allSettled(
-      Array.from({ length: 8 }, (_, i) => cp.services.vms.create(scope, { name: `q-${i + 1}`, ...small })),
+      Array.from({ length: 8 }, (_, i) => cp.services.vms.create(scope, { name: `q-${i + 2}`, ...small })),
     );
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'QUOTA_EXCEEDED' });
     const numbers = await cp.database.sql<{ number: number }[]>`
       SELECT number FROM vms WHERE project_id = ${scope.project_id} ORDER BY number`;
     expect(numbers.map((r) => r.number)).toEqual([1, 2, 3]);
+  });
+
+  it('of a project whose quota row is gone goes back to one statement', async () => {
+    const scope = await projectScope('quota-gone');
+    await cp.services.projects.set_quotas(scope.project_id, { vms: 10 });
+    await cp.services.vms.create(scope, { name: 'g-0', ...small });
+    await cp.database.sql`DELETE FROM project_quotas WHERE project_id = ${scope.project_id}`;
+    // The hint sends this one to the transaction, which finds no quota row...
+    expect((await statementsOf(() => cp.services.vms.create(scope, { name: 'g-1', ...small })))[0]).toBe('begin');
+    // ...and the next is one statement again.
+    expect(await statementsOf(() => cp.services.vms.create(scope, { name: 'g-2', ...small }))).toEqual(['with placed']);
   });
 
   it('of a taken name is refused, and takes no number; the next create has the next one', async () => {

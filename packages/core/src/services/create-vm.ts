@@ -17,6 +17,7 @@ import { eventRow, type NewEvent } from './events.js';
 import { resolveHostForPlacement } from './hosts.js';
 import { idempotent } from './idempotency.js';
 import { nameGuard } from './name-guard.js';
+import { RecentQuotaRows } from './quota-hint.js';
 import { enforceQuota } from './quotas.js';
 import { parse } from './validate.js';
 import { IMAGE_WAIT_S, vmMedia } from './vm-media.js';
@@ -39,7 +40,7 @@ export async function createVm(
   // A name taken is found by that same statement, before it is known whether the VM had room:
   // placed first, a VM with no room is refused for that, as it always was.
   const inStatement = !gpus && !input.iso_url && !input.image_id;
-  if (inStatement && !opts.idempotency_key && !input.host_id) {
+  if (inStatement && !opts.idempotency_key && !input.host_id && !quotaRows.has(scope.project_id)) {
     // The common create (no quota row, no idempotency key, no host named) is that one statement
     // alone, committed by itself: its host's row and the project's counter are held for the
     // statement and its commit only, not for the round trips of a transaction around it. Where
@@ -61,6 +62,9 @@ export async function createVm(
   }
 }
 
+/** Projects of this process's creates seen with a quota row lately. */
+const quotaRows = new RecentQuotaRows();
+
 /** A VM made of no image or ISO. */
 const NO_MEDIA: Media = { image_id: null, iso_image_id: null, waits: false };
 
@@ -78,13 +82,19 @@ function createOnce(
   return nameGuard(input.name, () =>
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
-        await enforceQuota(tx, scope.project_id, {
-          vms: 1,
-          cpu_cores: input.cpu_cores,
-          memory_mb: input.memory_mb,
-          disk_gb: input.disk_gb,
-          gpus: gpus?.count ?? 0,
-        });
+        // A quota refused is a quota row too.
+        let limited = true;
+        try {
+          limited = await enforceQuota(tx, scope.project_id, {
+            vms: 1,
+            cpu_cores: input.cpu_cores,
+            memory_mb: input.memory_mb,
+            disk_gb: input.disk_gb,
+            gpus: gpus?.count ?? 0,
+          });
+        } finally {
+          quotaRows.saw(scope.project_id, limited);
+        }
         const chosen = input.host_id ? (await resolveHostForPlacement(tx, input.host_id)).id : null;
         const vmId = randomUUID();
         const request = placementRequest(input, placement, gpus, chosen);

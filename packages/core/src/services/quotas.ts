@@ -35,12 +35,13 @@ async function usage(tx: Db | Tx, projectId: string): Promise<Usage> {
  * Refuses (403 QUOTA_EXCEEDED, naming the limit) what would take the project past a quota,
  * inside the caller's transaction: the project's quota row is locked first, so concurrent
  * requests of one project are counted one after the other. No row: unlimited, no lock.
+ * Returns whether the project has a quota row.
  */
-export async function enforceQuota(tx: Tx, projectId: string, adds: Partial<Usage>): Promise<void> {
+export async function enforceQuota(tx: Tx, projectId: string, adds: Partial<Usage>): Promise<boolean> {
   const [limits] = await tx.select().from(projectQuotas).where(eq(projectQuotas.project_id, projectId)).for('update');
-  if (!limits) return;
+  if (!limits) return false;
   const kinds = QUOTA_KINDS.filter((k) => (adds[k] ?? 0) > 0 && limits[k] !== null);
-  if (kinds.length === 0) return;
+  if (kinds.length === 0) return true;
   const used = await usage(tx, projectId);
   for (const k of kinds) {
     const limit = limits[k]!;
@@ -54,6 +55,7 @@ export async function enforceQuota(tx: Tx, projectId: string, adds: Partial<Usag
       });
     }
   }
+  return true;
 }
 
 export async function getQuotas(db: Db, projectId: unknown): Promise<ProjectQuotas> {

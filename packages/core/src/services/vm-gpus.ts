@@ -12,7 +12,9 @@ export const gpusAsked = (vm: Pick<VmRow, 'gpu_count' | 'gpu_model' | 'gpu_vendo
 
 /** Takes what a change of GPUs needs on the VM's host, within the project's GPU quota (what it takes counts before what it lets go). */
 async function fit(tx: Tx, vm: VmRow, ask: VmGpus | null): Promise<GpuFit> {
-  return fitGpus(tx, vm, ask, async (more) => enforceQuota(tx, vm.project_id, { gpus: more }));
+  return fitGpus(tx, vm, ask, async (more) => {
+    await enforceQuota(tx, vm.project_id, { gpus: more });
+  });
 }
 
 /**
