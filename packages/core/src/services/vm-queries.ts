@@ -10,6 +10,7 @@ import { toVm } from '../store/mappers.js';
 import { newestFirst } from '../store/order.js';
 import { hosts, type VmRow, vms } from '../store/schema.js';
 import { lockVm } from '../store/vm-rows.js';
+import { CountPlans } from './count-plans.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { hostRef } from './hosts.js';
 import { parse, parseId } from './validate.js';
@@ -114,6 +115,17 @@ async function countMatches(db: Db, where: SQL, plan: CountPlan): Promise<{ n: n
   return { n: Math.max(EXACT_COUNT_LIMIT + 1, plan.estimate), estimate: true };
 }
 
+/** How this process counts each listing lately. */
+const countPlans = new CountPlans<CountPlan>();
+
+/** A filter as its SQL text and values. */
+function filterKey(db: Db, where: SQL): string {
+  const { sql: text, params } = (
+    db as unknown as { dialect: { sqlToQuery(q: SQL): { sql: string; params: unknown[] } } }
+  ).dialect.sqlToQuery(where);
+  return JSON.stringify([text, params]);
+}
+
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): Promise<VmPage> {
@@ -147,16 +159,13 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
     : where;
 
   const offset = position ? 0 : (q.page - 1) * q.per_page;
-  const [rows, plan] = await Promise.all([
-    db
-      .select()
-      .from(vms)
-      .where(pageWhere)
-      .orderBy(...newestFirst(vms.created_at, vms.id))
-      .limit(q.per_page + 1)
-      .offset(offset),
-    planCount(db, where!),
-  ]);
+  const rows = await db
+    .select()
+    .from(vms)
+    .where(pageWhere)
+    .orderBy(...newestFirst(vms.created_at, vms.id))
+    .limit(q.per_page + 1)
+    .offset(offset);
   const more = rows.length > q.per_page;
   const page = more ? rows.slice(0, q.per_page) : rows;
   const last = page[page.length - 1];
@@ -166,7 +175,7 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
   const totalCount =
     !position && !more && (page.length > 0 || offset === 0) && seen <= EXACT_COUNT_LIMIT
       ? { n: seen, estimate: false }
-      : await countMatches(db, where!, plan);
+      : await countMatches(db, where!, await countPlans.get(filterKey(db, where!), () => planCount(db, where!)));
   const total = totalCount.n;
   return {
     vms: page.map(toVm),
