@@ -57,8 +57,8 @@ describe('claims', () => {
     await loop.stop();
   });
 
-  it('a job that frees its slot (its host part done, its ending being written) lets the next be claimed, and stays active until it ends', async () => {
-    let queued = 3;
+  it('a job that frees its slot (its host part done, its ending being written) lets the next be claimed, up to as many again', async () => {
+    let queued = 5;
     const ends: (() => void)[] = [];
     const loop = new ClaimLoop<{ id: string }>({
       claim: async (_signal, max) => {
@@ -71,18 +71,25 @@ describe('claims', () => {
         free(); // a second call frees nothing more
         await new Promise<void>((r) => ends.push(r));
       },
-      concurrency: 1,
+      concurrency: 2,
       poll_ms: 10_000,
       onClaimError: () => {},
     });
     loop.start();
-    // One slot, yet all three run: each gave its slot back while its end was pending.
-    await expect.poll(() => loop.active.size).toBe(3);
-    expect(queued).toBe(0);
-    expect(loop.busySlots).toBe(0);
+    // Two slots: two jobs ending without one, two more holding theirs (no more wait on endings
+    // without a slot than there are slots); the fifth waits.
+    await expect.poll(() => loop.active.size).toBe(4);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(loop.active.size).toBe(4);
+    expect(queued).toBe(1);
+    expect(loop.busySlots).toBe(2);
+    // One ends: the fifth is claimed.
+    ends.shift()!();
+    await expect.poll(() => queued).toBe(0);
+    await expect.poll(() => loop.active.size).toBe(4);
     // Stopped, the loop still lists them as active (what the worker's stop waits for) until they end.
     await loop.stop();
-    expect(loop.active.size).toBe(3);
+    expect(loop.active.size).toBe(4);
     const all = Promise.all([...loop.active.values()].map((a) => a.done));
     for (const end of ends) end();
     await all;

@@ -29,6 +29,8 @@ export class ClaimLoop<T extends { id: string }> {
   readonly active = new Map<string, { ctl: AbortController; done: Promise<void> }>();
   /** Jobs holding a slot: claimed, and not yet freed or ended. */
   private busy = 0;
+  /** Jobs that would free their slot but for the cap on those without one (their give-up, in order). */
+  private readonly freeing = new Set<() => void>();
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: () => void = () => {};
@@ -81,18 +83,35 @@ export class ClaimLoop<T extends { id: string }> {
           for (const job of jobs) {
             const ctl = new AbortController();
             let holds = true;
-            const free = () => {
-              if (!holds) return;
+            const giveUp = () => {
               holds = false;
               this.busy--;
               this.kick();
             };
+            const free = () => {
+              if (!holds || this.freeing.has(giveUp)) return;
+              // At most `concurrency` jobs wait on their endings without a slot: past that, one
+              // keeps its slot until one of those ends (endings slower than the work cannot pile up).
+              if (this.active.size - this.busy < this.opts.concurrency) giveUp();
+              else this.freeing.add(giveUp);
+            };
+            // Listed before it runs: a job that frees its slot at once is counted among those without one.
+            const entry = { ctl, done: Promise.resolve() };
+            this.active.set(job.id, entry);
             this.busy++;
-            const done = this.opts.run(job, ctl, free).finally(() => {
+            entry.done = this.opts.run(job, ctl, free).finally(() => {
               this.active.delete(job.id);
-              free();
+              this.freeing.delete(giveUp);
+              if (holds) giveUp();
+              else {
+                // Its place among the jobs without a slot goes to one waiting for it.
+                const next = this.freeing.values().next();
+                if (!next.done) {
+                  this.freeing.delete(next.value);
+                  next.value();
+                }
+              }
             });
-            this.active.set(job.id, { ctl, done });
           }
         }
       } catch (err) {
