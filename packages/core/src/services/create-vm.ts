@@ -82,19 +82,18 @@ function createOnce(
   return nameGuard(input.name, () =>
     db.transaction((tx) =>
       idempotent(tx, scope, opts.idempotency_key, { action: 'create', input }, async () => {
-        // A quota refused is a quota row too.
-        let limited = true;
-        try {
-          limited = await enforceQuota(tx, scope.project_id, {
-            vms: 1,
-            cpu_cores: input.cpu_cores,
-            memory_mb: input.memory_mb,
-            disk_gb: input.disk_gb,
-            gpus: gpus?.count ?? 0,
-          });
-        } finally {
-          quotaRows.saw(scope.project_id, limited);
-        }
+        const limited = await enforceQuota(tx, scope.project_id, {
+          vms: 1,
+          cpu_cores: input.cpu_cores,
+          memory_mb: input.memory_mb,
+          disk_gb: input.disk_gb,
+          gpus: gpus?.count ?? 0,
+        }).catch((err: unknown) => {
+          // A quota refused is a quota row too.
+          if (err instanceof HangarError && err.code === 'QUOTA_EXCEEDED') quotaRows.saw(scope.project_id, true);
+          throw err;
+        });
+        quotaRows.saw(scope.project_id, limited);
         const chosen = input.host_id ? (await resolveHostForPlacement(tx, input.host_id)).id : null;
         const vmId = randomUUID();
         const request = placementRequest(input, placement, gpus, chosen);

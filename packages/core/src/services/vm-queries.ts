@@ -115,8 +115,17 @@ async function countMatches(db: Db, where: SQL, plan: CountPlan): Promise<{ n: n
   return { n: Math.max(EXACT_COUNT_LIMIT + 1, plan.estimate), estimate: true };
 }
 
-/** How this process counts each listing lately. */
-const countPlans = new CountPlans<CountPlan>();
+/** How each database's listings were counted lately (a process may use more than one: tests do). */
+const countPlansOf = new WeakMap<Db, CountPlans<CountPlan>>();
+
+function countPlans(db: Db): CountPlans<CountPlan> {
+  let plans = countPlansOf.get(db);
+  if (!plans) {
+    plans = new CountPlans<CountPlan>();
+    countPlansOf.set(db, plans);
+  }
+  return plans;
+}
 
 /** A filter as its SQL text and values. */
 function filterKey(db: Db, where: SQL): string {
@@ -175,7 +184,7 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
   const totalCount =
     !position && !more && (page.length > 0 || offset === 0) && seen <= EXACT_COUNT_LIMIT
       ? { n: seen, estimate: false }
-      : await countMatches(db, where!, await countPlans.get(filterKey(db, where!), () => planCount(db, where!)));
+      : await countMatches(db, where!, await countPlans(db).get(filterKey(db, where!), () => planCount(db, where!)));
   const total = totalCount.n;
   return {
     vms: page.map(toVm),
