@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PerformContext } from '../actions/action.js';
 import { perform } from '../actions/registry.js';
 import { type OperationAction, rule } from '../domain/state-machine.js';
@@ -176,7 +177,13 @@ export class Worker {
             driver,
             signal: ctl.signal,
             image: (id) => this.queue.image(op, id, ctl.signal),
-            checkpoint: (patch) => this.queue.checkpoint(op, patch),
+            // Idempotent: written again once the database is back (a restart does not fail the step).
+            checkpoint: async (patch) => {
+              await this.whileUnreachable(
+                () => this.queue.checkpoint(op, patch),
+                () => ctl.signal.aborted,
+              );
+            },
             defined: (ref) => (definedRef = ref),
             transfers: this.transfers(op, ctl.signal),
           });
@@ -192,7 +199,10 @@ export class Worker {
             // operation is not the host's failure. It is given back to be tried again; if even that
             // cannot be said, its lease runs out and it is taken over, as after a crash.
             this.log.warn({ err, operation: op.id }, 'the database is out of reach mid-operation: trying it again later');
-            await this.queue.defer(op, retryDelayMs(op.attempts, this.opts.retry_base_ms), 'the database was out of reach').catch(() => {});
+            await this.whileUnreachable(
+              () => this.queue.defer(op, retryDelayMs(op.attempts, this.opts.retry_base_ms), 'the database was out of reach'),
+              abandoned,
+            ).catch(() => {});
             return;
           }
           if (!(err instanceof DriverError)) this.log.error({ err, operation: op.id }, 'the operation failed with an error of the worker');
@@ -205,8 +215,8 @@ export class Worker {
       if (abandoned()) return;
       // The host's part is done: its slot goes to the next operation while this one's ending is written.
       free();
-      const ended = await this.queue.finish(op, ending);
-      if (!ended && op.action === 'create' && definedRef && driver) {
+      const ended = await this.finishOnceReachable(op, ending, ctl.signal);
+      if (ended === false && op.action === 'create' && definedRef && driver) {
         // Cancelled while defining: nobody else knows this domain, so remove it.
         await driver.undefine(definedRef, { delete_disks: true }).catch(() => {});
       }
@@ -215,6 +225,38 @@ export class Worker {
     } finally {
       clearTimeout(deadline);
       stopRenewing();
+    }
+  }
+
+  /**
+   * Ends the operation, trying again while the database cannot be reached (`whileUnreachable`):
+   * an ending lost to a PostgreSQL restart is written once the database is back, not a lease
+   * later by whoever takes the operation over. Trying again is safe: an operation that has ended
+   * is not ended again. But a try that failed may have committed (the answer to its COMMIT
+   * lost), so "not ended" after such a try is `unknown`.
+   */
+  private async finishOnceReachable(op: WorkOperation, ending: Ending, signal: AbortSignal): Promise<boolean | 'unknown'> {
+    const { value: ended, retried } = await this.whileUnreachable(
+      () => this.queue.finish(op, ending),
+      () => signal.aborted && signal.reason instanceof Abandoned,
+    );
+    return ended || !retried ? ended : 'unknown';
+  }
+
+  /**
+   * Runs one of the worker's writes; while the database cannot be reached, tries it again (the
+   * lease is renewed meanwhile, and renewed again once it is back) for up to a lease's length,
+   * until `stop` says to give up. Its answer, and whether a try failed first.
+   */
+  private async whileUnreachable<T>(write: () => Promise<T>, stop: () => boolean): Promise<{ value: T; retried: boolean }> {
+    const until = Date.now() + this.leaseMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return { value: await write(), retried: attempt > 0 };
+      } catch (err) {
+        if (!unavailable(err) || stop() || Date.now() >= until) throw err;
+        await sleep(Math.min(50 * 2 ** attempt, 1_000));
+      }
     }
   }
 
