@@ -128,7 +128,18 @@ describe('PostgreSQL restarting under load', () => {
       expect(found.length).toBe(acknowledged.length);
       // The worker and its LISTEN connection came back too: every create is carried out.
       const open = async () => Number((await sql`SELECT count(*) AS n FROM operations WHERE status IN ('pending', 'running')`)[0]!.n);
-      await expect.poll(open, { timeout: 30_000, interval: 250 }).toBe(0);
+      await expect
+        .poll(open, { timeout: 30_000, interval: 250 })
+        .toBe(0)
+        .catch(async (err: Error) => {
+          const left =
+            await sql`SELECT id, action, status, attempts, lease_owner, lease_expires_at, updated_at FROM operations WHERE status IN ('pending', 'running')`;
+          const said = server
+            .output()
+            .split('\n')
+            .filter((l) => left.some((o) => l.includes(o.id as string)));
+          throw new Error(`${err.message}\nstill open: ${JSON.stringify(left)}\nthe server said of them:\n${said.slice(-20).join('\n')}`);
+        });
       const [settled] =
         await sql`SELECT count(*) FILTER (WHERE status = 'stopped') AS ok, count(*) AS all FROM vms WHERE id = ANY(${acknowledged})`;
       const odd =
