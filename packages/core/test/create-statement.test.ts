@@ -1,39 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../src/index.js';
 import { ensureProject } from '../src/services/projects.js';
-import { createTestDatabase } from '../src/testing/database.js';
-import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { createTestDatabase, firstWords, StatementLog, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 // The common create is one statement committed on its own; what it cannot check (a quota) or
 // say (why no host has room) goes on as a transaction, with the same answers as before.
 
 const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
 let cp: TestControlPlane;
-/** Statements sent while recording (the notices' pg_notify left out: they go after commit, on their own). */
-let sent: string[] | null = null;
+const log = new StatementLog();
+/** The first words of each statement `run` sent. */
+const statementsOf = async (run: () => Promise<unknown>) => (await log.during(run)).map(firstWords);
 
 beforeAll(async () => {
-  const database = await createTestDatabase({
-    onStatement: (q) => {
-      if (sent && !q.includes('pg_notify')) sent.push(q.trim().split(/\s+/).slice(0, 2).join(' ').toLowerCase());
-    },
-  });
+  const database = await createTestDatabase({ onStatement: log.onStatement });
   cp = await startTestControlPlane({ database, worker: false, reconciler: false });
 });
 afterAll(async () => {
   await cp?.shutdown();
   await cp?.database.close();
 });
-
-async function statementsOf(run: () => Promise<unknown>): Promise<string[]> {
-  sent = [];
-  try {
-    await run();
-    return sent;
-  } finally {
-    sent = null;
-  }
-}
 
 async function projectScope(name: string): Promise<Scope> {
   return { project_id: (await ensureProject(cp.database.db, name)).id, actor: 'test' };

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../src/testing/database.js';
-import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { createTestDatabase, StatementLog, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 // What a list page costs in statements: the page; a count when the page cannot tell the total;
 // and the count's plan (an EXPLAIN) once per filter for a few seconds, not on every page.
 
 let cp: TestControlPlane;
-let sent: string[] | null = null;
+const log = new StatementLog();
+const statementsOf = (run: () => Promise<unknown>) => log.during(run);
 
 beforeAll(async () => {
-  const database = await createTestDatabase({ onStatement: (q) => sent?.push(q) });
+  const database = await createTestDatabase({ onStatement: log.onStatement });
   cp = await startTestControlPlane({ database, worker: false, reconciler: false });
   for (let i = 0; i < 60; i++)
     await cp.services.vms.create(cp.scope, {
@@ -25,17 +25,7 @@ afterAll(async () => {
   await cp?.database.close();
 });
 
-async function statementsOf(run: () => Promise<unknown>): Promise<string[]> {
-  sent = [];
-  try {
-    await run();
-    return sent.filter((q) => !q.includes('pg_notify'));
-  } finally {
-    sent = null;
-  }
-}
-
-const explains = (qs: string[]) => qs.filter((q) => q.trim().startsWith('EXPLAIN')).length;
+const explains = (qs: string[]) => qs.filter((q) => q.startsWith('EXPLAIN')).length;
 
 describe('a list page', () => {
   it('plans its count once per filter, and a page that shows the whole listing counts nothing', async () => {

@@ -1,4 +1,5 @@
 import { and, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { errors } from '../domain/errors.js';
 import { Uuid } from '../domain/fields.js';
 import { ListVmsQuery, parseLabelSelector, type VmPage } from '../domain/list.js';
@@ -127,11 +128,12 @@ function countPlans(db: Db): CountPlans<CountPlan> {
   return plans;
 }
 
+/** Turns a filter into its SQL text and values (the same for every database: no casing is configured). */
+const dialect = new PgDialect();
+
 /** A filter as its SQL text and values. */
-function filterKey(db: Db, where: SQL): string {
-  const { sql: text, params } = (
-    db as unknown as { dialect: { sqlToQuery(q: SQL): { sql: string; params: unknown[] } } }
-  ).dialect.sqlToQuery(where);
+function filterKey(where: SQL): string {
+  const { sql: text, params } = dialect.sqlToQuery(where);
   return JSON.stringify([text, params]);
 }
 
@@ -184,7 +186,7 @@ export async function listVms(db: Db, scope: Scope, query: ListVmsQuery = {}): P
   const totalCount =
     !position && !more && (page.length > 0 || offset === 0) && seen <= EXACT_COUNT_LIMIT
       ? { n: seen, estimate: false }
-      : await countMatches(db, where!, await countPlans(db).get(filterKey(db, where!), () => planCount(db, where!)));
+      : await countMatches(db, where!, await countPlans(db).get(filterKey(where!), () => planCount(db, where!)));
   const total = totalCount.n;
   return {
     vms: page.map(toVm),

@@ -30,10 +30,11 @@ export interface GroupCommitOptions<In, Out> {
 /**
  * Group commit: an item is written at once when no transaction is open; otherwise it waits for
  * one to commit and goes with the others that gathered meanwhile, in the next one (or, when
- * `min_parallel_batch` of them gather, in one begun beside it, up to `max_in_flight`). So a quiet process writes each item as soon as it comes, and a busy one pays
- * a BEGIN, a COMMIT and a flush of PostgreSQL's log per batch instead of per item. Each caller
- * still hears only once its own item is committed. A batch that was rolled back is
- * run again one item at a time, so that one bad item fails no other.
+ * `min_parallel_batch` of them gather, in one begun beside it, up to `max_in_flight`). So a
+ * quiet process writes each item as soon as it comes, and a busy one pays a BEGIN, a COMMIT and
+ * a flush of PostgreSQL's log per batch instead of per item. Each caller still hears only once
+ * its own item is committed. A batch that was rolled back is run again one item at a time, so
+ * that one bad item fails no other.
  */
 export class GroupCommit<In, Out> {
   private queued: Queued<In, Out>[] = [];

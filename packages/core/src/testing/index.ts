@@ -18,4 +18,5 @@ export {
 } from './libvirt.js';
 export { qemuProcessesUnder, qemuSkipReason, testGuest, waitForText } from './qemu.js';
 export { readRfbBanner } from './rfb-banner.js';
+export { firstWords, StatementLog } from './statement-log.js';
 export { buildSysfsFixture, FIXTURE_ADDRESSES, type FixtureRole, type SysfsFixture, type SysfsFixtureOptions } from './sysfs-fixture.js';

@@ -27,12 +27,12 @@ export interface DatabaseQueueOptions {
 }
 
 /**
- * Group commits of endings open at once, when at least 16 endings wait for each one beyond the
- * first. Batches take their locks in one order (they cannot deadlock), so while one is committed
+ * Group commits of endings open at once: up to four, each beyond the first for 16 endings or
+ * more. Batches take their locks in one order (they cannot deadlock), so while one is committed
  * the next is built and sent (`pnpm --filter @hangar/server bench:worker`: about 1,900 ops/s
  * with one, 2,050 with four: rounds of 400 starts).
  */
-const ENDINGS_IN_FLIGHT = 4;
+const ENDINGS_IN_FLIGHT = { max_in_flight: 4, min_parallel_batch: 16 };
 
 /**
  * The queue of a worker inside an API process: operations claimed from PostgreSQL itself
@@ -54,8 +54,7 @@ export class DatabaseQueue implements OperationQueue {
       one: (f) => finishOperation(this.db, f.which, f.owner, f.ending, this.telemetry),
       // PostgreSQL's own error: the transaction was rolled back.
       rolledBack: (err) => sqlState(err) !== undefined,
-      max_in_flight: ENDINGS_IN_FLIGHT,
-      min_parallel_batch: 16,
+      ...ENDINGS_IN_FLIGHT,
     });
   }
 
