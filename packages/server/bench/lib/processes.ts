@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@hangar/core/testing';
+import { SERVE_NODE_FLAGS } from '../../bin/node-flags.mjs';
 
 const SERVER_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -46,13 +47,13 @@ function start(args: string[], env: Record<string, string>, readyPath: string, w
   }));
 }
 
-/** `hangar serve` as a user runs it (its own process, default log level), on an external database. */
+/** `hangar serve` as a user runs it (its own process, `pnpm start`'s node flags, default log level), on an external database. */
 export async function startHangar(opts: { databaseUrl: string; dataDir: string; apiKey: string; worker?: boolean }): Promise<Proc> {
   const port = await freePort();
   // HANGAR_BENCH_NODE_ARGS: flags for its node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes.
   const nodeArgs = process.env.HANGAR_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   return start(
-    [...nodeArgs, 'bin/hangar.mjs', 'serve'],
+    [...SERVE_NODE_FLAGS, ...nodeArgs, 'bin/hangar.mjs', 'serve'],
     {
       PORT: String(port),
       HOST: '127.0.0.1',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres } from '@hangar/core';
 import { freePort } from '@hangar/core/testing';
+import { SERVE_NODE_FLAGS } from '../../bin/node-flags.mjs';
 
 const BIN = fileURLToPath(new URL('../../bin/hangar.mjs', import.meta.url));
 
@@ -60,7 +61,7 @@ async function serveOnce(dataDir: string): Promise<StartTimes> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', HANGAR_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
   delete env.DATABASE_URL;
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { SERVE_NODE_FLAGS } from '../bin/node-flags.mjs';
+
+const ROOT = new URL('../../../', import.meta.url);
+const read = (path: string) => readFile(new URL(path, ROOT), 'utf8');
+
+/** node's flags in a command line that runs the hangar command: what sits between `node` and the script. */
+function nodeFlags(words: string[]): string[] {
+  const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
+  const script = words.findIndex((w) => w.endsWith('hangar.mjs'));
+  if (node < 0 || script < node) throw new Error(`no node ... hangar.mjs in: ${words.join(' ')}`);
+  return words.slice(node + 1, script);
+}
+
+describe('the node flags of hangar serve', () => {
+  // Every launcher the repository ships runs the server the same way the benchmark measured it.
+  const launchers: Record<string, () => Promise<string[]>> = {
+    'pnpm start': async () => JSON.parse(await read('package.json')).scripts.start.split(' '),
+    "the server package's start": async () => JSON.parse(await read('packages/server/package.json')).scripts.start.split(' '),
+    "the container's entry point": async () => {
+      const line = (await read('deploy/Dockerfile')).split('\n').find((l) => l.startsWith('ENTRYPOINT '));
+      return JSON.parse(line!.slice('ENTRYPOINT '.length)) as string[];
+    },
+    'the systemd unit in docs/operations.md': async () => {
+      const line = (await read('docs/operations.md')).split('\n').find((l) => l.startsWith('ExecStart='));
+      return line!.slice('ExecStart='.length).split(' ');
+    },
+  };
+  for (const [name, words] of Object.entries(launchers)) {
+    it(`${name} passes them`, async () => {
+      expect(nodeFlags(await words())).toEqual(SERVE_NODE_FLAGS);
+    });
+  }
+
+  it('are taken by this node and bound its young generation', async () => {
+    // A misspelt or retired flag stops node before the server starts; a flag V8 ignores leaves
+    // the young generation at its default (2 x 16 MB after a churn like this one).
+    const churn = `
+      let keep = [];
+      for (let i = 0; i < 2e6; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 5000) keep = []; }
+      const s = require('node:v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+      process.stdout.write(String(s.space_size));`;
+    const { stdout } = await promisify(execFile)(process.execPath, [...SERVE_NODE_FLAGS, '-e', churn]);
+    expect(Number(stdout)).toBeGreaterThan(0);
+    expect(Number(stdout)).toBeLessThanOrEqual(16 * 2 ** 20);
+  });
+});
