@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SERVE_NODE_FLAGS } from '../bin/node-flags.mjs';
 
 const BIN = fileURLToPath(new URL('../bin/hangar.mjs', import.meta.url));
 
@@ -14,10 +15,13 @@ export interface ServeProcess {
 
 /**
  * `hangar serve` as its own process, as a user runs it; resolves once it says where it serves.
- * `args` are node's (default: the `hangar` command, with `serve`).
+ * `args` are node's (default: the `hangar` command, with `serve`, and the node flags `pnpm start` gives it).
  * A variable given as undefined is removed from the environment it inherits (DATABASE_URL, for an embedded database).
  */
-export async function serveProcess(env: Record<string, string | undefined>, args: string[] = [BIN, 'serve']): Promise<ServeProcess> {
+export async function serveProcess(
+  env: Record<string, string | undefined>,
+  args: string[] = [...SERVE_NODE_FLAGS, BIN, 'serve'],
+): Promise<ServeProcess> {
   const merged: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   const child = spawn(process.execPath, args, {
