@@ -4,7 +4,9 @@
 //
 // --max-semi-space-size=8: V8's young generation grows to 2 x 16 MB semi-spaces under a steady
 // request load by default, and stays there. 8 MB keeps the server's RSS under load about 15 MB
-// lower (`pnpm --filter @hangar/server bench:read`: 139-142 MB peak by default, 125-126 MB with
-// 8 MB, 120 MB with 4 MB) with no throughput lost that the benchmark can see; at 4 MB the write
-// path measured about 10% slower. A flag, not code: V8 sizes its heap when the process starts.
+// lower (`pnpm --filter @hangar/server bench:read`: 139-145 MB peak by default, 125-127 MB with
+// 8 MB, 117-129 MB with 4 MB). The price is more frequent scavenges: none measurable on
+// `vms.get`, about 6% of list throughput and up to 1 ms of its p99 at 50 VMs a page
+// (`bench:list --vms 100000`, four runs each: 465/s against 436/s); at 4 MB the write path ran
+// about 10% slower. A flag, not code: V8 sizes its heap when the process starts.
 export const SERVE_NODE_FLAGS = ['--max-semi-space-size=8'];
