@@ -279,6 +279,24 @@ describe('counting large lists', () => {
       const plan = await explain(counts[0]!.query, counts[0]!.params);
       expect(plan).toContain('"Index Scan"');
       expect(plan).not.toContain('"Seq Scan"');
+
+      // Found over the limit, the count is not run again while its plan is kept: the total is the
+      // estimate either way. The next page, by cursor, costs its page alone.
+      sent.length = 0;
+      const next = await listVms(
+        db,
+        { project_id: dense.id, actor: 'test' },
+        { status: 'running', label: 'tier=web', per_page: 50, cursor: page.next_cursor! },
+      );
+      expect(next.vms[0]!.name).toBe('d-29700');
+      expect(next).toMatchObject({ total: page.total, total_is_estimate: true });
+      expect(sent.filter((s) => s.query.startsWith('SELECT count(*)'))).toHaveLength(0);
+      // An exact total (under the limit) is counted on every page.
+      for (const n of [1, 2]) {
+        const few = await listVms(db, { project_id: dense.id, actor: 'test' }, { search: 'd-2999', per_page: 5, page: n });
+        expect(few).toMatchObject({ total: 11, total_is_estimate: false });
+      }
+      expect(sent.filter((s) => s.query.startsWith('SELECT count(*)'))).toHaveLength(2);
     } finally {
       await client.end();
     }

@@ -71,6 +71,13 @@ interface PlanNode {
 interface CountPlan {
   estimate: number;
   walk: boolean;
+  /**
+   * Whether a count by this plan found more than the limit: while the plan is kept, the list's
+   * total is its estimate without counting again. Counting 1,001 matches is most of what a page
+   * of a large listing costs PostgreSQL (0.8 ms of its 1 ms at a million VMs), for an answer that
+   * is an estimate either way; only one under the limit is exact, and that is counted each time.
+   */
+  over?: boolean;
 }
 
 const INDEX_SCANS = new Set(['Index Scan', 'Index Only Scan']);
@@ -109,11 +116,14 @@ async function planCount(db: Db, where: SQL): Promise<CountPlan> {
 }
 
 async function countMatches(db: Db, where: SQL, plan: CountPlan): Promise<{ n: number; estimate: boolean }> {
+  // The planner can guess low (label containment has no statistics); we know there are more than the limit.
+  const estimated = { n: Math.max(EXACT_COUNT_LIMIT + 1, plan.estimate), estimate: true };
+  if (plan.over) return estimated;
   const [capped] = await db.execute<{ n: number }>(cappedCount(where, plan.walk));
   const n = Number(capped?.n ?? 0);
   if (n <= EXACT_COUNT_LIMIT) return { n, estimate: false };
-  // The planner can guess low (label containment has no statistics); we know there are more than the limit.
-  return { n: Math.max(EXACT_COUNT_LIMIT + 1, plan.estimate), estimate: true };
+  plan.over = true;
+  return estimated;
 }
 
 /** How each database's listings were counted lately (a process may use more than one: tests do). */
