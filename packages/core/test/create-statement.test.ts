@@ -89,3 +89,56 @@ describe('a create', () => {
     expect((await cp.services.vms.create(scope, { name: 'fits', ...small })).vm.number).toBe(1);
   });
 });
+
+describe('creates that come together', () => {
+  const numbersOf = async (scope: Scope) =>
+    (
+      await cp.database.sql<{ name: string; number: number }[]>`
+      SELECT name, number FROM vms WHERE project_id = ${scope.project_id} ORDER BY number`
+    ).map((r) => r.number);
+
+  it('are written in one transaction, each placed and numbered as if alone', async () => {
+    const scope = await projectScope('together');
+    const made = await statementsOf(() =>
+      Promise.all(Array.from({ length: 12 }, (_, i) => cp.services.vms.create(scope, { name: `t-${i}`, ...small }))),
+    );
+    // The first goes at once, alone; the eleven that came meanwhile go together, in one transaction.
+    expect(made.filter((q) => q === 'with placed')).toHaveLength(12);
+    expect(made.filter((q) => q === 'begin')).toHaveLength(1);
+    expect(made.filter((q) => q === 'commit')).toHaveLength(1);
+    expect(await numbersOf(scope)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const [{ n }] = (await cp.database.sql`
+      SELECT count(*)::int AS n FROM operations o JOIN vms v ON v.id = o.vm_id
+      WHERE v.project_id = ${scope.project_id} AND o.action = 'create' AND o.host_id = v.host_id AND v.host_id IS NOT NULL`) as unknown as [
+      { n: number },
+    ];
+    expect(n).toBe(12);
+  });
+
+  it('fail none of the others when one is refused (no room, a name taken): each is then written on its own', async () => {
+    const scope = await projectScope('together-refused');
+    await cp.services.vms.create(scope, { name: 'taken', ...small });
+    let results: PromiseSettledResult<unknown>[] = [];
+    const made = await statementsOf(async () => {
+      results = await Promise.allSettled([
+        cp.services.vms.create(scope, { name: 'first', ...small }),
+        ...Array.from({ length: 4 }, (_, i) => cp.services.vms.create(scope, { name: `ok-${i}`, ...small })),
+        cp.services.vms.create(scope, { name: 'nowhere', ...small, placement: { host_labels: { rack: 'none' } } }),
+        cp.services.vms.create(scope, { name: 'taken', ...small }),
+        ...Array.from({ length: 4 }, (_, i) => cp.services.vms.create(scope, { name: `ok-${i + 4}`, ...small })),
+      ]);
+    });
+    expect(results.map((r) => (r.status === 'fulfilled' ? 'made' : (r.reason as { code: string }).code))).toEqual([
+      ...Array(5).fill('made'),
+      'INSUFFICIENT_CAPACITY',
+      'NAME_TAKEN',
+      ...Array(4).fill('made'),
+    ]);
+    // Transactions: the batch that failed, then the refused ones' own, as when alone (no room
+    // two: placed by its statement, then by the scheduler, which says why; a taken name one).
+    // The others were written alone, one statement each.
+    expect(made.filter((q) => q === 'begin')).toHaveLength(4);
+    // The refused ones took no number: the batch that held them wrote nothing.
+    expect(await numbersOf(scope)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+  });
+});
