@@ -19,8 +19,11 @@ export function notifyChange(tx: Tx, notice: ChangeNotice): Promise<void> {
   return announce(tx, CHANGES_CHANNEL, JSON.stringify(notice));
 }
 
+/** The work notice of work on no host: an image to download (a VM's operation names its host). */
+export const NO_HOST_WORK = '';
+
 export function notifyWork(tx: Tx, hostId: string | null): Promise<void> {
-  return announce(tx, WORK_CHANNEL, hostId ?? '');
+  return announce(tx, WORK_CHANNEL, hostId ?? NO_HOST_WORK);
 }
 
 type Listener = (notice: ChangeNotice) => void;

@@ -5,7 +5,7 @@ import { fetchImage } from '../images/fetch-image.js';
 import type { ImageStore } from '../images/store.js';
 import type { UrlPolicy } from '../images/url-policy.js';
 import type { Db } from '../store/database.js';
-import { type Notifier, notifyChange } from '../store/notifier.js';
+import { NO_HOST_WORK, type Notifier, notifyChange } from '../store/notifier.js';
 import { fromRaw } from '../store/raw-rows.js';
 import { type ImageRow, images } from '../store/schema.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
@@ -63,7 +63,14 @@ export class ImageDownloader {
       run: (image, ctl) => this.download(image, ctl.signal),
       concurrency: opts.concurrency ?? 2,
       poll_ms: opts.poll_ms ?? 1_000,
-      onWork: opts.notifier ? (l) => opts.notifier!.onWork(l) : undefined,
+      // Woken by work on no host only (an image registered): a claim on every VM operation
+      // queued would be a statement for nothing per operation.
+      onWork: opts.notifier
+        ? (l) =>
+            opts.notifier!.onWork((host) => {
+              if (host === NO_HOST_WORK) l();
+            })
+        : undefined,
       onClaimError: (err) => this.log.error({ err }, 'claiming image downloads failed'),
     });
   }
