@@ -41,8 +41,8 @@ export interface ControlPlaneOptions {
   placement_strategy?: PlacementStrategy;
   /** How exports and imports reach VMs on agents' hosts (the server's transfer routes). */
   archive_relay?: ArchiveRelay;
-  /** Image downloads: where URLs may lead (default public addresses only), stall timeout, deadline. */
-  image_downloads?: Pick<ImageDownloaderOptions, 'url_policy' | 'stall_timeout_ms' | 'deadline_ms' | 'concurrency'>;
+  /** Image downloads: where URLs may lead (default public addresses only), stall timeout, deadline, how often to look for work unwoken. */
+  image_downloads?: Pick<ImageDownloaderOptions, 'url_policy' | 'stall_timeout_ms' | 'deadline_ms' | 'concurrency' | 'poll_ms'>;
   /** Told what the worker, the reconciler, agents' reports and downloads do (the server's metrics); default nothing. */
   telemetry?: Telemetry;
 }

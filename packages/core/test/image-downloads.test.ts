@@ -153,23 +153,33 @@ describe('waking the downloader', () => {
   it('wakes for an image registered, not for every VM operation queued', async () => {
     const log = new StatementLog();
     const database = await createTestDatabase({ onStatement: log.onStatement });
-    const c = await startTestControlPlane({ database, worker: { poll_ms: 60_000 } });
-    cp = c;
-    const claims = (sent: string[]) => sent.map(firstWords).filter((q) => q === 'update "images"').length;
-    // Each create announces work on its host, one after another: no claim of a download follows.
-    const sent = await log.during(async () => {
-      for (let i = 0; i < 10; i++) {
-        await c.services.vms.create(c.scope, { name: `quiet-${i}`, cpu_cores: 1, memory_mb: 256, disk_gb: 1 });
-        await new Promise((r) => setTimeout(r, 30));
-      }
-    });
-    // The downloader's poll is a second: at most one falls in that time.
-    expect(claims(sent)).toBeLessThanOrEqual(1);
-    // An image registered wakes it at once.
-    const woken = await log.during(async () => {
-      const { image } = await c.services.images.register(c.scope, { url: `http://127.0.0.1:${port}/disk.img`, kind: 'disk' });
-      await settled(c, image.id);
-    });
-    expect(claims(woken)).toBeGreaterThanOrEqual(1);
+    try {
+      // Neither the worker nor the downloader looks for work unwoken during the test.
+      const c = await startTestControlPlane({
+        database,
+        worker: { poll_ms: 60_000 },
+        controlPlane: { image_downloads: { poll_ms: 60_000 } },
+      });
+      cp = c;
+      const claims = (sent: string[]) => sent.map(firstWords).filter((q) => q === 'update "images"').length;
+      // Each create announces work on its host, one after another: no claim of a download follows.
+      const sent = await log.during(async () => {
+        for (let i = 0; i < 10; i++) {
+          await c.services.vms.create(c.scope, { name: `quiet-${i}`, cpu_cores: 1, memory_mb: 256, disk_gb: 1 });
+          await new Promise((r) => setTimeout(r, 30));
+        }
+      });
+      expect(claims(sent)).toBe(0);
+      // An image registered wakes it: claimed (and refused, a loopback URL) long before its poll.
+      const woken = await log.during(async () => {
+        const { image } = await c.services.images.register(c.scope, { url: `http://127.0.0.1:${port}/disk.img`, kind: 'disk' });
+        await settled(c, image.id);
+      });
+      expect(claims(woken)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await cp?.shutdown();
+      cp = undefined;
+      await database.close();
+    }
   });
 });
