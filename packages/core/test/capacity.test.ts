@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { reservation } from '../src/scheduler/reserve.js';
 import { keptShapes } from '../src/store/statement-template.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
@@ -99,18 +98,13 @@ describe('capacity and deletes', () => {
       { name: 'small', memory_mb: 2048, allocated_memory_mb: 2048, held: 2048, vms: 2 },
     ]);
     // That statement's text was built once for each way it ran, and kept: alone (the creates
-    // that found room, and the first of a batch of them), after others in a batch (never waiting
-    // for a host), and in a transaction (those that did not find room, tried again so before
-    // being placed first to hear why).
+    // that found room), and in a transaction (those that did not, tried again so before being
+    // placed first to hear why).
     expect(
       keptShapes('insertVmWithOperation')
         .filter(labelled)
-        .map((k) => [k.includes('unless-quota'), k.includes('never_wait=true')]),
-    ).toEqual([
-      [true, false],
-      [true, true],
-      [false, false],
-    ]);
+        .map((k) => k.includes('unless-quota')),
+    ).toEqual([true, false]);
     // A name taken on full hosts: refused for the room first, as always.
     const taken = results.find((r) => r.status === 'fulfilled')!.value.vm.name;
     await expect(services.vms.create(scope, { name: taken, cpu_cores: 1, memory_mb: 1024, disk_gb: 1 })).rejects.toMatchObject({
@@ -119,33 +113,5 @@ describe('capacity and deletes', () => {
     // No number was taken by a create that was refused.
     const numbers = await database.sql<{ number: number }[]>`SELECT number FROM vms ORDER BY number`;
     expect(numbers.map((r) => r.number)).toEqual([1, 2, 3, 4, 5, 6]);
-  });
-
-  it('passes over a host another transaction holds when told never to wait, and waits for it otherwise', async () => {
-    cp = await startTestControlPlane();
-    const { database } = cp;
-    const need = { cpus: 1, memory_mb: 256, disk_gb: 1 };
-    const holder = await database.sql.reserve();
-    try {
-      await holder`BEGIN`;
-      await holder`SELECT id FROM hosts FOR NO KEY UPDATE`;
-      // Never waiting (a create after others in a batch): no host, at once.
-      const none = await database.db.transaction((tx) => tx.execute(reservation(tx, need, { new_vm: true, never_wait: true })));
-      expect([...none]).toHaveLength(0);
-      // Otherwise it waits for the host until its holder is done.
-      let placed = false;
-      const waiting = database.db
-        .transaction((tx) => tx.execute(reservation(tx, need, { new_vm: true })))
-        .then((rows) => {
-          placed = true;
-          return [...rows];
-        });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(placed).toBe(false);
-      await holder`COMMIT`;
-      expect(await waiting).toHaveLength(1);
-    } finally {
-      holder.release();
-    }
   });
 });

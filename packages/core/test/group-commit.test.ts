@@ -1,59 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HypervisorDriver } from '../src/drivers/driver.js';
-import { GroupCommit, ItemFailed } from '../src/store/group-commit.js';
+import { GroupCommit } from '../src/store/group-commit.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 import { type Ending, type Finish, finishOperations } from '../src/worker/finish.js';
 import { silentLogger } from '../src/worker/logger.js';
 import { Worker } from '../src/worker/worker.js';
 
 const stopped: Ending = { result: 'succeeded', outcome: { status: 'stopped' } };
-
-describe('a batch with one bad item', () => {
-  it('writes that one on its own and the others together again, up to a few such items; then each alone', async () => {
-    const runs: string[][] = [];
-    // 'first' is held until let go: the items written meanwhile gather into one batch.
-    const gate: (() => void)[] = [];
-    const batcher = new GroupCommit<string, string>({
-      many: async (items) => {
-        runs.push(items);
-        const bad = items.findIndex((i) => i.startsWith('bad'));
-        if (bad >= 0) throw new ItemFailed(bad, new Error('refused'));
-        return items.map((i) => `${i}!`);
-      },
-      one: async (item) => {
-        runs.push([item]);
-        if (item === 'first') await new Promise<void>((r) => gate.push(r));
-        if (item.startsWith('bad')) throw new Error(`${item} refused`);
-        return `${item}!`;
-      },
-      rolledBack: () => true,
-    });
-    const first = batcher.write('first');
-    const rest = ['a', 'bad-1', 'b', 'bad-2', 'c'].map((i) => batcher.write(i));
-    await expect.poll(() => gate.length).toBe(1);
-    gate.shift()!();
-    const settled = await Promise.allSettled([first, ...rest]);
-    expect(settled.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
-      'first!',
-      'a!',
-      'bad-1 refused',
-      'b!',
-      'bad-2 refused',
-      'c!',
-    ]);
-    expect(runs).toEqual([['first'], ['a', 'bad-1', 'b', 'bad-2', 'c'], ['bad-1'], ['a', 'b', 'bad-2', 'c'], ['bad-2'], ['a', 'b', 'c']]);
-
-    // Past four such items, the rest go one by one.
-    await new Promise((r) => setTimeout(r, 10));
-    runs.length = 0;
-    const hold = batcher.write('first');
-    const many = ['bad-1', 'bad-2', 'bad-3', 'bad-4', 'bad-5', 'bad-6', 'd', 'e'].map((i) => batcher.write(i).catch(() => 'refused'));
-    await expect.poll(() => gate.length).toBe(1);
-    gate.shift()!();
-    expect(await Promise.all([hold, ...many])).toEqual(['first!', ...Array(6).fill('refused'), 'd!', 'e!']);
-    expect(runs.slice(-5)).toEqual([['bad-5', 'bad-6', 'd', 'e'], ['bad-5'], ['bad-6'], ['d'], ['e']]);
-  });
-});
 
 describe('a batcher of endings', () => {
   it('writes an ending at once when none is being written, and those that come meanwhile together, next', async () => {

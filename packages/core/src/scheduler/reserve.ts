@@ -34,12 +34,6 @@ export interface PlacementRequest {
   gpus?: GpuNeed | null;
   /** Hosts not to pick (a create that lost the race for their last GPUs looks elsewhere). */
   exclude?: string[];
-  /**
-   * Pass over hosts other transactions hold even when every fitting host is held (then no host
-   * is returned): for a create written with others in one transaction, which must not wait for
-   * a host while it holds what the ones before it took (their hosts, their projects' counters).
-   */
-  never_wait?: boolean;
 }
 
 // The timeout is part of the statement's text (a constant): a statement built once keeps it.
@@ -77,7 +71,6 @@ function shapeOf(p: PlacementRequest) {
     new_vm: !!p.new_vm,
     gpus: p.gpus?.count ?? 0,
     exclude: p.exclude?.length ?? 0,
-    never_wait: !!p.never_wait,
   };
 }
 
@@ -105,11 +98,11 @@ function eligible(r: Resources, p: PlacementRequest, bind: Binder = asParameters
  * The statement that places resources on a host, returning its id (no row: no host had room):
  * the one asked for, or among the served, uncordoned hosts with room (GPUs included) and the
  * labels asked for, the one the strategy picks. Hosts that concurrent creates hold are passed
- * over for one that is free; when every fitting host is held, it waits for the best one (unless
- * `never_wait`). The room is checked again under the row lock, so two creates never overfill a
- * host. The host row stays locked until the transaction ends, so the GPUs taken next
- * (`place.ts`) are taken by one create at a time. A create folds it into the statement that
- * writes the VM (`new-vm-rows.ts`), its values bound to that statement's placeholders (`bind`).
+ * over for one that is free; when every fitting host is held, it waits for the best one. The
+ * room is checked again under the row lock, so two creates never overfill a host. The host row
+ * stays locked until the transaction ends, so the GPUs taken next (`place.ts`) are taken by one
+ * create at a time. A create folds it into the statement that writes the VM (`new-vm-rows.ts`),
+ * its values bound to that statement's placeholders (`bind`).
  */
 export function reservation(tx: Tx, r: Resources, p: PlacementRequest = {}, bind: Binder = asParameters): SQL {
   const shape = shapeOf(p);
@@ -128,12 +121,9 @@ export function reservation(tx: Tx, r: Resources, p: PlacementRequest = {}, bind
   const order = shape.pack ? sql`${free} ASC, ${hosts.name}` : sql`${free} DESC, ${hosts.name}`;
   const pick = (lock: SQL) => sql`(SELECT id FROM ${hosts} WHERE ${where} ORDER BY ${order} LIMIT 1 ${lock})`;
   // COALESCE evaluates the waiting pick only when the skipping one found nothing.
-  const skipping = pick(sql`FOR NO KEY UPDATE SKIP LOCKED`);
   const target = shape.host
     ? sql`${hosts.id} = ${bind.value('place.host_id', p.host_id)}`
-    : shape.never_wait
-      ? sql`${hosts.id} = ${skipping}`
-      : sql`${hosts.id} = COALESCE(${skipping}, ${pick(sql`FOR NO KEY UPDATE`)})`;
+    : sql`${hosts.id} = COALESCE(${pick(sql`FOR NO KEY UPDATE SKIP LOCKED`)}, ${pick(sql`FOR NO KEY UPDATE`)})`;
   return tx.update(hosts).set(allocation(rb)).where(sql`${target} AND ${where}`).returning({ id: hosts.id }).getSQL();
 }
 

@@ -10,7 +10,7 @@ import { type Placement, placeVm } from '../scheduler/place.js';
 import { type PlacementRequest, type PlacementStrategy, type Resources, reservation } from '../scheduler/reserve.js';
 import { type Db, isConflict, sqlState, type Tx } from '../store/database.js';
 import { vmGpuCopy } from '../store/gpu-rows.js';
-import { GroupCommit, ItemFailed, settled } from '../store/group-commit.js';
+import { GroupCommit, settled } from '../store/group-commit.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { insertVmWithOperation, NotPlaced } from '../store/new-vm-rows.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
@@ -85,50 +85,16 @@ const commonCreates = new WeakMap<Db, GroupCommit<CommonCreate, VmActionResult>>
 function createsOf(db: Db): GroupCommit<CommonCreate, VmActionResult> {
   let creates = commonCreates.get(db);
   if (!creates) {
-    const rolledBack = (err: unknown) => err instanceof NotPlaced || sqlState(err) !== undefined;
-    const write = (tx: Tx, c: CommonCreate, together: boolean) =>
-      writeVm(tx, c.scope, c.input, c.placement, { placed: null, media: NO_MEDIA, alone: true, together });
+    const alone = (tx: Tx, c: CommonCreate) => writeVm(tx, c.scope, c.input, c.placement, { placed: null, media: NO_MEDIA, alone: true });
     creates = new GroupCommit<CommonCreate, VmActionResult>({
-      many: async (items) => {
-        // In the order of their projects: every batch takes projects' counters in one order, so
-        // two batches (of two processes) never wait on each other's. Only the first statement,
-        // which holds nothing yet, may wait for a host another transaction holds; the others pass
-        // over such hosts (`together`: their batch's own hosts they take at once). So a batch
-        // never waits for a host while holding what other creates wait for.
-        const order = items.map((_, i) => i).sort((a, b) => compare(items[a]!.scope.project_id, items[b]!.scope.project_id));
-        let failed: number | undefined;
-        try {
-          const made = await db.transaction((tx) => {
-            failed = undefined;
-            return settled(
-              order.map((i, k) =>
-                write(tx, items[i]!, k > 0).catch((err: unknown) => {
-                  // The first to fail is the one that did: the statements after it fail for it.
-                  if (failed === undefined && sqlState(err) !== IN_FAILED_TRANSACTION) failed = i;
-                  throw err;
-                }),
-              ),
-            );
-          });
-          const byItem: VmActionResult[] = new Array(items.length);
-          for (const [k, i] of order.entries()) byItem[i] = made[k]!;
-          return byItem;
-        } catch (err) {
-          throw failed !== undefined && rolledBack(err) ? new ItemFailed(failed, err) : err;
-        }
-      },
-      one: (c) => write(db, c, false),
-      rolledBack,
+      many: (items) => db.transaction((tx) => settled(items.map((c) => alone(tx, c)))),
+      one: (c) => alone(db, c),
+      rolledBack: (err) => err instanceof NotPlaced || sqlState(err) !== undefined,
     });
     commonCreates.set(db, creates);
   }
   return creates;
 }
-
-/** PostgreSQL's answer to a statement sent after another of its transaction failed. */
-const IN_FAILED_TRANSACTION = '25P02';
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Projects of this process's creates seen with a quota row lately. */
 const quotaRows = new RecentQuotaRows();
@@ -194,29 +160,20 @@ function placementRequest(
  * Writes a new VM, its create operation and their events, and announces them. `placed`: where
  * it was placed already; null: placed by the statement that writes it. `alone`: that statement
  * on its own, in no transaction (which then must not write it when the project has quotas).
- * `together`: written after other creates in one transaction (never waiting for a host).
  */
 async function writeVm(
   tx: Tx,
   scope: Scope,
   input: z.output<typeof CreateVmInput>,
   placement: { strategy?: PlacementStrategy },
-  how: {
-    vmId?: string;
-    placed: Placement | null;
-    media: Media;
-    gpus?: VmGpus | null;
-    chosen?: string | null;
-    alone?: boolean;
-    together?: boolean;
-  },
+  how: { vmId?: string; placed: Placement | null; media: Media; gpus?: VmGpus | null; chosen?: string | null; alone?: boolean },
 ): Promise<VmActionResult> {
   const { placed, media } = how;
   const gpus = how.gpus ?? null;
   const vmId = how.vmId ?? randomUUID();
   const opId = randomUUID();
   const resources = resourcesOf(input);
-  const request = { ...placementRequest(input, placement, gpus, how.chosen ?? null), never_wait: how.together };
+  const request = placementRequest(input, placement, gpus, how.chosen ?? null);
   const now = new Date();
   const base = { vm_id: vmId, project_id: scope.project_id, operation_id: opId };
   const { vm, op } = await insertVmWithOperation(

@@ -28,23 +28,6 @@ export interface GroupCommitOptions<In, Out> {
 }
 
 /**
- * Thrown by `many` when its transaction was rolled back (`rolledBack(cause)`) for one item
- * (`index`, the first whose statement failed): that one is written on its own and the others together again, so one bad
- * item costs the others one more try, not each a transaction of its own. `cause`: the error.
- */
-export class ItemFailed extends Error {
-  constructor(
-    readonly index: number,
-    override readonly cause: unknown,
-  ) {
-    super(`item ${index} of a batch failed`);
-  }
-}
-
-/** Items of one batch written on their own that way before the rest go one by one too. */
-const MAX_ISOLATED = 4;
-
-/**
  * Group commit: an item is written at once when no transaction is open; otherwise it waits for
  * one to commit and goes with the others that gathered meanwhile, in the next one (or, when
  * `min_parallel_batch` of them gather, in one begun beside it, up to `max_in_flight`). So a
@@ -88,22 +71,15 @@ export class GroupCommit<In, Out> {
     }
   }
 
-  private async commit(batch: Queued<In, Out>[], isolated = 0): Promise<void> {
+  private async commit(batch: Queued<In, Out>[]): Promise<void> {
     if (batch.length > 1) {
       try {
         const out = await this.opts.many(batch.map((q) => q.item));
         for (const [i, q] of batch.entries()) q.resolve(out[i]!);
         return;
       } catch (err) {
-        if (err instanceof ItemFailed && isolated < MAX_ISOLATED && batch[err.index]) {
-          // That one on its own; the others together again, without it.
-          const [failed] = batch.splice(err.index, 1);
-          await this.opts.one(failed!.item).then(failed!.resolve, failed!.reject);
-          return this.commit(batch, isolated + 1);
-        }
-        const cause = err instanceof ItemFailed ? err.cause : err;
-        if (!this.opts.rolledBack(cause)) {
-          for (const q of batch) q.reject(cause);
+        if (!this.opts.rolledBack(err)) {
+          for (const q of batch) q.reject(err);
           return;
         }
         // Nothing of it was written: each one again on its own.
