@@ -8,9 +8,8 @@ import { rule } from '../domain/state-machine.js';
 import { CreateVmInput, normalizeGpus, normalizeNetwork } from '../domain/vm.js';
 import { type Placement, placeVm } from '../scheduler/place.js';
 import { type PlacementRequest, type PlacementStrategy, type Resources, reservation } from '../scheduler/reserve.js';
-import { type Db, isConflict, sqlState, type Tx } from '../store/database.js';
+import { type Db, isConflict, type Tx } from '../store/database.js';
 import { vmGpuCopy } from '../store/gpu-rows.js';
-import { GroupCommit, settled } from '../store/group-commit.js';
 import { toOperation, toVm } from '../store/mappers.js';
 import { insertVmWithOperation, NotPlaced } from '../store/new-vm-rows.js';
 import { notifyChange, notifyWork } from '../store/notifier.js';
@@ -48,7 +47,7 @@ export async function createVm(
     // it does not apply (a quota to check, no room), it writes nothing and the create goes on
     // below as a transaction.
     try {
-      return await nameGuard(input.name, () => createsOf(db).write({ scope, input, placement }));
+      return await nameGuard(input.name, () => writeVm(db, scope, input, placement, { placed: null, media: NO_MEDIA, alone: true }));
     } catch (err) {
       if (err instanceof HangarError && err.code === 'NAME_TAKEN') return createOnce(db, scope, input, opts, placement, gpus, false);
       if (!(err instanceof NotPlaced) && !isConflict(err)) throw err;
@@ -61,39 +60,6 @@ export async function createVm(
     if (!(err instanceof NotPlaced) && !(inStatement && nameTaken)) throw err;
     return createOnce(db, scope, input, opts, placement, gpus, false);
   }
-}
-
-/** A create of the common kind (that one statement alone), to be written with others of the moment. */
-interface CommonCreate {
-  scope: Scope;
-  input: z.output<typeof CreateVmInput>;
-  placement: { strategy?: PlacementStrategy };
-}
-
-/** Each database's group commit of common creates. */
-const commonCreates = new WeakMap<Db, GroupCommit<CommonCreate, VmActionResult>>();
-
-/**
- * Common creates that come together are written in one transaction, their statements sent
- * together: one BEGIN, one COMMIT and one flush of PostgreSQL's log for all of them, and their
- * hosts' rows and projects' counters held once for all of them instead of one create after
- * another through each one's commit. Each statement places its VM seeing the ones before it in
- * the transaction, so no host is overfilled. Each caller hears only once its create committed.
- * When one of them fails (a name taken, no room, a quota row), the transaction writes nothing
- * and each create runs again on its own, as it would have without the others.
- */
-function createsOf(db: Db): GroupCommit<CommonCreate, VmActionResult> {
-  let creates = commonCreates.get(db);
-  if (!creates) {
-    const alone = (tx: Tx, c: CommonCreate) => writeVm(tx, c.scope, c.input, c.placement, { placed: null, media: NO_MEDIA, alone: true });
-    creates = new GroupCommit<CommonCreate, VmActionResult>({
-      many: (items) => db.transaction((tx) => settled(items.map((c) => alone(tx, c)))),
-      one: (c) => alone(db, c),
-      rolledBack: (err) => err instanceof NotPlaced || sqlState(err) !== undefined,
-    });
-    commonCreates.set(db, creates);
-  }
-  return creates;
 }
 
 /** Projects of this process's creates seen with a quota row lately. */

@@ -88,15 +88,3 @@ export class GroupCommit<In, Out> {
     await Promise.all(batch.map((q) => this.opts.one(q.item).then(q.resolve, q.reject)));
   }
 }
-
-/**
- * All of them, once every one has settled; the first failure, if any, once every one has. For
- * statements sent together in one transaction: every one settles before the transaction ends,
- * since a statement sent after its ROLLBACK would run outside it.
- */
-export async function settled<T>(promises: Promise<T>[]): Promise<T[]> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
-}

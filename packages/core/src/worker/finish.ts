@@ -7,7 +7,6 @@ import { eventRow, type NewEvent } from '../services/events.js';
 import type { Db, Tx } from '../store/database.js';
 import { endOperationWith, lockVmAndOperation } from '../store/ending-rows.js';
 import { freeVmGpus, markGpuFaults } from '../store/gpu-rows.js';
-import { settled } from '../store/group-commit.js';
 import { notifyChange } from '../store/notifier.js';
 import type { OperationRow, VmRow } from '../store/schema.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
@@ -129,6 +128,14 @@ export async function finishOperations(db: Db, finishes: Finish[], telemetry: Te
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** All of them, once every one has settled; the first failure, if any, once every one has. */
+async function settled<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
 
 /** An ending's rows written; `settle`: what it still gives back to its host, if anything. */
 interface EndedRows {
