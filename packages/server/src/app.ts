@@ -12,6 +12,7 @@ import type { ConsoleSockets } from './http/console-socket.js';
 import { mountDocs } from './http/docs-page.js';
 import { mountEventStream } from './http/event-stream.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
+import { requestHeader } from './http/request-header.js';
 import { restHandler } from './http/rest.js';
 import { mountStreamRoutes, STREAM_PATHS } from './http/stream-routes.js';
 import { TransferHub } from './http/transfer-hub.js';
@@ -82,7 +83,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     auth: deps.auth,
     log: deps.log,
     info: c.get('info'),
-    authorization: c.req.header('authorization'),
+    authorization: requestHeader(c, 'authorization'),
     shutdown: deps.shutdown,
     waits,
     console_tickets: deps.consoles.tickets,

@@ -50,7 +50,7 @@ function start(args: string[], env: Record<string, string>, readyPath: string, w
 /** `hangar serve` as a user runs it (its own process, `pnpm start`'s node flags, default log level), on an external database. */
 export async function startHangar(opts: { databaseUrl: string; dataDir: string; apiKey: string; worker?: boolean }): Promise<Proc> {
   const port = await freePort();
-  // HANGAR_BENCH_NODE_ARGS: flags for its node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes.
+  // HANGAR_BENCH_NODE_ARGS: flags for its node (and the baseline's), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes.
   const nodeArgs = process.env.HANGAR_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   return start(
     [...SERVE_NODE_FLAGS, ...nodeArgs, 'bin/hangar.mjs', 'serve'],
@@ -74,8 +74,9 @@ export async function startHangar(opts: { databaseUrl: string; dataDir: string; 
 export async function startBaseline(databaseUrl: string): Promise<Proc> {
   const port = await freePort();
   // tsx as a loader of this process (not its CLI, which would put the server in a child): the pid is the server's own.
+  const nodeArgs = process.env.HANGAR_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   return start(
-    ['--import', 'tsx', 'bench/baseline-server.ts'],
+    [...nodeArgs, '--import', 'tsx', 'bench/baseline-server.ts'],
     { PORT: String(port), DATABASE_URL: databaseUrl },
     '/healthz',
     'baseline server',

@@ -1,6 +1,7 @@
 import type { Context as HonoContext } from 'hono';
 import { connectionSignal } from '../http/connection-signal.js';
 import type { AppEnv } from '../http/request-context.js';
+import { requestHeader } from '../http/request-header.js';
 import type { Context } from '../trpc/context.js';
 import { callProcedure, procedureAt } from '../trpc/direct-call.js';
 
@@ -42,7 +43,7 @@ export class NativeCalls {
   ): Promise<Response> {
     const headers = new Headers(init.headers);
     for (const name of ['authorization', 'x-request-id']) {
-      const value = name === 'x-request-id' ? this.c.get('info').requestId : this.c.req.header(name);
+      const value = name === 'x-request-id' ? this.c.get('info').requestId : requestHeader(this.c, name);
       if (value) headers.set(name, value);
     }
     const url = new URL(path, this.c.req.url);

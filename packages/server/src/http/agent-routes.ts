@@ -7,6 +7,7 @@ import type { Hono, Context as HonoContext } from 'hono';
 import type { Authenticator } from '../auth/authenticator.js';
 import { writeError } from '../errors/write-error.js';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 import type { TransferHub } from './transfer-hub.js';
 
 /** Where the agent protocol's streams live (its calls are tRPC procedures under /trpc/agent.*). */
@@ -33,7 +34,7 @@ export function mountAgentRoutes(app: Hono<AppEnv>, deps: AgentRouteDeps): void 
   app.get(`${AGENT_BASE}/images/:id/content`, async (c) => {
     try {
       c.get('info').procedure = 'agent.image_content';
-      const agent = await deps.auth.authenticateAgent(c.req.header('authorization'));
+      const agent = await deps.auth.authenticateAgent(requestHeader(c, 'authorization'));
       const id = Uuid.safeParse(c.req.param('id'));
       if (!id.success || !(await deps.services.agents.mayReadImage(agent, id.data))) throw errors.notFound('Image', c.req.param('id'));
       if (!deps.images) throw errors.hostUnavailable('This API process has no image store');
@@ -55,7 +56,7 @@ export function mountAgentRoutes(app: Hono<AppEnv>, deps: AgentRouteDeps): void 
   // Whether this process holds a transfer (asked before a body is sent: a stream is sent once).
   app.get(`${AGENT_BASE}/transfers/:id`, async (c) => {
     try {
-      const agent = await deps.auth.authenticateAgent(c.req.header('authorization'));
+      const agent = await deps.auth.authenticateAgent(requestHeader(c, 'authorization'));
       return deps.transfers.holds(agent, c.req.param('id')) ? c.json({ held: true }) : misdirected(c);
     } catch (err) {
       return writeError(c, err);
@@ -66,7 +67,7 @@ export function mountAgentRoutes(app: Hono<AppEnv>, deps: AgentRouteDeps): void 
   app.post(`${AGENT_BASE}/transfers/:id/archive`, async (c) => {
     try {
       c.get('info').procedure = 'agent.send_archive';
-      const agent = await deps.auth.authenticateAgent(c.req.header('authorization'));
+      const agent = await deps.auth.authenticateAgent(requestHeader(c, 'authorization'));
       const raw = c.req.raw.body;
       if (!raw) throw errors.validation('The request has no body', [{ path: '(body)', message: 'empty' }]);
       const body = Readable.fromWeb(raw as unknown as WebReadableStream<Uint8Array>);
@@ -84,7 +85,7 @@ export function mountAgentRoutes(app: Hono<AppEnv>, deps: AgentRouteDeps): void 
   app.get(`${AGENT_BASE}/transfers/:id/disks/:name`, async (c) => {
     try {
       c.get('info').procedure = 'agent.receive_disk';
-      const agent = await deps.auth.authenticateAgent(c.req.header('authorization'));
+      const agent = await deps.auth.authenticateAgent(requestHeader(c, 'authorization'));
       const disk = deps.transfers.disk(agent, c.req.param('id'), c.req.param('name'));
       if (!disk) return misdirected(c);
       const file = createReadStream(disk.path);

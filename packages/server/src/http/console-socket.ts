@@ -12,6 +12,7 @@ import { WaitSlots } from '../trpc/wait-slots.js';
 import { API_BASE } from './api-base.js';
 import { ConsoleTickets } from './console-tickets.js';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 import { type RawWebSocket, ScreenBridge } from './screen-bridge.js';
 
 /** The VM screen's WebSocket, `GET /api/v1/vms/{id}/console/ws?ticket=…`. */
@@ -108,12 +109,12 @@ export class ConsoleSockets {
       });
       try {
         if (this.opts.shutdown.aborted) throw errors.shuttingDown();
-        if (c.req.header('upgrade')?.toLowerCase() !== 'websocket' || !incoming) {
+        if (requestHeader(c, 'upgrade')?.toLowerCase() !== 'websocket' || !incoming) {
           throw errors.validation('This is a WebSocket: open it with `Upgrade: websocket` at the path vms.console_ticket answers', [
             { path: '(upgrade)', message: 'expected websocket' },
           ]);
         }
-        const offered = c.req.header('sec-websocket-protocol');
+        const offered = requestHeader(c, 'sec-websocket-protocol');
         if (offered !== undefined && !offered.split(',').some((p) => p.trim() === SUBPROTOCOL)) {
           throw errors.validation(`The VM's screen speaks the \`${SUBPROTOCOL}\` subprotocol only`, [
             { path: '(sec-websocket-protocol)', message: `expected ${SUBPROTOCOL}` },

@@ -10,6 +10,7 @@ import { API_BASE } from './api-base.js';
 import { connectionSignal } from './connection-signal.js';
 import { queryInput } from './query-input.js';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 
 export const EVENT_STREAM_PATH = `${API_BASE}/events/stream`;
 
@@ -40,12 +41,12 @@ export function mountEventStream(app: Hono<AppEnv>, deps: EventStreamDeps): void
     try {
       // A client reconnecting on a kept-alive connection while this server stops is sent away, so the connection can close.
       if (deps.shutdown.aborted) throw errors.shuttingDown();
-      const principal: Principal = await deps.auth.authenticate(c.req.header('authorization'));
+      const principal: Principal = await deps.auth.authenticate(requestHeader(c, 'authorization'));
       info.principal = principal;
       requireRole(principal, 'viewer');
       const input = queryInput(WatchFilter, new URL(c.req.url).searchParams);
       // A reconnecting EventSource says where it was; that is later than the URL's `after`.
-      const last = c.req.header('last-event-id');
+      const last = requestHeader(c, 'last-event-id');
       if (last) input.after = last;
       release = deps.waits.acquire(principal);
       const signal = AbortSignal.any([stop.signal, connectionSignal(c), deps.shutdown]);

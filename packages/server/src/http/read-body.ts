@@ -1,12 +1,13 @@
 import { errors } from '@hangar/core';
 import type { Context as HonoContext } from 'hono';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 
 /** A request's body as an object: JSON, or a urlencoded form; empty is `{}`. Anything else is a 400. */
 export async function readBody(c: HonoContext<AppEnv>): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (!text.trim()) return {};
-  const type = c.req.header('content-type') ?? '';
+  const type = requestHeader(c, 'content-type') ?? '';
   if (type.includes('application/x-www-form-urlencoded')) {
     return Object.fromEntries(new URLSearchParams(text));
   }

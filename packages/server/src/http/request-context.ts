@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context as HonoContext, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Log } from '../logger.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
 import type { RequestInfo } from '../trpc/context.js';
+import { requestHeader } from './request-header.js';
 
 export type AppEnv = { Variables: { info: RequestInfo } };
 
@@ -33,7 +35,7 @@ function routeLabel(c: HonoContext<AppEnv>): string {
 export function requestContext(log: Log, metrics?: RequestMetrics, shutdown?: AbortSignal): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
-    const incoming = c.req.header('x-request-id');
+    const incoming = requestHeader(c, 'x-request-id');
     const requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
     let ip = 'unknown';
     try {
@@ -43,11 +45,20 @@ export function requestContext(log: Log, metrics?: RequestMetrics, shutdown?: Ab
     }
     const info: RequestInfo = { requestId, ip, principal: null, procedure: null, logins: 0 };
     c.set('info', info);
+    // On Node's server the headers go on its response, which merges them under the handler's
+    // own when it writes them: setting them on the handler's Response instead would make
+    // @hono/node-server build a fetch `Headers` for it and leave its fast path.
+    const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+    const answerHeader = (name: string, value: string) => {
+      if (!outgoing) c.res.headers.set(name, value);
+      else if (!outgoing.headersSent) outgoing.setHeader(name, value);
+    };
+    if (outgoing) answerHeader('x-request-id', requestId);
     try {
       await next();
     } finally {
-      c.res.headers.set('x-request-id', requestId);
-      if (shutdown?.aborted) c.res.headers.set('connection', 'close');
+      if (!outgoing) answerHeader('x-request-id', requestId);
+      if (shutdown?.aborted) answerHeader('connection', 'close');
       const ms = performance.now() - started;
       metrics?.observe(info.procedure ?? routeLabel(c), c.res.status, ms / 1000);
       log.info(

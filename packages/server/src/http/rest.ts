@@ -9,6 +9,7 @@ import { connectionSignal } from './connection-signal.js';
 import { queryInput } from './query-input.js';
 import { readBody } from './read-body.js';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 import { type RestRoute, restRoutes } from './rest-routes.js';
 
 /** Headers that stand for body fields of mutations. */
@@ -99,7 +100,7 @@ async function buildInput(c: HonoContext<AppEnv>, route: RestRoute, m: RegExpExe
   });
   if (route.method !== 'GET') {
     for (const [header, field, parse] of HEADER_FIELDS) {
-      const value = c.req.header(header);
+      const value = requestHeader(c, header);
       if (value !== undefined && input[field] === undefined) input[field] = parse(value);
     }
   }

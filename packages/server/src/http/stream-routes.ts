@@ -8,6 +8,7 @@ import { writeError } from '../errors/write-error.js';
 import { requireRole, scopeOf } from '../trpc/procedures.js';
 import { API_BASE } from './api-base.js';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 
 /**
  * The routes whose bodies are streams, not JSON: VM export and import, and image upload.
@@ -24,7 +25,7 @@ export interface StreamDeps {
 }
 
 async function authorize(c: HonoContext<AppEnv>, deps: StreamDeps, role: Role): Promise<Scope> {
-  const principal: Principal = await deps.auth.authenticate(c.req.header('authorization'));
+  const principal: Principal = await deps.auth.authenticate(requestHeader(c, 'authorization'));
   c.get('info').principal = principal;
   requireRole(principal, role);
   return scopeOf(principal);
@@ -58,7 +59,7 @@ function discardRest(body: Readable): void {
 
 /** The archive from a raw tar/gzip body, or from the `file` field of a multipart form. */
 function archiveBody(c: HonoContext<AppEnv>, source: Readable): Promise<Readable> {
-  const type = c.req.header('content-type') ?? '';
+  const type = requestHeader(c, 'content-type') ?? '';
   if (!type.startsWith('multipart/form-data')) return Promise.resolve(source);
   let form: busboy.Busboy;
   try {

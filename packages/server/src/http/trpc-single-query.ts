@@ -6,6 +6,7 @@ import type { Context } from '../trpc/context.js';
 import { callProcedure, procedureAt } from '../trpc/direct-call.js';
 import { connectionSignal } from './connection-signal.js';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 
 const PREFIX = '/trpc/';
 /** What tRPC's fetch adapter puts on every answer. */
@@ -30,7 +31,7 @@ export function trpcSingleQuery(makeContext: (c: HonoContext<AppEnv>) => Context
     if (procedure?._def.type !== 'query') return next();
     const query = c.req.queries();
     if (Object.keys(query).some((k) => k !== 'input') || (query.input?.length ?? 0) > 1) return next();
-    if (c.req.header('trpc-accept') !== undefined || c.req.header('accept')?.includes('application/jsonl')) return next();
+    if (requestHeader(c, 'trpc-accept') !== undefined || requestHeader(c, 'accept')?.includes('application/jsonl')) return next();
     let input: unknown;
     const raw = query.input?.[0];
     if (raw !== undefined) {

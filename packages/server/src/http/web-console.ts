@@ -4,6 +4,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context, Hono } from 'hono';
 import type { AppEnv } from './request-context.js';
+import { requestHeader } from './request-header.js';
 
 /**
  * The web console's built assets (`pnpm --filter @hangar/web build`): beside the sources
@@ -90,7 +91,7 @@ export function mountWebConsole(app: Hono<AppEnv>, opts: { candidates?: readonly
       'content-type': TYPES['.html']!,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-      'content-security-policy': contentSecurityPolicy(c.req.header('host')),
+      'content-security-policy': contentSecurityPolicy(requestHeader(c, 'host')),
       'x-frame-options': 'DENY',
       'referrer-policy': 'no-referrer',
     });

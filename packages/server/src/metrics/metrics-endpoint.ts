@@ -5,6 +5,7 @@ import { Hono } from 'hono';
 import type { Authenticator } from '../auth/authenticator.js';
 import { writeError } from '../errors/write-error.js';
 import type { AppEnv } from '../http/request-context.js';
+import { requestHeader } from '../http/request-header.js';
 import type { HangarMetrics } from './hangar-metrics.js';
 
 export const METRICS_PATH = '/metrics';
@@ -16,7 +17,7 @@ export const METRICS_PATH = '/metrics';
 export function mountMetrics(app: Hono<AppEnv>, deps: { metrics: HangarMetrics; auth: Authenticator }): void {
   app.get(METRICS_PATH, async (c) => {
     try {
-      const principal = await deps.auth.authenticate(c.req.header('authorization'));
+      const principal = await deps.auth.authenticate(requestHeader(c, 'authorization'));
       c.get('info').principal = principal;
       if (!principal.global_admin) throw errors.forbidden('Metrics need a global admin');
       return c.body(await deps.metrics.scrape(), 200, { 'content-type': deps.metrics.contentType });

@@ -1,6 +1,7 @@
 import { errors, Vm, VmName } from '@hangar/core';
 import { z } from 'zod';
 import { API_BASE } from '../../http/api-base.js';
+import { requestHeader } from '../../http/request-header.js';
 import type { DialectRoute } from '../dialect.js';
 import { resolveLiveVm } from '../vm-ref.js';
 import { FlaskError, forwardedError, mustBeStopped } from './errors.js';
@@ -69,7 +70,7 @@ const importRoute = (path: string, kind: string): DialectRoute => ({
   handle: async ({ c, native }) => {
     // Who asks comes before what is wrong with the upload.
     await native.call('auth.whoami');
-    const type = c.req.header('content-type') ?? '';
+    const type = requestHeader(c, 'content-type') ?? '';
     if (!type.toLowerCase().startsWith('multipart/form-data')) throw noFilePart();
     const name = c.req.query('name');
     const res = await native.forward(`${API_BASE}/vms/import${name === undefined ? '' : `?name=${encodeURIComponent(name)}`}`, {
