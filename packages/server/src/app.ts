@@ -8,6 +8,7 @@ import { mountDialects } from './dialects/registry.js';
 import { writeError } from './errors/write-error.js';
 import { mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
+import { connectionSignal } from './http/connection-signal.js';
 import type { ConsoleSockets } from './http/console-socket.js';
 import { mountDocs } from './http/docs-page.js';
 import { mountEventStream } from './http/event-stream.js';
@@ -78,16 +79,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const limitBody: MiddlewareHandler<AppEnv> = (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next));
   app.use('/trpc/*', limitBody);
   const waits = new WaitSlots(deps.max_waits_per_principal);
-  const context = (c: HonoContext<AppEnv>): Context => ({
-    services: deps.services,
-    auth: deps.auth,
-    log: deps.log,
-    info: c.get('info'),
-    authorization: requestHeader(c, 'authorization'),
-    shutdown: deps.shutdown,
-    waits,
-    console_tickets: deps.consoles.tickets,
-  });
+  const context = (c: HonoContext<AppEnv>): Context => {
+    let gone: AbortSignal | undefined;
+    return {
+      services: deps.services,
+      auth: deps.auth,
+      log: deps.log,
+      info: c.get('info'),
+      authorization: requestHeader(c, 'authorization'),
+      shutdown: deps.shutdown,
+      waits,
+      console_tickets: deps.consoles.tickets,
+      client_gone: () => (gone ??= connectionSignal(c)),
+    };
+  };
   app.get('/trpc/*', trpcSingleQuery(context));
   app.all('/trpc/*', (c) =>
     fetchRequestHandler({

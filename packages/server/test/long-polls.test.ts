@@ -67,4 +67,22 @@ describe('long-polls', () => {
     for (const c of held) c.abort();
     await Promise.all(pending);
   });
+
+  it('over tRPC too: a caller that goes away gives its place back at once', async () => {
+    const key = await viewerKey('leaving');
+    const waitOverTrpc = (timeout_ms: number, signal?: AbortSignal) =>
+      fetch(`${server.url}/trpc/vms.wait?input=${encodeURIComponent(JSON.stringify({ id: vmId, status: 'deleted', timeout_ms }))}`, {
+        headers: auth(key),
+        signal,
+      });
+    const held = Array.from({ length: 3 }, () => new AbortController());
+    const pending = held.map((c, i) => waitOverTrpc(30_000, c.signal).catch(() => i));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await waitOverTrpc(100)).status).toBe(429);
+    held[0]!.abort();
+    await pending[0];
+    await expect.poll(async () => (await waitOverTrpc(100)).status).toBe(200);
+    for (const c of held) c.abort();
+    await Promise.all(pending);
+  });
 });

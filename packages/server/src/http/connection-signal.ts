@@ -10,6 +10,11 @@ export function connectionSignal(c: HonoContext): AbortSignal {
   const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
   if (!outgoing) return c.req.raw.signal;
   const ctl = new AbortController();
+  // Asked for late (see Context.client_gone): the client may already have gone.
+  if (outgoing.destroyed && !outgoing.writableFinished) {
+    ctl.abort(new Error('the client closed the connection'));
+    return ctl.signal;
+  }
   outgoing.once('close', () => {
     if (!outgoing.writableFinished) ctl.abort(new Error('the client closed the connection'));
   });

@@ -5,7 +5,6 @@ import type { Context } from '../trpc/context.js';
 import { callProcedure, procedureAt } from '../trpc/direct-call.js';
 import { API_BASE } from './api-base.js';
 import { foldBodyAliases } from './body-aliases.js';
-import { connectionSignal } from './connection-signal.js';
 import { queryInput } from './query-input.js';
 import { readBody } from './read-body.js';
 import type { AppEnv } from './request-context.js';
@@ -54,7 +53,7 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const procedure = route.procedure;
       info.procedure = procedure.name;
       const input = procedure.input ? await buildInput(c, route, m) : undefined;
-      const data = (await callProcedure(procedure.name, procedureAt(procedure.name)!, makeContext(c), input, connectionSignal(c))) as
+      const data = (await callProcedure(procedure.name, procedureAt(procedure.name)!, makeContext(c), input, undefined)) as
         | Record<string, unknown>
         | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));

@@ -4,7 +4,6 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { appRouter } from '../router.js';
 import type { Context } from '../trpc/context.js';
 import { callProcedure, procedureAt } from '../trpc/direct-call.js';
-import { connectionSignal } from './connection-signal.js';
 import type { AppEnv } from './request-context.js';
 import { requestHeader } from './request-header.js';
 
@@ -45,7 +44,7 @@ export function trpcSingleQuery(makeContext: (c: HonoContext<AppEnv>) => Context
     let body: Parameters<typeof transformTRPCResponse>[1];
     let status: ContentfulStatusCode = 200;
     try {
-      body = { result: { data: await callProcedure(path, procedure, ctx, input, connectionSignal(c)) } };
+      body = { result: { data: await callProcedure(path, procedure, ctx, input, undefined) } };
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       const shaped = { error: getErrorShape({ config, ctx, error, input, path, type: 'query' }) };

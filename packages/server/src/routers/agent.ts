@@ -16,6 +16,7 @@ import {
 import { z } from 'zod';
 import { router } from '../trpc/init.js';
 import { agentProcedure, publicProcedure } from '../trpc/procedures.js';
+import { waitSignal } from '../trpc/settle.js';
 
 /**
  * The agent protocol (`hangar agent` to the API): tRPC procedures with no REST route, so they
@@ -38,7 +39,7 @@ export const agentRouter = router({
     .output(WorkItem.nullable())
     .mutation(({ ctx, input, signal }) =>
       // Bounded per host like a user's waits: claims held at once cost a socket and a listener each.
-      ctx.waits.holdFor(`host:${ctx.agent.host_id}`, () => ctx.services.agents.claim(ctx.agent, input, anyOf(signal, ctx.shutdown))),
+      ctx.waits.holdFor(`host:${ctx.agent.host_id}`, () => ctx.services.agents.claim(ctx.agent, input, waitSignal(ctx, signal))),
     ),
   renew: agentProcedure
     .input(LeaseRequest)
@@ -57,10 +58,6 @@ export const agentRouter = router({
     .input(ImageWaitRequest)
     .output(AgentImage.nullable())
     .mutation(({ ctx, input, signal }) =>
-      ctx.waits.holdFor(`host:${ctx.agent.host_id}`, () => ctx.services.agents.image(ctx.agent, input, anyOf(signal, ctx.shutdown))),
+      ctx.waits.holdFor(`host:${ctx.agent.host_id}`, () => ctx.services.agents.image(ctx.agent, input, waitSignal(ctx, signal))),
     ),
 });
-
-function anyOf(...signals: (AbortSignal | undefined)[]): AbortSignal {
-  return AbortSignal.any(signals.filter((s): s is AbortSignal => !!s));
-}

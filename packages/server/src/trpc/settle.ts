@@ -4,7 +4,8 @@ import type { AuthedContext } from './procedures.js';
 
 /** The request's own signal joined with the server's shutdown, so long waits end with either. */
 export function waitSignal(ctx: Context, request: AbortSignal | undefined): AbortSignal {
-  return request ? AbortSignal.any([request, ctx.shutdown]) : ctx.shutdown;
+  const gone = request ?? ctx.client_gone?.();
+  return gone ? AbortSignal.any([gone, ctx.shutdown]) : ctx.shutdown;
 }
 
 /** For `wait: true`: holds the answer until the operation has finished, then answers with the VM as it ended. */
