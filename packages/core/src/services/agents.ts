@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { and, eq, gt, inArray, isNull, min, or, sql } from 'drizzle-orm';
 import {
   AGENT_CREDENTIAL_PREFIX,
@@ -33,6 +33,7 @@ import type { AgentPrincipal } from './api.js';
 import { inventoryColumns, refreshInventory } from './hosts.js';
 import { hashJoinToken } from './join-tokens.js';
 import { isUniqueViolation } from './pg-errors.js';
+import { sha256Hex } from './sha256.js';
 import { parse } from './validate.js';
 
 export interface AgentServiceDeps {
@@ -45,7 +46,7 @@ export interface AgentServiceDeps {
   telemetry?: Telemetry;
 }
 
-const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+const hash = sha256Hex;
 
 /** The lease holder's name for an agent's worker: its host's name first, so no two hosts' workers share one. */
 const ownerOf = (agent: AgentPrincipal, worker_id: string) => `${agent.host_name}/${worker_id}`;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { and, desc, eq, or, sql } from 'drizzle-orm';
 import { type ApiKey, CreateApiKeyInput, type CreatedApiKey, type Principal, Role, roleAtLeast } from '../domain/auth.js';
 import { errors } from '../domain/errors.js';
@@ -6,13 +6,14 @@ import type { Db } from '../store/database.js';
 import { toApiKey } from '../store/mappers.js';
 import { apiKeys, projects, users } from '../store/schema.js';
 import { cachedPrincipal, forgetApiKey, rememberPrincipal } from './api-key-cache.js';
+import { sha256Hex } from './sha256.js';
 import { forbidden } from './users.js';
 import { parse, parseId } from './validate.js';
 
 export const API_KEY_PREFIX = 'hgr_';
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return sha256Hex(key);
 }
 
 export function generateApiKey(): string {

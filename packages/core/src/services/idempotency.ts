@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { errors } from '../domain/errors.js';
 import type { Scope } from '../domain/project.js';
 import type { Tx } from '../store/database.js';
 import { idempotencyKeys } from '../store/schema.js';
+import { sha256Hex } from './sha256.js';
 
 /** JSON with sorted keys, so equal requests hash equal whatever their key order. */
 export function canonicalJson(value: unknown): string {
@@ -22,7 +22,7 @@ export function canonicalJson(value: unknown): string {
  */
 export async function idempotent<T>(tx: Tx, scope: Scope, key: string | undefined, request: unknown, run: () => Promise<T>): Promise<T> {
   if (!key) return run();
-  const hash = createHash('sha256').update(canonicalJson(request)).digest('hex');
+  const hash = sha256Hex(canonicalJson(request));
   // Serialises concurrent requests with the same key: the second waits, then replays.
   await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${scope.project_id}:${key}`}, 0))`);
   const [found] = await tx

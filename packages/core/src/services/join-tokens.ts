@@ -1,13 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { desc, eq, sql } from 'drizzle-orm';
 import { type CreatedJoinToken, CreateJoinTokenInput, JOIN_TOKEN_PREFIX, type JoinToken } from '../domain/agent.js';
 import { errors } from '../domain/errors.js';
 import type { Db } from '../store/database.js';
 import { type JoinTokenRow, joinTokens } from '../store/schema.js';
+import { sha256Hex } from './sha256.js';
 import { parse, parseId } from './validate.js';
 
 export function hashJoinToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 function toJoinToken(row: JoinTokenRow): JoinToken {
