@@ -42,7 +42,7 @@ export class NativeCalls {
     init: { method: string; body?: ReadableStream<Uint8Array> | null; headers?: Record<string, string> },
   ): Promise<Response> {
     const headers = new Headers(init.headers);
-    for (const name of ['authorization', 'x-request-id']) {
+    for (const name of ['authorization', 'x-request-id'] as const) {
       const value = name === 'x-request-id' ? this.c.get('info').requestId : requestHeader(this.c, name);
       if (value) headers.set(name, value);
     }

@@ -2,6 +2,7 @@ import type { Hono, Context as HonoContext, MiddlewareHandler } from 'hono';
 import { httpStatusOf } from '../errors/http-status.js';
 import { shouldRetry, toHangarError } from '../errors/to-hangar-error.js';
 import type { AppEnv } from '../http/request-context.js';
+import { requestHeader } from '../http/request-header.js';
 import type { Context } from '../trpc/context.js';
 import { apiVms } from './api-vms.js';
 import { byName } from './by-name.js';
@@ -33,7 +34,7 @@ export interface DialectDeps {
  */
 const PAGE_PATH = /^\/vms(\/[^/]+)?\/?$/;
 const wantsPage = (c: HonoContext<AppEnv>) =>
-  c.req.method === 'GET' && PAGE_PATH.test(c.req.path) && (c.req.header('accept') ?? '').includes('text/html');
+  c.req.method === 'GET' && PAGE_PATH.test(c.req.path) && (requestHeader(c, 'accept') ?? '').includes('text/html');
 
 /** Mounts the enabled dialects' routes at the root, and each one's OpenAPI document at `/openapi/<name>.json`. */
 export function mountDialects(app: Hono<AppEnv>, deps: DialectDeps): void {

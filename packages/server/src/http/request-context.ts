@@ -35,8 +35,8 @@ function routeLabel(c: HonoContext<AppEnv>): string {
 export function requestContext(log: Log, metrics?: RequestMetrics, shutdown?: AbortSignal): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
-    const incoming = requestHeader(c, 'x-request-id');
-    const requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    const asked = requestHeader(c, 'x-request-id');
+    const requestId = asked && SAFE_ID.test(asked) ? asked : randomUUID();
     let ip = 'unknown';
     try {
       ip = getConnInfo(c).remote.address ?? 'unknown';

@@ -4,14 +4,14 @@ import type { Context as HonoContext } from 'hono';
 /**
  * A request header by its lower-case name. `c.req.header()` makes @hono/node-server build a
  * fetch `Headers` of every header the request has (a tenth of a cheap GET's time); Node has
- * already parsed them into `incoming.headers`, which say the same (a repeated header joined
- * by ", ", as `Headers` joins it; Node keeps only the first of a repeated `Authorization`).
- * A request that did not come through Node's server (`app.request` in tests, a dialect's
- * re-dispatch) has no `incoming`: its own headers are read.
+ * already parsed them. A repeated header is read as `Headers` reads it, every value joined by
+ * ", " (`headersDistinct`; Node's `headers` keeps only the first of some, `Authorization`
+ * among them, and two credentials must be refused, not the first one taken). A request that
+ * did not come through Node's server (`app.request` in tests, a dialect's re-dispatch) has no
+ * `incoming`: its own headers are read.
  */
-export function requestHeader(c: HonoContext, name: string): string | undefined {
+export function requestHeader(c: HonoContext, name: Lowercase<string>): string | undefined {
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
   if (!incoming) return c.req.header(name);
-  const value = incoming.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
+  return incoming.headersDistinct[name]?.join(', ');
 }

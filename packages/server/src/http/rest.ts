@@ -12,7 +12,7 @@ import { requestHeader } from './request-header.js';
 import { type RestRoute, restRoutes } from './rest-routes.js';
 
 /** Headers that stand for body fields of mutations. */
-const HEADER_FIELDS: [header: string, field: string, parse: (v: string) => unknown][] = [
+const HEADER_FIELDS: [header: Lowercase<string>, field: string, parse: (v: string) => unknown][] = [
   ['idempotency-key', 'idempotency_key', (v) => v],
   // If-Match: 3, "3" or W/"3".
   ['if-match', 'expected_version', (v) => Number(v.replace(/^W\//, '').replace(/"/g, '').trim()) || v],

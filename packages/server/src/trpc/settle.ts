@@ -2,7 +2,10 @@ import type { VmActionResult } from '@hangar/core';
 import type { Context } from './context.js';
 import type { AuthedContext } from './procedures.js';
 
-/** The request's own signal joined with the server's shutdown, so long waits end with either. */
+/**
+ * Aborted when the caller goes away (tRPC's signal for the call, else the request's
+ * `client_gone`) or the server shuts down, so long waits end with either.
+ */
 export function waitSignal(ctx: Context, request: AbortSignal | undefined): AbortSignal {
   const gone = request ?? ctx.client_gone?.();
   return gone ? AbortSignal.any([gone, ctx.shutdown]) : ctx.shutdown;

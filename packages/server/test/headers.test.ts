@@ -2,17 +2,21 @@ import { type IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../src/testing.js';
 
-// The headers every answer gets beside the handler's own (its request id; at shutdown,
-// `connection: close`), over a real HTTP server: they go on Node's response, under the
-// handler's headers, not on the handler's Response.
+// Headers over a real HTTP server, where they are read from Node's parsed request and set on
+// Node's response: a repeated header reads as all its values (two credentials are refused),
+// and every answer gets beside the handler's own headers its request id and, at shutdown,
+// `connection: close`.
 
 let server: TestServer;
 let vmId: string;
 let stopped: Promise<void> | null = null;
 const json = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
 
-/** One request over node:http, keeping the connection alive, with the raw answer's headers. */
-function get(path: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+/** One request over node:http, keeping the connection alive, with the raw answer's headers (a header given several values is sent once per value). */
+function get(
+  path: string,
+  headers: Record<string, string | string[]>,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${server.url}${path}`, { headers: { connection: 'keep-alive', ...headers } }, (res) => {
       let body = '';
@@ -42,6 +46,23 @@ beforeAll(async () => {
   vmId = ((await res.json()) as { vm: { id: string } }).vm.id;
 });
 afterAll(() => stopped ?? server?.stop());
+
+describe('request headers', () => {
+  it('refuse a request with two credentials, even the same one twice, never taking the first', async () => {
+    const key = `Bearer ${server.apiKey}`;
+    expect((await get(`/api/v1/vms/${vmId}`, { authorization: key })).status).toBe(200);
+    const input = encodeURIComponent(JSON.stringify({ id: vmId }));
+    for (const authorization of [
+      [key, key],
+      [key, 'Bearer hgr_not_a_key'],
+    ]) {
+      for (const path of [`/api/v1/vms/${vmId}`, `/trpc/vms.get?input=${input}`, `/api/v1/events/stream`]) {
+        const answer = await get(path, { authorization });
+        expect(answer.status, `${path} with ${authorization.length} credentials`).toBe(401);
+      }
+    }
+  });
+});
 
 describe('answer headers', () => {
   it("carry the caller's sane request id, or a new one, beside the handler's own headers", async () => {
