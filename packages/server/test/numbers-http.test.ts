@@ -43,7 +43,13 @@ describe('VM and host numbers over REST', () => {
   });
 
   it('refuses a number that is not a positive integer with 400, changing nothing', async () => {
-    const before = (await call('GET', '/vms?per_page=100')).body;
+    // Compared once the creates above are carried out: the worker finishing one meanwhile is a change, but not the refusals'.
+    const settled = async () => {
+      const page = (await call('GET', '/vms?per_page=100')).body;
+      return page.vms.every((v: { current_operation_id: string | null }) => v.current_operation_id === null) ? page : null;
+    };
+    await expect.poll(settled, { timeout: 15_000, interval: 50 }).not.toBeNull();
+    const before = (await settled())!;
     for (const bad of ['0', '-1', 'abc', '1.5', '2147483648', '']) {
       const r = await call('GET', `/vms?number=${encodeURIComponent(bad)}`);
       expect(r.status, `number=${bad}`).toBe(400);

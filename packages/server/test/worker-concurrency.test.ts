@@ -25,8 +25,11 @@ async function mostAtOnce(env: Record<string, string>, creates: number): Promise
       ...env,
     }),
     database,
-    // Each hypervisor call takes a while: operations overlap, as they do on a busy host.
-    driver: new SimulatedDriver({ config: { latency_ms: 300 } }),
+    // Each hypervisor call takes a while: operations overlap, as they do on a busy host. Long
+    // enough that every create is in before the first operation ends, on a slow machine too
+    // (at 300 ms, CI's external-database pass once saw 63 at most: the 80 creates took longer
+    // to arrive than the first operations took to run).
+    driver: new SimulatedDriver({ config: { latency_ms: 1_000 } }),
     log: createLogger('silent'),
     worker: { poll_ms: 100 },
   });
