@@ -1,4 +1,5 @@
 import { connectPostgres } from '@hangar/core';
+import { BenchClient } from '../lib/http-client.js';
 import { pool } from '../lib/load.js';
 
 export interface WriteResults {
@@ -28,19 +29,18 @@ export async function writePath(opts: {
   count: number;
   concurrency: number;
 }): Promise<WriteResults> {
-  const headers = { authorization: `Bearer ${opts.apiKey}`, 'content-type': 'application/json' };
+  const client = new BenchClient(opts.url, { authorization: `Bearer ${opts.apiKey}` }, opts.concurrency);
   const spec = { cpu_cores: 1, memory_mb: 512, disk_gb: 10 };
   const run = Date.now().toString(36);
   const sql = connectPostgres(opts.databaseUrl, { max: opts.concurrency, onnotice: () => {} });
-  const create = (name: string, wait: boolean) =>
-    fetch(`${opts.url}/api/v1/vms${wait ? '?wait=true' : ''}`, { method: 'POST', headers, body: JSON.stringify({ name, ...spec }) });
+  const create = (name: string, wait: boolean) => client.post(`/api/v1/vms${wait ? '?wait=true' : ''}`, { name, ...spec });
   try {
     // 201: each answer means the VM and its create operation are committed. The worker carries
     // them out meanwhile, and is let finish before the next run.
     const tA = performance.now();
     await pool(opts.count, opts.concurrency, async (i) => {
       const res = await create(`a-${run}-${i}`, false);
-      if (res.status !== 201) throw new Error(`create ${i}: ${res.status} ${await res.text()}`);
+      if (res.status !== 201) throw new Error(`create ${i}: ${res.status} ${res.text}`);
     });
     const acceptedS = (performance.now() - tA) / 1000;
     const open = async () =>
@@ -51,8 +51,9 @@ export async function writePath(opts: {
     const t0 = performance.now();
     const vm_ids = await pool(opts.count, opts.concurrency, async (i) => {
       const res = await create(`w-${run}-${i}`, true);
-      const body = (await res.json()) as { vm?: { id: string; status: string }; detail?: string };
-      if (!res.ok || body.vm?.status !== 'stopped') throw new Error(`create ${i}: ${res.status} ${body.detail ?? body.vm?.status}`);
+      const body = JSON.parse(res.text) as { vm?: { id: string; status: string }; detail?: string };
+      if (res.status < 200 || res.status > 299 || body.vm?.status !== 'stopped')
+        throw new Error(`create ${i}: ${res.status} ${body.detail ?? body.vm?.status}`);
       return body.vm.id;
     });
     const hangarS = (performance.now() - t0) / 1000;
@@ -85,6 +86,7 @@ export async function writePath(opts: {
       vm_ids,
     };
   } finally {
+    client.close();
     await sql.end();
   }
 }
