@@ -1,13 +1,13 @@
 import { type Db, errors, type ImageStore, pingDatabase, type Services, type VmArchives } from '@hangar/core';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { Hono, type Context as HonoContext, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type Context as HonoContext } from 'hono';
 import type { Authenticator } from './auth/authenticator.js';
 import { DIALECT_NAMES, type DialectName } from './dialects/names.js';
 import { mountDialects } from './dialects/registry.js';
 import { writeError } from './errors/write-error.js';
 import { mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
+import { limitBody as limitRequestBody } from './http/body-limit.js';
 import { connectionSignal } from './http/connection-signal.js';
 import type { ConsoleSockets } from './http/console-socket.js';
 import { mountDocs } from './http/docs-page.js';
@@ -57,8 +57,6 @@ export interface AppDeps {
 export const MAX_BATCH_CALLS = 50;
 
 /** Request bodies above this are refused; VM specs are small. */
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const tooLarge = () => errors.payloadTooLarge(`Request body larger than ${MAX_BODY_BYTES} bytes`, { limit_bytes: MAX_BODY_BYTES });
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -70,13 +68,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json({ status: 'unavailable', detail: 'The database is unreachable', code: 'DATABASE_UNAVAILABLE' }, 503);
   });
 
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => writeError(c, tooLarge()),
-  });
-  // A GET or HEAD has no body to limit, and asking for one makes @hono/node-server build a full
-  // fetch Request (a large share of a cheap read's time).
-  const limitBody: MiddlewareHandler<AppEnv> = (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next));
+  const limitBody = limitRequestBody();
   app.use('/trpc/*', limitBody);
   const waits = new WaitSlots(deps.max_waits_per_principal);
   const context = (c: HonoContext<AppEnv>): Context => {

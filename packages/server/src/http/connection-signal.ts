@@ -1,5 +1,5 @@
-import type { HttpBindings } from '@hono/node-server';
 import type { Context as HonoContext } from 'hono';
+import { nodeBindings } from './node-bindings.js';
 
 /**
  * Aborted when the client goes away. Reading `c.req.raw.signal` would make @hono/node-server
@@ -7,7 +7,7 @@ import type { Context as HonoContext } from 'hono';
  * `close` says the same thing for free.
  */
 export function connectionSignal(c: HonoContext): AbortSignal {
-  const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+  const { outgoing } = nodeBindings(c);
   if (!outgoing) return c.req.raw.signal;
   const ctl = new AbortController();
   // Asked for late (see Context.client_gone): the client may already have gone.

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { errors, type ScreenEndpoint, type Services } from '@hangar/core';
-import type { HttpBindings, ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { createNodeWebSocket, type NodeWebSocket } from '@hono/node-ws';
 import type { Hono } from 'hono';
 import { writeError } from '../errors/write-error.js';
@@ -11,6 +11,7 @@ import { scopeOf } from '../trpc/procedures.js';
 import { WaitSlots } from '../trpc/wait-slots.js';
 import { API_BASE } from './api-base.js';
 import { ConsoleTickets } from './console-tickets.js';
+import { nodeBindings } from './node-bindings.js';
 import type { AppEnv } from './request-context.js';
 import { requestHeader } from './request-header.js';
 import { type RawWebSocket, ScreenBridge } from './screen-bridge.js';
@@ -96,7 +97,7 @@ export class ConsoleSockets {
     app.get(`${API_BASE}/vms/:id/console/ws`, async (c, next) => {
       const info = c.get('info');
       info.procedure = 'vms.console_socket';
-      const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+      const { incoming } = nodeBindings(c);
       let release: (() => void) | undefined;
       let bridge: ScreenBridge | undefined;
       // Listened for before the first wait: a client that hangs up while its screen is looked up

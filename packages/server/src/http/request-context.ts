@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context as HonoContext, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Log } from '../logger.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
 import type { RequestInfo } from '../trpc/context.js';
+import { nodeBindings } from './node-bindings.js';
 import { requestHeader } from './request-header.js';
 
 export type AppEnv = { Variables: { info: RequestInfo } };
@@ -48,7 +48,7 @@ export function requestContext(log: Log, metrics?: RequestMetrics, shutdown?: Ab
     // On Node's server the headers go on its response, which merges them under the handler's
     // own when it writes them: setting them on the handler's Response instead would make
     // @hono/node-server build a fetch `Headers` for it and leave its fast path.
-    const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+    const { outgoing } = nodeBindings(c);
     const answerHeader = (name: string, value: string) => {
       if (!outgoing) c.res.headers.set(name, value);
       else if (!outgoing.headersSent) outgoing.setHeader(name, value);

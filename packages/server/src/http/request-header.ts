@@ -1,5 +1,5 @@
-import type { HttpBindings } from '@hono/node-server';
 import type { Context as HonoContext } from 'hono';
+import { nodeBindings } from './node-bindings.js';
 
 /**
  * A request header by its lower-case name. `c.req.header()` makes @hono/node-server build a
@@ -11,7 +11,7 @@ import type { Context as HonoContext } from 'hono';
  * `incoming`: its own headers are read.
  */
 export function requestHeader(c: HonoContext, name: Lowercase<string>): string | undefined {
-  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  const { incoming } = nodeBindings(c);
   if (!incoming) return c.req.header(name);
   return incoming.headersDistinct[name]?.join(', ');
 }
