@@ -74,14 +74,21 @@ function shapeOf(p: PlacementRequest) {
   };
 }
 
-function eligible(r: Resources, p: PlacementRequest, bind: Binder = asParameters) {
+/** The values a reservation's text holds as placeholders: bound before its text is built (or not). */
+interface BoundRequest {
+  r: Resources;
+  host_id: unknown;
+  host_labels: unknown;
+}
+
+function eligible(b: BoundRequest, p: PlacementRequest) {
   const shape = shapeOf(p);
   return sql.join(
     [
       served,
-      room(r),
+      room(b.r),
       shape.new_vm ? sql`NOT ${hosts.cordoned} AND NOT ${hosts.draining}` : sql`true`,
-      shape.labels ? sql`${hosts.labels} @> ${bind.value('place.host_labels', JSON.stringify(p.host_labels))}::jsonb` : sql`true`,
+      shape.labels ? sql`${hosts.labels} @> ${b.host_labels}::jsonb` : sql`true`,
       shape.gpus > 0 && p.gpus ? gpuRoom(p.gpus) : sql`true`,
       shape.exclude > 0 && p.exclude
         ? sql`${hosts.id} NOT IN (${sql.join(
@@ -105,26 +112,41 @@ function eligible(r: Resources, p: PlacementRequest, bind: Binder = asParameters
  * its values bound to that statement's placeholders (`bind`).
  */
 export function reservation(tx: Tx, r: Resources, p: PlacementRequest = {}, bind: Binder = asParameters): SQL {
+  return bindReservation(tx, r, p, bind)();
+}
+
+/**
+ * `reservation` in two steps: its values bound to `bind` now, its text built by the function
+ * returned, when (and only if) it is called. A statement template calls it once per shape: the
+ * drizzle builders it runs took a twentieth of a create's CPU when run for every create.
+ */
+export function bindReservation(tx: Tx, r: Resources, p: PlacementRequest = {}, bind: Binder = asParameters): () => SQL {
   const shape = shapeOf(p);
   bind.part(
     `reservation(${Object.entries(shape)
       .map(([k, v]) => `${k}=${v}`)
       .join(',')})`,
   );
-  const rb = {
-    cpus: bind.value('place.cpus', r.cpus),
-    memory_mb: bind.value('place.memory_mb', r.memory_mb),
-    disk_gb: bind.value('place.disk_gb', r.disk_gb),
-  } as Resources;
-  const where = eligible(rb, p, bind);
-  const free = sql`${hosts.memory_mb} - ${hosts.allocated_memory_mb}`;
-  const order = shape.pack ? sql`${free} ASC, ${hosts.name}` : sql`${free} DESC, ${hosts.name}`;
-  const pick = (lock: SQL) => sql`(SELECT id FROM ${hosts} WHERE ${where} ORDER BY ${order} LIMIT 1 ${lock})`;
-  // COALESCE evaluates the waiting pick only when the skipping one found nothing.
-  const target = shape.host
-    ? sql`${hosts.id} = ${bind.value('place.host_id', p.host_id)}`
-    : sql`${hosts.id} = COALESCE(${pick(sql`FOR NO KEY UPDATE SKIP LOCKED`)}, ${pick(sql`FOR NO KEY UPDATE`)})`;
-  return tx.update(hosts).set(allocation(rb)).where(sql`${target} AND ${where}`).returning({ id: hosts.id }).getSQL();
+  const b: BoundRequest = {
+    r: {
+      cpus: bind.value('place.cpus', r.cpus),
+      memory_mb: bind.value('place.memory_mb', r.memory_mb),
+      disk_gb: bind.value('place.disk_gb', r.disk_gb),
+    } as Resources,
+    host_labels: shape.labels ? bind.value('place.host_labels', JSON.stringify(p.host_labels)) : undefined,
+    host_id: shape.host ? bind.value('place.host_id', p.host_id) : undefined,
+  };
+  return () => {
+    const where = eligible(b, p);
+    const free = sql`${hosts.memory_mb} - ${hosts.allocated_memory_mb}`;
+    const order = shape.pack ? sql`${free} ASC, ${hosts.name}` : sql`${free} DESC, ${hosts.name}`;
+    const pick = (lock: SQL) => sql`(SELECT id FROM ${hosts} WHERE ${where} ORDER BY ${order} LIMIT 1 ${lock})`;
+    // COALESCE evaluates the waiting pick only when the skipping one found nothing.
+    const target = shape.host
+      ? sql`${hosts.id} = ${b.host_id}`
+      : sql`${hosts.id} = COALESCE(${pick(sql`FOR NO KEY UPDATE SKIP LOCKED`)}, ${pick(sql`FOR NO KEY UPDATE`)})`;
+    return tx.update(hosts).set(allocation(b.r)).where(sql`${target} AND ${where}`).returning({ id: hosts.id }).getSQL();
+  };
 }
 
 /** Places resources on a host (`reservation`) in the caller's transaction; 503 saying why when none has room. */

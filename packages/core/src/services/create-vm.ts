@@ -7,7 +7,7 @@ import type { Scope } from '../domain/project.js';
 import { rule } from '../domain/state-machine.js';
 import { CreateVmInput, normalizeGpus, normalizeNetwork } from '../domain/vm.js';
 import { type Placement, placeVm } from '../scheduler/place.js';
-import { type PlacementRequest, type PlacementStrategy, type Resources, reservation } from '../scheduler/reserve.js';
+import { bindReservation, type PlacementRequest, type PlacementStrategy, type Resources } from '../scheduler/reserve.js';
 import { type Db, isConflict, type Tx } from '../store/database.js';
 import { vmGpuCopy } from '../store/gpu-rows.js';
 import { toOperation, toVm } from '../store/mappers.js';
@@ -187,7 +187,7 @@ async function writeVm(
         { ...base, type: 'operation.queued', message: 'create requested', data: { start: input.start } },
       ] satisfies NewEvent[]
     ).map(eventRow),
-    placed ? undefined : (bind) => reservation(tx, resources, request, bind),
+    placed ? undefined : (bind) => bindReservation(tx, resources, request, bind),
     { unlessQuota: how.alone },
   );
   await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });

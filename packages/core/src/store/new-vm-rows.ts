@@ -36,13 +36,14 @@ export async function insertVmWithOperation(
   vm: Omit<NewVmRow, 'number'>,
   op: NewOperationRow,
   eventRows: NewEventRow[],
-  place?: (bind: Binder) => SQL,
+  place?: (bind: Binder) => () => SQL,
   opts: { unlessQuota?: boolean } = {},
 ): Promise<{ vm: VmRow; op: OperationRow }> {
   const t = new StatementTemplate('insertVmWithOperation');
   if (opts.unlessQuota) t.part('unless-quota');
-  const placed = place ? sql`placed AS (${place(t)}), ` : null;
-  const hostId = placed ? { host_id: sql`(SELECT id FROM placed)` } : {};
+  // Its values bound now, its text built with the statement's (once per shape).
+  const placement = place?.(t);
+  const hostId = placement ? { host_id: sql`(SELECT id FROM placed)` } : {};
   const vmRow = t.row('vm', { ...vm, ...hostId });
   const opRow = t.row('op', { ...op, ...hostId });
   const eventRowsT = eventRows.map((e, i) => t.row(`event${i}`, e));
@@ -52,7 +53,7 @@ export async function insertVmWithOperation(
   const run = t.execute<{ vm: Record<string, unknown>; op: Record<string, unknown> }>(tx, () => {
     // The counter is bumped after the host is reserved, as every create takes them (the quota's
     // row, the host's, the counter's): the same lock order everywhere.
-    const counter = takeVmNumber(project, placed ? 'placed' : undefined, opts);
+    const counter = takeVmNumber(project, placement ? 'placed' : undefined, opts);
     const newVm = tx
       .insert(vms)
       .values({ ...vmRow, number: sql`(SELECT number FROM vm_number)` })
@@ -61,11 +62,11 @@ export async function insertVmWithOperation(
     const newOp = tx.insert(operations).values(opRow).returning().getSQL();
     const newEvents = eventRowsT.length > 0 ? sql`, new_events AS (${tx.insert(events).values(eventRowsT).getSQL()})` : sql``;
     return sql`
-    WITH ${placed ?? sql``}vm_number AS (${counter}), new_vm AS (${newVm}), new_op AS (${newOp})${newEvents}
+    WITH ${placement ? sql`placed AS (${placement()}), ` : sql``}vm_number AS (${counter}), new_vm AS (${newVm}), new_op AS (${newOp})${newEvents}
     SELECT row_to_json(new_vm) AS vm, (SELECT row_to_json(new_op) FROM new_op) AS op FROM new_vm`;
   });
   const rows = await run.catch((err: unknown) => {
-    throw placed && isUnnumbered(err) ? new NotPlaced() : err;
+    throw placement && isUnnumbered(err) ? new NotPlaced() : err;
   });
   const row = rows[0]!;
   const made = { vm: fromRaw(vms, row.vm), op: fromRaw(operations, row.op) };
