@@ -1,6 +1,6 @@
 import { connectPostgres } from '@hangar/core';
 import { BenchClient } from '../lib/http-client.js';
-import { pool } from '../lib/load.js';
+import { percentile, pool } from '../lib/load.js';
 
 export interface WriteResults {
   count: number;
@@ -9,7 +9,7 @@ export interface WriteResults {
   accepted_per_s: number;
   /** VMs created per second, create -> stable (`?wait=true`), through the API. */
   hangar_per_s: number;
-  /** The same rows INSERTed raw through postgres.js. */
+  /** The same rows INSERTed raw through postgres.js, on connections already open: the median of three passes. */
   baseline_per_s: number;
   /** accepted_per_s / baseline_per_s. */
   accepted_ratio: number;
@@ -58,23 +58,29 @@ export async function writePath(opts: {
     });
     const hangarS = (performance.now() - t0) / 1000;
 
-    // The baseline: the same rows, INSERTed raw at the same concurrency.
+    // The baseline: the same rows, INSERTed raw at the same concurrency. Its connections are
+    // opened first (the server's are open too: opening 16, each with its SCRAM handshake, was a
+    // good part of a pass this short and halved the baseline), and it is the median of three passes.
     const network = { type: 'nat', bridge_name: null, mac_address: null, ip_address: null };
-    // Their numbers, reserved from the project's counter beforehand: the baseline stays one INSERT a row.
-    const [reserved] = await sql<{ first: number }[]>`
-      UPDATE projects SET next_vm_number = next_vm_number + ${opts.count} WHERE id = ${opts.project_id}
-      RETURNING next_vm_number - ${opts.count} AS first`;
-    const t1 = performance.now();
-    await pool(opts.count, opts.concurrency, async (i) => {
-      await sql`
-        INSERT INTO vms (project_id, host_id, number, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network, vnc_enabled)
-        VALUES (${opts.project_id}, ${opts.host_id}, ${reserved!.first + i}, ${`raw-${run}-${i}`}, 'stopped', ${spec.cpu_cores}, ${spec.memory_mb}, ${spec.disk_gb}, 'linux', '{}'::jsonb, ${sql.json(network)}, true)`;
-    });
-    const rawS = (performance.now() - t1) / 1000;
+    await Promise.all(Array.from({ length: opts.concurrency }, () => sql`SELECT pg_sleep(0.05)`));
+    const passes: number[] = [];
+    for (let pass = 0; pass < 3; pass++) {
+      // Their numbers, reserved from the project's counter beforehand: the baseline stays one INSERT a row.
+      const [reserved] = await sql<{ first: number }[]>`
+        UPDATE projects SET next_vm_number = next_vm_number + ${opts.count} WHERE id = ${opts.project_id}
+        RETURNING next_vm_number - ${opts.count} AS first`;
+      const t1 = performance.now();
+      await pool(opts.count, opts.concurrency, async (i) => {
+        await sql`
+          INSERT INTO vms (project_id, host_id, number, name, status, cpu_cores, memory_mb, disk_gb, os_type, labels, network, vnc_enabled)
+          VALUES (${opts.project_id}, ${opts.host_id}, ${reserved!.first + i}, ${`raw-${run}-${pass}-${i}`}, 'stopped', ${spec.cpu_cores}, ${spec.memory_mb}, ${spec.disk_gb}, 'linux', '{}'::jsonb, ${sql.json(network)}, true)`;
+      });
+      passes.push(opts.count / ((performance.now() - t1) / 1000));
+    }
     await sql`DELETE FROM vms WHERE name LIKE ${`raw-${run}-%`}`;
     const accepted_per_s = opts.count / acceptedS;
     const hangar_per_s = opts.count / hangarS;
-    const baseline_per_s = opts.count / rawS;
+    const baseline_per_s = percentile(passes, 50);
     return {
       count: opts.count,
       concurrency: opts.concurrency,
