@@ -1,4 +1,7 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../src/store/connect.js';
@@ -97,4 +100,50 @@ describe('the PostgreSQL client', () => {
     expect(failures).toEqual([]);
     expect(await values()).toEqual(kept.sort());
   });
+});
+
+// The pool's queues of connections (postgres.js src/queue.js, patched): an array and the index
+// of its head. A connection shifted off for a query is moved by `remove` (which no longer finds
+// it) and `push`; a busy pool never empties its busy queue by a shift, so unpatched the shifted
+// slots were never dropped and each `remove` scanned them all: a slot more for every query.
+describe("the PostgreSQL client's pool queues", () => {
+  /** An array that records the most slots a search of it spanned, and the most it held then. */
+  class Watched<T> extends Array<T> {
+    static scanned = 0;
+    static held = 0;
+    override indexOf(x: T, from = 0): number {
+      Watched.scanned = Math.max(Watched.scanned, this.length - from);
+      Watched.held = Math.max(Watched.held, this.length);
+      return super.indexOf(x, from);
+    }
+  }
+  type Queue<T> = { length: number; push(x: T): T; shift(): T; remove(x: T): T | null };
+  // The package's CommonJS build (what `require` resolves to: cjs/src/index.js) and its ES one (src/).
+  const cjs = dirname(dirname(createRequire(import.meta.url).resolve('postgres')));
+  const variants: [string, () => Promise<(initial: unknown[]) => Queue<object>>][] = [
+    ['import', async () => (await import(pathToFileURL(join(dirname(cjs), 'src/queue.js')).href)).default],
+    ['require', async () => createRequire(import.meta.url)(join(cjs, 'src/queue.js'))],
+  ];
+
+  for (const [kind, load] of variants) {
+    it(`stay as long as their live connections, however many queries pass through (${kind})`, async () => {
+      const Queue = await load();
+      const [a, b, c] = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+      const q = Queue(Watched.from([a, b]));
+      Watched.scanned = Watched.held = 0;
+      // As the pool pipelines a query onto its busiest connection: shift it, move it (remove, push).
+      for (let i = 0; i < 20_000; i++) {
+        const conn = q.shift();
+        expect(q.remove(conn)).toBeNull();
+        q.push(conn);
+      }
+      expect(q.length).toBe(2);
+      expect(Watched.scanned).toBeLessThan(200);
+      expect(Watched.held).toBeLessThan(200);
+      // Still a queue: in order (an even number of turns leaves a first), a live one removed wherever it is.
+      q.push(c);
+      expect(q.remove(a)).toBe(a);
+      expect([q.length, q.shift(), q.shift(), q.length]).toEqual([2, b, c, 0]);
+    });
+  }
 });
