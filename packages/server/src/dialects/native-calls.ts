@@ -15,7 +15,6 @@ export type AppFetch = (request: Request) => Promise<Response>;
  */
 export class NativeCalls {
   private ctx: Context | undefined;
-  private signal: AbortSignal | undefined;
 
   constructor(
     private readonly c: HonoContext<AppEnv>,
@@ -28,9 +27,8 @@ export class NativeCalls {
     const procedure = procedureAt(path);
     if (!procedure) throw new Error(`no procedure ${path}`);
     this.ctx ??= this.makeContext(this.c);
-    this.signal ??= connectionSignal(this.c);
     this.c.get('info').procedure ??= path;
-    return callProcedure(path, procedure, this.ctx, input, this.signal) as Promise<T>;
+    return callProcedure(path, procedure, this.ctx, input) as Promise<T>;
   }
 
   /**

@@ -53,7 +53,7 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const procedure = route.procedure;
       info.procedure = procedure.name;
       const input = procedure.input ? await buildInput(c, route, m) : undefined;
-      const data = (await callProcedure(procedure.name, procedureAt(procedure.name)!, makeContext(c), input, undefined)) as
+      const data = (await callProcedure(procedure.name, procedureAt(procedure.name)!, makeContext(c), input)) as
         | Record<string, unknown>
         | undefined;
       return c.json(data ?? null, successStatus(route, data), successHeaders(route, data));

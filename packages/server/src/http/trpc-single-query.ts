@@ -44,7 +44,7 @@ export function trpcSingleQuery(makeContext: (c: HonoContext<AppEnv>) => Context
     let body: Parameters<typeof transformTRPCResponse>[1];
     let status: ContentfulStatusCode = 200;
     try {
-      body = { result: { data: await callProcedure(path, procedure, ctx, input, undefined) } };
+      body = { result: { data: await callProcedure(path, procedure, ctx, input) } };
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       const shaped = { error: getErrorShape({ config, ctx, error, input, path, type: 'query' }) };

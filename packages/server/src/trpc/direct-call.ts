@@ -22,14 +22,10 @@ export function procedureAt(path: string): DirectProcedure | undefined {
   return Object.hasOwn(procedures, path) ? procedures[path] : undefined;
 }
 
-export function callProcedure(
-  path: string,
-  procedure: DirectProcedure,
-  ctx: Context,
-  input: unknown,
-  signal: AbortSignal | undefined,
-): Promise<unknown> {
+export function callProcedure(path: string, procedure: DirectProcedure, ctx: Context, input: unknown): Promise<unknown> {
   const type = procedure._def.type;
   if (type === 'subscription') throw new Error(`${path} is a subscription`);
-  return procedure({ path, getRawInput: async () => input, ctx, type, signal, batchIndex: 0 });
+  // No signal of its own: a procedure that waits asks the context (`client_gone`) whether the
+  // caller went away, which costs nothing until it does.
+  return procedure({ path, getRawInput: async () => input, ctx, type, signal: undefined, batchIndex: 0 });
 }
