@@ -46,8 +46,6 @@ export interface AgentServiceDeps {
   telemetry?: Telemetry;
 }
 
-const hash = sha256Hex;
-
 /** The lease holder's name for an agent's worker: its host's name first, so no two hosts' workers share one. */
 const ownerOf = (agent: AgentPrincipal, worker_id: string) => `${agent.host_name}/${worker_id}`;
 
@@ -104,7 +102,7 @@ export class AgentService {
           ...inventoryColumns(req.inventory),
           labels: req.labels,
           agent_version: req.version,
-          agent_credential_hash: hash(credential),
+          agent_credential_hash: sha256Hex(credential),
           last_seen_at: now,
         })
         .returning({ id: hosts.id });
@@ -124,7 +122,7 @@ export class AgentService {
    */
   async authenticate(credential: string): Promise<AgentPrincipal> {
     if (!credential.startsWith(AGENT_CREDENTIAL_PREFIX)) throw errors.unauthenticated('Not agent credentials');
-    const key = hash(credential);
+    const key = sha256Hex(credential);
     const known = this.principals.get(key);
     if (known && known.until > Date.now()) return known.agent;
     const [row] = await this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(eq(hosts.agent_credential_hash, key));
