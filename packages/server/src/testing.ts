@@ -42,6 +42,8 @@ export async function startTestServer(
     worker?: ServerOptions['worker'];
     /** Bytes per "GB" of a simulated disk (default a real GiB; small values keep exports quick). */
     sim_bytes_per_gb?: number;
+    /** Where the server logs (default: nowhere). */
+    log?: ServerOptions['log'];
   } = {},
 ): Promise<TestServer> {
   const database = opts.database ?? (await createTestDatabase());
@@ -56,7 +58,7 @@ export async function startTestServer(
     config,
     database,
     driver,
-    log: createLogger('silent'),
+    log: opts.log ?? createLogger('silent'),
     limiter: opts.limiter,
     worker: { poll_ms: 200, ...opts.worker },
   });

@@ -35,8 +35,11 @@ export function limitBody(): MiddlewareHandler<AppEnv> {
     try {
       body = await readAll(incoming, MAX_BODY_BYTES);
     } catch (err) {
-      if (!(err instanceof TooLarge))
-        throw errors.validation('The request body ended before it was whole', [{ path: '(body)', message: 'incomplete' }]);
+      if (!(err instanceof TooLarge)) {
+        // The client went away mid-body: nobody reads this answer, and it is no server fault
+        // (thrown, it would be logged as an unhandled error, once for every such client).
+        return writeError(c, errors.validation('The request body ended before it was whole', [{ path: '(body)', message: 'incomplete' }]));
+      }
       // The rest of it is not read: the connection closes after the answer.
       if (outgoing && !outgoing.headersSent) outgoing.setHeader('connection', 'close');
       return writeError(c, tooLarge());
@@ -47,12 +50,26 @@ export function limitBody(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/**
+ * Hands the body to Hono's body cache, each form made only when asked for (tRPC's adapter reads
+ * `rawBody` and asks for none). The bytes come first: Hono makes a form not cached (a blob, form
+ * data) from the first key, and made from the text, bytes that are not UTF-8 would come back changed.
+ */
 function cacheBody(c: HonoContext<AppEnv>, body: Buffer): void {
-  // As a fetch body's text() decodes it: UTF-8, a leading byte-order mark dropped.
-  const text = new TextDecoder().decode(body);
-  const bytes = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
-  c.req.bodyCache.text = Promise.resolve(text) as never;
-  c.req.bodyCache.arrayBuffer = Promise.resolve(bytes) as never;
+  const lazily = <T>(make: () => T): PropertyDescriptor => {
+    let made: Promise<T> | undefined;
+    return { enumerable: true, configurable: true, get: () => (made ??= Promise.resolve(make())) };
+  };
+  Object.defineProperties(c.req.bodyCache, {
+    // A buffer of its own is handed over as it is; a piece of a larger one is copied out.
+    arrayBuffer: lazily(() =>
+      body.byteOffset === 0 && body.byteLength === body.buffer.byteLength
+        ? body.buffer
+        : body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
+    ),
+    // As a fetch body's text() decodes it: UTF-8, a leading byte-order mark dropped.
+    text: lazily(() => new TextDecoder().decode(body)),
+  });
 }
 
 /** The whole body, or TooLarge past `max` bytes (declared or sent); rejects when the client goes before its end. */
