@@ -15,6 +15,9 @@ beforeAll(async () => {
   scope = cp.scope;
   const { services } = cp;
   for (let i = 0; i < 25; i++) {
+    // Each a millisecond apart: a VM's created_at is to the millisecond, and two made within the
+    // same one are ordered by id (a create can take less than a millisecond now).
+    await new Promise((r) => setTimeout(r, 2));
     await services.vms.create(scope, {
       name: `node-${String(i).padStart(2, '0')}`,
       os_type: i % 5 === 0 ? 'windows' : 'linux',
