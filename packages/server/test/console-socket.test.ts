@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import type { Database, DirectBoot } from '@hangar/core';
@@ -248,6 +249,33 @@ describe('the VM screen over a WebSocket (simulated host)', () => {
     const end = closed(ok.ws!);
     ok.ws!.close();
     await end;
+  });
+
+  it('leaves nothing behind on a kept-alive connection for the requests it refuses', async () => {
+    // Each refused request used to leave its listener on the connection's socket: twelve on one
+    // connection passed Node's warning mark of ten (the server runs in this process).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 12; i++) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = request(`${server.url}/api/v1/vms/${running}/console/ws`, { agent, headers: json(operator) }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        expect(status).toBe(400);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect(warnings.filter((w) => w.includes('MaxListenersExceeded'))).toEqual([]);
+    } finally {
+      agent.destroy();
+      process.off('warning', onWarning);
+    }
   });
 
   it('refuses a ticket once the VM stopped (409), and survives clients that hang up mid-upgrade', async () => {

@@ -104,10 +104,17 @@ export class ConsoleSockets {
       // or reached must not leave the slot and the VNC connection taken (Node does not replay
       // a `close` that came before anyone listened).
       let gone = false;
-      incoming?.socket.once('close', () => {
+      const onGone = () => {
         gone = true;
         bridge?.end();
-      });
+      };
+      incoming?.socket.once('close', onGone);
+      // A refusal leaves the connection to the next request (kept alive): its listener goes, or
+      // each refused request on one connection would leave one more on its socket.
+      const refuse = (err: unknown) => {
+        incoming?.socket.off('close', onGone);
+        return writeError(c, err);
+      };
       try {
         if (this.opts.shutdown.aborted) throw errors.shuttingDown();
         if (requestHeader(c, 'upgrade')?.toLowerCase() !== 'websocket' || !incoming) {
@@ -135,7 +142,7 @@ export class ConsoleSockets {
         if (gone || this.opts.shutdown.aborted) {
           upstream.destroy();
           release();
-          return writeError(c, gone ? errors.validation('The client went away', []) : errors.shuttingDown());
+          return refuse(gone ? errors.validation('The client went away', []) : errors.shuttingDown());
         }
         const started = Date.now();
         const done = release;
@@ -157,7 +164,7 @@ export class ConsoleSockets {
         this.open.add(bridge);
       } catch (err) {
         release?.();
-        return writeError(c, err);
+        return refuse(err);
       }
       const session = bridge;
       return nodeWs.upgradeWebSocket(() => ({
