@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { jsonb, PgDialect, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reservation } from '../src/scheduler/reserve.js';
+import { bindReservation } from '../src/scheduler/reserve.js';
 import type { Database } from '../src/store/database.js';
 import { StatementTemplate } from '../src/store/statement-template.js';
 import { createTestDatabase } from '../src/testing/index.js';
@@ -124,7 +124,7 @@ describe("a host reservation's shape", () => {
               const parts: string[] = [];
               const bind = { value: (name: string) => sql.placeholder(name), part: (d: string) => parts.push(d) };
               const text = dialect.sqlToQuery(
-                reservation(database.db, { cpus, memory_mb: 512, disk_gb: 1 }, { host_id, host_labels, strategy, new_vm }, bind),
+                bindReservation(database.db, { cpus, memory_mb: 512, disk_gb: 1 }, { host_id, host_labels, strategy, new_vm }, bind)(),
               ).sql;
               const key = parts.join('|');
               texts.set(key, (texts.get(key) ?? new Set()).add(text));

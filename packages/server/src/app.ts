@@ -7,7 +7,7 @@ import { mountDialects } from './dialects/registry.js';
 import { writeError } from './errors/write-error.js';
 import { mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
-import { limitBody as limitRequestBody } from './http/body-limit.js';
+import { limitBody } from './http/body-limit.js';
 import { connectionSignal } from './http/connection-signal.js';
 import type { ConsoleSockets } from './http/console-socket.js';
 import { mountDocs } from './http/docs-page.js';
@@ -56,8 +56,6 @@ export interface AppDeps {
 /** Calls in one tRPC batch, at most. */
 export const MAX_BATCH_CALLS = 50;
 
-/** Request bodies above this are refused; VM specs are small. */
-
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestContext(deps.log, deps.metrics?.requests, deps.shutdown));
@@ -68,7 +66,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json({ status: 'unavailable', detail: 'The database is unreachable', code: 'DATABASE_UNAVAILABLE' }, 503);
   });
 
-  const limitBody = limitRequestBody();
   app.use('/trpc/*', limitBody);
   const waits = new WaitSlots(deps.max_waits_per_principal);
   const context = (c: HonoContext<AppEnv>): Context => {

@@ -108,17 +108,18 @@ function eligible(b: BoundRequest, p: PlacementRequest) {
  * over for one that is free; when every fitting host is held, it waits for the best one. The
  * room is checked again under the row lock, so two creates never overfill a host. The host row
  * stays locked until the transaction ends, so the GPUs taken next (`place.ts`) are taken by one
- * create at a time. A create folds it into the statement that writes the VM (`new-vm-rows.ts`),
- * its values bound to that statement's placeholders (`bind`).
+ * create at a time. Its values are the statement's parameters.
  */
-export function reservation(tx: Tx, r: Resources, p: PlacementRequest = {}, bind: Binder = asParameters): SQL {
-  return bindReservation(tx, r, p, bind)();
+export function reservation(tx: Tx, r: Resources, p: PlacementRequest = {}): SQL {
+  return bindReservation(tx, r, p)();
 }
 
 /**
- * `reservation` in two steps: its values bound to `bind` now, its text built by the function
- * returned, when (and only if) it is called. A statement template calls it once per shape: the
- * drizzle builders it runs took a twentieth of a create's CPU when run for every create.
+ * `reservation` in two steps, as a create folds it into the statement that writes the VM
+ * (`new-vm-rows.ts`): its values bound to that statement's placeholders (`bind`) now, its text
+ * built by the function returned, when (and only if) it is called. The statement template calls
+ * it once per shape: the drizzle builders it runs took a twentieth of a create's CPU when run
+ * for every create.
  */
 export function bindReservation(tx: Tx, r: Resources, p: PlacementRequest = {}, bind: Binder = asParameters): () => SQL {
   const shape = shapeOf(p);

@@ -13,6 +13,12 @@ const tooLarge = () => errors.payloadTooLarge(`Request body larger than ${MAX_BO
 
 class TooLarge extends Error {}
 
+/** A request that did not come through Node's server is limited by Hono's own. */
+const fallback = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => writeError(c, tooLarge()) });
+
+/** Node's request with the body read (the name @hono/node-server looks for). */
+type ReadRequest = IncomingMessage & { rawBody?: Buffer };
+
 /**
  * Reads a request's body, refusing one over `MAX_BODY_BYTES` with a 413 (by its Content-Length
  * before reading, by its bytes as they come when it has none). A GET or HEAD has no body.
@@ -23,32 +29,30 @@ class TooLarge extends Error {}
  * (`c.req.text()`, `c.req.json()`), and a fetch `Request` built after all (tRPC's adapter) from
  * `rawBody`, which @hono/node-server takes for the body when it is there.
  */
-export function limitBody(): MiddlewareHandler<AppEnv> {
-  const fallback = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => writeError(c, tooLarge()) });
-  return async (c, next) => {
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    const { incoming, outgoing } = nodeBindings(c);
-    if (!incoming) return fallback(c, next);
-    // Read already (a route's own limit behind the API's): the cache has it.
-    if ((incoming as IncomingMessage & { rawBody?: Buffer }).rawBody) return next();
-    let body: Buffer;
-    try {
-      body = await readAll(incoming, MAX_BODY_BYTES);
-    } catch (err) {
-      if (!(err instanceof TooLarge)) {
-        // The client went away mid-body: nobody reads this answer, and it is no server fault
-        // (thrown, it would be logged as an unhandled error, once for every such client).
-        return writeError(c, errors.validation('The request body ended before it was whole', [{ path: '(body)', message: 'incomplete' }]));
-      }
-      // The rest of it is not read: the connection closes after the answer.
-      if (outgoing && !outgoing.headersSent) outgoing.setHeader('connection', 'close');
-      return writeError(c, tooLarge());
+export const limitBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+  const { outgoing } = nodeBindings(c);
+  const incoming: ReadRequest | undefined = nodeBindings(c).incoming;
+  if (!incoming) return fallback(c, next);
+  // Read already (a route's own limit behind the API's): the cache has it.
+  if (incoming.rawBody) return next();
+  let body: Buffer;
+  try {
+    body = await readAll(incoming, MAX_BODY_BYTES);
+  } catch (err) {
+    if (!(err instanceof TooLarge)) {
+      // The client went away mid-body: nobody reads this answer, and it is no server fault
+      // (thrown, it would be logged as an unhandled error, once for every such client).
+      return writeError(c, errors.validation('The request body ended before it was whole', [{ path: '(body)', message: 'incomplete' }]));
     }
-    (incoming as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
-    cacheBody(c, body);
-    return next();
-  };
-}
+    // The rest of it is not read: the connection closes after the answer.
+    if (outgoing && !outgoing.headersSent) outgoing.setHeader('connection', 'close');
+    return writeError(c, tooLarge());
+  }
+  incoming.rawBody = body;
+  cacheBody(c, body);
+  return next();
+};
 
 /**
  * Hands the body to Hono's body cache, each form made only when asked for (tRPC's adapter reads
