@@ -5,6 +5,7 @@ import { matchedRoutes } from 'hono/route';
 import type { Log } from '../logger.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
 import type { RequestInfo } from '../trpc/context.js';
+import { accessLog } from './access-log.js';
 import { nodeBindings } from './node-bindings.js';
 import { requestHeader } from './request-header.js';
 
@@ -33,6 +34,7 @@ function routeLabel(c: HonoContext<AppEnv>): string {
  * carry the next request in and hold the stopping server open (a watcher reconnecting at once).
  */
 export function requestContext(log: Log, metrics?: RequestMetrics, shutdown?: AbortSignal): MiddlewareHandler<AppEnv> {
+  const writeAccessLine = accessLog(log);
   return async (c, next) => {
     const started = performance.now();
     const asked = requestHeader(c, 'x-request-id');
@@ -61,21 +63,18 @@ export function requestContext(log: Log, metrics?: RequestMetrics, shutdown?: Ab
       if (shutdown?.aborted) answerHeader('connection', 'close');
       const ms = performance.now() - started;
       metrics?.observe(info.procedure ?? routeLabel(c), c.res.status, ms / 1000);
-      log.info(
-        {
-          request_id: requestId,
-          method: c.req.method,
-          path: c.req.path,
-          status: c.res.status,
-          duration_ms: Math.round(ms * 10) / 10,
-          principal: info.principal
-            ? `${info.principal.username}${info.principal.api_key_id ? ` (key ${info.principal.api_key_id})` : ''}`
-            : null,
-          project_id: info.principal?.project_id ?? null,
-          procedure: info.procedure,
-        },
-        'request',
-      );
+      writeAccessLine({
+        request_id: requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        duration_ms: Math.round(ms * 10) / 10,
+        principal: info.principal
+          ? `${info.principal.username}${info.principal.api_key_id ? ` (key ${info.principal.api_key_id})` : ''}`
+          : null,
+        project_id: info.principal?.project_id ?? null,
+        procedure: info.procedure,
+      });
     }
   };
 }
