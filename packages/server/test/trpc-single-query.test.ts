@@ -7,6 +7,7 @@ import { startTestServer, type TestServer } from '../src/testing.js';
 
 let server: TestServer;
 let vmId: string;
+let deletedId: string;
 let viewerKey: string;
 const json = { 'content-type': 'application/json' };
 
@@ -21,6 +22,16 @@ beforeAll(async () => {
     })
   ).json();
   vmId = (vm as { vm: { id: string } }).vm.id;
+  // A deleted VM on a bridge: its answer has every nullable field filled or emptied differently.
+  const gone = await (
+    await fetch(`${server.url}/api/v1/vms?wait=true`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'gone', cpu_cores: 1, memory_mb: 256, disk_gb: 1, network: { type: 'bridge', bridge_name: 'br0' } }),
+    })
+  ).json();
+  deletedId = (gone as { vm: { id: string } }).vm.id;
+  await fetch(`${server.url}/api/v1/vms/${deletedId}?wait=true`, { method: 'DELETE', headers: auth });
   const user = await (
     await fetch(`${server.url}/api/v1/users`, {
       method: 'POST',
@@ -65,7 +76,10 @@ const CALLS: [what: string, path: string, input: () => unknown, key: () => strin
   ['no input', 'vms.get', () => undefined, admin],
   ['no credentials', 'vms.get', () => ({ id: vmId }), () => null],
   ['a wrong key', 'vms.get', () => ({ id: vmId }), () => 'hgr_not_a_key_0123456789abcdefghij'],
+  ['a deleted VM', 'vms.get', () => ({ id: deletedId }), admin],
+  ['an id with more fields', 'vms.get', () => ({ id: vmId, extra: 1 }), admin],
   ['a list with filters', 'vms.list', () => ({ label: ['tier=web'], per_page: 5 }), admin],
+  ['a list with deleted VMs, by a viewer', 'vms.list', () => ({ include_deleted: true, per_page: 1 }), () => viewerKey],
   ['a list with a bad filter', 'vms.list', () => ({ per_page: 5000 }), admin],
   ['a list without input', 'vms.list', () => undefined, admin],
   ['a global admin query by a viewer', 'hosts.list', () => undefined, () => viewerKey],
