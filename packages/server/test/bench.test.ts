@@ -43,6 +43,7 @@ describe('the benchmark suite', () => {
         r.write.accepted_per_s,
         r.write.hangar_per_s,
         r.write.baseline_per_s,
+        r.write.vm_row_per_s,
         r.write.ratio,
         r.worker.ops_per_s,
         r.worker.baseline_claims_per_s,
