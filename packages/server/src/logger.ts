@@ -12,8 +12,10 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  * much as a cheap request's own work). What is still buffered is written before the process exits.
  */
 export function createLogger(level: pino.LevelWithSilent = 'info'): Log {
-  return pino(
-    { level, base: { service: 'hangar' }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES }),
-  );
+  return pino(loggerOptions(level), pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES }));
+}
+
+/** The options of Hangar's logger (its tests write through them to a destination of their own). */
+export function loggerOptions(level: pino.LevelWithSilent = 'info'): pino.LoggerOptions {
+  return { level, base: { service: 'hangar' }, timestamp: pino.stdTimeFunctions.isoTime };
 }

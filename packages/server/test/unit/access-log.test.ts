@@ -1,7 +1,8 @@
+import { tracingChannel } from 'node:diagnostics_channel';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { type AccessLine, accessLog } from '../../src/http/access-log.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, loggerOptions } from '../../src/logger.js';
 
 /** A destination that keeps what it is given. */
 function sink() {
@@ -33,7 +34,7 @@ function both(make: (dest: ReturnType<typeof sink>) => pino.Logger, line: Access
 
 describe('the access log', () => {
   it("writes the line pino writes, with Hangar's logger options", () => {
-    const { ours, theirs } = both((d) => pino({ base: { service: 'hangar' }, timestamp: pino.stdTimeFunctions.isoTime }, d));
+    const { ours, theirs } = both((d) => pino(loggerOptions('info'), d));
     expect(ours).toHaveLength(1);
     expect(untimed(ours[0]!)).toBe(untimed(theirs[0]!));
     expect(JSON.parse(ours[0]!)).toMatchObject({ level: 30, service: 'hangar', ...LINE, msg: 'request' });
@@ -72,6 +73,67 @@ describe('the access log', () => {
     write(LINE);
     expect(d.lines).toHaveLength(1);
     expect(accessLog(createLogger('silent'))).toBeTypeOf('function');
+  });
+
+  it('writes the line itself for a plain logger, without pino serializing it', () => {
+    const d = sink();
+    const log = pino(loggerOptions('info'), d);
+    const write = accessLog(log);
+    // Made after accessLog: the plain path must not reach them.
+    log.info = () => {
+      throw new Error('went through pino');
+    };
+    write(LINE);
+    expect(d.lines).toHaveLength(1);
+    expect(JSON.parse(d.lines[0]!)).toMatchObject(LINE);
+  });
+
+  it('leaves the line to pino while pino is traced', () => {
+    const d = sink();
+    const log = pino(loggerOptions('info'), d);
+    const write = accessLog(log);
+    const traced: unknown[] = [];
+    const trace = tracingChannel('pino_asJson');
+    const handlers = { start: (m: unknown) => void traced.push(m), end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+    trace.subscribe(handlers);
+    try {
+      write(LINE);
+    } finally {
+      trace.unsubscribe(handlers);
+    }
+    expect(traced).toHaveLength(1);
+    expect(d.lines).toHaveLength(1);
+  });
+
+  it('leaves redaction, serializers, prefixes, nesting and hooks to pino', () => {
+    const redacted = both((d) => pino({ redact: ['principal', 'path'] }, d));
+    expect(JSON.parse(redacted.ours[0]!)).toMatchObject({ principal: '[Redacted]', path: '[Redacted]' });
+    const childRedacted = both((d) => pino({}, d).child({}, { redact: ['principal'] }));
+    expect(JSON.parse(childRedacted.ours[0]!)).toMatchObject({ principal: '[Redacted]' });
+    const serialized = both((d) => pino({ serializers: { path: () => '[path]' } }, d));
+    expect(JSON.parse(serialized.ours[0]!)).toMatchObject({ path: '[path]' });
+    const childSerialized = both((d) => pino({}, d).child({}, { serializers: { principal: () => 'someone' } }));
+    expect(JSON.parse(childSerialized.ours[0]!)).toMatchObject({ principal: 'someone' });
+    const prefixed = both((d) => pino({ msgPrefix: '[api] ' }, d));
+    expect(JSON.parse(prefixed.ours[0]!)).toMatchObject({ msg: '[api] request' });
+    const nested = both((d) => pino({ nestedKey: 'payload' }, d));
+    expect(JSON.parse(nested.ours[0]!)).toMatchObject({ payload: LINE });
+    const hooked = both((d) =>
+      pino(
+        {
+          hooks: {
+            logMethod(args, method) {
+              method.apply(this, [{ ...(args[0] as object), hooked: true }, args[1] as string]);
+            },
+          },
+        },
+        d,
+      ),
+    );
+    expect(JSON.parse(hooked.ours[0]!)).toMatchObject({ hooked: true });
+    for (const { ours, theirs } of [redacted, childRedacted, serialized, childSerialized, prefixed, nested, hooked]) {
+      expect(untimed(ours[0]!)).toBe(untimed(theirs[0]!));
+    }
   });
 
   it('leaves lines that pino shapes further to pino', () => {
