@@ -88,4 +88,33 @@ describe('a create', () => {
     expect(n).toBe(0);
     expect((await cp.services.vms.create(scope, { name: 'fits', ...small })).vm.number).toBe(1);
   });
+
+  it('whose statement brings no row back is a retryable 503, not a server fault', async () => {
+    // Triggers that swallow this project's rows make the create statement succeed with no row,
+    // as an answer lost on its way back does (seen while PostgreSQL restarted under load).
+    const scope = await projectScope('swallowed');
+    const sql = cp.database.sql;
+    await sql.unsafe(`
+      CREATE FUNCTION test_swallow_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.project_id IN (SELECT id FROM projects WHERE name = 'swallowed') THEN RETURN NULL; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER test_swallow_vms BEFORE INSERT ON vms FOR EACH ROW EXECUTE FUNCTION test_swallow_row();
+      CREATE TRIGGER test_swallow_operations BEFORE INSERT ON operations FOR EACH ROW EXECUTE FUNCTION test_swallow_row();
+      CREATE TRIGGER test_swallow_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION test_swallow_row();`);
+    try {
+      for (const opts of [{}, { idempotency_key: 'lost-answer' }]) {
+        const err = await cp.services.vms.create(scope, { name: 'lost', ...small }, opts).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'DATABASE_UNAVAILABLE', details: { retryable: true } });
+      }
+    } finally {
+      await sql.unsafe(`
+        DROP TRIGGER test_swallow_vms ON vms;
+        DROP TRIGGER test_swallow_operations ON operations;
+        DROP TRIGGER test_swallow_events ON events;
+        DROP FUNCTION test_swallow_row();`);
+    }
+    expect(await cp.services.vms.list(scope, {})).toMatchObject({ vms: [] });
+  });
 });

@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { errors } from '../domain/errors.js';
 import { announce } from './after-commit.js';
 import type { Tx } from './database.js';
 import { EVENTS_WRITTEN_CHANNEL } from './event-sequencer.js';
@@ -68,7 +69,12 @@ export async function insertVmWithOperation(
   const rows = await run.catch((err: unknown) => {
     throw placement && isUnnumbered(err) ? new NotPlaced() : err;
   });
-  const row = rows[0]!;
+  const row = rows[0];
+  // The statement always returns the VM it wrote or fails. No row back is an answer lost on the
+  // way (seen once, with a stack, while PostgreSQL restarted under load): whether it wrote is
+  // unknown, as when a connection drops before its commit is confirmed, and it is answered the
+  // same way (503, retry), never as the server's fault. In a transaction nothing is committed.
+  if (!row) throw errors.databaseUnavailable();
   const made = { vm: fromRaw(vms, row.vm), op: fromRaw(operations, row.op) };
   if (eventRows.length > 0) await announce(tx, EVENTS_WRITTEN_CHANNEL, '');
   return made;
