@@ -115,7 +115,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ? null
       : new ImageDownloader({ ...opts.image_downloads, db, store: images, notifier, logger: opts.logger, telemetry: opts.telemetry });
   const reconciler =
-    opts.reconciler === false ? null : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers, telemetry: opts.telemetry });
+    opts.reconciler === false
+      ? null
+      : new Reconciler({ ...opts.reconciler, logger: opts.logger, db, drivers, telemetry: opts.telemetry, inHand: worker?.inHand });
   worker?.start();
   reconciler?.start();
   downloader?.start();

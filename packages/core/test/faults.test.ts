@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Reconciler, silentLogger, type VmStatus, Worker } from '../src/index.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { DomainsInHand } from '../src/worker/domains-in-hand.js';
 import { vmsOfDomain } from '../src/worker/maintenance/drift.js';
 
 let cp: TestControlPlane | undefined;
@@ -246,6 +247,53 @@ describe('reconciler', () => {
     expect(off).toMatchObject({ timed_out: false, vm: { status: 'stopped', last_error: null } });
     const events = await services.vms.events(scope, a.vm.id);
     expect(events.at(-1)).toMatchObject({ type: 'vm.drift', from_status: 'running', to_status: 'stopped' });
+  });
+
+  it('holds a domain in hand from the claim of an operation on it (or its definition) until its ending is written', async () => {
+    cp = await startTestControlPlane({ worker: { max_operation_ms: 300 } });
+    const { services, scope } = cp;
+    const worker = cp.worker!;
+    // A create: its domain is in hand from its definition, while its start hangs.
+    cp.hypervisor.inject({ method: 'start_vm', kind: 'hang' });
+    const r = await services.vms.create(scope, { name: 'in-hand', start: true, ...small });
+    const host = (await services.vms.get(scope, r.vm.id)).host_id!;
+    await expect.poll(async () => worker.inHand.has(host, await cp!.domainRef(r.vm.id).catch(() => '')), { timeout: 5_000 }).toBe(true);
+    expect((await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('failed');
+    expect(worker.inHand.size).toBe(0);
+    // An operation on a VM that has its domain: from its claim.
+    const b = await services.vms.create(scope, { name: 'in-hand-too', start: true, ...small });
+    await services.operations.wait(scope, b.operation!.id, { timeout_ms: 5_000 });
+    const ref = await cp.domainRef(b.vm.id);
+    const hostB = (await services.vms.get(scope, b.vm.id)).host_id!;
+    cp.hypervisor.inject({ method: 'stop_vm', kind: 'hang' });
+    const stop = await services.vms.stop(scope, b.vm.id);
+    await expect.poll(() => worker.inHand.has(hostB, ref), { timeout: 5_000 }).toBe(true);
+    expect((await services.operations.wait(scope, stop.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('failed');
+    expect(worker.inHand.size).toBe(0);
+  });
+
+  it('leaves what the hypervisor says of a domain in hand to the operation acting on it; the periodic pass checks it after', async () => {
+    cp = await startTestControlPlane({ reconciler: false });
+    const { services, scope } = cp;
+    const r = await services.vms.create(scope, { name: 'acted-on', start: true, ...small });
+    await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
+    const ref = await cp.domainRef(r.vm.id);
+    const host = (await services.vms.get(scope, r.vm.id)).host_id!;
+    const inHand = new DomainsInHand();
+    const release = inHand.hold(host, ref);
+    const reconciler = new Reconciler({ db: cp.database.db, drivers: cp.drivers, logger: silentLogger, interval_ms: 60_000, inHand });
+    reconciler.start();
+    try {
+      // Not in hand, this crash is drift within a second (the test above); in hand, it is the operation's.
+      cp.hypervisor.crash(ref);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await services.vms.get(scope, r.vm.id)).status).toBe('running');
+      release();
+      expect((await reconciler.runOnce()).drifted).toBe(1);
+      expect((await services.vms.get(scope, r.vm.id)).status).toBe('stopped');
+    } finally {
+      await reconciler.stop();
+    }
   });
 
   it("does not move a VM by a domain event heard before the VM last changed (it was that change's doing)", async () => {

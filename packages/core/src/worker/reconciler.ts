@@ -1,6 +1,7 @@
 import type { HypervisorDriver } from '../drivers/driver.js';
 import type { Db } from '../store/database.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
+import type { DomainsInHand } from './domains-in-hand.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { expireOverdue } from './maintenance/deadlines.js';
 import { DriftWatch } from './maintenance/drift.js';
@@ -21,6 +22,12 @@ export interface ReconcilerOptions {
   logger?: Logger;
   /** Told of drift corrected and operations failed past their deadline. */
   telemetry?: Telemetry;
+  /**
+   * The domains this process's worker is acting on: a change the hypervisor reports of one of
+   * them is that operation's doing, and is not looked up (one query saved per event of every
+   * operation; the periodic pass compares each domain afterwards).
+   */
+  inHand?: DomainsInHand;
 }
 
 /**
@@ -53,6 +60,7 @@ export class Reconciler {
     if (this.timers.length > 0) return;
     for (const [hostId, driver] of this.drivers) {
       const off = driver.watch?.((change) => {
+        if (this.opts.inHand?.has(hostId, change.ref)) return;
         void this.drift
           .onDomainChange(hostId, change, new Date())
           .catch((err: unknown) => this.log.warn({ err, host: hostId }, 'reconciling a domain event failed'));

@@ -12,6 +12,7 @@ import type { OperationRow } from '../store/schema.js';
 import type { Telemetry } from '../telemetry.js';
 import { ClaimLoop } from './claim-loop.js';
 import { DatabaseQueue } from './database-queue.js';
+import { DomainsInHand } from './domains-in-hand.js';
 import { retryDelayMs, shouldRetryLater } from './driver-error-policy.js';
 import type { Ending } from './finish.js';
 import { keepLease } from './lease.js';
@@ -57,6 +58,8 @@ export interface WorkerOptions {
 export class Worker {
   readonly id: string;
   readonly queue: OperationQueue;
+  /** The domains its operations are acting on (what the hypervisor says of them meanwhile is their doing). */
+  readonly inHand = new DomainsInHand();
   private readonly drivers: Map<string, HypervisorDriver>;
   private readonly concurrency: number;
   private readonly leaseMs: number;
@@ -163,6 +166,11 @@ export class Worker {
     });
     let definedRef: string | null = null;
     const driver = op.host_id ? this.drivers.get(op.host_id) : undefined;
+    const releases: (() => void)[] = [];
+    const hold = (ref: string | null) => {
+      if (ref && op.host_id) releases.push(this.inHand.hold(op.host_id, ref));
+    };
+    hold(vm.domain_ref);
     try {
       let ending: Ending;
       if (op.attempts > this.maxAttempts) {
@@ -184,7 +192,10 @@ export class Worker {
                 () => ctl.signal.aborted,
               );
             },
-            defined: (ref) => (definedRef = ref),
+            defined: (ref) => {
+              definedRef = ref;
+              if (ref !== vm.domain_ref) hold(ref);
+            },
             transfers: this.transfers(op, ctl.signal),
           });
           ending = { result: 'succeeded', outcome };
@@ -225,6 +236,8 @@ export class Worker {
     } finally {
       clearTimeout(deadline);
       stopRenewing();
+      // Held until the ending is written (or given up): what the hypervisor said meanwhile was this operation's doing.
+      for (const release of releases) release();
     }
   }
 
