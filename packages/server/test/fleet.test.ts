@@ -91,6 +91,21 @@ async function startAgent(name: HostName) {
   return agent;
 }
 
+/** How many domain changes agents have reported, to both API processes together (their metrics). */
+async function domainChangesHeard(): Promise<number> {
+  let n = 0;
+  for (const api of apis) {
+    const res = await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(res.status).toBe(200);
+    for (const line of (await res.text()).split('\n')) {
+      if (line.startsWith('hangar_http_request_duration_seconds_count{') && line.includes('procedure="agent.domain_changed"')) {
+        n += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+    }
+  }
+  return n;
+}
+
 /** Polls until `check` holds (for what happens by time: heartbeats missed, reports arriving). */
 async function eventually<T>(what: string, read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -203,6 +218,7 @@ describe('a fleet of agents behind two API processes', () => {
     const one = admin(apis[0]!.url);
     const two = admin(apis[1]!.url);
     const { vm } = await one.createVm({ name: 'life', memory_mb: 512, disk_gb: 1 }, { wait: true });
+    const told = await domainChangesHeard();
     await two.startVm(vm.id, { wait: true });
     expect((await one.getVm(vm.id)).status).toBe('running');
     await one.pauseVm(vm.id, { wait: true });
@@ -210,6 +226,9 @@ describe('a fleet of agents behind two API processes', () => {
     await one.stopVm(vm.id, { wait: true });
     expect((await two.getVm(vm.id)).status).toBe('stopped');
     await two.deleteVm(vm.id, { wait: true });
+    // Every change of its domain was an operation's doing, seen by the agent running it: none was
+    // sent to the API to be looked up.
+    expect(await domainChangesHeard()).toBe(told);
   });
 
   it('fetches an image a VM is made from onto the agent’s host (checked, cached, private), and serves agents nothing else', async () => {

@@ -76,6 +76,9 @@ export class HostAgent {
     this.sendInventory = false;
     this.unwatch =
       this.opts.driver.watch?.((change) => {
+        // A change of a domain an operation here is acting on is that operation's doing (the API
+        // would leave it alone): not sent, one request saved per event of every operation.
+        if (this.worker.inHand.has(this.opts.host_id, change.ref)) return;
         this.opts.link
           .domainChanged({
             ref: change.ref,
