@@ -1,35 +1,45 @@
 /**
- * The domains a worker's operations are acting on, by host: from its claim (or, for a create,
- * from the moment its domain is defined) until its ending is written. What a hypervisor reports
- * about such a domain meanwhile is that operation's doing, and the reconciler leaves it alone
- * without asking the database (where the VM's running operation would tell it the same).
+ * The domains a worker's operations are acting on at their hosts, by host: from an operation's
+ * claim (or, for a create, from the moment its domain is defined) until its host's part is done
+ * or aborted. What a hypervisor reports about such a domain meanwhile is that operation's doing,
+ * and the reconciler leaves it alone without asking the database (where the VM's running
+ * operation would tell it the same).
+ *
+ * One holder per domain: a VM has one open operation at a time, so an operation claimed for a
+ * domain another one here still holds has superseded it (a force-stop or a forced delete
+ * cancelled it, or its lease ran out). The superseded one no longer counts: what the hypervisor
+ * says once the newer one is done goes to the reconciler's check, even while the older one's
+ * call has yet to return.
  */
 export class DomainsInHand {
-  /** Operations in hand per host and domain (two can overlap: a takeover, a force-stop beside a start). */
-  private readonly held = new Map<string, number>();
+  /** The current holder (a token of its own) of each held domain, by host and reference. */
+  private readonly held = new Map<string, Map<string, object>>();
 
-  /** Holds a domain; returns its release (idempotent). */
+  /** Holds a domain, superseding whoever held it; returns the release (of this hold only). */
   hold(hostId: string, ref: string): () => void {
-    const key = keyOf(hostId, ref);
-    this.held.set(key, (this.held.get(key) ?? 0) + 1);
-    let released = false;
+    let ofHost = this.held.get(hostId);
+    if (!ofHost) {
+      ofHost = new Map();
+      this.held.set(hostId, ofHost);
+    }
+    const token = {};
+    ofHost.set(ref, token);
     return () => {
-      if (released) return;
-      released = true;
-      const n = (this.held.get(key) ?? 1) - 1;
-      if (n > 0) this.held.set(key, n);
-      else this.held.delete(key);
+      const now = this.held.get(hostId);
+      if (now?.get(ref) !== token) return;
+      now.delete(ref);
+      if (now.size === 0) this.held.delete(hostId);
     };
   }
 
   has(hostId: string, ref: string): boolean {
-    return this.held.has(keyOf(hostId, ref));
+    return this.held.get(hostId)?.has(ref) ?? false;
   }
 
+  /** Domains held, over all hosts. */
   get size(): number {
-    return this.held.size;
+    let n = 0;
+    for (const ofHost of this.held.values()) n += ofHost.size;
+    return n;
   }
 }
-
-// Host ids are UUIDs (one length, no NUL): a key splits one way only, whatever the reference holds.
-const keyOf = (hostId: string, ref: string) => `${hostId}\u0000${ref}`;

@@ -44,6 +44,8 @@ export class Reconciler {
   private readonly log: Logger;
   private readonly telemetry: Telemetry;
   readonly drift: DriftWatch;
+  /** The domains this process's worker has in hand: their changes are left to the operations on them. */
+  readonly inHand: DomainsInHand | undefined;
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void)[] = [];
   private pass: Promise<unknown> = Promise.resolve();
@@ -54,13 +56,14 @@ export class Reconciler {
     this.log = opts.logger ?? consoleLogger;
     this.telemetry = opts.telemetry ?? NO_TELEMETRY;
     this.drift = new DriftWatch(this.db, this.log, this.telemetry);
+    this.inHand = opts.inHand;
   }
 
   start(): void {
     if (this.timers.length > 0) return;
     for (const [hostId, driver] of this.drivers) {
       const off = driver.watch?.((change) => {
-        if (this.opts.inHand?.has(hostId, change.ref)) return;
+        if (this.inHand?.has(hostId, change.ref)) return;
         void this.drift
           .onDomainChange(hostId, change, new Date())
           .catch((err: unknown) => this.log.warn({ err, host: hostId }, 'reconciling a domain event failed'));

@@ -58,7 +58,7 @@ export interface WorkerOptions {
 export class Worker {
   readonly id: string;
   readonly queue: OperationQueue;
-  /** The domains its operations are acting on (what the hypervisor says of them meanwhile is their doing). */
+  /** The domains its operations are acting on at their hosts (what the hypervisor says of them meanwhile is their doing). */
   readonly inHand = new DomainsInHand();
   private readonly drivers: Map<string, HypervisorDriver>;
   private readonly concurrency: number;
@@ -166,11 +166,22 @@ export class Worker {
     });
     let definedRef: string | null = null;
     const driver = op.host_id ? this.drivers.get(op.host_id) : undefined;
+    // Its domains are in hand while the host's part runs, and no longer: once it was aborted
+    // (deadline, lease lost, stopping) or is done, what the hypervisor says goes to the
+    // reconciler's own check (the VM's running operation until the ending commits, its change
+    // after that), as for any domain.
     const releases: (() => void)[] = [];
+    let letGo = false;
     const hold = (ref: string | null) => {
-      if (ref && op.host_id) releases.push(this.inHand.hold(op.host_id, ref));
+      if (ref && op.host_id && !letGo) releases.push(this.inHand.hold(op.host_id, ref));
     };
+    const letGoOfDomains = () => {
+      letGo = true;
+      for (const release of releases.splice(0)) release();
+    };
+    ctl.signal.addEventListener('abort', letGoOfDomains, { once: true });
     hold(vm.domain_ref);
+    if (ctl.signal.aborted) letGoOfDomains();
     try {
       let ending: Ending;
       if (op.attempts > this.maxAttempts) {
@@ -226,6 +237,7 @@ export class Worker {
       if (abandoned()) return;
       // The host's part is done: its slot goes to the next operation while this one's ending is written.
       free();
+      letGoOfDomains();
       const ended = await this.finishOnceReachable(op, ending, ctl.signal);
       if (ended === false && op.action === 'create' && definedRef && driver) {
         // Cancelled while defining: nobody else knows this domain, so remove it.
@@ -236,8 +248,8 @@ export class Worker {
     } finally {
       clearTimeout(deadline);
       stopRenewing();
-      // Held until the ending is written (or given up): what the hypervisor said meanwhile was this operation's doing.
-      for (const release of releases) release();
+      ctl.signal.removeEventListener('abort', letGoOfDomains);
+      letGoOfDomains();
     }
   }
 
