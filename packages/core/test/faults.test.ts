@@ -276,11 +276,12 @@ describe('reconciler', () => {
   });
 
   it('lets go of a domain once its operation is aborted, before its ending is written', async () => {
-    cp = await startTestControlPlane({ worker: { max_operation_ms: 500 } });
+    // Long enough for the create and its start on a loaded machine.
+    cp = await startTestControlPlane({ worker: { max_operation_ms: 1_500 } });
     const { services, scope } = cp;
     const worker = cp.worker!;
     const r = await services.vms.create(scope, { name: 'let-go', start: true, ...small });
-    await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
+    expect((await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('succeeded');
     const ref = await cp.domainRef(r.vm.id);
     const host = (await services.vms.get(scope, r.vm.id)).host_id!;
     // The stop hangs until its deadline; then asking the host what it shows (for the ending) hangs too.
@@ -289,7 +290,7 @@ describe('reconciler', () => {
     const stop = await services.vms.stop(scope, r.vm.id);
     await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(true);
     // Aborted at its deadline and not yet ended: what the hypervisor says is the reconciler's again.
-    await expect.poll(() => worker.inHand.has(host, ref), { timeout: 3_000 }).toBe(false);
+    await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(false);
     expect((await services.operations.get(scope, stop.operation!.id)).status).toBe('running');
     cp.hypervisor.clearFaults();
     cp.hypervisor.abortPending(ref, 'the test is done waiting');
@@ -304,13 +305,15 @@ describe('reconciler', () => {
     await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
     const ref = await cp.domainRef(r.vm.id);
     const host = (await services.vms.get(scope, r.vm.id)).host_id!;
-    cp.hypervisor.setLatency(400);
+    cp.hypervisor.setLatency(1_500);
     const stop = await services.vms.stop(scope, r.vm.id);
+    // Claimed, and at the host for a while (each call takes 1.5 s).
+    await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(true);
     await cp.database.sql.begin(async (tx) => {
-      // The VM's row held: the stop's ending waits for it after the host has stopped the domain.
-      await tx`SELECT id FROM vms WHERE id = ${r.vm.id} FOR UPDATE`;
-      await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(true);
-      await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(false);
+      // The VM's row held as an ending holds it: the stop's ending waits for it once the host has
+      // stopped the domain. (FOR UPDATE would also hold back the claim's event rows, which refer to the VM.)
+      await tx`SELECT id FROM vms WHERE id = ${r.vm.id} FOR NO KEY UPDATE`;
+      await expect.poll(() => worker.inHand.has(host, ref), { timeout: 10_000 }).toBe(false);
       expect(cp!.hypervisor.mustGet(ref).state).toBe('shutoff');
       expect((await tx`SELECT status FROM operations WHERE id = ${stop.operation!.id}`)[0]!.status).toBe('running');
     });
@@ -330,13 +333,22 @@ describe('reconciler', () => {
     const inHand = new DomainsInHand();
     const release = inHand.hold(host, ref);
     const reconciler = new Reconciler({ db: cp.database.db, drivers: cp.drivers, logger: silentLogger, interval_ms: 60_000, inHand });
+    // Which domains' changes the reconciler looked up.
+    const lookedUp: string[] = [];
+    const onDomainChange = reconciler.drift.onDomainChange.bind(reconciler.drift);
+    reconciler.drift.onDomainChange = (hostId, change, at) => {
+      lookedUp.push(change.ref);
+      return onDomainChange(hostId, change, at);
+    };
     reconciler.start();
     try {
       // Not in hand, a crash is drift within a second (the other VM's, and the test above); in
-      // hand, it is the operation's. The other's, heard after it, is handled before this is read.
+      // hand, it is the operation's, and is not looked up.
+      const otherRef = await cp.domainRef(other.vm.id);
       cp.hypervisor.crash(ref);
-      cp.hypervisor.crash(await cp.domainRef(other.vm.id));
+      cp.hypervisor.crash(otherRef);
       expect(await services.vms.wait(scope, other.vm.id, 'stopped', { timeout_ms: 5_000 })).toMatchObject({ timed_out: false });
+      expect(lookedUp).toEqual([otherRef]);
       expect((await services.vms.get(scope, r.vm.id)).status).toBe('running');
       release();
       expect((await reconciler.runOnce()).drifted).toBe(1);
