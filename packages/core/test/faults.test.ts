@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Reconciler, silentLogger, type VmStatus, Worker } from '../src/index.js';
 import { startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
-import { DomainsInHand } from '../src/worker/domains-in-hand.js';
 import { vmsOfDomain } from '../src/worker/maintenance/drift.js';
 
 let cp: TestControlPlane | undefined;
@@ -247,115 +246,6 @@ describe('reconciler', () => {
     expect(off).toMatchObject({ timed_out: false, vm: { status: 'stopped', last_error: null } });
     const events = await services.vms.events(scope, a.vm.id);
     expect(events.at(-1)).toMatchObject({ type: 'vm.drift', from_status: 'running', to_status: 'stopped' });
-  });
-
-  it('holds a domain in hand from the claim of an operation on it (or its definition) until its part at the host ends', async () => {
-    // Long enough for a create's definition and checkpoint on a loaded machine, before its start hangs.
-    cp = await startTestControlPlane({ worker: { max_operation_ms: 1_500 } });
-    const { services, scope } = cp;
-    const worker = cp.worker!;
-    // The reconciler of the process is the one that leaves those domains alone.
-    expect(cp.reconciler!.inHand).toBe(worker.inHand);
-    // A create: its domain is in hand from its definition, while its start hangs.
-    cp.hypervisor.inject({ method: 'start_vm', kind: 'hang' });
-    const r = await services.vms.create(scope, { name: 'in-hand', start: true, ...small });
-    const host = (await services.vms.get(scope, r.vm.id)).host_id!;
-    await expect.poll(async () => worker.inHand.has(host, await cp!.domainRef(r.vm.id).catch(() => '')), { timeout: 5_000 }).toBe(true);
-    expect((await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('failed');
-    expect(worker.inHand.size).toBe(0);
-    // An operation on a VM that has its domain: from its claim.
-    const b = await services.vms.create(scope, { name: 'in-hand-too', start: true, ...small });
-    await services.operations.wait(scope, b.operation!.id, { timeout_ms: 5_000 });
-    const ref = await cp.domainRef(b.vm.id);
-    const hostB = (await services.vms.get(scope, b.vm.id)).host_id!;
-    cp.hypervisor.inject({ method: 'stop_vm', kind: 'hang' });
-    const stop = await services.vms.stop(scope, b.vm.id);
-    await expect.poll(() => worker.inHand.has(hostB, ref), { timeout: 5_000 }).toBe(true);
-    expect((await services.operations.wait(scope, stop.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('failed');
-    expect(worker.inHand.size).toBe(0);
-  });
-
-  it('lets go of a domain once its operation is aborted, before its ending is written', async () => {
-    // Long enough for the create and its start on a loaded machine.
-    cp = await startTestControlPlane({ worker: { max_operation_ms: 1_500 } });
-    const { services, scope } = cp;
-    const worker = cp.worker!;
-    const r = await services.vms.create(scope, { name: 'let-go', start: true, ...small });
-    expect((await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('succeeded');
-    const ref = await cp.domainRef(r.vm.id);
-    const host = (await services.vms.get(scope, r.vm.id)).host_id!;
-    // The stop hangs until its deadline; then asking the host what it shows (for the ending) hangs too.
-    cp.hypervisor.inject({ method: 'stop_vm', kind: 'hang' });
-    cp.hypervisor.inject({ method: 'get_vm', kind: 'hang', times: 10 });
-    const stop = await services.vms.stop(scope, r.vm.id);
-    await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(true);
-    // Aborted at its deadline and not yet ended: what the hypervisor says is the reconciler's again.
-    await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(false);
-    expect((await services.operations.get(scope, stop.operation!.id)).status).toBe('running');
-    cp.hypervisor.clearFaults();
-    cp.hypervisor.abortPending(ref, 'the test is done waiting');
-    expect((await services.operations.wait(scope, stop.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('failed');
-  });
-
-  it('lets go of a domain once its part at the host is done, while its ending waits to be written', async () => {
-    cp = await startTestControlPlane();
-    const { services, scope } = cp;
-    const worker = cp.worker!;
-    const r = await services.vms.create(scope, { name: 'done-at-host', start: true, ...small });
-    await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
-    const ref = await cp.domainRef(r.vm.id);
-    const host = (await services.vms.get(scope, r.vm.id)).host_id!;
-    cp.hypervisor.setLatency(1_500);
-    const stop = await services.vms.stop(scope, r.vm.id);
-    // Claimed, and at the host for a while (each call takes 1.5 s).
-    await expect.poll(() => worker.inHand.has(host, ref), { timeout: 5_000 }).toBe(true);
-    await cp.database.sql.begin(async (tx) => {
-      // The VM's row held as an ending holds it: the stop's ending waits for it once the host has
-      // stopped the domain. (FOR UPDATE would also hold back the claim's event rows, which refer to the VM.)
-      await tx`SELECT id FROM vms WHERE id = ${r.vm.id} FOR NO KEY UPDATE`;
-      await expect.poll(() => worker.inHand.has(host, ref), { timeout: 10_000 }).toBe(false);
-      expect(cp!.hypervisor.mustGet(ref).state).toBe('shutoff');
-      expect((await tx`SELECT status FROM operations WHERE id = ${stop.operation!.id}`)[0]!.status).toBe('running');
-    });
-    cp.hypervisor.setLatency(0);
-    expect((await services.operations.wait(scope, stop.operation!.id, { timeout_ms: 5_000 })).operation.status).toBe('succeeded');
-  });
-
-  it('leaves what the hypervisor says of a domain in hand to the operation acting on it; the periodic pass checks it after', async () => {
-    cp = await startTestControlPlane({ reconciler: false });
-    const { services, scope } = cp;
-    const r = await services.vms.create(scope, { name: 'acted-on', start: true, ...small });
-    const other = await services.vms.create(scope, { name: 'not-acted-on', start: true, ...small });
-    await services.operations.wait(scope, r.operation!.id, { timeout_ms: 5_000 });
-    await services.operations.wait(scope, other.operation!.id, { timeout_ms: 5_000 });
-    const ref = await cp.domainRef(r.vm.id);
-    const host = (await services.vms.get(scope, r.vm.id)).host_id!;
-    const inHand = new DomainsInHand();
-    const release = inHand.hold(host, ref);
-    const reconciler = new Reconciler({ db: cp.database.db, drivers: cp.drivers, logger: silentLogger, interval_ms: 60_000, inHand });
-    // Which domains' changes the reconciler looked up.
-    const lookedUp: string[] = [];
-    const onDomainChange = reconciler.drift.onDomainChange.bind(reconciler.drift);
-    reconciler.drift.onDomainChange = (hostId, change, at) => {
-      lookedUp.push(change.ref);
-      return onDomainChange(hostId, change, at);
-    };
-    reconciler.start();
-    try {
-      // Not in hand, a crash is drift within a second (the other VM's, and the test above); in
-      // hand, it is the operation's, and is not looked up.
-      const otherRef = await cp.domainRef(other.vm.id);
-      cp.hypervisor.crash(ref);
-      cp.hypervisor.crash(otherRef);
-      expect(await services.vms.wait(scope, other.vm.id, 'stopped', { timeout_ms: 5_000 })).toMatchObject({ timed_out: false });
-      expect(lookedUp).toEqual([otherRef]);
-      expect((await services.vms.get(scope, r.vm.id)).status).toBe('running');
-      release();
-      expect((await reconciler.runOnce()).drifted).toBe(1);
-      expect((await services.vms.get(scope, r.vm.id)).status).toBe('stopped');
-    } finally {
-      await reconciler.stop();
-    }
   });
 
   it("does not move a VM by a domain event heard before the VM last changed (it was that change's doing)", async () => {

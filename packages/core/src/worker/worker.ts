@@ -205,7 +205,7 @@ export class Worker {
             },
             defined: (ref) => {
               definedRef = ref;
-              if (ref !== vm.domain_ref) hold(ref);
+              hold(ref);
             },
             transfers: this.transfers(op, ctl.signal),
           });
