@@ -1,5 +1,6 @@
 import type { Principal } from '../domain/auth.js';
 import type { Db } from '../store/database.js';
+import { perDatabase } from '../store/per-database.js';
 
 /**
  * Principals of recently used API keys, for a moment: authenticating every request with a
@@ -10,16 +11,7 @@ export const API_KEY_CACHE_TTL_MS = 2_000;
 const MAX_ENTRIES = 10_000;
 
 type Entry = { principal: Principal; until: number };
-const caches = new WeakMap<Db, Map<string, Entry>>();
-
-function cacheOf(db: Db): Map<string, Entry> {
-  let c = caches.get(db);
-  if (!c) {
-    c = new Map();
-    caches.set(db, c);
-  }
-  return c;
-}
+const cacheOf = perDatabase(() => new Map<string, Entry>());
 
 export function cachedPrincipal(db: Db, keyHash: string): Principal | null {
   const c = cacheOf(db);

@@ -7,16 +7,23 @@ import type { OperationPage } from '../domain/requests.js';
 import type { Db } from '../store/database.js';
 import { toOperation } from '../store/mappers.js';
 import { newestFirst } from '../store/order.js';
+import { perDatabase } from '../store/per-database.js';
 import { operations } from '../store/schema.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parse, parseId } from './validate.js';
 
-export async function getOperation(db: Db, scope: Scope, id: string): Promise<Operation> {
-  const opId = parseId(id, 'operation id');
-  const [row] = await db
+// Read by every caller waiting on an operation, at each change of it: built once per database.
+const operationById = perDatabase((db) =>
+  db
     .select()
     .from(operations)
-    .where(and(eq(operations.id, opId), eq(operations.project_id, scope.project_id)));
+    .where(and(eq(operations.id, sql.placeholder('id')), eq(operations.project_id, sql.placeholder('project_id'))))
+    .prepare('hangar_operation_by_id'),
+);
+
+export async function getOperation(db: Db, scope: Scope, id: string): Promise<Operation> {
+  const opId = parseId(id, 'operation id');
+  const [row] = await operationById(db).execute({ id: opId, project_id: scope.project_id });
   if (!row) throw errors.operationNotFound(opId);
   return toOperation(row);
 }

@@ -9,6 +9,7 @@ import type { Db, Tx } from '../store/database.js';
 import { vmGpuModelIs } from '../store/gpu-rows.js';
 import { toVm } from '../store/mappers.js';
 import { newestFirst } from '../store/order.js';
+import { perDatabase } from '../store/per-database.js';
 import { hosts, type VmRow, vms } from '../store/schema.js';
 import { lockVm } from '../store/vm-rows.js';
 import { CountPlans } from './count-plans.js';
@@ -28,24 +29,19 @@ export async function requireVm(tx: Tx, scope: Scope, id: string, lock = false):
   return row;
 }
 
-function prepareVmById(db: Db) {
-  return db
+// The hottest read: its SQL is built once per database instead of on every call.
+const vmById = perDatabase((db) =>
+  db
     .select()
     .from(vms)
     .where(and(eq(vms.id, sql.placeholder('id')), eq(vms.project_id, sql.placeholder('project_id'))))
-    .prepare('hangar_vm_by_id');
-}
-// The hottest read: its SQL is built once per database instead of on every call.
-const vmById = new WeakMap<Db, ReturnType<typeof prepareVmById>>();
+    .prepare('hangar_vm_by_id'),
+);
 
 /** Deleted VMs stay readable by id. */
 export async function getVm(db: Db, scope: Scope, id: string): Promise<Vm> {
   const vmId = parseId(id, 'vm id');
-  let q = vmById.get(db);
-  if (!q) {
-    q = prepareVmById(db);
-    vmById.set(db, q);
-  }
+  const q = vmById(db);
   const [row] = await q.execute({ id: vmId, project_id: scope.project_id });
   if (!row) throw errors.vmNotFound(vmId);
   return toVm(row);
@@ -127,16 +123,7 @@ async function countMatches(db: Db, where: SQL, plan: CountPlan): Promise<{ n: n
 }
 
 /** How each database's listings were counted lately (a process may use more than one: tests do). */
-const countPlansOf = new WeakMap<Db, CountPlans<CountPlan>>();
-
-function countPlans(db: Db): CountPlans<CountPlan> {
-  let plans = countPlansOf.get(db);
-  if (!plans) {
-    plans = new CountPlans<CountPlan>();
-    countPlansOf.set(db, plans);
-  }
-  return plans;
-}
+const countPlans = perDatabase(() => new CountPlans<CountPlan>());
 
 /** Turns a filter into its SQL text and values (the same for every database: no casing is configured). */
 const dialect = new PgDialect();
