@@ -110,7 +110,7 @@ export async function beginAction(
       : {}),
   });
   const during = r.during!;
-  const updated = await changeVm(tx, vm, { status: during, current_operation_id: op.id }, { operation_id: op.id });
+  const updated = await changeVm(tx, vm, { status: during, current_operation_id: op.id }, { operation_id: op.id, operation_open: true });
   const base = { vm_id: vm.id, project_id: vm.project_id };
   await appendEvents(tx, [
     ...(decision.preempt && inFlight

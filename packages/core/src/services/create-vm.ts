@@ -190,7 +190,7 @@ async function writeVm(
     placed ? undefined : (bind) => bindReservation(tx, resources, request, bind),
     { unlessQuota: how.alone },
   );
-  await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
+  await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning', operation_open: true });
   await notifyWork(tx, vm.host_id);
   return { vm: toVm(vm), operation: toOperation(op) };
 }

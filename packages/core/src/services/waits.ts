@@ -4,6 +4,7 @@ import { isFinished, type Operation } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import { VmStatus } from '../domain/status.js';
 import type { Vm } from '../domain/vm.js';
+import type { ChangeNotice } from '../store/notifier.js';
 import type { ServiceDeps } from './context.js';
 import { getImage } from './images.js';
 import { getOperation } from './operations.js';
@@ -20,8 +21,10 @@ export type WaitOptions = z.input<typeof WaitOptions> & { signal?: AbortSignal }
 const FALLBACK_POLL_MS = 15_000;
 
 /**
- * Re-reads with `check` each time `id` changes (LISTEN/NOTIFY), until it reports done, the
- * timeout passes or the signal aborts. Returns the last value read.
+ * Re-reads with `check` each time `id` changes (LISTEN/NOTIFY) in a way that `mayEnd` says could
+ * end the wait, until it reports done, the timeout passes or the signal aborts. Returns the last
+ * value read. `mayEnd` saves a read per change that cannot (a VM passing through a status not
+ * waited for): every change announces itself, so the one that ends the wait is read when it comes.
  */
 async function waitUntil<T>(
   deps: ServiceDeps,
@@ -29,11 +32,13 @@ async function waitUntil<T>(
   check: () => Promise<{ value: T; done: boolean }>,
   timeoutMs: number,
   signal?: AbortSignal,
+  mayEnd: (notice: ChangeNotice) => boolean = () => true,
 ): Promise<{ value: T; timed_out: boolean }> {
   if (!deps.notifier) throw new Error('waiting needs a Notifier in the service dependencies');
   let wake: () => void = () => {};
   let changed = false;
-  const unsubscribe = deps.notifier.subscribe(id, () => {
+  const unsubscribe = deps.notifier.subscribe(id, (notice) => {
+    if (!mayEnd(notice)) return;
     changed = true;
     wake();
   });
@@ -81,11 +86,14 @@ export async function waitForOperation(
     },
     timeout_ms,
     opts.signal,
+    // A change that leaves the operation open (its queueing) ends no wait for it.
+    (n) => !(n.operation_id === opId && n.operation_open),
   );
   return { operation: r.value, timed_out: r.timed_out };
 }
 
 const TargetStatus = z.union([VmStatus, z.array(VmStatus).min(1)]);
+const VM_STATUS_SET: ReadonlySet<string> = new Set(VmStatus.options);
 
 /**
  * Resolves once the VM is in `status` (or one of several), or at the timeout. A deleted VM
@@ -110,6 +118,9 @@ export async function waitForVm(
     },
     timeout_ms,
     opts.signal,
+    // A change of this VM to a status not waited for ends no wait; anything else is read
+    // (a resync after a reconnect, a notice of another kind).
+    (n) => n.vm_id !== vmId || !VM_STATUS_SET.has(n.status) || targets.includes(n.status as VmStatus) || n.status === 'deleted',
   );
   return { vm: r.value, timed_out: r.timed_out };
 }

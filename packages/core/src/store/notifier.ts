@@ -12,6 +12,11 @@ export interface ChangeNotice {
   vm_id: string;
   operation_id: string | null;
   status: string;
+  /**
+   * The operation named is still open (queued or running) after this change: a caller waiting
+   * for it to finish has nothing to read again. Absent: it may have finished.
+   */
+  operation_open?: true;
 }
 
 /** Announces a change, delivered once (and only if) the transaction commits (`announce`). */

@@ -1,7 +1,7 @@
 import { and, eq, getTableName, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { VmStatus } from '../domain/status.js';
 import { sqlState, type Tx } from './database.js';
-import { notifyChange } from './notifier.js';
+import { type ChangeNotice, notifyChange } from './notifier.js';
 import { projectQuotas, projects, type VmRow, vms } from './schema.js';
 
 /**
@@ -94,9 +94,14 @@ export function changedVm(patch: VmPatch, now = new Date()) {
  * Writes a change to a locked VM: its version goes up, and waiters on the VM (and on
  * `operation_id`, when given) are woken at commit.
  */
-export async function changeVm(tx: Tx, vm: Pick<VmRow, 'id'>, patch: VmPatch, notice: { operation_id: string | null }): Promise<VmRow> {
+export async function changeVm(
+  tx: Tx,
+  vm: Pick<VmRow, 'id'>,
+  patch: VmPatch,
+  notice: Pick<ChangeNotice, 'operation_id' | 'operation_open'>,
+): Promise<VmRow> {
   const [row] = await tx.update(vms).set(changedVm(patch)).where(eq(vms.id, vm.id)).returning();
-  await notifyChange(tx, { vm_id: row!.id, operation_id: notice.operation_id, status: row!.status as VmStatus });
+  await notifyChange(tx, { ...notice, vm_id: row!.id, status: row!.status as VmStatus });
   return row!;
 }
 

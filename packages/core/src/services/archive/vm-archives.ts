@@ -441,7 +441,7 @@ export class VmArchives {
               data: { imported: true, disks: manifest.disks.map((d) => ({ name: d.name, sha256: d.sha256 })) },
             },
           ]);
-          await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning' });
+          await notifyChange(tx, { vm_id: vmId, operation_id: opId, status: 'provisioning', operation_open: true });
           // Offered before the agent can hear of it.
           withdraw = relay.offerDisks({ id: transfer, host_id: hostId }, disks);
           await notifyWork(tx, hostId);

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scope } from '../src/index.js';
+import { ensureProject } from '../src/services/projects.js';
+import { type ChangeNotice, notifyChange } from '../src/store/notifier.js';
+import { createTestDatabase, StatementLog, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+
+// A caller waiting on an operation or a VM reads it again only on a change that may end its
+// wait: every change announces itself with what it made, so one that cannot (an operation's
+// queueing, a VM passing through a status not waited for) is passed over without a read.
+
+let cp: TestControlPlane;
+let scope: Scope;
+const log = new StatementLog();
+/** Statements logged meanwhile; `log.during` collects them until `run` settles. */
+let sent: Promise<string[]> = Promise.resolve([]);
+let release: () => void = () => {};
+/** Starts collecting statements; `stop` returns what was sent since. */
+function collect() {
+  sent = log.during(() => new Promise<void>((r) => (release = r)));
+  return async () => {
+    release();
+    return sent;
+  };
+}
+const readsOf = (table: string, statements: string[]) =>
+  statements.filter((s) => /^select /i.test(s) && s.includes(`from "${table}"`)).length;
+const tick = (ms = 400) => new Promise((r) => setTimeout(r, ms));
+const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
+
+beforeAll(async () => {
+  const database = await createTestDatabase({ onStatement: log.onStatement });
+  cp = await startTestControlPlane({ database, worker: false, reconciler: false });
+  scope = { project_id: (await ensureProject(database.db, 'wait-reads')).id, actor: 'test' };
+});
+afterAll(async () => {
+  await cp?.shutdown();
+  await cp?.database.close();
+});
+
+const announce = (notice: ChangeNotice) => notifyChange(cp.database.db, notice);
+
+describe('a caller waiting', () => {
+  /** Waits on the operation just queued (its own notice still on its way) and ends it by hand. */
+  async function waitOnQueued(vmId: string, opId: string) {
+    const stop = collect();
+    const waited = cp.services.operations.wait(scope, opId, { timeout_ms: 20_000 });
+    // The queueing's own notice, and another like it: the operation is still open.
+    await announce({ vm_id: vmId, operation_id: opId, status: 'provisioning', operation_open: true });
+    await tick();
+    // Finished without a word: no notice has said so yet, so nothing is read.
+    await cp.database.sql`UPDATE operations SET status = 'failed', error = 'by hand', finished_at = now() WHERE id = ${opId}`;
+    await announce({ vm_id: vmId, operation_id: opId, status: 'provisioning', operation_open: true });
+    await tick();
+    let ended = false;
+    void waited.then(() => (ended = true));
+    await tick(100);
+    expect(ended).toBe(false);
+    // A change that may have ended it (an ending's notice says nothing of the operation being open).
+    await announce({ vm_id: vmId, operation_id: opId, status: 'error' });
+    const r = await waited;
+    expect(r).toMatchObject({ timed_out: false, operation: { id: opId, status: 'failed' } });
+    // Once when the wait began, once at the change that ended it.
+    expect(readsOf('operations', await stop())).toBe(2);
+  }
+
+  it('on an operation reads it again when it may have finished, not at its queueing (a create)', async () => {
+    const made = await cp.services.vms.create(scope, { name: 'waited-op', ...small });
+    await waitOnQueued(made.vm.id, made.operation!.id);
+  });
+
+  it('on an operation reads it again when it may have finished, not at its queueing (an action on a VM)', async () => {
+    const made = await cp.services.vms.create(scope, { name: 'waited-start', ...small });
+    await cp.database.sql`UPDATE operations SET status = 'succeeded', finished_at = now() WHERE id = ${made.operation!.id}`;
+    await cp.database.sql`UPDATE vms SET status = 'stopped', current_operation_id = NULL WHERE id = ${made.vm.id}`;
+    const started = await cp.services.vms.start(scope, made.vm.id);
+    await waitOnQueued(made.vm.id, started.operation!.id);
+  });
+
+  it('on a VM reads it again at a change to a status waited for, or of an unknown kind', async () => {
+    const made = await cp.services.vms.create(scope, { name: 'waited-vm', ...small });
+    const id = made.vm.id;
+    await cp.database.sql`UPDATE vms SET status = 'stopped' WHERE id = ${id}`;
+    const stop = collect();
+    const waited = cp.services.vms.wait(scope, id, ['running', 'paused'], { timeout_ms: 20_000 });
+    await tick();
+    // Passing through statuses not waited for: no read.
+    await announce({ vm_id: id, operation_id: null, status: 'starting' });
+    await announce({ vm_id: id, operation_id: null, status: 'stopped' });
+    await tick();
+    let ended = false;
+    void waited.then(() => (ended = true));
+    // Said to be running (the row says otherwise: a notice is a wake-up, the row is the answer): read, and waiting goes on.
+    await announce({ vm_id: id, operation_id: null, status: 'running' });
+    await tick();
+    expect(ended).toBe(false);
+    // A resync after a reconnect names no status: read.
+    await announce({ vm_id: id, operation_id: null, status: 'resync' });
+    await tick();
+    expect(ended).toBe(false);
+    await cp.database.sql`UPDATE vms SET status = 'paused' WHERE id = ${id}`;
+    await announce({ vm_id: id, operation_id: null, status: 'paused' });
+    const r = await waited;
+    expect(r).toMatchObject({ timed_out: false, vm: { id, status: 'paused' } });
+    // At the start, 'running', the resync and 'paused'.
+    expect(readsOf('vms', await stop())).toBe(4);
+  });
+});
