@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../src/index.js';
 import { ensureProject } from '../src/services/projects.js';
 import { type ChangeNotice, notifyChange } from '../src/store/notifier.js';
-import { createTestDatabase, StatementLog, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
+import { createTestDatabase, startTestControlPlane, type TestControlPlane } from '../src/testing/index.js';
 
 // A caller waiting on an operation or a VM reads it again only on a change that may end its
 // wait: every change announces itself with what it made, so one that cannot (an operation's
@@ -10,25 +10,16 @@ import { createTestDatabase, StatementLog, startTestControlPlane, type TestContr
 
 let cp: TestControlPlane;
 let scope: Scope;
-const log = new StatementLog();
-/** Statements logged meanwhile; `log.during` collects them until `run` settles. */
-let sent: Promise<string[]> = Promise.resolve([]);
-let release: () => void = () => {};
-/** Starts collecting statements; `stop` returns what was sent since. */
-function collect() {
-  sent = log.during(() => new Promise<void>((r) => (release = r)));
-  return async () => {
-    release();
-    return sent;
-  };
-}
-const readsOf = (table: string, statements: string[]) =>
-  statements.filter((s) => /^select /i.test(s) && s.includes(`from "${table}"`)).length;
+/** Every statement sent, as it is sent. */
+const sent: string[] = [];
+const readsOf = (table: string) => sent.filter((s) => /^select /i.test(s.trim()) && s.includes(`from "${table}"`)).length;
 const tick = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
+/** Past the fallback re-check (15 s): a wait still going then was woken by nothing. */
+const WAIT_MS = 20_000;
 
 beforeAll(async () => {
-  const database = await createTestDatabase({ onStatement: log.onStatement });
+  const database = await createTestDatabase({ onStatement: (q) => sent.push(q) });
   cp = await startTestControlPlane({ database, worker: false, reconciler: false });
   scope = { project_id: (await ensureProject(database.db, 'wait-reads')).id, actor: 'test' };
 });
@@ -38,12 +29,22 @@ afterAll(async () => {
 });
 
 const announce = (notice: ChangeNotice) => notifyChange(cp.database.db, notice);
+/** Waits for `table` to have been read `n` times in all (each wake-up's read, one at a time). */
+const readsReach = (table: string, n: number) => expect.poll(() => readsOf(table), { timeout: 10_000 }).toBe(n);
+/** Settles `waited` within 5 s of the notice that ends it: woken by that notice, not the fallback re-check. */
+async function promptly<T>(waited: Promise<T>): Promise<T> {
+  const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not woken by its notice')), 5_000));
+  return Promise.race([waited, late]);
+}
 
 describe('a caller waiting', () => {
   /** Waits on the operation just queued (its own notice still on its way) and ends it by hand. */
   async function waitOnQueued(vmId: string, opId: string) {
-    const stop = collect();
-    const waited = cp.services.operations.wait(scope, opId, { timeout_ms: 20_000 });
+    const before = readsOf('operations');
+    const waited = cp.services.operations.wait(scope, opId, { timeout_ms: WAIT_MS });
+    let ended = false;
+    void waited.then(() => (ended = true));
+    await readsReach('operations', before + 1);
     // The queueing's own notice, and another like it: the operation is still open.
     await announce({ vm_id: vmId, operation_id: opId, status: 'provisioning', operation_open: true });
     await tick();
@@ -51,16 +52,13 @@ describe('a caller waiting', () => {
     await cp.database.sql`UPDATE operations SET status = 'failed', error = 'by hand', finished_at = now() WHERE id = ${opId}`;
     await announce({ vm_id: vmId, operation_id: opId, status: 'provisioning', operation_open: true });
     await tick();
-    let ended = false;
-    void waited.then(() => (ended = true));
-    await tick(100);
     expect(ended).toBe(false);
+    expect(readsOf('operations')).toBe(before + 1);
     // A change that may have ended it (an ending's notice says nothing of the operation being open).
     await announce({ vm_id: vmId, operation_id: opId, status: 'error' });
-    const r = await waited;
-    expect(r).toMatchObject({ timed_out: false, operation: { id: opId, status: 'failed' } });
+    expect(await promptly(waited)).toMatchObject({ timed_out: false, operation: { id: opId, status: 'failed' } });
     // Once when the wait began, once at the change that ended it.
-    expect(readsOf('operations', await stop())).toBe(2);
+    expect(readsOf('operations')).toBe(before + 2);
   }
 
   it('on an operation reads it again when it may have finished, not at its queueing (a create)', async () => {
@@ -80,28 +78,26 @@ describe('a caller waiting', () => {
     const made = await cp.services.vms.create(scope, { name: 'waited-vm', ...small });
     const id = made.vm.id;
     await cp.database.sql`UPDATE vms SET status = 'stopped' WHERE id = ${id}`;
-    const stop = collect();
-    const waited = cp.services.vms.wait(scope, id, ['running', 'paused'], { timeout_ms: 20_000 });
-    await tick();
+    const before = readsOf('vms');
+    const waited = cp.services.vms.wait(scope, id, ['running', 'paused'], { timeout_ms: WAIT_MS });
+    let ended = false;
+    void waited.then(() => (ended = true));
+    await readsReach('vms', before + 1);
     // Passing through statuses not waited for: no read.
     await announce({ vm_id: id, operation_id: null, status: 'starting' });
     await announce({ vm_id: id, operation_id: null, status: 'stopped' });
     await tick();
-    let ended = false;
-    void waited.then(() => (ended = true));
+    expect(readsOf('vms')).toBe(before + 1);
     // Said to be running (the row says otherwise: a notice is a wake-up, the row is the answer): read, and waiting goes on.
     await announce({ vm_id: id, operation_id: null, status: 'running' });
-    await tick();
-    expect(ended).toBe(false);
+    await readsReach('vms', before + 2);
     // A resync after a reconnect names no status: read.
     await announce({ vm_id: id, operation_id: null, status: 'resync' });
-    await tick();
+    await readsReach('vms', before + 3);
     expect(ended).toBe(false);
     await cp.database.sql`UPDATE vms SET status = 'paused' WHERE id = ${id}`;
     await announce({ vm_id: id, operation_id: null, status: 'paused' });
-    const r = await waited;
-    expect(r).toMatchObject({ timed_out: false, vm: { id, status: 'paused' } });
-    // At the start, 'running', the resync and 'paused'.
-    expect(readsOf('vms', await stop())).toBe(4);
+    expect(await promptly(waited)).toMatchObject({ timed_out: false, vm: { id, status: 'paused' } });
+    expect(readsOf('vms')).toBe(before + 4);
   });
 });

@@ -11,6 +11,13 @@ export interface ChangeNotice {
   /** The VM that changed; for an image's change, the image's id. */
   vm_id: string;
   operation_id: string | null;
+  /**
+   * The VM's status once the change committed, or no VM status at all (an image's, `resync`
+   * after a reconnect, `cancelled` for an operation preempted): a caller waiting for a VM's
+   * status reads the row at a notice of a status it waits for, `deleted`, or no VM status, and
+   * at no other (`services/waits.ts`). A notice giving a VM status the VM does not then have
+   * would keep such a caller waiting.
+   */
   status: string;
   /**
    * The operation named is still open (queued or running) after this change: a caller waiting
