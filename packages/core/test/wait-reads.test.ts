@@ -74,6 +74,42 @@ describe('a caller waiting', () => {
     await waitOnQueued(made.vm.id, started.operation!.id);
   });
 
+  it('for an outcome (wait: true) reads the operation and its VM together, the VM as the operation ended', async () => {
+    const made = await cp.services.vms.create(scope, { name: 'waited-outcome', ...small });
+    const opId = made.operation!.id;
+    const ops = readsOf('operations');
+    const vmReads = readsOf('vms');
+    const waited = cp.services.operations.outcome(scope, opId, { timeout_ms: WAIT_MS });
+    await readsReach('operations', ops + 1);
+    await announce({ vm_id: made.vm.id, operation_id: opId, status: 'provisioning', operation_open: true });
+    await tick();
+    await cp.database.sql.begin(async (tx) => {
+      await tx`UPDATE operations SET status = 'succeeded', finished_at = now() WHERE id = ${opId}`;
+      await tx`UPDATE vms SET status = 'stopped', current_operation_id = NULL, version = version + 1 WHERE id = ${made.vm.id}`;
+    });
+    await announce({ vm_id: made.vm.id, operation_id: opId, status: 'stopped' });
+    expect(await promptly(waited)).toMatchObject({
+      timed_out: false,
+      operation: { id: opId, status: 'succeeded' },
+      vm: { id: made.vm.id, status: 'stopped', version: made.vm.version + 1, current_operation_id: null },
+    });
+    // Two statements in all, each reading both.
+    expect(readsOf('operations')).toBe(ops + 2);
+    expect(readsOf('vms')).toBe(vmReads);
+  });
+
+  it('for an outcome that times out answers with the VM as it is then, not as it was last read', async () => {
+    const made = await cp.services.vms.create(scope, { name: 'outcome-late', ...small });
+    const waited = cp.services.operations.outcome(scope, made.operation!.id, { timeout_ms: 1_000 });
+    await tick();
+    await cp.database.sql`UPDATE vms SET labels = '{"changed": "meanwhile"}' WHERE id = ${made.vm.id}`;
+    expect(await waited).toMatchObject({
+      timed_out: true,
+      operation: { id: made.operation!.id, status: 'pending' },
+      vm: { id: made.vm.id, labels: { changed: 'meanwhile' } },
+    });
+  });
+
   it('on a VM reads it again at a change to a status waited for, or of an unknown kind', async () => {
     const made = await cp.services.vms.create(scope, { name: 'waited-vm', ...small });
     const id = made.vm.id;

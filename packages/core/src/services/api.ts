@@ -75,6 +75,8 @@ export interface Services {
     get(scope: Scope, id: string): Promise<Operation>;
     list(scope: Scope, query?: ListOperationsQuery): Promise<z.infer<typeof OperationPage>>;
     wait(scope: Scope, id: string, opts?: WaitCallOptions): Promise<{ operation: Operation; timed_out: boolean }>;
+    /** `wait`, answered with the operation's VM as well (as it is once the operation has finished, or at the timeout). */
+    outcome(scope: Scope, id: string, opts?: WaitCallOptions): Promise<{ operation: Operation; vm: Vm; timed_out: boolean }>;
   };
   events: {
     /** The watch stream: checked, then replayed from the filter's `after` and live until `signal` aborts. */

@@ -24,7 +24,7 @@ import { updateVm } from './update-vm.js';
 import { createUser, listUsers } from './users.js';
 import { attachIso, ejectIso } from './vm-media.js';
 import { getVm, listVms } from './vm-queries.js';
-import { waitForImage, waitForOperation, waitForVm } from './waits.js';
+import { waitForImage, waitForOperation, waitForOutcome, waitForVm } from './waits.js';
 import { openWatch } from './watch.js';
 
 type Tail<F> = F extends (db: never, ...rest: infer R) => infer O ? (...args: R) => O : never;
@@ -92,6 +92,7 @@ export function createServices(deps: ServiceDeps): Services {
     operations: {
       ...bind(db, { get: getOperation, list: listOperations }),
       wait: (scope, id, opts) => waitForOperation(deps, scope, id, opts),
+      outcome: (scope, id, opts) => waitForOutcome(deps, scope, id, opts),
     },
     hosts: {
       ...bind(db, { register: registerHost, list: listHosts, get: getHost, setStatus: setHostStatus }),

@@ -4,11 +4,12 @@ import { errors } from '../domain/errors.js';
 import { ListOperationsQuery, type Operation } from '../domain/operation.js';
 import type { Scope } from '../domain/project.js';
 import type { OperationPage } from '../domain/requests.js';
+import type { Vm } from '../domain/vm.js';
 import type { Db } from '../store/database.js';
-import { toOperation } from '../store/mappers.js';
+import { toOperation, toVm } from '../store/mappers.js';
 import { newestFirst } from '../store/order.js';
 import { perDatabase } from '../store/per-database.js';
-import { operations } from '../store/schema.js';
+import { operations, vms } from '../store/schema.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parse, parseId } from './validate.js';
 
@@ -20,6 +21,24 @@ const operationById = perDatabase((db) =>
     .where(and(eq(operations.id, sql.placeholder('id')), eq(operations.project_id, sql.placeholder('project_id'))))
     .prepare('hangar_operation_by_id'),
 );
+
+// An operation with its VM, in one statement: what a caller that waited for it is answered.
+const operationWithVm = perDatabase((db) =>
+  db
+    .select({ op: operations, vm: vms })
+    .from(operations)
+    .innerJoin(vms, eq(vms.id, operations.vm_id))
+    .where(and(eq(operations.id, sql.placeholder('id')), eq(operations.project_id, sql.placeholder('project_id'))))
+    .prepare('hangar_operation_with_vm'),
+);
+
+/** An operation and its VM as they are now, read together (the VM's project is its operation's). */
+export async function getOperationWithVm(db: Db, scope: Scope, id: string): Promise<{ operation: Operation; vm: Vm }> {
+  const opId = parseId(id, 'operation id');
+  const [row] = await operationWithVm(db).execute({ id: opId, project_id: scope.project_id });
+  if (!row) throw errors.operationNotFound(opId);
+  return { operation: toOperation(row.op), vm: toVm(row.vm) };
+}
 
 export async function getOperation(db: Db, scope: Scope, id: string): Promise<Operation> {
   const opId = parseId(id, 'operation id');

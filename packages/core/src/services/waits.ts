@@ -7,7 +7,7 @@ import type { Vm } from '../domain/vm.js';
 import type { ChangeNotice } from '../store/notifier.js';
 import type { ServiceDeps } from './context.js';
 import { getImage } from './images.js';
-import { getOperation } from './operations.js';
+import { getOperation, getOperationWithVm } from './operations.js';
 import { parse, parseId } from './validate.js';
 import { getVm } from './vm-queries.js';
 
@@ -68,6 +68,33 @@ async function waitUntil<T>(
   }
 }
 
+/** A change that leaves the operation open (its queueing) ends no wait for it. */
+const operationMayEnd = (opId: string) => (n: ChangeNotice) => !(n.operation_id === opId && n.operation_open);
+
+/** Reads the operation with `read` (its status given by `operation`) until it has finished, or at the timeout. */
+async function untilFinished<T>(
+  deps: ServiceDeps,
+  scope: Scope,
+  id: string,
+  opts: WaitOptions,
+  read: (db: ServiceDeps['db'], scope: Scope, opId: string) => Promise<T>,
+  operation: (value: T) => Operation,
+): Promise<{ value: T; timed_out: boolean }> {
+  const opId = parseId(id, 'operation id');
+  const { timeout_ms } = parse(WaitOptions, { timeout_ms: opts.timeout_ms }, 'wait options');
+  return waitUntil(
+    deps,
+    opId,
+    async () => {
+      const value = await read(deps.db, scope, opId);
+      return { value, done: isFinished(operation(value).status) };
+    },
+    timeout_ms,
+    opts.signal,
+    operationMayEnd(opId),
+  );
+}
+
 /** Resolves once the operation has finished (succeeded, failed or cancelled), or at the timeout. */
 export async function waitForOperation(
   deps: ServiceDeps,
@@ -75,21 +102,23 @@ export async function waitForOperation(
   id: string,
   opts: WaitOptions = {},
 ): Promise<{ operation: Operation; timed_out: boolean }> {
-  const opId = parseId(id, 'operation id');
-  const { timeout_ms } = parse(WaitOptions, { timeout_ms: opts.timeout_ms }, 'wait options');
-  const r = await waitUntil(
-    deps,
-    opId,
-    async () => {
-      const op = await getOperation(deps.db, scope, opId);
-      return { value: op, done: isFinished(op.status) };
-    },
-    timeout_ms,
-    opts.signal,
-    // A change that leaves the operation open (its queueing) ends no wait for it.
-    (n) => !(n.operation_id === opId && n.operation_open),
-  );
+  const r = await untilFinished(deps, scope, id, opts, getOperation, (op) => op);
   return { operation: r.value, timed_out: r.timed_out };
+}
+
+/**
+ * `waitForOperation`, answered with the operation's VM too, both read in the statement that
+ * sees it finished (or the one at the timeout): what `wait: true` answers with. Read apart, the
+ * VM was one more statement a wait.
+ */
+export async function waitForOutcome(
+  deps: ServiceDeps,
+  scope: Scope,
+  id: string,
+  opts: WaitOptions = {},
+): Promise<{ operation: Operation; vm: Vm; timed_out: boolean }> {
+  const r = await untilFinished(deps, scope, id, opts, getOperationWithVm, (both) => both.operation);
+  return { ...r.value, timed_out: r.timed_out };
 }
 
 const TargetStatus = z.union([VmStatus, z.array(VmStatus).min(1)]);

@@ -21,9 +21,8 @@ export async function settle(
 ): Promise<VmActionResult> {
   if (!wait || !result.operation) return result;
   const opId = result.operation.id;
-  const { operation } = await ctx.waits.hold(ctx.principal, () =>
-    ctx.services.operations.wait(ctx.scope, opId, { timeout_ms: timeoutMs, signal: waitSignal(ctx, signal) }),
+  const { operation, vm } = await ctx.waits.hold(ctx.principal, () =>
+    ctx.services.operations.outcome(ctx.scope, opId, { timeout_ms: timeoutMs, signal: waitSignal(ctx, signal) }),
   );
-  const vm = await ctx.services.vms.get(ctx.scope, result.vm.id);
   return { vm, operation };
 }
