@@ -13,6 +13,8 @@ let scope: Scope;
 /** Every statement sent, as it is sent. */
 const sent: string[] = [];
 const readsOf = (table: string) => sent.filter((s) => /^select /i.test(s.trim()) && s.includes(`from "${table}"`)).length;
+/** Reads of an operation together with its VM. */
+const jointReads = () => sent.filter((s) => /^select /i.test(s.trim()) && s.includes('from "operations" inner join "vms"')).length;
 const tick = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 const small = { cpu_cores: 1, memory_mb: 256, disk_gb: 1 };
 /** Past the fallback re-check (15 s): a wait still going then was woken by nothing. */
@@ -78,6 +80,7 @@ describe('a caller waiting', () => {
     const made = await cp.services.vms.create(scope, { name: 'waited-outcome', ...small });
     const opId = made.operation!.id;
     const ops = readsOf('operations');
+    const joints = jointReads();
     const vmReads = readsOf('vms');
     const waited = cp.services.operations.outcome(scope, opId, { timeout_ms: WAIT_MS });
     await readsReach('operations', ops + 1);
@@ -95,19 +98,23 @@ describe('a caller waiting', () => {
     });
     // Two statements in all, each reading both.
     expect(readsOf('operations')).toBe(ops + 2);
+    expect(jointReads()).toBe(joints + 2);
     expect(readsOf('vms')).toBe(vmReads);
   });
 
   it('for an outcome that times out answers with the VM as it is then, not as it was last read', async () => {
     const made = await cp.services.vms.create(scope, { name: 'outcome-late', ...small });
-    const waited = cp.services.operations.outcome(scope, made.operation!.id, { timeout_ms: 1_000 });
-    await tick();
+    const ops = readsOf('operations');
+    const waited = cp.services.operations.outcome(scope, made.operation!.id, { timeout_ms: 2_000 });
+    await readsReach('operations', ops + 1);
     await cp.database.sql`UPDATE vms SET labels = '{"changed": "meanwhile"}' WHERE id = ${made.vm.id}`;
     expect(await waited).toMatchObject({
       timed_out: true,
       operation: { id: made.operation!.id, status: 'pending' },
       vm: { id: made.vm.id, labels: { changed: 'meanwhile' } },
     });
+    // Read when the wait began and once more at the timeout.
+    expect(readsOf('operations')).toBe(ops + 2);
   });
 
   it('on a VM reads it again at a change to a status waited for, or of an unknown kind', async () => {

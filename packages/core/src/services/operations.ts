@@ -27,7 +27,8 @@ const operationWithVm = perDatabase((db) =>
   db
     .select({ op: operations, vm: vms })
     .from(operations)
-    .innerJoin(vms, eq(vms.id, operations.vm_id))
+    // The VM's project is its operation's; said here too, so that the scope holds for both rows.
+    .innerJoin(vms, and(eq(vms.id, operations.vm_id), eq(vms.project_id, operations.project_id)))
     .where(and(eq(operations.id, sql.placeholder('id')), eq(operations.project_id, sql.placeholder('project_id'))))
     .prepare('hangar_operation_with_vm'),
 );
