@@ -1,6 +1,7 @@
 // The flags node runs `hangar serve` with, in every launcher this repository ships: the start
-// scripts, the container's entry point, the systemd unit in docs/operations.md, the benchmark
-// and the tests' `serveProcess` (test/node-flags.test.ts holds the first four to this list).
+// scripts, the container's entry point, the systemd unit in docs/operations.md, the first line
+// of bin/hangar.mjs (and so pnpm's `hangar` shim), the benchmark and the tests' `serveProcess`
+// (test/node-flags.test.ts holds all but the last two to this list).
 //
 // --max-semi-space-size=8: V8's young generation grows to 2 x 16 MB semi-spaces under a steady
 // request load by default, and stays there. 8 MB keeps the server's RSS under load about 15 MB

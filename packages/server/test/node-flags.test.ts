@@ -24,6 +24,13 @@ describe('the node flags of hangar serve', () => {
       const line = (await read('deploy/Dockerfile')).split('\n').find((l) => l.startsWith('ENTRYPOINT '));
       return JSON.parse(line!.slice('ENTRYPOINT '.length)) as string[];
     },
+    // `./bin/hangar.mjs serve` run as a program, and what pnpm makes of it: the `hangar` of
+    // `pnpm exec hangar serve` is a shim that passes the flags of the script's first line.
+    "the bin's first line": async () => [...(await read('packages/server/bin/hangar.mjs')).split('\n')[0]!.split(' '), 'hangar.mjs'],
+    "the workspace's hangar shim": async () => {
+      const line = (await read('packages/cli/node_modules/.bin/hangar')).split('\n').find((l) => l.trim().startsWith('exec node '));
+      return line!.trim().replace(/"/g, '').split(/\s+/);
+    },
     'the systemd unit in docs/operations.md': async () => {
       const line = (await read('docs/operations.md')).split('\n').find((l) => l.startsWith('ExecStart='));
       return line!.slice('ExecStart='.length).split(' ');
