@@ -3,7 +3,8 @@
 // unchanged (bin/build-fingerprint.mjs); otherwise the TypeScript sources through tsx, so an
 // edit never runs stale code and a fresh clone needs no build step. HANGAR_FROM_SOURCE=1
 // always takes the sources. The first line gives node the server's flags (bin/node-flags.mjs)
-// when this file is run as a program, and pnpm's `hangar` shim takes them from it.
+// when this file is run as a program, and pnpm's `hangar` shims (in the packages that depend on
+// the server) take them from it.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildFingerprint } from './build-fingerprint.mjs';
