@@ -46,7 +46,7 @@ describe('hgr without a server', () => {
     // Port 9 (discard) on loopback: nothing listens there in a test environment.
     const r = await hgr(['vm', 'ls'], { env: { HANGAR_URL: 'http://127.0.0.1:9', HANGAR_API_KEY: 'hgr_x' } });
     expect(r.code).toBe(8);
-    expect(r.stderr).toContain('Cannot reach the Hangar server');
+    expect(r.stderr).toContain('Cannot reach the Hangar server at http://127.0.0.1:9: ');
     expect(r.stderr).toContain('hint:');
   });
 

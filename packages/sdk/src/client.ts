@@ -596,7 +596,7 @@ export class Client {
         if (opts.signal?.aborted) throw opts.signal.reason;
         const err = timeout.aborted
           ? new TimeoutError(`No answer within ${timeoutMs} ms`, { status: null, code: 'TIMEOUT', cause: raw })
-          : toSdkError(raw);
+          : toSdkError(raw, this.baseUrl);
         if (attempt >= this.maxRetries || !shouldRetry(err, retry)) throw err;
         await sleep(backoff(attempt, err), opts.signal);
       }

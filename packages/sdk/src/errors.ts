@@ -128,16 +128,23 @@ interface ServerErrorData {
   [key: string]: unknown;
 }
 
-/** Any failure of a call to the typed error for it. */
-export function toSdkError(err: unknown): HangarError {
+/**
+ * The server could not be reached. It names the URL it tried: a client that took the default
+ * (`http://127.0.0.1:8080`) where the server listens elsewhere says so at once.
+ */
+export function unreachable(server: string | undefined, message: string, cause: unknown): ConnectionError {
+  const at = server ? ` at ${server}` : '';
+  return new ConnectionError(`Cannot reach the Hangar server${at}: ${message}`, { status: null, code: 'CONNECTION', cause });
+}
+
+/** Any failure of a call to the typed error for it; `server`: the base URL it was sent to. */
+export function toSdkError(err: unknown, server?: string): HangarError {
   if (err instanceof HangarError) return err;
   if (err instanceof TRPCClientError) {
     const data = (err.data ?? null) as ServerErrorData | null;
     const response = (err.meta as { response?: Response } | undefined)?.response;
     const status = data?.httpStatus ?? response?.status ?? null;
-    if (status === null) {
-      return new ConnectionError(`Cannot reach the Hangar server: ${err.message}`, { status: null, code: 'CONNECTION', cause: err });
-    }
+    if (status === null) return unreachable(server, err.message, err);
     const { code, httpStatus: _status, request_id, path: _path, ...details } = data ?? {};
     const Kind = BY_STATUS[status] ?? (status >= 500 ? ServerError : HangarError);
     return new Kind(err.message, {
@@ -148,8 +155,7 @@ export function toSdkError(err: unknown): HangarError {
       cause: err,
     });
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return new ConnectionError(`Cannot reach the Hangar server: ${message}`, { status: null, code: 'CONNECTION', cause: err });
+  return unreachable(server, err instanceof Error ? err.message : String(err), err);
 }
 
 /** A REST error answer (`{detail, code, …}`) as the typed error for its status. */

@@ -1,4 +1,4 @@
-import { ConnectionError, fromRestResponse } from './errors.js';
+import { fromRestResponse, unreachable } from './errors.js';
 import type { Vm } from './types.js';
 
 /** What a Node `Writable` (a file, a socket, process.stdout) offers; typed here so the SDK needs no Node types. */
@@ -58,11 +58,7 @@ export async function sendRequest(
     });
   } catch (err) {
     if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw err;
-    throw new ConnectionError(`Cannot reach the Hangar server: ${(err as Error).message}`, {
-      status: null,
-      code: 'CONNECTION',
-      cause: err,
-    });
+    throw unreachable(base.baseUrl, (err as Error).message, err);
   }
   if (!res.ok) throw await fromRestResponse(res);
   return res;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { startTestServer, type TestServer } from '@hangar/server/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, ConflictError, ValidationError } from '../src/index.js';
+import { Client, ConflictError, ConnectionError, ValidationError } from '../src/index.js';
 
 let server: TestServer;
 let client: Client;
@@ -78,6 +78,14 @@ describe('SDK export, import and images', () => {
     expect(sha256(await readFile(diskFile(back.id)))).toBe(sha256(disk));
     // And the source's disk is as it was.
     expect(sha256(await readFile(diskFile(vm.id)))).toBe(sha256(disk));
+  });
+
+  it('a server it cannot reach is a ConnectionError naming the URL it tried', async () => {
+    // Port 9 (discard) on loopback: nothing listens there in a test environment.
+    const away = new Client({ base_url: 'http://127.0.0.1:9', api_key: server.apiKey, max_retries: 0 });
+    const err = await away.exportVm('00000000-0000-4000-8000-000000000000', { path: join(dir, 'never.tar') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as Error).message).toMatch(/^Cannot reach the Hangar server at http:\/\/127\.0\.0\.1:9: /);
   });
 
   it('throws typed errors: running VM (409), bad archive (400)', async () => {
