@@ -124,6 +124,12 @@ export async function main(argv: string[]): Promise<void> {
   // Whatever this process and the programs it starts (QEMU, qemu-img) create is private to
   // Hangar's user; the places Hangar writes itself also set their modes explicitly.
   process.umask(0o077);
+  // Asking for help anywhere is asked of the whole command: `hangar serve --help` must print
+  // this, not start a server, and `hangar admin --help` is not an unknown command.
+  if (argv.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(HELP);
+    return;
+  }
   const [command, sub, ...rest] = argv;
   switch (command) {
     case 'serve':
@@ -138,8 +144,6 @@ export async function main(argv: string[]): Promise<void> {
       break;
     case undefined:
     case 'help':
-    case '--help':
-    case '-h':
       process.stdout.write(HELP);
       return;
   }
