@@ -26,7 +26,10 @@ for (const [i, a] of attempts.entries()) {
   }
 }
 const again = attempts[0];
-console.log(`both starts share one operation: ${again.status === 'fulfilled' && again.value.operation?.id === start.operation?.id}`);
+const shared = again.status === 'fulfilled' && again.value.operation?.id === start.operation?.id;
+console.log(`both starts share one operation: ${shared}`);
+// Only a start still running is shared: on a hypervisor that answers at once it has ended first.
+if (!shared) console.log('  (the first start ended before the second arrived; HANGAR_SIM_LATENCY_MS=150 pnpm start keeps it in flight)');
 
 // On a fast hypervisor the start may already be done, and then some of those were accepted.
 const settled = await client.waitForVm(vm.id, ['running', 'paused', 'stopped'], { timeout_ms: 30_000 });

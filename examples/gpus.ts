@@ -15,6 +15,14 @@ for (const g of fleet)
     `  ${g.host_name} ${g.address} ${g.model ?? `${g.vendor_id}:${g.device_id}`} NUMA ${g.numa_node} ${g.vm_id ? 'held' : 'free'}`,
   );
 
+// A fleet with no A100 free (`pnpm start` as it comes): say what to run, not a 503 and its stack.
+if (!fleet.some((g) => !g.vm_id && /\bA100\b/.test(g.model ?? ''))) {
+  console.error(
+    'This example needs a free A100. Against `pnpm start`, give the simulated host two: HANGAR_SIM_GPUS=10de:20b0,10de:20b0@1 pnpm start',
+  );
+  process.exit(1);
+}
+
 const { vm } = await client.createVm(
   { name: `train-${run}`, cpu_cores: 4, memory_mb: 8192, disk_gb: 20, gpus: { count: 1, model: 'A100' }, start: true },
   { wait: true },

@@ -20,10 +20,10 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 /** `pnpm example <name>`, as a user runs it, against a live server. */
-async function example(name: string): Promise<string> {
+async function example(name: string, against: TestServer = server): Promise<string> {
   const { stdout } = await run(process.execPath, [TSX, 'examples/run.ts', name], {
     cwd: ROOT,
-    env: { ...process.env, HANGAR_URL: server.url, HANGAR_API_KEY: server.apiKey },
+    env: { ...process.env, HANGAR_URL: against.url, HANGAR_API_KEY: against.apiKey },
   });
   return stdout;
 }
@@ -53,6 +53,22 @@ describe('examples', () => {
     expect(out).toMatch(/VMs with an A100: train-\S+\n/);
     expect(out).toMatch(/stopped with release_gpus: asks for 1, holds 0\n/);
     expect(out).toMatch(/started again, holding 1\n/);
+  });
+
+  it('gpus, against a fleet with no GPU: one line that says what to run, and exit 1', async () => {
+    const bare = await startTestServer();
+    try {
+      const err = await example('gpus', bare).then(
+        () => null,
+        (e: unknown) => e as { code: number; stderr: string },
+      );
+      expect(err?.code).toBe(1);
+      expect(err?.stderr.trim()).toBe(
+        'This example needs a free A100. Against `pnpm start`, give the simulated host two: HANGAR_SIM_GPUS=10de:20b0,10de:20b0@1 pnpm start',
+      );
+    } finally {
+      await bare.stop();
+    }
   });
 
   it('trpc-direct', async () => {
