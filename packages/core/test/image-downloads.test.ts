@@ -56,7 +56,13 @@ describe('where image URLs may lead', () => {
     const refused: [string, RegExp][] = [
       [`http://127.0.0.1:${port}/disk.img`, /127\.0\.0\.1 is a loopback address/],
       [`http://[::1]:${port}/disk.img`, /::1 is a loopback address/],
-      [`http://localhost:${port}/disk.img`, /not allowed.*private IP address/],
+      // A name is judged on what it resolves to, by the policy's own lookup.
+      [`http://localhost:${port}/disk.img`, /localhost resolves to (127\.0\.0\.1|::1) is a loopback address/],
+      // IPv6 that ipaddr.js calls unicast but no public host has: site-local, IPv4-compatible
+      // (127.0.0.1 inside), local-use NAT64.
+      [`http://[fec0::7]:${port}/disk.img`, /fec0::7 is not a global unicast address/],
+      [`http://[::127.0.0.1]:${port}/disk.img`, /::7f00:1 is not a global unicast address/],
+      [`http://[64:ff9b:1::7f00:1]:${port}/disk.img`, /64:ff9b:1::7f00:1 is not a global unicast address/],
       [`http://0.0.0.0:${port}/disk.img`, /0\.0\.0\.0 is a unspecified address/],
       [`http://2130706433:${port}/disk.img`, /127\.0\.0\.1 is a loopback address/],
       ['http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a linkLocal address/],

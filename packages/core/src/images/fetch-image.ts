@@ -55,7 +55,11 @@ export async function fetchImage(source: string, opts: FetchImageOptions): Promi
 function get(url: URL, policy: UrlPolicy, signal: AbortSignal | undefined): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsGet : httpGet;
-    const req = request(url, { agent: policy.agentFor(url), signal, headers: { 'user-agent': 'hangar-image-fetch' } }, resolve);
+    const req = request(
+      url,
+      { agent: policy.agentFor(url), lookup: policy.lookupFor(url), signal, headers: { 'user-agent': 'hangar-image-fetch' } },
+      resolve,
+    );
     req.on('error', (err) => reject(new Error(`could not fetch ${url.href}: ${err.message}`)));
   });
 }
