@@ -49,6 +49,11 @@ describe('bad input over HTTP', () => {
       ['users.create', { username: 'has space', role: 'viewer' }],
       ['users.create', { username: 'ok-user', role: 'superuser' }],
       ['projects.create', { name: 'Bad Name' }],
+      // A `__proto__` key, as parsed JSON has it (an own key; a literal here would set the
+      // prototype instead): records dropped it without a word, and an update then wiped the labels.
+      ['vms.create', JSON.parse('{"name":"ok-name","labels":{"__proto__":{"evil":1}}}')],
+      ['vms.update', JSON.parse(`{"id":"${vmId}","labels":{"__proto__":{"polluted":true}}}`)],
+      ['vms.create', JSON.parse('{"name":"ok-name","placement":{"host_labels":{"__proto__":"x"}}}')],
     ];
     const before = await snapshot();
     for (const [path, input] of cases) {

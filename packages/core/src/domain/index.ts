@@ -12,6 +12,7 @@ export * from './image.js';
 export * from './list.js';
 export * from './operation.js';
 export * from './project.js';
+export * from './proto-key.js';
 export * from './quota.js';
 export * from './requests.js';
 export * from './state-machine.js';

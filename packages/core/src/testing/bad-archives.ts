@@ -102,6 +102,16 @@ export const BAD_ARCHIVES: BadArchive[] = [
     message: /manifest.json is invalid: vm.network.bridge_name/,
   },
   {
+    // Its labels' schema would drop the key and take the rest.
+    what: 'a label keyed __proto__',
+    build: () =>
+      makeTar([
+        { header: { name: 'manifest.json' }, body: good().replace('"labels":{}', '"labels":{"__proto__":{"evil":"1"}}') },
+        { header: { name: 'disks/disk0.img' }, body: archiveDisk },
+      ]),
+    message: /manifest.json is invalid: vm.labels.__proto__: a key named __proto__ is not accepted/,
+  },
+  {
     what: 'a missing disk',
     build: () => makeTar([{ header: { name: 'manifest.json' }, body: good() }]),
     message: /missing disks\/disk0.img/,

@@ -1,4 +1,4 @@
-import { errors, type Principal, type Role, roleAtLeast, type Scope } from '@hangar/core';
+import { errors, type Principal, protoKeyPath, type Role, roleAtLeast, type Scope } from '@hangar/core';
 import { TRPCError } from '@trpc/server';
 import { toHangarError } from '../errors/to-hangar-error.js';
 import { trpcCodeOf } from '../errors/trpc-code.js';
@@ -12,9 +12,20 @@ function translated(ctx: Context, error: unknown, path: string): TRPCError {
   return new TRPCError({ code: trpcCodeOf(err), message: err.message, cause: err });
 }
 
+/** Refuses (400) an input holding a `__proto__` key, which its schema would drop without a word (see `protoKeyPath`). */
+async function refuseProtoKey(getRawInput: () => Promise<unknown>): Promise<void> {
+  const at = protoKeyPath(await getRawInput());
+  if (at) throw errors.validation(`A key named __proto__ is not accepted (at ${at})`, [{ path: at, message: 'reserved key' }]);
+}
+
 /** Every procedure: typed core errors become tRPC errors with the right HTTP status; the rest are logged and hidden. */
-const translateErrors = t.middleware(async ({ ctx, next, path }) => {
+const translateErrors = t.middleware(async ({ ctx, next, path, getRawInput }) => {
   ctx.info.procedure = path;
+  try {
+    await refuseProtoKey(getRawInput);
+  } catch (err) {
+    throw translated(ctx, err, path);
+  }
   const result = await next();
   if (!result.ok) throw translated(ctx, result.error, path);
   return result;
@@ -28,13 +39,14 @@ export const publicProcedure = t.procedure.use(translateErrors);
  * middleware chain copies the call's options and context, on every call.
  */
 function guarded(check: (principal: Principal) => void) {
-  return t.procedure.use(async ({ ctx, next, path }) => {
+  return t.procedure.use(async ({ ctx, next, path, getRawInput }) => {
     ctx.info.procedure = path;
     let principal: Principal;
     try {
       principal = await ctx.auth.authenticate(ctx.authorization);
       ctx.info.principal = principal;
       check(principal);
+      await refuseProtoKey(getRawInput);
     } catch (err) {
       throw translated(ctx, err, path);
     }

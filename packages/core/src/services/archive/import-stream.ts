@@ -9,6 +9,7 @@ import tar from 'tar-stream';
 import { ArchiveManifest, diskEntryName, type ArchiveManifest as Manifest } from '../../domain/archive.js';
 import { errors, HangarError } from '../../domain/errors.js';
 import type { ImageFormat } from '../../domain/image.js';
+import { protoKeyPath } from '../../domain/proto-key.js';
 import type { DiskFile } from '../../drivers/driver.js';
 import { PRIVATE_FILE_MODE } from '../../files/private.js';
 import { detectFormat } from '../../images/disk-format.js';
@@ -135,6 +136,8 @@ export async function readArchive(body: Readable, opts: ReadArchiveOptions): Pro
       } catch {
         throw invalid('manifest.json is not JSON');
       }
+      const reserved = protoKeyPath(json);
+      if (reserved) throw invalid(`manifest.json is invalid: ${reserved}: a key named __proto__ is not accepted`);
       const parsed = ArchiveManifest.safeParse(json);
       if (!parsed.success) {
         const why = parsed.error.issues
