@@ -42,6 +42,10 @@ describe('client input that reached the database', () => {
       ['GET', `/api/v1/vms?cursor=${cursorOf(1.5)}`, undefined],
       ['GET', `/api/v1/operations?cursor=${cursorOf(9e15)}`, undefined],
       ['POST', `/api/v1/images/upload?name=${encodeURIComponent('a\u0000.iso')}`, undefined],
+      // Hashed as UTF-8, every lone surrogate is U+FFFD: '\ud800…' and '\udfff…' would be one password.
+      ['POST', '/api/v1/users', { username: 'lone-pw', password: '\ud800aaaaaaaaa' }],
+      ['POST', '/api/v1/users', { username: 'nul-pw', password: 'aaaaaaaaaa\u0000' }],
+      ['POST', '/api/v1/token', { username: 'admin', password: '\udfffaaaaaaaaa' }],
     ];
     const before = await snapshot();
     for (const [method, path, body] of cases) {

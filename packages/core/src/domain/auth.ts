@@ -16,7 +16,11 @@ export const Username = z
   .max(64)
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9._@-]*$/, { message: 'letters, digits, ".", "_", "@" and "-"' });
 
-export const Password = z.string().min(8).max(1024);
+/**
+ * Text like any other (no NUL, no unpaired surrogate): a password is hashed as UTF-8, in which
+ * every unpaired surrogate becomes U+FFFD, so passwords that differ only there would be one.
+ */
+export const Password = Text.min(8).max(1024);
 
 /**
  * Who signs in: a username, or `project/username` where the name is used in several projects
