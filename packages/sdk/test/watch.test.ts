@@ -254,5 +254,14 @@ describe('the events.watch subscription', () => {
     });
     const refusal = await refused.text();
     expect(refused.status === 403 || refusal.includes('FORBIDDEN')).toBe(true);
+    // With tRPC's own code for it (FORBIDDEN, -32003), not an internal error's (-32603).
+    expect(refusal).toMatch(/"code":-32003/);
+    expect(refusal).not.toMatch(/-32603/);
+    // A VM of another project is not found there, and said so the same way (NOT_FOUND, -32004).
+    const foreign = await fetch(
+      `${server.url}/trpc/events.watch?input=${encodeURIComponent(JSON.stringify({ vm_id: '00000000-0000-4000-8000-000000000000' }))}`,
+      { headers: { authorization: `Bearer ${other.key}`, accept: 'text/event-stream' } },
+    );
+    expect(await foreign.text()).toMatch(/"code":-32004/);
   });
 });

@@ -5,8 +5,12 @@ import { trpcCodeOf } from '../errors/trpc-code.js';
 import type { Context } from './context.js';
 import { t } from './init.js';
 
-/** A typed core error as a tRPC error with the right HTTP status; anything else is logged and hidden. */
-function translated(ctx: Context, error: unknown, path: string): TRPCError {
+/**
+ * A typed core error as a tRPC error with the right HTTP status; anything else is logged and
+ * hidden. The middlewares below apply it to what a procedure throws; a subscription's generator
+ * throws after they are done, so it applies it itself.
+ */
+export function translated(ctx: Context, error: unknown, path: string): TRPCError {
   const err = toHangarError(error);
   if (err.code === 'INTERNAL') ctx.log.error({ err: error, request_id: ctx.info.requestId, procedure: path }, 'unhandled error');
   return new TRPCError({ code: trpcCodeOf(err), message: err.message, cause: err });
