@@ -431,6 +431,22 @@ describe('API keys', () => {
     expect((await call('rest', 'api_keys.revoke', { id: viewerKey }, admin.key)).body.revoked_at).not.toBeNull();
   });
 
+  it('are not revoked by a key with less than their role, even of the same user (403)', async () => {
+    const db = server.database.db;
+    const owner = { id: admin.user_id, project_id: A };
+    const weak = await insertApiKey(db, owner, { name: 'dashboard', role: 'viewer' });
+    const strong = await insertApiKey(db, owner, { name: 'deploys', role: 'admin' });
+    const peer = await insertApiKey(db, owner, { name: 'dashboard-2', role: 'viewer' });
+    for (const transport of TRANSPORTS) {
+      await refused(() => call(transport, 'api_keys.revoke', { id: strong.api_key.id }, weak.key), 403, transport);
+    }
+    expect((await call('rest', 'auth.whoami', undefined, strong.key)).status).toBe(200);
+    // Its equals and itself it may.
+    expect((await call('rest', 'api_keys.revoke', { id: peer.api_key.id }, weak.key)).body.revoked_at).not.toBeNull();
+    expect((await call('trpc', 'api_keys.revoke', { id: weak.api_key.id }, weak.key)).status).toBe(200);
+    expect((await call('rest', 'api_keys.revoke', { id: strong.api_key.id }, admin.key)).body.revoked_at).not.toBeNull();
+  });
+
   it('are refused once expired (401)', async () => {
     const db = server.database.db;
     const owner = { id: viewer.user_id, project_id: A };

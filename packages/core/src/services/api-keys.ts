@@ -100,6 +100,12 @@ export async function revokeApiKey(db: Db, actor: Principal, id: string): Promis
     (found.key.user_id === actor.user_id || (found.key.project_id === actor.project_id && roleAtLeast(actor.role, 'admin'))) &&
     mayManageKeysOf(actor, found.owner);
   if (!visible) throw errors.notFound('API key', keyId);
+  // As no key grants more than its own role, none takes away more: a viewer key handed to a
+  // dashboard cannot revoke its owner's admin keys.
+  const role = found.key.role as Role;
+  if (!actor.global_admin && !roleAtLeast(actor.role, role)) {
+    throw forbidden(`You cannot revoke a key with more than your own role (${actor.role}); this one has ${role}`);
+  }
   const [revoked] = await db
     .update(apiKeys)
     .set({ revoked_at: sql`COALESCE(${apiKeys.revoked_at}, now())` })
