@@ -14,9 +14,14 @@ import { type RestRoute, restRoutes } from './rest-routes.js';
 /** Headers that stand for body fields of mutations. */
 const HEADER_FIELDS: [header: Lowercase<string>, field: string, parse: (v: string) => unknown][] = [
   ['idempotency-key', 'idempotency_key', (v) => v],
-  // If-Match: 3, "3" or W/"3".
-  ['if-match', 'expected_version', (v) => Number(v.replace(/^W\//, '').replace(/"/g, '').trim()) || v],
+  // If-Match: 3, "3" or W/"3". A version is decimal digits: anything else (0x3, 1e3, 3.0) goes
+  // to the schema as the text it is, and is refused there.
+  ['if-match', 'expected_version', (v) => versionOf(v.replace(/^W\//, '').replace(/"/g, '').trim()) ?? v],
 ];
+
+function versionOf(text: string): number | undefined {
+  return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
 
 /**
  * The REST routes under /api/v1: each one is a tRPC procedure (found from its `openapi` meta),
@@ -34,7 +39,9 @@ export function restHandler(makeContext: (c: HonoContext<AppEnv>) => Context) {
       const path = c.req.path.slice(API_BASE.length) || '/';
       let route: RestRoute | undefined;
       let m: RegExpExecArray | null = null;
-      for (const r of byMethod.get(c.req.method) ?? []) {
+      // HEAD is GET without the body (Node's server leaves it out).
+      const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+      for (const r of byMethod.get(method) ?? []) {
         m = r.pattern.exec(path);
         if (m) {
           route = r;
