@@ -53,12 +53,22 @@ export interface AppDeps {
   dialects?: readonly DialectName[];
 }
 
+/** GET routes that stream or start work: the event stream, exports (native and the dialects'), tRPC (its subscriptions), agents' transfers. */
+const NO_HEAD = [/\/export\/?$/, /^\/api\/v1\/events\/stream\/?$/, /^\/trpc\//, /^\/agent\/v1\//];
+
 /** Calls in one tRPC batch, at most. */
 export const MAX_BATCH_CALLS = 50;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestContext(deps.log, deps.metrics?.requests, deps.shutdown));
+  // Hono answers HEAD by running the GET route and dropping its body. For a stream, or a GET
+  // that starts work, that takes what no one will read (a watch slot and its feed until
+  // shutdown, an export operation): those routes refuse HEAD.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'HEAD' && NO_HEAD.some((p) => p.test(c.req.path))) return c.body(null, 405, { allow: 'GET' });
+    await next();
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
