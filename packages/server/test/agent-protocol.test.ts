@@ -71,6 +71,25 @@ describe('the agent protocol, spoken by a hostile agent', () => {
     expect(await refusal(join('local'))).toMatchObject({ status: 409 });
   });
 
+  it('checks credentials before input: without them any input is a 401; with them a __proto__ key is a 400', async () => {
+    const { credential } = await join('proto-checker');
+    const post = (body: string, key?: string) =>
+      fetch(`${server.url}/trpc/agent.report`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body,
+      });
+    const proto = '{"inventory":{"__proto__":{"cpus":1}}}';
+    for (const [body, key, status] of [
+      [proto, undefined, 401],
+      ['{not json', undefined, 401],
+      [proto, 'hga_not-a-credential', 401],
+      [proto, credential, 400],
+    ] as const) {
+      expect((await post(body, key)).status, `${body} ${key ?? '(none)'}`).toBe(status);
+    }
+  });
+
   it('refuses heartbeats with a stale or impossible listing time, and endings whose data the database cannot store', async () => {
     const { credential, host_id } = await join('reporter');
     const agent = client(credential);

@@ -16,26 +16,45 @@ export function translated(ctx: Context, error: unknown, path: string): TRPCErro
   return new TRPCError({ code: trpcCodeOf(err), message: err.message, cause: err });
 }
 
-/** Refuses (400) an input holding a `__proto__` key, which its schema would drop without a word (see `protoKeyPath`). */
+/**
+ * Refuses (400) an input holding a `__proto__` key, which its schema would drop without a word
+ * (see `protoKeyPath`). Checked after authentication, as input is. An input that is not JSON is
+ * left to the input's validator, which refuses it where it always did (and a procedure without
+ * input ignores it).
+ */
 async function refuseProtoKey(getRawInput: () => Promise<unknown>): Promise<void> {
-  const at = protoKeyPath(await getRawInput());
+  let raw: unknown;
+  try {
+    raw = await getRawInput();
+  } catch {
+    return;
+  }
+  const at = protoKeyPath(raw);
   if (at) throw errors.validation(`A key named __proto__ is not accepted (at ${at})`, [{ path: at, message: 'reserved key' }]);
 }
 
-/** Every procedure: typed core errors become tRPC errors with the right HTTP status; the rest are logged and hidden. */
-const translateErrors = t.middleware(async ({ ctx, next, path, getRawInput }) => {
-  ctx.info.procedure = path;
-  try {
-    await refuseProtoKey(getRawInput);
-  } catch (err) {
-    throw translated(ctx, err, path);
-  }
-  const result = await next();
-  if (!result.ok) throw translated(ctx, result.error, path);
-  return result;
-});
+/**
+ * Typed core errors become tRPC errors with the right HTTP status; the rest are logged and
+ * hidden. `checkInput`: also `refuseProtoKey`, for procedures with no credentials to check first.
+ */
+function translateErrors(checkInput: boolean) {
+  return t.middleware(async ({ ctx, next, path, getRawInput }) => {
+    ctx.info.procedure = path;
+    if (checkInput) {
+      try {
+        await refuseProtoKey(getRawInput);
+      } catch (err) {
+        throw translated(ctx, err, path);
+      }
+    }
+    const result = await next();
+    if (!result.ok) throw translated(ctx, result.error, path);
+    return result;
+  });
+}
 
-export const publicProcedure = t.procedure.use(translateErrors);
+/** Procedures anyone may call (sign-in, an agent joining with its token). */
+export const publicProcedure = t.procedure.use(translateErrors(true));
 
 /**
  * A procedure for principals that pass `check` (a role, or global admin): one middleware that
@@ -85,7 +104,8 @@ export const globalAdminProcedure = guarded((p) => {
 export type AuthedContext = { principal: Principal; scope: Scope };
 
 /** `hangar agent`'s calls: agent credentials only, and every call acts for the agent's own host. */
-export const agentProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const agentProcedure = t.procedure.use(translateErrors(false)).use(async ({ ctx, next, getRawInput }) => {
   const agent = await ctx.auth.authenticateAgent(ctx.authorization);
+  await refuseProtoKey(getRawInput);
   return next({ ctx: { agent } });
 });
