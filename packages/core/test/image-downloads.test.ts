@@ -57,7 +57,7 @@ describe('where image URLs may lead', () => {
       [`http://127.0.0.1:${port}/disk.img`, /127\.0\.0\.1 is a loopback address/],
       [`http://[::1]:${port}/disk.img`, /::1 is a loopback address/],
       // A name is judged on what it resolves to, by the policy's own lookup.
-      [`http://localhost:${port}/disk.img`, /localhost resolves to (127\.0\.0\.1|::1) is a loopback address/],
+      [`http://localhost:${port}/disk.img`, /localhost is refused: (127\.0\.0\.1|::1) is a loopback address/],
       // IPv6 that ipaddr.js calls unicast but no public host has: site-local, IPv4-compatible
       // (127.0.0.1 inside), local-use NAT64.
       [`http://[fec0::7]:${port}/disk.img`, /fec0::7 is not a global unicast address/],

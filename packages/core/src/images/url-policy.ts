@@ -80,7 +80,7 @@ export class UrlPolicy {
         if (err) return callback(err);
         for (const a of addresses) {
           const why = this.addressRefusal(a.address);
-          if (why) return callback(new Error(`${hostname} resolves to ${why}`));
+          if (why) return callback(new Error(`${hostname} is refused: ${why}`));
         }
         if (options.all) return callback(null, addresses);
         const [first] = addresses;
