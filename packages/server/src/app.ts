@@ -5,13 +5,14 @@ import type { Authenticator } from './auth/authenticator.js';
 import { DIALECT_NAMES, type DialectName } from './dialects/names.js';
 import { mountDialects } from './dialects/registry.js';
 import { writeError } from './errors/write-error.js';
-import { mountAgentRoutes } from './http/agent-routes.js';
+import { AGENT_BASE, mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
 import { limitBody } from './http/body-limit.js';
 import { connectionSignal } from './http/connection-signal.js';
 import type { ConsoleSockets } from './http/console-socket.js';
 import { mountDocs } from './http/docs-page.js';
-import { mountEventStream } from './http/event-stream.js';
+import { EVENT_STREAM_PATH, mountEventStream } from './http/event-stream.js';
+import { refuseHead } from './http/refuse-head.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
 import { requestHeader } from './http/request-header.js';
 import { restHandler } from './http/rest.js';
@@ -53,22 +54,13 @@ export interface AppDeps {
   dialects?: readonly DialectName[];
 }
 
-/** GET routes that stream or start work: the event stream, exports (native and the dialects'), tRPC (its subscriptions), agents' transfers. */
-const NO_HEAD = [/\/export\/?$/, /^\/api\/v1\/events\/stream\/?$/, /^\/trpc\//, /^\/agent\/v1\//];
-
 /** Calls in one tRPC batch, at most. */
 export const MAX_BATCH_CALLS = 50;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestContext(deps.log, deps.metrics?.requests, deps.shutdown));
-  // Hono answers HEAD by running the GET route and dropping its body. For a stream, or a GET
-  // that starts work, that takes what no one will read (a watch slot and its feed until
-  // shutdown, an export operation): those routes refuse HEAD.
-  app.use('*', async (c, next) => {
-    if (c.req.method === 'HEAD' && NO_HEAD.some((p) => p.test(c.req.path))) return c.body(null, 405, { allow: 'GET' });
-    await next();
-  });
+  for (const path of [EVENT_STREAM_PATH, `${API_BASE}/vms/:id/export`, `${AGENT_BASE}/*`]) app.use(path, refuseHead);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

@@ -6,6 +6,24 @@
  * checked with this before their schema, and such a key is refused.
  */
 export function protoKeyPath(value: unknown): string | null {
+  // Most inputs are one flat object (`{id}`): checked without allocating anything.
+  if (typeof value !== 'object' || value === null) return null;
+  if (!Array.isArray(value)) {
+    if (Object.hasOwn(value, '__proto__')) return '__proto__';
+    if (!hasObjectValue(value as Record<string, unknown>)) return null;
+  }
+  return walk(value);
+}
+
+function hasObjectValue(o: Record<string, unknown>): boolean {
+  for (const k in o) {
+    const v = o[k];
+    if (typeof v === 'object' && v !== null) return true;
+  }
+  return false;
+}
+
+function walk(value: object): string | null {
   // Depth first, by a stack rather than recursion (a deep input must not overflow the call
   // stack); `trail` holds the keys from the root to the object in hand, so a path is made only
   // for the key found.

@@ -54,6 +54,8 @@ export interface DialectRoute {
   /** For the document: the body it reads (JSON unless `body_type` says otherwise). */
   body?: z.ZodType;
   body_type?: 'application/json' | 'application/x-www-form-urlencoded' | 'multipart/form-data';
+  /** A GET whose answer is a stream it starts (a download): HEAD is refused (`refuseHead`). */
+  streams?: boolean;
   /** For the document: the answers, by status. */
   responses: Record<number, { description: string; schema?: z.ZodType; content_type?: string }>;
   /** Public routes (the token endpoint) need no bearer token. */

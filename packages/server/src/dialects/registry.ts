@@ -1,6 +1,7 @@
 import type { Hono, Context as HonoContext, MiddlewareHandler } from 'hono';
 import { httpStatusOf } from '../errors/http-status.js';
 import { shouldRetry, toHangarError } from '../errors/to-hangar-error.js';
+import { refuseHead } from '../http/refuse-head.js';
 import type { AppEnv } from '../http/request-context.js';
 import { requestHeader } from '../http/request-header.js';
 import type { Context } from '../trpc/context.js';
@@ -43,6 +44,7 @@ export function mountDialects(app: Hono<AppEnv>, deps: DialectDeps): void {
     if (dialect.native_paths) continue;
     for (const route of dialect.routes) {
       const path = route.path.replace(/\{(\w+)\}/g, ':$1');
+      if (route.streams) app.use(path, refuseHead);
       if (route.body_type !== 'multipart/form-data') app.on(route.method, path, deps.limitBody);
       app.on(route.method, path, async (c, next) => {
         if (wantsPage(c)) return next();

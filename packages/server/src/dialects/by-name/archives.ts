@@ -19,6 +19,7 @@ const exportRoute = (path: string, gzip: boolean): DialectRoute => {
   return {
     method: 'GET',
     path: `/vms/{vm_name}/${path}`,
+    streams: true,
     summary: `Download a stopped VM as a ${kind} archive`,
     description: `The archive (\`manifest.json\` and the disk images) streams as it is made; Hangar's import takes it back. The VM may be named by name, id or number.`,
     responses: {
