@@ -5,14 +5,13 @@ import type { Authenticator } from './auth/authenticator.js';
 import { DIALECT_NAMES, type DialectName } from './dialects/names.js';
 import { mountDialects } from './dialects/registry.js';
 import { writeError } from './errors/write-error.js';
-import { AGENT_BASE, mountAgentRoutes } from './http/agent-routes.js';
+import { mountAgentRoutes } from './http/agent-routes.js';
 import { API_BASE } from './http/api-base.js';
 import { limitBody } from './http/body-limit.js';
 import { connectionSignal } from './http/connection-signal.js';
 import type { ConsoleSockets } from './http/console-socket.js';
 import { mountDocs } from './http/docs-page.js';
-import { EVENT_STREAM_PATH, mountEventStream } from './http/event-stream.js';
-import { refuseHead } from './http/refuse-head.js';
+import { mountEventStream } from './http/event-stream.js';
 import { type AppEnv, requestContext } from './http/request-context.js';
 import { requestHeader } from './http/request-header.js';
 import { restHandler } from './http/rest.js';
@@ -60,7 +59,6 @@ export const MAX_BATCH_CALLS = 50;
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestContext(deps.log, deps.metrics?.requests, deps.shutdown));
-  for (const path of [EVENT_STREAM_PATH, `${API_BASE}/vms/:id/export`, `${AGENT_BASE}/*`]) app.use(path, refuseHead);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

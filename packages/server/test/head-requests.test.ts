@@ -30,7 +30,8 @@ describe('HEAD', () => {
       // The by-name dialect's downloads, which forward to the native export.
       '/vms/head-target/export',
       '/vms/head-target/exportCompressed',
-      '/agent/v1/transfers/x',
+      '/agent/v1/transfers/x/disks/disk0.img',
+      '/agent/v1/images/x/content',
     ];
     // More HEADs of the stream than the principal has watch slots: each would have kept one.
     for (const path of [...paths, ...Array.from({ length: 8 }, () => '/api/v1/events/stream')]) {
@@ -57,5 +58,7 @@ describe('HEAD', () => {
       expect(res.status, path).toBe(200);
       expect(await res.text(), path).toBe('');
     }
+    // A REST read's errors too: a VM that is not there.
+    expect((await head('/api/v1/vms/00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 });

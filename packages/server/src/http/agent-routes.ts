@@ -6,6 +6,7 @@ import { errors, type ImageStore, type Services, Uuid } from '@hangar/core';
 import type { Hono, Context as HonoContext } from 'hono';
 import type { Authenticator } from '../auth/authenticator.js';
 import { writeError } from '../errors/write-error.js';
+import { refuseHead } from './refuse-head.js';
 import type { AppEnv } from './request-context.js';
 import { requestHeader } from './request-header.js';
 import type { TransferHub } from './transfer-hub.js';
@@ -31,7 +32,7 @@ const misdirected = (c: HonoContext<AppEnv>) =>
  * sha256 `agent.image` gave it.
  */
 export function mountAgentRoutes(app: Hono<AppEnv>, deps: AgentRouteDeps): void {
-  app.get(`${AGENT_BASE}/images/:id/content`, async (c) => {
+  app.get(`${AGENT_BASE}/images/:id/content`, refuseHead, async (c) => {
     try {
       c.get('info').procedure = 'agent.image_content';
       const agent = await deps.auth.authenticateAgent(requestHeader(c, 'authorization'));
@@ -82,7 +83,7 @@ export function mountAgentRoutes(app: Hono<AppEnv>, deps: AgentRouteDeps): void 
   });
 
   // One disk of an import, checked here, fetched by the agent of the host the VM was placed on.
-  app.get(`${AGENT_BASE}/transfers/:id/disks/:name`, async (c) => {
+  app.get(`${AGENT_BASE}/transfers/:id/disks/:name`, refuseHead, async (c) => {
     try {
       c.get('info').procedure = 'agent.receive_disk';
       const agent = await deps.auth.authenticateAgent(requestHeader(c, 'authorization'));

@@ -9,6 +9,7 @@ import type { WaitSlots } from '../trpc/wait-slots.js';
 import { API_BASE } from './api-base.js';
 import { connectionSignal } from './connection-signal.js';
 import { queryInput } from './query-input.js';
+import { refuseHead } from './refuse-head.js';
 import type { AppEnv } from './request-context.js';
 import { requestHeader } from './request-header.js';
 
@@ -32,7 +33,7 @@ export interface EventStreamDeps {
  * database went away) is an `error` event, then the end of the stream.
  */
 export function mountEventStream(app: Hono<AppEnv>, deps: EventStreamDeps): void {
-  app.get(EVENT_STREAM_PATH, async (c) => {
+  app.get(EVENT_STREAM_PATH, refuseHead, async (c) => {
     const info = c.get('info');
     info.procedure = 'events.stream';
     const stop = new AbortController();

@@ -2,8 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './request-context.js';
 
 /**
- * For the GET routes that stream or start work (the event stream, exports, agents' transfers):
- * HEAD is refused (405). Hono answers HEAD by running the GET route and dropping its body,
+ * Put before the handler of each GET route that streams or starts work (the event stream,
+ * exports, the agents' image and disk downloads): HEAD is refused (405). Hono answers HEAD by running the GET route and dropping its body,
  * which would take what no one reads: a watch slot and its feed until shutdown, an export
  * operation. (tRPC answers HEAD itself, with 204.)
  */

@@ -7,6 +7,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { writeError } from '../errors/write-error.js';
 import { requireRole, scopeOf } from '../trpc/procedures.js';
 import { API_BASE } from './api-base.js';
+import { refuseHead } from './refuse-head.js';
 import type { AppEnv } from './request-context.js';
 import { requestHeader } from './request-header.js';
 
@@ -95,7 +96,7 @@ const needArchives = (deps: StreamDeps): VmArchives => {
 };
 
 export function mountStreamRoutes(app: Hono<AppEnv>, deps: StreamDeps): void {
-  app.get(`${API_BASE}/vms/:id/export`, async (c) => {
+  app.get(`${API_BASE}/vms/:id/export`, refuseHead, async (c) => {
     try {
       const scope = await authorize(c, deps, 'operator');
       c.get('info').procedure = 'vms.export';
