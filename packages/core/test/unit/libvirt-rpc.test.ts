@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionClosedError, LibvirtError, RpcConnection } from '../../src/drivers/libvirt/rpc/connection.js';
 import { MessageStatus, MessageType, Proc, REMOTE_PROGRAM } from '../../src/drivers/libvirt/rpc/protocol.js';
 import { LibvirtRemote, uuidBytes, uuidString } from '../../src/drivers/libvirt/rpc/remote.js';
@@ -325,6 +325,38 @@ describe('RpcConnection against a scripted daemon', () => {
     server = liar.server;
     const rpc2 = await connected(liar.path);
     await expect(rpc2.call(1)).rejects.toThrow(/impossible length/);
+  });
+});
+
+describe('RpcConnection giving up a hung daemon', () => {
+  let dir: string;
+  let server: Server | undefined;
+  let rpc: RpcConnection | undefined;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hangar-rpc-clock-'));
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    rpc?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('whatever the wall clock says when the timer fires (a busy event loop, a clock stepped back)', async () => {
+    const silent = await fakeDaemon(dir, () => {});
+    server = silent.server;
+    rpc = await connected(silent.path, 200);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const other = rpc.call(2, undefined, { timeout_ms: 60_000 });
+    other.catch(() => {});
+    const first = rpc.call(1);
+    // The timer fires at its time, but by the wall clock less than 200 ms have passed.
+    vi.setSystemTime(Date.now() - 50);
+    vi.advanceTimersByTime(200);
+    await expect(first).rejects.toThrow(/did not answer procedure 1 within 200 ms/);
+    // Given up whole, as when the clock agrees.
+    expect(rpc.closed).toBe(true);
+    await expect(other).rejects.toBeInstanceOf(ConnectionClosedError);
   });
 });
 

@@ -64,7 +64,8 @@ export class RpcConnection extends EventEmitter<{
   private bufferedBytes = 0;
   private closedReason: string | null = null;
   /** When the daemon last sent anything. */
-  private lastHeard = Date.now();
+  /** Reads from the daemon so far: a call that times out with none since it was sent met a hung daemon. */
+  private heard = 0;
 
   constructor(
     private readonly stream: Duplex,
@@ -256,13 +257,16 @@ export class RpcConnection extends EventEmitter<{
     const packet = this.header(proc, MessageType.CALL, serial, MessageStatus.OK, payload.length);
     return new Promise<XdrReader>((resolve, reject) => {
       const timeout_ms = opts.timeout_ms ?? this.defaultTimeoutMs;
+      const heardAtSend = this.heard;
       // A daemon that does not answer is hung: the connection is given up (every call on it
       // fails as unavailable) so that the next call connects afresh.
       const timer = setTimeout(() => {
         const reason = `libvirtd did not answer procedure ${proc} within ${timeout_ms} ms`;
         done(new ConnectionClosedError(reason));
         // Silent all that while, and no stream moving: hung. A busy daemon answering others is not.
-        if (Date.now() - this.lastHeard >= timeout_ms && this.streams.size === 0) {
+        // Counted, not timed: a timer may fire before the wall clock says its time has passed
+        // (a busy event loop, a clock stepped back), and the hung daemon was then kept.
+        if (this.heard === heardAtSend && this.streams.size === 0) {
           this.shut(reason);
           this.stream.destroy();
         }
@@ -299,7 +303,7 @@ export class RpcConnection extends EventEmitter<{
   }
 
   private receive(chunk: Buffer): void {
-    this.lastHeard = Date.now();
+    this.heard++;
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
     while (this.bufferedBytes >= 4) {
